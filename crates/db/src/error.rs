@@ -1,0 +1,58 @@
+//! `DbError`: everything the storage layer can report.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+/// What went wrong in the storage layer. Messages never contain stored values.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No user matches the filters, or the user to update does not exist.
+    #[error("no user matches")]
+    NoResultFound,
+    /// A filter names something that is not a column, a value does not fit its column, or no
+    /// filter was given at all.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// An update names something that is not a user attribute (the original's `ValueError`).
+    #[error("not a user attribute: {0}")]
+    UnknownAttribute(String),
+    /// The unique index on `email` refused the row.
+    #[error("email already registered")]
+    DuplicateEmail,
+    /// The URL names no backend authd speaks.
+    #[error("unsupported database URL: {0}")]
+    BadUrl(String),
+    /// No connection could be had in time: the pool is exhausted or the database is down.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] r2d2::Error),
+    /// The connection broke during the query.
+    #[error("database connection lost")]
+    ConnectionLost(#[source] DieselError),
+    /// The schema could not be brought up to date.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Any other database failure.
+    #[error("database error")]
+    Query(#[source] DieselError),
+}
+
+impl DbError {
+    /// True when the database could not be reached (a retry later may work): HTTP 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, DbError::Unavailable(_) | DbError::ConnectionLost(_))
+    }
+}
+
+impl From<DieselError> for DbError {
+    fn from(error: DieselError) -> Self {
+        match error {
+            DieselError::NotFound => DbError::NoResultFound,
+            // `email` carries the only unique index of `users`.
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                DbError::DuplicateEmail
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::BrokenTransactionManager => DbError::ConnectionLost(error),
+            other => DbError::Query(other),
+        }
+    }
+}

@@ -1,0 +1,105 @@
+#![doc = include_str!("../README.md")]
+
+mod connection;
+mod error;
+mod filter;
+mod migrate;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+
+use std::time::Duration;
+
+pub use connection::Backend;
+pub use error::DbError;
+pub use filter::UserFilter;
+pub use user_model::{Email, InvalidEmail, NewUser, User, UserChanges, UserId};
+
+use connection::Manager;
+
+/// Where the database is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `postgres://…`, `postgresql://…`, `sqlite://path`, a bare SQLite path or `:memory:`.
+    pub url: String,
+    /// Most connections the pool keeps open.
+    pub pool_size: u32,
+    /// How long to wait for a connection before answering `DbError::Unavailable`.
+    pub connect_timeout: Duration,
+    /// PostgreSQL `statement_timeout`; `None` leaves the server's default.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl DbOptions {
+    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement.
+    pub fn new(url: impl Into<String>) -> Self {
+        DbOptions {
+            url: url.into(),
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// The `users` store. Cheap to clone: clones share one pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens the pool and applies pending migrations.
+    ///
+    /// Errors: `BadUrl` for a scheme authd does not speak, `Unavailable` when no connection can
+    /// be made within `connect_timeout`, `Migration` when the schema cannot be brought up to date.
+    pub fn open(options: &DbOptions) -> Result<Self, DbError> {
+        let manager = Manager::new(options)?;
+        let backend = manager.backend();
+        let in_memory = manager.is_in_memory();
+        let mut builder = r2d2::Pool::builder()
+            .max_size(if in_memory {
+                1
+            } else {
+                options.pool_size.max(1)
+            })
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            .error_handler(Box::new(connection::LogErrors))
+            // A local SQLite file does not go away under us; a PostgreSQL connection can.
+            .test_on_check_out(backend == Backend::Postgres);
+        if in_memory {
+            // Each `:memory:` connection is its own database: keep the one we have forever.
+            builder = builder.idle_timeout(None).max_lifetime(None);
+        }
+        let pool = builder.build(manager)?;
+        let db = Db { pool, backend };
+        migrate::run(&mut *db.conn()?)?;
+        Ok(db)
+    }
+
+    /// Which backend the URL picked.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub fn ping(&self) -> Result<(), DbError> {
+        use diesel::connection::SimpleConnection;
+        self.conn()?.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+
+    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+}

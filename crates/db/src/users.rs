@@ -1,0 +1,500 @@
+//! The queries on `users`: the classic contract (`add_user`, `find_user_by`, `update_user`)
+//! and the few atomic updates the auth layer needs.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer};
+use user_model::schema::users;
+use user_model::{NewUser, User, UserChanges, UserId};
+
+use crate::connection::AnyConnection;
+use crate::filter::{parse_number, UserFilter};
+use crate::{Db, DbError};
+
+type Backend = <AnyConnection as Connection>::Backend;
+
+impl Db {
+    /// Saves a user and returns it. No validation here: callers normalise the email and hash
+    /// the password.
+    ///
+    /// Errors: `DuplicateEmail` when the address is taken (the unique index decides, so
+    /// concurrent registrations of one address let exactly one through).
+    pub fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, DbError> {
+        let new = NewUser {
+            email,
+            hashed_password,
+        };
+        Ok(diesel::insert_into(users::table)
+            .values(&new)
+            .returning(users::all_columns)
+            .get_result(&mut *self.conn()?)?)
+    }
+
+    /// The first user (lowest id) matching every filter.
+    ///
+    /// Errors: `InvalidRequest` for an empty filter list, `NoResultFound` when nobody matches.
+    pub fn find_user_by(&self, filters: &[UserFilter]) -> Result<User, DbError> {
+        if filters.is_empty() {
+            return Err(DbError::InvalidRequest("no filter given".into()));
+        }
+        let mut query = users::table.into_boxed::<Backend>();
+        for filter in filters {
+            query = match filter.clone() {
+                UserFilter::Id(id) => query.filter(users::id.eq(id)),
+                UserFilter::Email(v) => query.filter(users::email.eq(v)),
+                UserFilter::HashedPassword(v) => query.filter(users::hashed_password.eq(v)),
+                UserFilter::SessionId(v) => query.filter(users::session_id.eq(v)),
+                UserFilter::ResetToken(v) => query.filter(users::reset_token.eq(v)),
+                UserFilter::SessionExpiresAfter(t) => query.filter(users::session_expires_at.gt(t)),
+                UserFilter::ResetExpiresAfter(t) => query.filter(users::reset_expires_at.gt(t)),
+            };
+        }
+        Ok(query
+            .order(users::id)
+            .select(users::all_columns)
+            .first(&mut *self.conn()?)?)
+    }
+
+    /// `find_user_by` for filters given as `(column, value)` strings.
+    ///
+    /// Errors: `InvalidRequest` for a name that is not a column (e.g. `("colour", "red")`) or
+    /// no filter at all; `NoResultFound` when nobody matches.
+    pub fn find_user_by_name(&self, filters: &[(&str, &str)]) -> Result<User, DbError> {
+        let typed = filters
+            .iter()
+            .map(|(column, value)| UserFilter::by_name(column, value))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.find_user_by(&typed)
+    }
+
+    /// Applies `changes` to user `user_id` and returns the updated row.
+    ///
+    /// Errors: `NoResultFound` for an unknown user; `DuplicateEmail` when a new email is taken.
+    pub fn update_user(&self, user_id: UserId, changes: &UserChanges) -> Result<User, DbError> {
+        if changes.is_empty() {
+            return self.find_user_by(&[UserFilter::Id(user_id)]);
+        }
+        Ok(diesel::update(users::table.find(user_id))
+            .set(changes)
+            .returning(users::all_columns)
+            .get_result(&mut *self.conn()?)?)
+    }
+
+    /// `update_user` for changes given as `(attribute, value)` strings, `None` meaning NULL.
+    ///
+    /// Errors: `UnknownAttribute` for a name that is not a user attribute (or is `id`, which
+    /// never changes); `InvalidRequest` for a value that does not fit; then as `update_user`.
+    pub fn update_user_by_name(
+        &self,
+        user_id: UserId,
+        changes: &[(&str, Option<&str>)],
+    ) -> Result<User, DbError> {
+        let mut typed = UserChanges::default();
+        for &(name, value) in changes {
+            let text = || value.map(str::to_owned);
+            let required =
+                || value.ok_or_else(|| DbError::InvalidRequest(format!("{name} cannot be NULL")));
+            let number = || value.map(|v| parse_number(name, v)).transpose();
+            match name {
+                "email" => typed.email = Some(required()?.to_owned()),
+                "hashed_password" => typed.hashed_password = Some(required()?.to_owned()),
+                "session_id" => typed.session_id = Some(text()),
+                "reset_token" => typed.reset_token = Some(text()),
+                "session_expires_at" => typed.session_expires_at = Some(number()?),
+                "reset_expires_at" => typed.reset_expires_at = Some(number()?),
+                "failed_logins" => typed.failed_logins = Some(parse_number(name, required()?)?),
+                "failed_window_start" => typed.failed_window_start = Some(number()?),
+                _ => return Err(DbError::UnknownAttribute(name.to_owned())),
+            }
+        }
+        self.update_user(user_id, &typed)
+    }
+
+    /// Sets a new password hash for the owner of a live reset token, in one statement: clears
+    /// the token (so it works once, even under concurrent use) and ends the user's session.
+    ///
+    /// `email`, when given, must be the owner's. Errors: `NoResultFound` when no user has this
+    /// token digest (and that email) with the token alive at `now`.
+    pub fn redeem_reset_token(
+        &self,
+        token_digest: &str,
+        email: Option<&str>,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<User, DbError> {
+        let mut target = users::table
+            .filter(users::reset_token.eq(token_digest))
+            .filter(users::reset_expires_at.gt(now))
+            .into_boxed::<Backend>();
+        if let Some(email) = email {
+            target = target.filter(users::email.eq(email));
+        }
+        let owner: UserId = target.select(users::id).first(&mut *self.conn()?)?;
+        let cleared: Option<String> = None;
+        Ok(diesel::update(
+            users::table
+                .find(owner)
+                .filter(users::reset_token.eq(token_digest)),
+        )
+        .set((
+            users::hashed_password.eq(new_hash),
+            users::reset_token.eq(&cleared),
+            users::reset_expires_at.eq(None::<i64>),
+            users::session_id.eq(&cleared),
+            users::session_expires_at.eq(None::<i64>),
+        ))
+        .returning(users::all_columns)
+        .get_result(&mut *self.conn()?)?)
+    }
+
+    /// Counts one failed login for `user_id` in a throttling window of `window` seconds: a
+    /// window that began at or before `now - window` is over, so counting restarts at 1.
+    /// Atomic, so concurrent failures are all counted.
+    pub fn record_failed_login(
+        &self,
+        user_id: UserId,
+        now: i64,
+        window: i64,
+    ) -> Result<(), DbError> {
+        // Plain SQL because the DSL has no CASE on both backends. SQLite numbers `$n` in order
+        // of first appearance, so they must first appear as $1, $2, $3.
+        let updated = diesel::sql_query(
+            "UPDATE users SET \
+               failed_logins = CASE WHEN failed_window_start > $1 \
+                                    THEN failed_logins + 1 ELSE 1 END, \
+               failed_window_start = CASE WHEN failed_window_start > $1 \
+                                          THEN failed_window_start ELSE $2 END \
+             WHERE id = $3",
+        )
+        .bind::<BigInt, _>(now - window)
+        .bind::<BigInt, _>(now)
+        .bind::<Integer, _>(user_id)
+        .execute(&mut *self.conn()?)?;
+        if updated == 0 {
+            return Err(DbError::NoResultFound);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+    use crate::DbOptions;
+
+    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
+
+    /// Runs `body` once per available backend, each on a fresh database.
+    fn on_each_backend(body: impl Fn(&Db)) {
+        for test_db in TestDatabase::all() {
+            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
+            body(&db);
+        }
+    }
+
+    #[test]
+    fn add_user_returns_the_saved_user_with_ids_from_one() {
+        on_each_backend(|db| {
+            let first = db.add_user("a@x.io", HASH).unwrap();
+            let second = db.add_user("b@x.io", HASH).unwrap();
+            assert_eq!((first.id, second.id), (1, 2));
+            assert_eq!(first.email, "a@x.io");
+            assert_eq!(first.hashed_password, HASH);
+            assert_eq!((first.session_id, first.reset_token), (None, None));
+        });
+    }
+
+    #[test]
+    fn add_user_with_a_taken_email_is_a_duplicate() {
+        on_each_backend(|db| {
+            db.add_user("a@x.io", HASH).unwrap();
+            assert!(matches!(
+                db.add_user("a@x.io", HASH),
+                Err(DbError::DuplicateEmail)
+            ));
+        });
+    }
+
+    #[test]
+    fn find_user_by_returns_the_user_matching_every_filter() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            db.add_user("b@x.io", HASH).unwrap();
+            let found = db
+                .find_user_by(&[UserFilter::Email("a@x.io".into()), UserFilter::Id(a.id)])
+                .unwrap();
+            assert_eq!(found, a);
+        });
+    }
+
+    #[test]
+    fn find_user_by_without_a_match_is_no_result_found() {
+        on_each_backend(|db| {
+            db.add_user("a@x.io", HASH).unwrap();
+            let miss = db.find_user_by(&[UserFilter::Email("a@x.io".into()), UserFilter::Id(99)]);
+            assert!(matches!(miss, Err(DbError::NoResultFound)));
+        });
+    }
+
+    #[test]
+    fn find_user_by_without_filters_is_an_invalid_request() {
+        on_each_backend(|db| {
+            db.add_user("a@x.io", HASH).unwrap();
+            assert!(matches!(
+                db.find_user_by(&[]),
+                Err(DbError::InvalidRequest(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn find_user_by_name_rejects_a_column_that_does_not_exist() {
+        on_each_backend(|db| {
+            db.add_user("a@x.io", HASH).unwrap();
+            assert!(matches!(
+                db.find_user_by_name(&[("colour", "red")]),
+                Err(DbError::InvalidRequest(_))
+            ));
+            assert_eq!(db.find_user_by_name(&[("email", "a@x.io")]).unwrap().id, 1);
+        });
+    }
+
+    #[test]
+    fn session_filters_see_only_live_sessions() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let changes = UserChanges {
+                session_id: Some(Some("digest".into())),
+                session_expires_at: Some(Some(100)),
+                ..UserChanges::default()
+            };
+            db.update_user(a.id, &changes).unwrap();
+            let at = |now| {
+                db.find_user_by(&[
+                    UserFilter::SessionId("digest".into()),
+                    UserFilter::SessionExpiresAfter(now),
+                ])
+            };
+            assert_eq!(at(99).unwrap().id, a.id);
+            assert!(matches!(at(100), Err(DbError::NoResultFound)));
+        });
+    }
+
+    #[test]
+    fn update_user_sets_the_given_attributes_and_clears_with_some_none() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let set = UserChanges {
+                session_id: Some(Some("s".into())),
+                reset_token: Some(Some("r".into())),
+                ..UserChanges::default()
+            };
+            let updated = db.update_user(a.id, &set).unwrap();
+            assert_eq!(updated.session_id.as_deref(), Some("s"));
+            assert_eq!(updated.reset_token.as_deref(), Some("r"));
+            let clear = UserChanges {
+                session_id: Some(None),
+                ..UserChanges::default()
+            };
+            let stored = db.update_user(a.id, &clear).unwrap();
+            assert_eq!(stored.session_id, None);
+            assert_eq!(stored.reset_token.as_deref(), Some("r"));
+            assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), stored);
+        });
+    }
+
+    #[test]
+    fn update_user_of_an_unknown_user_is_no_result_found() {
+        on_each_backend(|db| {
+            let changes = UserChanges {
+                session_id: Some(None),
+                ..UserChanges::default()
+            };
+            assert!(matches!(
+                db.update_user(42, &changes),
+                Err(DbError::NoResultFound)
+            ));
+            assert!(matches!(
+                db.update_user(42, &UserChanges::default()),
+                Err(DbError::NoResultFound)
+            ));
+        });
+    }
+
+    #[test]
+    fn update_user_by_name_rejects_an_unknown_attribute_and_changes_nothing() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let result =
+                db.update_user_by_name(a.id, &[("session_id", Some("s")), ("colour", None)]);
+            assert!(matches!(result, Err(DbError::UnknownAttribute(name)) if name == "colour"));
+            assert!(matches!(
+                db.update_user_by_name(a.id, &[("id", Some("5"))]),
+                Err(DbError::UnknownAttribute(_))
+            ));
+            assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), a);
+        });
+    }
+
+    #[test]
+    fn update_user_by_name_sets_and_clears_attributes() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let user = db
+                .update_user_by_name(
+                    a.id,
+                    &[("reset_token", Some("r")), ("failed_logins", Some("3"))],
+                )
+                .unwrap();
+            assert_eq!(
+                (user.reset_token.as_deref(), user.failed_logins),
+                (Some("r"), 3)
+            );
+            let user = db
+                .update_user_by_name(a.id, &[("reset_token", None)])
+                .unwrap();
+            assert_eq!(user.reset_token, None);
+            assert!(matches!(
+                db.update_user_by_name(a.id, &[("email", None)]),
+                Err(DbError::InvalidRequest(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn update_user_to_a_taken_email_is_a_duplicate() {
+        on_each_backend(|db| {
+            db.add_user("a@x.io", HASH).unwrap();
+            let b = db.add_user("b@x.io", HASH).unwrap();
+            let changes = UserChanges {
+                email: Some("a@x.io".into()),
+                ..UserChanges::default()
+            };
+            assert!(matches!(
+                db.update_user(b.id, &changes),
+                Err(DbError::DuplicateEmail)
+            ));
+        });
+    }
+
+    fn with_reset_token(db: &Db, email: &str, expires_at: i64) -> User {
+        let user = db.add_user(email, HASH).unwrap();
+        let changes = UserChanges {
+            reset_token: Some(Some(format!("digest-{email}"))),
+            reset_expires_at: Some(Some(expires_at)),
+            session_id: Some(Some("session".into())),
+            session_expires_at: Some(Some(expires_at)),
+            ..UserChanges::default()
+        };
+        db.update_user(user.id, &changes).unwrap()
+    }
+
+    #[test]
+    fn redeeming_a_reset_token_sets_the_hash_and_clears_token_and_session_once() {
+        on_each_backend(|db| {
+            with_reset_token(db, "a@x.io", 100);
+            let user = db
+                .redeem_reset_token("digest-a@x.io", Some("a@x.io"), "new-hash", 50)
+                .unwrap();
+            assert_eq!(user.hashed_password, "new-hash");
+            assert_eq!((user.reset_token, user.session_id), (None, None));
+            assert!(matches!(
+                db.redeem_reset_token("digest-a@x.io", None, "other", 50),
+                Err(DbError::NoResultFound)
+            ));
+        });
+    }
+
+    #[test]
+    fn redeeming_needs_a_live_token_and_the_owners_email() {
+        on_each_backend(|db| {
+            let a = with_reset_token(db, "a@x.io", 100);
+            with_reset_token(db, "b@x.io", 100);
+            for (email, now) in [(Some("b@x.io"), 50), (Some("a@x.io"), 100), (None, 101)] {
+                assert!(matches!(
+                    db.redeem_reset_token("digest-a@x.io", email, "new-hash", now),
+                    Err(DbError::NoResultFound)
+                ));
+            }
+            assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), a);
+        });
+    }
+
+    #[test]
+    fn failed_logins_count_up_within_a_window_and_restart_after_it() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let read = || {
+                let u = db.find_user_by(&[UserFilter::Id(a.id)]).unwrap();
+                (u.failed_logins, u.failed_window_start)
+            };
+            db.record_failed_login(a.id, 1000, 60).unwrap();
+            db.record_failed_login(a.id, 1030, 60).unwrap();
+            assert_eq!(read(), (2, Some(1000)));
+            db.record_failed_login(a.id, 1060, 60).unwrap();
+            assert_eq!(read(), (1, Some(1060)));
+            assert!(matches!(
+                db.record_failed_login(99, 1060, 60),
+                Err(DbError::NoResultFound)
+            ));
+        });
+    }
+
+    #[test]
+    fn data_survives_reopening_the_database() {
+        let test_db = TestDatabase::sqlite();
+        let options = DbOptions::new(test_db.url());
+        Db::open(&options)
+            .unwrap()
+            .add_user("a@x.io", HASH)
+            .unwrap();
+        let reopened = Db::open(&options).unwrap();
+        assert_eq!(
+            reopened
+                .find_user_by_name(&[("email", "a@x.io")])
+                .unwrap()
+                .id,
+            1
+        );
+    }
+
+    #[test]
+    fn a_plain_classic_insert_still_works() {
+        use diesel::connection::SimpleConnection;
+        on_each_backend(|db| {
+            db.conn()
+                .unwrap()
+                .batch_execute(
+                    "INSERT INTO users (email, hashed_password, session_id, reset_token) \
+                     VALUES ('a@x.io', 'h', NULL, NULL)",
+                )
+                .unwrap();
+            let user = db
+                .find_user_by(&[UserFilter::Email("a@x.io".into())])
+                .unwrap();
+            assert_eq!((user.id, user.failed_logins), (1, 0));
+        });
+    }
+
+    #[test]
+    fn in_memory_database_keeps_its_data_across_pool_checkouts() {
+        let db = Db::open(&DbOptions::new(":memory:")).unwrap();
+        db.add_user("a@x.io", HASH).unwrap();
+        assert_eq!(db.find_user_by_name(&[("email", "a@x.io")]).unwrap().id, 1);
+    }
+
+    #[test]
+    fn concurrent_inserts_on_sqlite_do_not_fail_with_database_locked() {
+        let test_db = TestDatabase::sqlite();
+        let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || db.add_user(&format!("u{i}@x.io"), HASH))
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap().unwrap();
+        }
+    }
+}

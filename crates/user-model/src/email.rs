@@ -1,0 +1,120 @@
+//! Email addresses as authd stores and compares them.
+
+use std::fmt;
+
+/// The longest address authd accepts (RFC 5321's path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// A trimmed, lower-cased address with exactly one `@` and text on both sides.
+///
+/// Two spellings that differ only in case or surrounding white space are one account.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Email(String);
+
+/// Why a string is not an acceptable address. The message is safe to show a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidEmail {
+    /// Nothing but white space.
+    Empty,
+    /// Over [`MAX_EMAIL_LEN`] characters after trimming.
+    TooLong,
+    /// Not exactly one `@` with text on both sides, or white space or control characters inside.
+    Malformed,
+}
+
+impl fmt::Display for InvalidEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidEmail::Empty => "email is required",
+            InvalidEmail::TooLong => "email must be at most 254 characters",
+            InvalidEmail::Malformed => "email must look like name@domain",
+        })
+    }
+}
+
+impl std::error::Error for InvalidEmail {}
+
+impl Email {
+    /// Trims and lower-cases `raw`; rejects it unless it has exactly one `@` with text on both
+    /// sides, no inner white space or control characters, and at most 254 characters.
+    pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidEmail::Empty);
+        }
+        if trimmed.chars().count() > MAX_EMAIL_LEN {
+            return Err(InvalidEmail::TooLong);
+        }
+        let mut parts = trimmed.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(InvalidEmail::Malformed);
+        };
+        let clean = |c: char| !c.is_whitespace() && !c.is_control();
+        if local.is_empty() || domain.is_empty() || !trimmed.chars().all(clean) {
+            return Err(InvalidEmail::Malformed);
+        }
+        Ok(Email(trimmed.to_lowercase()))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Bob@X.IO \n").unwrap().as_str(), "bob@x.io");
+    }
+
+    #[test]
+    fn email_without_at_sign_is_rejected() {
+        assert_eq!(Email::parse("bob.x.io"), Err(InvalidEmail::Malformed));
+    }
+
+    #[test]
+    fn email_with_two_at_signs_is_rejected() {
+        assert_eq!(Email::parse("bob@x@io"), Err(InvalidEmail::Malformed));
+    }
+
+    #[test]
+    fn email_needs_text_on_both_sides_of_the_at_sign() {
+        assert_eq!(Email::parse("@x.io"), Err(InvalidEmail::Malformed));
+        assert_eq!(Email::parse("bob@"), Err(InvalidEmail::Malformed));
+    }
+
+    #[test]
+    fn email_with_inner_space_or_control_character_is_rejected() {
+        assert_eq!(Email::parse("bo b@x.io"), Err(InvalidEmail::Malformed));
+        assert_eq!(Email::parse("bob@x\u{0}.io"), Err(InvalidEmail::Malformed));
+    }
+
+    #[test]
+    fn blank_email_is_empty() {
+        assert_eq!(Email::parse("   "), Err(InvalidEmail::Empty));
+    }
+
+    #[test]
+    fn email_of_254_characters_is_accepted_and_255_rejected() {
+        let at_limit = format!("{}@x.io", "a".repeat(254 - 5));
+        assert!(Email::parse(&at_limit).is_ok());
+        let over = format!("{}@x.io", "a".repeat(255 - 5));
+        assert_eq!(Email::parse(&over), Err(InvalidEmail::TooLong));
+    }
+}

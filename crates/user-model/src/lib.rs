@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod email;
+/// The diesel schema of `users`, generated from the migrations.
+pub mod schema;
+mod user;
+
+pub use email::{Email, InvalidEmail};
+pub use user::{NewUser, User, UserChanges, UserId};

@@ -1,0 +1,178 @@
+//! The `users` row and the shapes that write it.
+
+use std::fmt;
+
+use diesel::prelude::*;
+
+use crate::schema::users;
+
+/// A user's primary key.
+pub type UserId = i32;
+
+/// One row of `users`.
+///
+/// `session_id` and `reset_token` hold SHA-256 digests of the secrets the client holds, never
+/// the secrets themselves.
+#[derive(Queryable, Selectable, Identifiable, Clone, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Primary key, from 1 upwards.
+    pub id: UserId,
+    /// Trimmed, lower-cased address.
+    pub email: String,
+    /// A bcrypt hash.
+    pub hashed_password: String,
+    /// Digest of the current session token, if any.
+    pub session_id: Option<String>,
+    /// Digest of the pending reset token, if any.
+    pub reset_token: Option<String>,
+    /// Unix seconds after which the session is dead.
+    pub session_expires_at: Option<i64>,
+    /// Unix seconds after which the reset token is dead.
+    pub reset_expires_at: Option<i64>,
+    /// Failed logins in the current throttling window.
+    pub failed_logins: i32,
+    /// Unix seconds when the current throttling window began.
+    pub failed_window_start: Option<i64>,
+}
+
+fn redacted(present: bool) -> &'static str {
+    if present {
+        ".."
+    } else {
+        "None"
+    }
+}
+
+// Hand-written so that hashes and token digests never reach a log line through `{:?}`.
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("hashed_password", &format_args!(".."))
+            .field(
+                "session_id",
+                &format_args!("{}", redacted(self.session_id.is_some())),
+            )
+            .field(
+                "reset_token",
+                &format_args!("{}", redacted(self.reset_token.is_some())),
+            )
+            .field("session_expires_at", &self.session_expires_at)
+            .field("reset_expires_at", &self.reset_expires_at)
+            .field("failed_logins", &self.failed_logins)
+            .field("failed_window_start", &self.failed_window_start)
+            .finish()
+    }
+}
+
+/// What `add_user` inserts; every other column takes its default.
+#[derive(Insertable, Debug, Clone, Copy)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Stored as given: callers normalise it first (see [`crate::Email`]).
+    pub email: &'a str,
+    /// A bcrypt hash.
+    pub hashed_password: &'a str,
+}
+
+/// A partial update of one user. `None` leaves a column alone; for nullable columns
+/// `Some(None)` sets it to NULL.
+#[derive(AsChangeset, Default, Clone, PartialEq, Eq)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    /// New address (already normalised).
+    pub email: Option<String>,
+    /// New bcrypt hash.
+    pub hashed_password: Option<String>,
+    /// New session digest.
+    pub session_id: Option<Option<String>>,
+    /// New reset digest.
+    pub reset_token: Option<Option<String>>,
+    /// New session expiry.
+    pub session_expires_at: Option<Option<i64>>,
+    /// New reset expiry.
+    pub reset_expires_at: Option<Option<i64>>,
+    /// New failed-login count.
+    pub failed_logins: Option<i32>,
+    /// New throttling window start.
+    pub failed_window_start: Option<Option<i64>>,
+}
+
+impl UserChanges {
+    /// True when applying these changes would write nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+// Same reason as for `User`: secrets print as `..`.
+impl fmt::Debug for UserChanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |present: bool| if present { "set" } else { "unchanged" };
+        f.debug_struct("UserChanges")
+            .field("email", &self.email)
+            .field("hashed_password", &set(self.hashed_password.is_some()))
+            .field("session_id", &set(self.session_id.is_some()))
+            .field("reset_token", &set(self.reset_token.is_some()))
+            .field("session_expires_at", &self.session_expires_at)
+            .field("reset_expires_at", &self.reset_expires_at)
+            .field("failed_logins", &self.failed_logins)
+            .field("failed_window_start", &self.failed_window_start)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: 1,
+            email: "bob@x.io".into(),
+            hashed_password: "$2b$04$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01"
+                .into(),
+            session_id: Some("sessiondigest".into()),
+            reset_token: Some("resetdigest".into()),
+            session_expires_at: Some(10),
+            reset_expires_at: None,
+            failed_logins: 0,
+            failed_window_start: None,
+        }
+    }
+
+    #[test]
+    fn debug_output_redacts_hash_and_token_digests() {
+        let shown = format!("{:?}", user());
+        assert!(shown.contains("bob@x.io"));
+        for secret in ["$2b$04$", "sessiondigest", "resetdigest"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+    }
+
+    #[test]
+    fn debug_output_of_changes_redacts_secrets() {
+        let changes = UserChanges {
+            hashed_password: Some("$2b$04$secret".into()),
+            session_id: Some(Some("sessiondigest".into())),
+            ..UserChanges::default()
+        };
+        let shown = format!("{changes:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("sessiondigest"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn default_changes_are_empty() {
+        assert!(UserChanges::default().is_empty());
+        let some = UserChanges {
+            failed_logins: Some(0),
+            ..UserChanges::default()
+        };
+        assert!(!some.is_empty());
+    }
+}
