@@ -1,1 +1,126 @@
-//! stub
+#![doc = include_str!("../README.md")]
+
+mod clock;
+mod error;
+mod password;
+mod reset;
+mod session;
+mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "testing")]
+pub use db::testing;
+pub use db::{DbError, DbOptions};
+pub use db::{Email, InvalidEmail, User, UserId};
+pub use error::AuthError;
+pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
+pub use token::{generate_uuid, ResetToken, SessionToken};
+
+use db::Db;
+
+/// How `Auth` hashes, how long secrets live, when logins are throttled.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// bcrypt cost, 4 to 31. Production default 12; tests use 4.
+    pub bcrypt_cost: u32,
+    /// How long a session lives after login.
+    pub session_ttl: Duration,
+    /// How long a reset token lives after it is issued.
+    pub reset_ttl: Duration,
+    /// Shortest password accepted at registration and reset, in characters.
+    pub min_password_len: usize,
+    /// Failed logins allowed per account within `failed_login_window`; 0 turns throttling off.
+    pub max_failed_logins: u32,
+    /// The window in which failed logins are counted.
+    pub failed_login_window: Duration,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            bcrypt_cost: 12,
+            session_ttl: Duration::from_secs(14 * 24 * 3600),
+            reset_ttl: Duration::from_secs(3600),
+            min_password_len: 1,
+            max_failed_logins: 10,
+            failed_login_window: Duration::from_secs(15 * 60),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("session_ttl", &self.session_ttl)
+            .field("reset_ttl", &self.reset_ttl)
+            .field("min_password_len", &self.min_password_len)
+            .field("max_failed_logins", &self.max_failed_logins)
+            .field("failed_login_window", &self.failed_login_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The entry point for the server and other services. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Auth {
+    db: Db,
+    config: Arc<AuthConfig>,
+    /// A hash of the configured cost that no password matches: unknown emails verify against
+    /// it so that they cost a login as much time as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+// Hand-written: the dummy hash is a hash like any other and stays out of logs.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("db", &self.db)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Opens the database at `url` with default pool settings; see [`Auth::connect`].
+    pub fn open(url: &str, config: AuthConfig) -> Result<Self, AuthError> {
+        Self::connect(&DbOptions::new(url), config)
+    }
+
+    /// Checks `config`, opens the database and brings its schema up to date.
+    ///
+    /// Errors: `Config` for a bcrypt cost outside 4–31, `Storage` when the database cannot be
+    /// opened or migrated.
+    pub fn connect(options: &DbOptions, config: AuthConfig) -> Result<Self, AuthError> {
+        let dummy_hash = password::dummy_hash(config.bcrypt_cost)?;
+        let db = Db::open(options)?;
+        Ok(Auth {
+            db,
+            config: Arc::new(config),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Whether the database answers now (for readiness probes).
+    pub fn is_ready(&self) -> bool {
+        self.db.ping().is_ok()
+    }
+
+    fn now(&self) -> i64 {
+        self.config.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests;

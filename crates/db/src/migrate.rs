@@ -11,7 +11,7 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 // Any constant will do, as long as nothing else in the database uses it.
-const POSTGRES_MIGRATION_LOCK: i64 = 0x6175_7468_64;
+const POSTGRES_MIGRATION_LOCK: i64 = 0x0061_7574_6864; // "authd" in ASCII
 
 /// Applies pending migrations. Safe when several instances start at once: PostgreSQL
 /// serialises them on an advisory lock, SQLite on an exclusive transaction.

@@ -1,0 +1,54 @@
+//! `AuthError`: what the auth layer reports. Messages never contain secrets.
+
+use db::DbError;
+
+/// What went wrong in an `Auth` operation.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Registration of an address that already has an account.
+    #[error("User {0} already exists")]
+    UserAlreadyExists(String),
+    /// The address is not acceptable for a new account.
+    #[error(transparent)]
+    InvalidEmail(#[from] db::InvalidEmail),
+    /// bcrypt reads only 72 bytes; longer passwords are refused rather than truncated.
+    #[error("password must be at most 72 bytes")]
+    PasswordTooLong,
+    /// Shorter than the configured minimum.
+    #[error("password must be at least {0} characters")]
+    PasswordTooShort(usize),
+    /// Unknown email or wrong password: deliberately the same answer.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// Too many failed logins for this account; try again after `retry_after_secs`.
+    #[error("too many failed logins, retry in {retry_after_secs} seconds")]
+    Throttled {
+        /// Seconds until the throttling window ends.
+        retry_after_secs: u64,
+    },
+    /// No account has this email.
+    #[error("no account has this email")]
+    UnknownEmail,
+    /// No such user id.
+    #[error("no such user")]
+    UnknownUser,
+    /// The reset token is unknown, used, expired, or not the given email's.
+    #[error("unknown reset token")]
+    UnknownResetToken,
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// bcrypt failed (it does not for valid costs and lengths).
+    #[error("password hashing failed")]
+    Hashing(#[source] bcrypt::BcryptError),
+    /// The storage layer failed.
+    #[error("storage failed")]
+    Storage(#[from] DbError),
+}
+
+impl AuthError {
+    /// True when the database could not be reached: a retry later may work (HTTP 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, AuthError::Storage(e) if e.is_unavailable())
+    }
+}

@@ -1,0 +1,90 @@
+//! Password reset: a one-time, expiring token stored as a digest.
+
+use db::{DbError, UserFilter};
+use db::{Email, User, UserChanges};
+use tracing::instrument;
+
+use crate::clock::secs;
+use crate::token::digest;
+use crate::{Auth, AuthError, ResetToken};
+
+impl Auth {
+    /// Issues a new reset token for `email`, replacing any earlier one.
+    ///
+    /// Errors: `UnknownEmail` when no account has this (possibly malformed) address.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
+        let email = Email::parse(email).map_err(|_| AuthError::UnknownEmail)?;
+        let user = self
+            .db
+            .find_user_by(&[UserFilter::Email(email.to_string())])
+            .map_err(|e| match e {
+                DbError::NoResultFound => AuthError::UnknownEmail,
+                e => e.into(),
+            })?;
+        tracing::Span::current().record("user_id", user.id);
+        let token = ResetToken::generate();
+        let expires_at = self.now().saturating_add(secs(self.config.reset_ttl));
+        let changes = UserChanges {
+            reset_token: Some(Some(token.digest())),
+            reset_expires_at: Some(Some(expires_at)),
+            ..UserChanges::default()
+        };
+        self.db.update_user(user.id, &changes)?;
+        tracing::info!("reset token issued");
+        Ok(token)
+    }
+
+    /// Sets a new password for the owner of `reset_token` and uses the token up.
+    ///
+    /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token; the password
+    /// rules of [`Auth::hash_password`].
+    pub fn update_password(&self, reset_token: &str, password: &str) -> Result<(), AuthError> {
+        self.redeem(None, reset_token, password).map(|_| ())
+    }
+
+    /// As [`Auth::update_password`], but the token must also belong to `email`; a mismatch is
+    /// `UnknownResetToken` and changes nothing. The user's session ends.
+    pub fn reset_password(
+        &self,
+        email: &str,
+        reset_token: &str,
+        password: &str,
+    ) -> Result<User, AuthError> {
+        let email = Email::parse(email).map_err(|_| AuthError::UnknownResetToken)?;
+        self.redeem(Some(&email), reset_token, password)
+    }
+
+    #[instrument(skip_all, fields(user_id))]
+    fn redeem(
+        &self,
+        email: Option<&Email>,
+        reset_token: &str,
+        password: &str,
+    ) -> Result<User, AuthError> {
+        let unknown = |e: DbError| match e {
+            DbError::NoResultFound => AuthError::UnknownResetToken,
+            e => e.into(),
+        };
+        if reset_token.is_empty() {
+            return Err(AuthError::UnknownResetToken);
+        }
+        let token_digest = digest(reset_token);
+        let now = self.now();
+        let mut filters = vec![
+            UserFilter::ResetToken(token_digest.clone()),
+            UserFilter::ResetExpiresAfter(now),
+        ];
+        filters.extend(email.map(|e| UserFilter::Email(e.to_string())));
+        // Check the token before hashing: a bad token must not cost bcrypt time.
+        let owner = self.db.find_user_by(&filters).map_err(unknown)?;
+        tracing::Span::current().record("user_id", owner.id);
+        let hash = self.hash_password(password)?;
+        let user = self
+            .db
+            .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
+            .map_err(unknown)?;
+        tracing::info!("password reset");
+        Ok(user)
+    }
+}

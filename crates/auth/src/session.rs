@@ -1,0 +1,81 @@
+//! Sessions: one per user, stored as a digest with an expiry.
+
+use db::{DbError, UserFilter};
+use db::{Email, User, UserChanges, UserId};
+use tracing::instrument;
+
+use crate::clock::secs;
+use crate::token::digest;
+use crate::{Auth, AuthError, SessionToken};
+
+impl Auth {
+    /// Starts a new session for `email`, replacing any earlier one, and returns its token;
+    /// `None` for an unknown (or malformed) email.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        let user = match self
+            .db
+            .find_user_by(&[UserFilter::Email(email.to_string())])
+        {
+            Ok(user) => user,
+            Err(DbError::NoResultFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::Span::current().record("user_id", user.id);
+        let (_, token) = self.start_session(&user, UserChanges::default())?;
+        Ok(Some(token))
+    }
+
+    /// Writes a fresh session (and `extra` changes) to `user`, and clears its failed logins.
+    pub(crate) fn start_session(
+        &self,
+        user: &User,
+        extra: UserChanges,
+    ) -> Result<(User, SessionToken), AuthError> {
+        let token = SessionToken::generate();
+        let expires_at = self.now().saturating_add(secs(self.config.session_ttl));
+        let changes = UserChanges {
+            session_id: Some(Some(token.digest())),
+            session_expires_at: Some(Some(expires_at)),
+            failed_logins: Some(0),
+            failed_window_start: Some(None),
+            ..extra
+        };
+        let user = self.db.update_user(user.id, &changes)?;
+        Ok((user, token))
+    }
+
+    /// The user whose live session this token is; `None` for an empty, unknown or expired one.
+    pub fn get_user_from_session_id(&self, session_id: &str) -> Result<Option<User>, AuthError> {
+        if session_id.is_empty() {
+            return Ok(None);
+        }
+        match self.db.find_user_by(&[
+            UserFilter::SessionId(digest(session_id)),
+            UserFilter::SessionExpiresAfter(self.now()),
+        ]) {
+            Ok(user) => Ok(Some(user)),
+            Err(DbError::NoResultFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Ends the user's session. Errors: `UnknownUser` for an id nobody has.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        let changes = UserChanges {
+            session_id: Some(None),
+            session_expires_at: Some(None),
+            ..UserChanges::default()
+        };
+        match self.db.update_user(user_id, &changes) {
+            Ok(_) => Ok(()),
+            Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! `Auth` against real databases: SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use db::{Db, UserFilter};
+
+use super::*;
+use crate::testing::TestDatabase;
+
+const START: i64 = 1_700_000_000;
+
+struct Env {
+    auth: Auth,
+    clock: Arc<ManualClock>,
+    /// Direct access to the rows, to check what is (not) stored.
+    db: Db,
+}
+
+impl Env {
+    fn row(&self, email: &str) -> User {
+        self.db
+            .find_user_by(&[UserFilter::Email(email.into())])
+            .unwrap()
+    }
+}
+
+/// Runs `body` once per available backend, on a fresh database, at bcrypt cost 4.
+fn on_each_backend(body: impl Fn(&Env)) {
+    on_each_backend_with(AuthConfig::default(), body);
+}
+
+fn on_each_backend_with(config: AuthConfig, body: impl Fn(&Env)) {
+    for test_db in TestDatabase::all() {
+        let clock = Arc::new(ManualClock::new(START));
+        let config = AuthConfig {
+            bcrypt_cost: if config.bcrypt_cost == 12 {
+                4
+            } else {
+                config.bcrypt_cost
+            },
+            clock: clock.clone(),
+            ..config.clone()
+        };
+        let auth = Auth::open(test_db.url(), config).unwrap();
+        let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
+        body(&Env { auth, clock, db });
+    }
+}
+
+#[test]
+fn hash_password_makes_a_salted_bcrypt_hash() {
+    on_each_backend(|env| {
+        let a = env.auth.hash_password("pw").unwrap();
+        let b = env.auth.hash_password("pw").unwrap();
+        assert!(a.starts_with("$2b$04$") && a.len() == 60, "{a}");
+        assert_ne!(a, b);
+        assert!(bcrypt::verify("pw", &a).unwrap());
+    });
+}
+
+#[test]
+fn register_user_stores_a_normalised_email_and_a_hash_never_the_password() {
+    on_each_backend(|env| {
+        let user = env.auth.register_user("  Bob@X.io ", "secret pw").unwrap();
+        assert_eq!((user.id, user.email.as_str()), (1, "bob@x.io"));
+        assert_ne!(user.hashed_password, "secret pw");
+        assert!(bcrypt::verify("secret pw", &env.row("bob@x.io").hashed_password).unwrap());
+    });
+}
+
+#[test]
+fn registering_a_taken_email_says_user_already_exists() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let err = env.auth.register_user("BOB@x.io", "other").unwrap_err();
+        assert_eq!(err.to_string(), "User bob@x.io already exists");
+    });
+}
+
+#[test]
+fn registering_a_malformed_email_or_a_bad_password_is_refused() {
+    on_each_backend_with(
+        AuthConfig {
+            min_password_len: 3,
+            ..AuthConfig::default()
+        },
+        |env| {
+            assert!(matches!(
+                env.auth.register_user("bob", "pw1"),
+                Err(AuthError::InvalidEmail(_))
+            ));
+            assert!(matches!(
+                env.auth.register_user("bob@x.io", &"a".repeat(73)),
+                Err(AuthError::PasswordTooLong)
+            ));
+            assert!(matches!(
+                env.auth.register_user("bob@x.io", "pw"),
+                Err(AuthError::PasswordTooShort(3))
+            ));
+            env.auth.register_user("bob@x.io", &"a".repeat(72)).unwrap();
+        },
+    );
+}
+
+#[test]
+fn valid_login_is_true_only_for_the_right_password_of_an_existing_user() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        assert!(env.auth.valid_login("bob@x.io", "pw").unwrap());
+        assert!(env.auth.valid_login(" BOB@x.io", "pw").unwrap());
+        assert!(!env.auth.valid_login("bob@x.io", "wrong").unwrap());
+        assert!(!env.auth.valid_login("nobody@x.io", "pw").unwrap());
+        assert!(!env.auth.valid_login("not an email", "pw").unwrap());
+    });
+}
+
+#[test]
+fn a_password_longer_than_72_bytes_never_matches_its_first_72() {
+    on_each_backend(|env| {
+        let long = "a".repeat(72);
+        env.auth.register_user("bob@x.io", &long).unwrap();
+        let longer = format!("{long}b");
+        assert!(!env.auth.valid_login("bob@x.io", &longer).unwrap());
+        assert!(matches!(
+            env.auth.log_in("bob@x.io", &longer),
+            Err(AuthError::PasswordTooLong)
+        ));
+    });
+}
+
+#[test]
+fn create_session_returns_a_uuid_and_stores_only_its_digest() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let token = env.auth.create_session("bob@x.io").unwrap().unwrap();
+        assert_eq!(token.expose().len(), 36);
+        let stored = env.row("bob@x.io").session_id.unwrap();
+        assert_ne!(stored, token.expose());
+        assert_eq!(stored, token::digest(token.expose()));
+    });
+}
+
+#[test]
+fn create_session_for_an_unknown_email_is_none() {
+    on_each_backend(|env| {
+        assert!(env.auth.create_session("nobody@x.io").unwrap().is_none());
+        assert!(env.auth.create_session("garbage").unwrap().is_none());
+    });
+}
+
+#[test]
+fn a_new_session_replaces_the_previous_one() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let first = env.auth.create_session("bob@x.io").unwrap().unwrap();
+        let (_, second) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        assert!(env
+            .auth
+            .get_user_from_session_id(first.expose())
+            .unwrap()
+            .is_none());
+        let user = env.auth.get_user_from_session_id(second.expose()).unwrap();
+        assert_eq!(user.unwrap().email, "bob@x.io");
+    });
+}
+
+#[test]
+fn get_user_from_session_id_is_none_for_empty_or_unknown_ids() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        assert!(env.auth.get_user_from_session_id("").unwrap().is_none());
+        assert!(env
+            .auth
+            .get_user_from_session_id(&generate_uuid())
+            .unwrap()
+            .is_none());
+    });
+}
+
+#[test]
+fn a_session_expires_after_its_ttl() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, token) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.clock.advance(Duration::from_secs(14 * 24 * 3600 - 1));
+        assert!(env
+            .auth
+            .get_user_from_session_id(token.expose())
+            .unwrap()
+            .is_some());
+        env.clock.advance(Duration::from_secs(1));
+        assert!(env
+            .auth
+            .get_user_from_session_id(token.expose())
+            .unwrap()
+            .is_none());
+    });
+}
+
+#[test]
+fn destroy_session_ends_the_session() {
+    on_each_backend(|env| {
+        let user = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let token = env.auth.create_session("bob@x.io").unwrap().unwrap();
+        env.auth.destroy_session(user.id).unwrap();
+        assert!(env
+            .auth
+            .get_user_from_session_id(token.expose())
+            .unwrap()
+            .is_none());
+        assert_eq!(env.row("bob@x.io").session_id, None);
+        assert!(matches!(
+            env.auth.destroy_session(99),
+            Err(AuthError::UnknownUser)
+        ));
+    });
+}
+
+#[test]
+fn get_reset_password_token_for_an_unknown_email_is_an_error() {
+    on_each_backend(|env| {
+        assert!(matches!(
+            env.auth.get_reset_password_token("nobody@x.io"),
+            Err(AuthError::UnknownEmail)
+        ));
+        assert!(matches!(
+            env.auth.get_reset_password_token("garbage"),
+            Err(AuthError::UnknownEmail)
+        ));
+    });
+}
+
+#[test]
+fn a_reset_token_is_a_uuid_stored_as_a_digest_and_replaces_the_previous_one() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let first = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        let second = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        assert_eq!(second.expose().len(), 36);
+        assert_eq!(
+            env.row("bob@x.io").reset_token.unwrap(),
+            token::digest(second.expose())
+        );
+        assert!(matches!(
+            env.auth.update_password(first.expose(), "new"),
+            Err(AuthError::UnknownResetToken)
+        ));
+        env.auth.update_password(second.expose(), "new").unwrap();
+    });
+}
+
+#[test]
+fn update_password_sets_the_new_password_and_works_once() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "old").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        env.auth.update_password(token.expose(), "new").unwrap();
+        assert!(env.auth.valid_login("bob@x.io", "new").unwrap());
+        assert!(!env.auth.valid_login("bob@x.io", "old").unwrap());
+        assert_eq!(env.row("bob@x.io").reset_token, None);
+        assert!(matches!(
+            env.auth.update_password(token.expose(), "again"),
+            Err(AuthError::UnknownResetToken)
+        ));
+    });
+}
+
+#[test]
+fn update_password_with_an_unknown_or_empty_token_is_an_error() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        for token in ["", "not-a-token"] {
+            assert!(matches!(
+                env.auth.update_password(token, "new"),
+                Err(AuthError::UnknownResetToken)
+            ));
+        }
+        assert!(env.auth.valid_login("bob@x.io", "pw").unwrap());
+    });
+}
+
+#[test]
+fn a_reset_token_expires_after_its_ttl() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        env.clock.advance(Duration::from_secs(3600));
+        assert!(matches!(
+            env.auth.update_password(token.expose(), "new"),
+            Err(AuthError::UnknownResetToken)
+        ));
+    });
+}
+
+#[test]
+fn a_password_reset_ends_the_session() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, session) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        env.auth
+            .reset_password("bob@x.io", token.expose(), "new")
+            .unwrap();
+        assert!(env
+            .auth
+            .get_user_from_session_id(session.expose())
+            .unwrap()
+            .is_none());
+    });
+}
+
+#[test]
+fn reset_password_with_another_users_email_changes_nothing() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        env.auth.register_user("eve@x.io", "evil").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        let before = env.row("bob@x.io");
+        assert!(matches!(
+            env.auth.reset_password("eve@x.io", token.expose(), "new"),
+            Err(AuthError::UnknownResetToken)
+        ));
+        assert_eq!(env.row("bob@x.io"), before);
+        env.auth
+            .reset_password("BOB@x.io", token.expose(), "new")
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_reset_with_a_too_long_password_keeps_the_token() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        assert!(matches!(
+            env.auth.update_password(token.expose(), &"a".repeat(73)),
+            Err(AuthError::PasswordTooLong)
+        ));
+        env.auth.update_password(token.expose(), "new").unwrap();
+    });
+}
+
+#[test]
+fn logins_are_throttled_after_too_many_failures_until_the_window_ends() {
+    let config = AuthConfig {
+        max_failed_logins: 3,
+        failed_login_window: Duration::from_secs(60),
+        ..AuthConfig::default()
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        for _ in 0..3 {
+            assert!(matches!(
+                env.auth.log_in("bob@x.io", "wrong"),
+                Err(AuthError::InvalidCredentials)
+            ));
+        }
+        env.clock.advance(Duration::from_secs(20));
+        // Even the right password is refused while throttled.
+        assert!(matches!(
+            env.auth.log_in("bob@x.io", "pw"),
+            Err(AuthError::Throttled {
+                retry_after_secs: 40
+            })
+        ));
+        env.clock.advance(Duration::from_secs(40));
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        assert_eq!(env.row("bob@x.io").failed_logins, 0);
+    });
+}
+
+#[test]
+fn a_successful_login_resets_the_failure_count() {
+    let config = AuthConfig {
+        max_failed_logins: 2,
+        ..AuthConfig::default()
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        env.auth.log_in("bob@x.io", "wrong").unwrap_err();
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.auth.log_in("bob@x.io", "wrong").unwrap_err();
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+    });
+}
+
+#[test]
+fn throttling_can_be_turned_off() {
+    let config = AuthConfig {
+        max_failed_logins: 0,
+        ..AuthConfig::default()
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        for _ in 0..15 {
+            env.auth.log_in("bob@x.io", "wrong").unwrap_err();
+        }
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+    });
+}
+
+#[test]
+fn a_hash_of_lower_cost_is_upgraded_at_the_next_login() {
+    let config = AuthConfig {
+        bcrypt_cost: 5,
+        ..AuthConfig::default()
+    };
+    on_each_backend_with(config, |env| {
+        let user = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let weak = bcrypt::hash("pw", 4).unwrap();
+        env.db
+            .update_user_by_name(user.id, &[("hashed_password", Some(&weak))])
+            .unwrap();
+        env.auth.log_in("bob@x.io", "wrong").unwrap_err();
+        assert_eq!(env.row("bob@x.io").hashed_password, weak);
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        let upgraded = env.row("bob@x.io").hashed_password;
+        assert!(upgraded.starts_with("$2b$05$"), "{upgraded}");
+        assert!(bcrypt::verify("pw", &upgraded).unwrap());
+    });
+}
+
+#[test]
+fn unknown_email_and_wrong_password_take_the_same_time() {
+    // Cost 8 (~15 ms a verify): skipping the dummy verify would make unknown emails answer
+    // in well under a millisecond.
+    let config = AuthConfig {
+        bcrypt_cost: 8,
+        max_failed_logins: 0,
+        ..AuthConfig::default()
+    };
+    let test_db = TestDatabase::sqlite();
+    let auth = Auth::open(test_db.url(), config).unwrap();
+    auth.register_user("bob@x.io", "pw").unwrap();
+    let median = |email: &str| {
+        let mut times: Vec<Duration> = (0..7)
+            .map(|_| {
+                let started = Instant::now();
+                assert!(matches!(
+                    auth.log_in(email, "wrong"),
+                    Err(AuthError::InvalidCredentials)
+                ));
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[3]
+    };
+    let (known, unknown) = (median("bob@x.io"), median("nobody@x.io"));
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "unknown {unknown:?} vs wrong password {known:?}"
+    );
+}
+
+#[test]
+fn a_bcrypt_cost_out_of_range_is_refused_at_open() {
+    let test_db = TestDatabase::sqlite();
+    let config = AuthConfig {
+        bcrypt_cost: 3,
+        ..AuthConfig::default()
+    };
+    assert!(matches!(
+        Auth::open(test_db.url(), config),
+        Err(AuthError::Config(_))
+    ));
+}
+
+#[test]
+fn debug_output_of_auth_and_tokens_shows_no_secret() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (user, session) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let shown = format!("{:?} {:?} {:?}", env.auth, user, session);
+        assert!(!shown.contains(session.expose()), "{shown}");
+        assert!(!shown.contains(&user.hashed_password), "{shown}");
+        assert!(
+            !shown.contains(user.session_id.as_deref().unwrap()),
+            "{shown}"
+        );
+        assert!(!shown.contains(&*env.auth.dummy_hash), "{shown}");
+    });
+}
