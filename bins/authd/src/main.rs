@@ -1,1 +1,72 @@
-fn main() {}
+//! The authd server: parses its configuration, starts logging, builds `Auth` and serves the
+//! routes of the `web` crate. Nothing else lives here.
+
+mod config;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use auth::{Auth, AuthError, DbError};
+use clap::Parser;
+use config::{Cli, Command, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let (db_options, auth_config, web_options) = cli.settings();
+    let auth = match Auth::connect(&db_options, auth_config) {
+        Ok(auth) => auth,
+        Err(error) => return fail(&error),
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            eprintln!("authd: migrations applied");
+            ExitCode::SUCCESS
+        }
+        Command::Check => {
+            eprintln!("authd: configuration valid, database reachable");
+            ExitCode::SUCCESS
+        }
+        Command::Serve => match serve(&cli.bind, web::Authd::new(auth, web_options)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("authd: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// Bad configuration exits 2 (as clap does for bad flags); an unreachable database exits 1.
+fn fail(error: &AuthError) -> ExitCode {
+    let mut text = error.to_string();
+    if let AuthError::Storage(cause) = error {
+        text = cause.to_string();
+    }
+    eprintln!("authd: {text}");
+    match error {
+        AuthError::Config(_) | AuthError::Storage(DbError::BadUrl(_)) => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+#[actix_web::main]
+async fn serve(bind: &str, authd: web::Authd) -> std::io::Result<()> {
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))?;
+    tracing::info!(address = %listener.local_addr()?, "authd listening");
+    web::serve(listener, authd)?.await
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}

@@ -1,1 +1,16 @@
-//! stub
+#![doc = include_str!("../README.md")]
+
+mod current_user;
+mod error;
+mod fields;
+mod hashing;
+mod routes;
+mod server;
+mod state;
+
+pub use current_user::CurrentUser;
+pub use error::ApiError;
+pub use fields::{Fields, MAX_BODY_BYTES};
+pub use routes::routes;
+pub use server::serve;
+pub use state::{Authd, WebOptions};

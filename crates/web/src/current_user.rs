@@ -1,0 +1,60 @@
+//! `CurrentUser`: the extractor a handler takes to require a logged-in user.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::web::Data;
+use actix_web::{FromRequest, HttpRequest};
+use auth::User;
+
+use crate::{ApiError, Authd};
+
+/// The name of the session cookie.
+pub(crate) const SESSION_COOKIE: &str = "session_id";
+
+/// The user of the request's `session_id` cookie. Extraction fails with 403 JSON when there is
+/// no cookie or no live session for it. Needs `Data<Authd>` in the app data.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(User);
+
+impl CurrentUser {
+    /// The user.
+    pub fn user(&self) -> &User {
+        &self.0
+    }
+
+    /// The user's (normalised) email.
+    pub fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// The user's id.
+    pub fn id(&self) -> auth::UserId {
+        self.0.id
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let authd = req.app_data::<Data<Authd>>().cloned();
+        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let Some(authd) = authd else {
+                tracing::error!("CurrentUser used without Data<Authd> in the app data");
+                return Err(ApiError::Internal);
+            };
+            let token = token
+                .filter(|t| !t.is_empty())
+                .ok_or(ApiError::NotLoggedIn)?;
+            authd
+                .lookup(move |auth| auth.get_user_from_session_id(&token))
+                .await?
+                .map(CurrentUser)
+                .ok_or(ApiError::NotLoggedIn)
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! `ApiError`: every failure the HTTP layer answers, mapped to a status and a JSON body once.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use auth::AuthError;
+use serde::Serialize;
+
+use crate::fields::MAX_BODY_BYTES;
+
+/// What went wrong with a request. Every variant answers `{"message": "..."}`; no message
+/// carries a password, token, hash or internal detail.
+#[derive(Debug)]
+pub enum ApiError {
+    /// A required field is missing or empty (400).
+    MissingField(&'static str),
+    /// A field is present but not a string (400, JSON bodies).
+    NotAString(&'static str),
+    /// The body cannot be read or parsed (400).
+    BadBody(&'static str),
+    /// No valid `session_id` cookie (403).
+    NotLoggedIn,
+    /// No such route (404).
+    NotFound,
+    /// The route exists, the method does not (405).
+    MethodNotAllowed,
+    /// Body over [`MAX_BODY_BYTES`] (413).
+    PayloadTooLarge,
+    /// Neither a form nor JSON (415).
+    UnsupportedMediaType,
+    /// The hashing queue is full (503, retry soon).
+    Busy,
+    /// The server failed (500); the cause is logged, not answered.
+    Internal,
+    /// What the auth layer refused, or its failure.
+    Auth(AuthError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        ApiError::Auth(error)
+    }
+}
+
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingField(_) | ApiError::NotAString(_) | ApiError::BadBody(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::NotLoggedIn => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Auth(e) => match e {
+                AuthError::UserAlreadyExists(_)
+                | AuthError::InvalidEmail(_)
+                | AuthError::PasswordTooLong
+                | AuthError::PasswordTooShort(_) => StatusCode::BAD_REQUEST,
+                AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                AuthError::UnknownEmail | AuthError::UnknownUser | AuthError::UnknownResetToken => {
+                    StatusCode::FORBIDDEN
+                }
+                AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+                AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
+        }
+    }
+
+    /// The `message` of the JSON body: safe to show the client.
+    pub fn message(&self) -> Cow<'static, str> {
+        match self {
+            ApiError::MissingField(field) => format!("{field} is required").into(),
+            ApiError::NotAString(field) => format!("{field} must be a string").into(),
+            ApiError::BadBody(why) => (*why).into(),
+            ApiError::NotLoggedIn => "no valid session: log in first".into(),
+            ApiError::NotFound => "no such endpoint".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
+            ApiError::PayloadTooLarge => {
+                format!("request body is larger than {} KiB", MAX_BODY_BYTES / 1024).into()
+            }
+            ApiError::UnsupportedMediaType => {
+                "send application/x-www-form-urlencoded or application/json".into()
+            }
+            ApiError::Busy => "too many logins in progress, retry shortly".into(),
+            ApiError::Internal => "internal error".into(),
+            ApiError::Auth(e) => match e {
+                // The classic contract's wording.
+                AuthError::UserAlreadyExists(_) => "email already registered".into(),
+                AuthError::UnknownUser => "no valid session: log in first".into(),
+                AuthError::UnknownResetToken => "invalid or expired reset token".into(),
+                AuthError::InvalidEmail(_)
+                | AuthError::PasswordTooLong
+                | AuthError::PasswordTooShort(_)
+                | AuthError::InvalidCredentials
+                | AuthError::UnknownEmail
+                | AuthError::Throttled { .. } => e.to_string().into(),
+                e if e.is_unavailable() => "database unavailable, retry shortly".into(),
+                AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {
+                    "internal error".into()
+                }
+            },
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            ApiError::Busy => Some(1),
+            ApiError::Auth(e) if e.is_unavailable() => Some(5),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::Auth(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %error_chain(self), "request failed");
+        }
+        let mut response = json(
+            status,
+            &Message {
+                message: &self.message(),
+            },
+        );
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// `error: cause: cause…`, for logs. Errors below never hold secrets (see `DbError`).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Serialize)]
+pub(crate) struct Message<'a> {
+    pub(crate) message: &'a str,
+}
+
+/// A JSON answer, written as Flask's `jsonify` writes it: compact, with a final newline.
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
+    let mut bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    bytes.push(b'\n');
+    HttpResponse::build(status)
+        .content_type(mime_json())
+        .body(bytes)
+}
+
+fn mime_json() -> header::ContentType {
+    header::ContentType::json()
+}

@@ -1,0 +1,205 @@
+//! `Fields`: the request body as named text fields, from a form or from JSON.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use percent_encoding::percent_decode;
+
+use crate::ApiError;
+
+/// The largest body authd reads; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The fields of an `application/x-www-form-urlencoded` or `application/json` body.
+///
+/// A request without a `Content-Type` is read as a form (so an empty body is simply missing
+/// fields). Other types → 415, over 16 KiB → 413, broken encoding or JSON → 400. In a form, a
+/// repeated field keeps its first value, as Flask does.
+#[derive(Debug, Default)]
+pub struct Fields(HashMap<String, Option<String>>);
+
+impl Fields {
+    /// The non-empty text of field `name`. Errors: `MissingField` when absent or empty,
+    /// `NotAString` for a JSON value that is not a string.
+    pub fn required(&self, name: &'static str) -> Result<String, ApiError> {
+        match self.0.get(name) {
+            None => Err(ApiError::MissingField(name)),
+            Some(None) => Err(ApiError::NotAString(name)),
+            Some(Some(value)) if value.is_empty() => Err(ApiError::MissingField(name)),
+            Some(Some(value)) => Ok(value.clone()),
+        }
+    }
+
+    /// Parses a form body. Errors: `BadBody` when it is not UTF-8, raw or percent-decoded.
+    pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+        let not_utf8 = || ApiError::BadBody("request body is not valid UTF-8");
+        let text = std::str::from_utf8(body).map_err(|_| not_utf8())?;
+        let mut fields = HashMap::new();
+        for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |part: &str| {
+                let spaced = part.replace('+', " ");
+                percent_decode(spaced.as_bytes())
+                    .decode_utf8()
+                    .map(|text| text.into_owned())
+                    .map_err(|_| not_utf8())
+            };
+            fields.entry(decode(name)?).or_insert(Some(decode(value)?));
+        }
+        Ok(Fields(fields))
+    }
+
+    /// Parses a JSON object body; non-string values are kept as "not a string".
+    pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| ApiError::BadBody("request body is not valid JSON"))?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(ApiError::BadBody("JSON body must be an object"));
+        };
+        Ok(Fields(
+            object
+                .into_iter()
+                .map(|(name, value)| match value {
+                    serde_json::Value::String(text) => (name, Some(text)),
+                    _ => (name, None),
+                })
+                .collect(),
+        ))
+    }
+}
+
+enum Kind {
+    Form,
+    Json,
+}
+
+fn kind_of(req: &HttpRequest) -> Result<Kind, ApiError> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(Kind::Form);
+    };
+    let value = value.to_str().map_err(|_| ApiError::UnsupportedMediaType)?;
+    let essence = value.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(Kind::Form)
+    } else if essence.eq_ignore_ascii_case("application/json") {
+        Ok(Kind::Json)
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+impl FromRequest for Fields {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = kind_of(req);
+        let too_large = declared_length(req).is_some_and(|n| n > MAX_BODY_BYTES);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let kind = kind?;
+            if too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            match kind {
+                Kind::Form => Fields::from_form(&body),
+                Kind::Json => Fields::from_json(&body),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(body: &str) -> Fields {
+        Fields::from_form(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn form_fields_are_percent_and_plus_decoded() {
+        let fields = form("email=bob%40x.io&password=a+b%2Bc");
+        assert_eq!(fields.required("email").unwrap(), "bob@x.io");
+        assert_eq!(fields.required("password").unwrap(), "a b+c");
+    }
+
+    #[test]
+    fn a_repeated_form_field_keeps_its_first_value() {
+        assert_eq!(form("email=a&email=b").required("email").unwrap(), "a");
+    }
+
+    #[test]
+    fn missing_or_empty_fields_are_missing() {
+        let fields = form("email=&other=1&flag");
+        assert!(matches!(
+            fields.required("email"),
+            Err(ApiError::MissingField("email"))
+        ));
+        assert!(matches!(
+            fields.required("password"),
+            Err(ApiError::MissingField(_))
+        ));
+        assert!(matches!(
+            fields.required("flag"),
+            Err(ApiError::MissingField(_))
+        ));
+    }
+
+    #[test]
+    fn non_utf8_form_bodies_are_refused_raw_or_percent_encoded() {
+        assert!(matches!(
+            Fields::from_form(b"email=\xff"),
+            Err(ApiError::BadBody(_))
+        ));
+        assert!(matches!(
+            Fields::from_form(b"email=%ff"),
+            Err(ApiError::BadBody(_))
+        ));
+    }
+
+    #[test]
+    fn json_fields_must_be_strings() {
+        let fields = Fields::from_json(br#"{"email": "bob@x.io", "password": 5}"#).unwrap();
+        assert_eq!(fields.required("email").unwrap(), "bob@x.io");
+        assert!(matches!(
+            fields.required("password"),
+            Err(ApiError::NotAString(_))
+        ));
+    }
+
+    #[test]
+    fn json_that_is_broken_or_not_an_object_is_refused() {
+        assert!(matches!(
+            Fields::from_json(b"{\"email\""),
+            Err(ApiError::BadBody(_))
+        ));
+        assert!(matches!(
+            Fields::from_json(b"[1]"),
+            Err(ApiError::BadBody(_))
+        ));
+    }
+}

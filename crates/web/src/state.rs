@@ -1,0 +1,92 @@
+//! `Authd`: what the routes and `CurrentUser` need, shared through actix's app data.
+
+use std::time::Duration;
+
+use actix_web::web::{self, Data};
+use auth::{Auth, AuthError};
+
+use crate::hashing::Hashing;
+use crate::ApiError;
+
+/// Web-layer settings.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// Add `Secure` to the session cookie (set it when clients reach authd over HTTPS).
+    pub cookie_secure: bool,
+    /// Threads that run bcrypt; default: one per core.
+    pub hashing_threads: usize,
+    /// bcrypt jobs that may wait for a thread before requests get 503; default 64 per thread.
+    pub hashing_queue: usize,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        WebOptions {
+            cookie_secure: false,
+            hashing_threads: threads,
+            hashing_queue: 64 * threads,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// authd's web state. Register [`Authd::data`] on the `App` that mounts [`crate::routes`] or
+/// uses [`crate::CurrentUser`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Authd {
+    auth: Auth,
+    hashing: Hashing,
+    options: WebOptions,
+}
+
+impl Authd {
+    /// Starts the hashing threads.
+    pub fn new(auth: Auth, options: WebOptions) -> Self {
+        let hashing = Hashing::start(options.hashing_threads, options.hashing_queue);
+        Authd {
+            auth,
+            hashing,
+            options,
+        }
+    }
+
+    /// The app data to register: `App::new().app_data(authd.data())`.
+    pub fn data(&self) -> Data<Authd> {
+        Data::new(self.clone())
+    }
+
+    /// The auth layer behind the routes.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The web settings.
+    pub fn options(&self) -> &WebOptions {
+        &self.options
+    }
+
+    /// Runs an operation that hashes with bcrypt on the hashing threads.
+    pub(crate) async fn hashing<T, F>(&self, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
+    {
+        let auth = self.auth.clone();
+        Ok(self.hashing.run(move || op(&auth)).await??)
+    }
+
+    /// Runs a database-only operation on actix's blocking pool.
+    pub(crate) async fn lookup<T, F>(&self, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
+    {
+        let auth = self.auth.clone();
+        Ok(web::block(move || op(&auth))
+            .await
+            .map_err(|_| ApiError::Internal)??)
+    }
+}
