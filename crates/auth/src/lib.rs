@@ -13,7 +13,7 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "testing")]
 pub use db::testing;
-pub use db::{DbError, DbOptions};
+pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::AuthError;
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};

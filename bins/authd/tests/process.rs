@@ -1,0 +1,172 @@
+//! The `authd` binary as operators run it: flags, exit codes, restarts and crashes.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    /// Starts `authd` on 127.0.0.1:0 over `database` at bcrypt cost 4 and waits until it
+    /// listens.
+    fn start(database: &str, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["--bind", "127.0.0.1:0", "--database-url", database])
+            .args(["--bcrypt-cost", "4"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("authd exited before listening").unwrap();
+            if let Some((_, rest)) = line.split_once("address=") {
+                break format!("http://{}", rest.split_whitespace().next().unwrap());
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, address }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn post(url: String, form: &[(&str, &str)]) -> reqwest::Result<u16> {
+    Ok(client().post(url).form(form).send().await?.status().as_u16())
+}
+
+fn sqlite_file(dir: &Path) -> String {
+    dir.join("authd.db").display().to_string()
+}
+
+#[tokio::test]
+async fn a_registered_user_can_log_in_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &[]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    server.signal("-TERM");
+    assert!(server.wait().success());
+
+    let server = Server::start(&db, &[]);
+    assert_eq!(post(server.url("/sessions"), &form).await.unwrap(), 200);
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 400);
+}
+
+#[tokio::test]
+async fn a_sqlite_url_and_a_bare_path_open_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    let server = Server::start(&db, &[]);
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    drop(server);
+    let server = Server::start(&format!("sqlite://{db}"), &[]);
+    assert_eq!(post(server.url("/sessions"), &form).await.unwrap(), 200);
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line_before_listening() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    for args in [
+        vec!["--bcrypt-cost", "3", "--database-url", &db],
+        vec!["--bcrypt-cost", "32", "--database-url", &db],
+        vec!["--database-url", "mysql://localhost/x"],
+        vec!["--no-such-flag"],
+    ] {
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.trim().is_empty(), "{args:?}");
+    }
+    let output = run(&["--database-url", "mysql://localhost/x", "check"]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "authd: unsupported database URL: scheme mysql:// is not supported \
+         (use postgres://, sqlite:// or a file path)"
+    );
+}
+
+#[test]
+fn migrate_and_check_exit_0_on_a_good_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    assert!(run(&["migrate", "--database-url", &db]).status.success());
+    assert!(Path::new(&db).exists());
+    assert!(run(&["check", "--database-url", &db]).status.success());
+}
+
+#[test]
+fn check_fails_when_the_database_is_unreachable() {
+    let output = run(&[
+        "check",
+        "--database-url",
+        "postgres://postgres@127.0.0.1:1/none",
+        "--db-connect-timeout",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn help_documents_every_flag_with_its_environment_variable() {
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    for (flag, env) in [
+        ("--bind", "AUTHD_BIND"),
+        ("--database-url", "DATABASE_URL"),
+        ("--bcrypt-cost", "AUTHD_BCRYPT_COST"),
+        ("--session-ttl", "AUTHD_SESSION_TTL"),
+        ("--reset-ttl", "AUTHD_RESET_TTL"),
+        ("--cookie-secure", "AUTHD_COOKIE_SECURE"),
+        ("--max-failed-logins", "AUTHD_MAX_FAILED_LOGINS"),
+        ("--log-format", "AUTHD_LOG_FORMAT"),
+    ] {
+        assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
+    }
+}

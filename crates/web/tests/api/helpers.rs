@@ -1,0 +1,214 @@
+//! `spawn_app` and `TestApp`: one method per endpoint, as in Zero to Production.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use auth::testing::TestDatabase;
+use auth::{Auth, AuthConfig, ManualClock};
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use web::{Authd, WebOptions};
+
+pub const START: i64 = 1_700_000_000;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    /// The same database as the server's, for checking stored rows.
+    pub auth: Auth,
+    pub backend: &'static str,
+    _db: TestDatabase,
+}
+
+/// One app over a fresh SQLite file.
+pub async fn spawn_app() -> TestApp {
+    spawn_on(
+        TestDatabase::sqlite(),
+        AuthConfig::default(),
+        WebOptions::default(),
+    )
+    .await
+}
+
+/// One app per available backend: SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
+pub async fn spawn_apps() -> Vec<TestApp> {
+    spawn_apps_with(AuthConfig::default(), WebOptions::default()).await
+}
+
+pub async fn spawn_apps_with(config: AuthConfig, options: WebOptions) -> Vec<TestApp> {
+    let mut apps = Vec::new();
+    for db in TestDatabase::all() {
+        apps.push(spawn_on(db, config.clone(), options.clone()).await);
+    }
+    apps
+}
+
+/// The real server on 127.0.0.1:0, bcrypt cost 4 unless `config` says otherwise.
+pub async fn spawn_on(db: TestDatabase, config: AuthConfig, options: WebOptions) -> TestApp {
+    let clock = Arc::new(ManualClock::new(START));
+    let config = AuthConfig {
+        bcrypt_cost: if config.bcrypt_cost == 12 {
+            4
+        } else {
+            config.bcrypt_cost
+        },
+        clock: clock.clone(),
+        ..config
+    };
+    let auth = Auth::open(db.url(), config).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
+    tokio::spawn(server);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let backend = match db.backend() {
+        auth::Backend::Sqlite => "sqlite",
+        auth::Backend::Postgres => "postgres",
+    };
+    TestApp {
+        address,
+        client,
+        clock,
+        auth,
+        backend,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get_index(&self) -> Response {
+        self.client.get(self.url("/")).send().await.unwrap()
+    }
+
+    pub async fn post_users(&self, email: &str, password: &str) -> Response {
+        self.post_form("/users", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn post_sessions(&self, email: &str, password: &str) -> Response {
+        self.post_form("/sessions", &[("email", email), ("password", password)])
+            .await
+    }
+
+    pub async fn get_profile(&self, session_id: Option<&str>) -> Response {
+        with_cookie(self.client.get(self.url("/profile")), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_sessions(&self, session_id: Option<&str>) -> Response {
+        with_cookie(self.client.delete(self.url("/sessions")), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_reset_password(&self, email: &str) -> Response {
+        self.post_form("/reset_password", &[("email", email)]).await
+    }
+
+    pub async fn put_reset_password(&self, email: &str, token: &str, password: &str) -> Response {
+        let form = [
+            ("email", email),
+            ("reset_token", token),
+            ("new_password", password),
+        ];
+        self.client
+            .put(self.url("/reset_password"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request with a raw body and content type, for input-handling tests.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Registers and logs in; returns the session cookie's value.
+    pub async fn logged_in(&self, email: &str, password: &str) -> String {
+        assert_eq!(self.post_users(email, password).await.status(), 200);
+        session_cookie(&self.post_sessions(email, password).await).unwrap()
+    }
+
+    /// Issues a reset token through the API.
+    pub async fn reset_token(&self, email: &str) -> String {
+        let body = json_body(self.post_reset_password(email).await, 200).await;
+        body["reset_token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn with_cookie(
+    request: reqwest::RequestBuilder,
+    session_id: Option<&str>,
+) -> reqwest::RequestBuilder {
+    match session_id {
+        Some(id) => request.header("cookie", format!("session_id={id}")),
+        None => request,
+    }
+}
+
+/// The `session_id` value of a response's `Set-Cookie`.
+pub fn session_cookie(response: &Response) -> Option<String> {
+    let header = set_cookie(response)?;
+    let value = header.strip_prefix("session_id=")?.split(';').next()?;
+    Some(value.to_owned())
+}
+
+/// The whole `Set-Cookie` header.
+pub fn set_cookie(response: &Response) -> Option<String> {
+    Some(
+        response
+            .headers()
+            .get("set-cookie")?
+            .to_str()
+            .ok()?
+            .to_owned(),
+    )
+}
+
+/// Asserts the status and that the body is JSON; returns it.
+pub async fn json_body(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), StatusCode::from_u16(status).unwrap());
+    let content_type = response.headers().get("content-type").cloned();
+    assert_eq!(content_type.unwrap(), "application/json");
+    let text = response.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+}
+
+/// Asserts a `{"message": ...}` error answer.
+pub async fn assert_error(response: Response, status: u16, message: &str) {
+    assert_eq!(
+        json_body(response, status).await,
+        json!({ "message": message })
+    );
+}
