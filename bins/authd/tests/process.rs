@@ -26,7 +26,10 @@ impl Server {
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let address = loop {
-            let line = lines.next().expect("authd exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("authd exited before listening")
+                .unwrap();
             if let Some((_, rest)) = line.split_once("address=") {
                 break format!("http://{}", rest.split_whitespace().next().unwrap());
             }
@@ -68,7 +71,13 @@ fn client() -> reqwest::Client {
 }
 
 async fn post(url: String, form: &[(&str, &str)]) -> reqwest::Result<u16> {
-    Ok(client().post(url).form(form).send().await?.status().as_u16())
+    Ok(client()
+        .post(url)
+        .form(form)
+        .send()
+        .await?
+        .status()
+        .as_u16())
 }
 
 fn sqlite_file(dir: &Path) -> String {
