@@ -1,5 +1,6 @@
 //! Every setting, as a flag and an environment variable; the doc comments are `--help`.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use auth::{AuthConfig, DbOptions};
@@ -66,6 +67,10 @@ pub struct Cli {
         global = true
     )]
     pub failed_login_window: u64,
+
+    /// Login attempts allowed per client IP per minute, counted per instance (default: no limit).
+    #[arg(long, env = "AUTHD_LOGIN_RATE_PER_IP", global = true)]
+    pub login_rate_per_ip: Option<NonZeroU32>,
 
     /// Mark the session cookie `Secure` (when clients reach authd over HTTPS).
     #[arg(long, env = "AUTHD_COOKIE_SECURE", global = true)]
@@ -157,6 +162,7 @@ impl Cli {
             hashing_threads: self.hashing_threads.unwrap_or(defaults.hashing_threads),
             hashing_queue: 64 * self.hashing_threads.unwrap_or(defaults.hashing_threads),
             shutdown_grace: secs(self.shutdown_grace),
+            login_rate_per_ip: self.login_rate_per_ip,
         };
         (db, auth, web)
     }

@@ -1,6 +1,6 @@
 //! Hashing, registration and the credential check behind a login.
 
-use db::{DbError, UserFilter};
+use db::DbError;
 use db::{Email, User, UserChanges};
 use tracing::instrument;
 
@@ -61,13 +61,8 @@ impl Auth {
         let taken = || AuthError::UserAlreadyExists(email.to_string());
         // Cheap check first, so a taken address costs no bcrypt; the unique index still
         // decides between concurrent registrations.
-        match self
-            .db
-            .find_user_by(&[UserFilter::Email(email.to_string())])
-        {
-            Ok(_) => return Err(taken()),
-            Err(DbError::NoResultFound) => {}
-            Err(e) => return Err(e.into()),
+        if self.find_user_by_email(email.as_str())?.is_some() {
+            return Err(taken());
         }
         let hash = self.hash_password(password)?;
         let user = self
@@ -120,18 +115,7 @@ impl Auth {
     /// The user whose password this is, after the throttling check; failures are counted.
     fn check_credentials(&self, email: &str, password: &str) -> Result<User, AuthError> {
         check_length(password)?;
-        let user = match Email::parse(email) {
-            Ok(email) => match self
-                .db
-                .find_user_by(&[UserFilter::Email(email.to_string())])
-            {
-                Ok(user) => Some(user),
-                Err(DbError::NoResultFound) => None,
-                Err(e) => return Err(e.into()),
-            },
-            Err(_) => None,
-        };
-        let Some(user) = user else {
+        let Some(user) = self.find_user_by_email(email)? else {
             // Same work as a wrong password, so the answer's timing reveals nothing.
             let _ = bcrypt::verify(password, &self.dummy_hash);
             return Err(AuthError::InvalidCredentials);

@@ -14,14 +14,9 @@ impl Auth {
     /// Errors: `UnknownEmail` when no account has this (possibly malformed) address.
     #[instrument(skip_all, fields(user_id))]
     pub fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
-        let email = Email::parse(email).map_err(|_| AuthError::UnknownEmail)?;
         let user = self
-            .db
-            .find_user_by(&[UserFilter::Email(email.to_string())])
-            .map_err(|e| match e {
-                DbError::NoResultFound => AuthError::UnknownEmail,
-                e => e.into(),
-            })?;
+            .find_user_by_email(email)?
+            .ok_or(AuthError::UnknownEmail)?;
         tracing::Span::current().record("user_id", user.id);
         let token = ResetToken::generate();
         let expires_at = self.now().saturating_add(secs(self.config.reset_ttl));

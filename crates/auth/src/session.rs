@@ -9,6 +9,22 @@ use crate::token::digest;
 use crate::{Auth, AuthError, SessionToken};
 
 impl Auth {
+    /// The account of `email`, if there is one (a malformed address has none). The returned
+    /// row holds digests, never plain tokens.
+    pub fn find_user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
+        let Ok(email) = Email::parse(email) else {
+            return Ok(None);
+        };
+        match self
+            .db
+            .find_user_by(&[UserFilter::Email(email.to_string())])
+        {
+            Ok(user) => Ok(Some(user)),
+            Err(DbError::NoResultFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Starts a new session for `email`, replacing any earlier one, and returns its token;
     /// `None` for an unknown (or malformed) email.
     #[instrument(skip_all, fields(user_id))]

@@ -25,20 +25,23 @@ impl Env {
     }
 }
 
+/// The defaults, at bcrypt cost 4.
+fn test_config() -> AuthConfig {
+    AuthConfig {
+        bcrypt_cost: 4,
+        ..AuthConfig::default()
+    }
+}
+
 /// Runs `body` once per available backend, on a fresh database, at bcrypt cost 4.
 fn on_each_backend(body: impl Fn(&Env)) {
-    on_each_backend_with(AuthConfig::default(), body);
+    on_each_backend_with(test_config(), body);
 }
 
 fn on_each_backend_with(config: AuthConfig, body: impl Fn(&Env)) {
     for test_db in TestDatabase::all() {
         let clock = Arc::new(ManualClock::new(START));
         let config = AuthConfig {
-            bcrypt_cost: if config.bcrypt_cost == 12 {
-                4
-            } else {
-                config.bcrypt_cost
-            },
             clock: clock.clone(),
             ..config.clone()
         };
@@ -83,7 +86,7 @@ fn registering_a_malformed_email_or_a_bad_password_is_refused() {
     on_each_backend_with(
         AuthConfig {
             min_password_len: 3,
-            ..AuthConfig::default()
+            ..test_config()
         },
         |env| {
             assert!(matches!(
@@ -346,7 +349,7 @@ fn logins_are_throttled_after_too_many_failures_until_the_window_ends() {
     let config = AuthConfig {
         max_failed_logins: 3,
         failed_login_window: Duration::from_secs(60),
-        ..AuthConfig::default()
+        ..test_config()
     };
     on_each_backend_with(config, |env| {
         env.auth.register_user("bob@x.io", "pw").unwrap();
@@ -374,7 +377,7 @@ fn logins_are_throttled_after_too_many_failures_until_the_window_ends() {
 fn a_successful_login_resets_the_failure_count() {
     let config = AuthConfig {
         max_failed_logins: 2,
-        ..AuthConfig::default()
+        ..test_config()
     };
     on_each_backend_with(config, |env| {
         env.auth.register_user("bob@x.io", "pw").unwrap();
@@ -389,7 +392,7 @@ fn a_successful_login_resets_the_failure_count() {
 fn throttling_can_be_turned_off() {
     let config = AuthConfig {
         max_failed_logins: 0,
-        ..AuthConfig::default()
+        ..test_config()
     };
     on_each_backend_with(config, |env| {
         env.auth.register_user("bob@x.io", "pw").unwrap();
@@ -404,7 +407,7 @@ fn throttling_can_be_turned_off() {
 fn a_hash_of_lower_cost_is_upgraded_at_the_next_login() {
     let config = AuthConfig {
         bcrypt_cost: 5,
-        ..AuthConfig::default()
+        ..test_config()
     };
     on_each_backend_with(config, |env| {
         let user = env.auth.register_user("bob@x.io", "pw").unwrap();
@@ -428,7 +431,7 @@ fn unknown_email_and_wrong_password_take_the_same_time() {
     let config = AuthConfig {
         bcrypt_cost: 8,
         max_failed_logins: 0,
-        ..AuthConfig::default()
+        ..test_config()
     };
     let test_db = TestDatabase::sqlite();
     let auth = Auth::open(test_db.url(), config).unwrap();
@@ -460,7 +463,7 @@ fn a_bcrypt_cost_out_of_range_is_refused_at_open() {
     let test_db = TestDatabase::sqlite();
     let config = AuthConfig {
         bcrypt_cost: 3,
-        ..AuthConfig::default()
+        ..test_config()
     };
     assert!(matches!(
         Auth::open(test_db.url(), config),

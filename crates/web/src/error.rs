@@ -30,6 +30,11 @@ pub enum ApiError {
     PayloadTooLarge,
     /// Neither a form nor JSON (415).
     UnsupportedMediaType,
+    /// Too many login attempts from one client address (429).
+    LoginRateExceeded {
+        /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
     /// The hashing queue is full (503, retry soon).
     Busy,
     /// The server failed (500); the cause is logged, not answered.
@@ -56,6 +61,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::LoginRateExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(e) => match e {
@@ -91,6 +97,10 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "send application/x-www-form-urlencoded or application/json".into()
             }
+            ApiError::LoginRateExceeded { retry_after_secs } => format!(
+                "too many login attempts from this address, retry in {retry_after_secs} seconds"
+            )
+            .into(),
             ApiError::Busy => "too many logins in progress, retry shortly".into(),
             ApiError::Internal => "internal error".into(),
             ApiError::Auth(e) => match e {
@@ -115,6 +125,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+            ApiError::LoginRateExceeded { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             _ => None,

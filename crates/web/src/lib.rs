@@ -4,6 +4,7 @@ mod current_user;
 mod error;
 mod fields;
 mod hashing;
+mod ip_limit;
 mod routes;
 mod server;
 mod state;

@@ -3,7 +3,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::current_user::SESSION_COOKIE;
@@ -100,9 +100,14 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
     }))
 }
 
-async fn log_in(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn log_in(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
+    authd.check_login_rate(request.peer_addr().map(|a| a.ip()))?;
     let (user, token) = authd
         .hashing(move |auth| auth.log_in(&email, &password))
         .await?;

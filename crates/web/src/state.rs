@@ -1,11 +1,14 @@
 //! `Authd`: what the routes and `CurrentUser` need, shared through actix's app data.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::{self, Data};
 use auth::{Auth, AuthError};
 
 use crate::hashing::Hashing;
+use crate::ip_limit::IpLimiter;
 use crate::ApiError;
 
 /// Web-layer settings.
@@ -19,6 +22,9 @@ pub struct WebOptions {
     pub hashing_queue: usize,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Login attempts allowed per client IP per minute (`None`: no per-IP limit). Counted in
+    /// this process only, on the peer address (a proxy in front makes every client one IP).
+    pub login_rate_per_ip: Option<NonZeroU32>,
 }
 
 impl Default for WebOptions {
@@ -29,6 +35,7 @@ impl Default for WebOptions {
             hashing_threads: threads,
             hashing_queue: 64 * threads,
             shutdown_grace: Duration::from_secs(30),
+            login_rate_per_ip: None,
         }
     }
 }
@@ -39,6 +46,7 @@ impl Default for WebOptions {
 pub struct Authd {
     auth: Auth,
     hashing: Hashing,
+    ip_limiter: Option<Arc<IpLimiter>>,
     options: WebOptions,
 }
 
@@ -46,9 +54,13 @@ impl Authd {
     /// Starts the hashing threads.
     pub fn new(auth: Auth, options: WebOptions) -> Self {
         let hashing = Hashing::start(options.hashing_threads, options.hashing_queue);
+        let ip_limiter = options
+            .login_rate_per_ip
+            .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
         Authd {
             auth,
             hashing,
+            ip_limiter,
             options,
         }
     }
@@ -66,6 +78,16 @@ impl Authd {
     /// The web settings.
     pub fn options(&self) -> &WebOptions {
         &self.options
+    }
+
+    /// Counts a login attempt from `ip`. Errors: `LoginRateExceeded` over the per-IP limit.
+    pub(crate) fn check_login_rate(&self, ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+        match (&self.ip_limiter, ip) {
+            (Some(limiter), Some(ip)) => limiter
+                .check(ip)
+                .map_err(|retry_after_secs| ApiError::LoginRateExceeded { retry_after_secs }),
+            _ => Ok(()),
+        }
     }
 
     /// Runs an operation that hashes with bcrypt on the hashing threads.

@@ -21,19 +21,22 @@ pub struct TestApp {
     _db: TestDatabase,
 }
 
+/// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
+pub fn test_config() -> AuthConfig {
+    AuthConfig {
+        bcrypt_cost: 4,
+        ..AuthConfig::default()
+    }
+}
+
 /// One app over a fresh SQLite file.
 pub async fn spawn_app() -> TestApp {
-    spawn_on(
-        TestDatabase::sqlite(),
-        AuthConfig::default(),
-        WebOptions::default(),
-    )
-    .await
+    spawn_on(TestDatabase::sqlite(), test_config(), WebOptions::default()).await
 }
 
 /// One app per available backend: SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
 pub async fn spawn_apps() -> Vec<TestApp> {
-    spawn_apps_with(AuthConfig::default(), WebOptions::default()).await
+    spawn_apps_with(test_config(), WebOptions::default()).await
 }
 
 pub async fn spawn_apps_with(config: AuthConfig, options: WebOptions) -> Vec<TestApp> {
@@ -44,15 +47,10 @@ pub async fn spawn_apps_with(config: AuthConfig, options: WebOptions) -> Vec<Tes
     apps
 }
 
-/// The real server on 127.0.0.1:0, bcrypt cost 4 unless `config` says otherwise.
+/// The real server on 127.0.0.1:0, its clock a `ManualClock` at `START`.
 pub async fn spawn_on(db: TestDatabase, config: AuthConfig, options: WebOptions) -> TestApp {
     let clock = Arc::new(ManualClock::new(START));
     let config = AuthConfig {
-        bcrypt_cost: if config.bcrypt_cost == 12 {
-            4
-        } else {
-            config.bcrypt_cost
-        },
         clock: clock.clone(),
         ..config
     };
@@ -80,6 +78,11 @@ pub async fn spawn_on(db: TestDatabase, config: AuthConfig, options: WebOptions)
 }
 
 impl TestApp {
+    /// The SQLite file behind the server, when it runs on SQLite.
+    pub fn sqlite_path(&self) -> Option<String> {
+        self._db.url().strip_prefix("sqlite://").map(str::to_owned)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

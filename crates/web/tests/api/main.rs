@@ -5,3 +5,5 @@ mod endpoints;
 mod flow;
 mod helpers;
 mod input;
+mod races;
+mod security;

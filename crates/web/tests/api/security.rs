@@ -1,0 +1,202 @@
+//! Part B "Secrets": what a stolen database, a slow clock or a guessing client gets.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use auth::AuthConfig;
+use serde_json::json;
+use web::WebOptions;
+
+use crate::helpers::*;
+
+fn sha256_hex(text: &str) -> String {
+    // The same digest the server stores, computed independently of the code under test.
+    let output = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap()[..64].to_owned()
+}
+
+#[tokio::test]
+async fn the_database_holds_only_digests_of_the_session_and_reset_tokens() {
+    for app in spawn_apps().await {
+        let session = app.logged_in("bob@x.io", "pw").await;
+        let reset = app.reset_token("bob@x.io").await;
+        let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
+        assert_eq!(
+            row.session_id.as_deref(),
+            Some(sha256_hex(&session).as_str())
+        );
+        assert_eq!(
+            row.reset_token.as_deref(),
+            Some(sha256_hex(&reset).as_str())
+        );
+        if let Some(path) = app.sqlite_path() {
+            // Nowhere in the file or its write-ahead log either.
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+            let stored = String::from_utf8_lossy(&bytes);
+            assert!(stored.contains(row.session_id.as_deref().unwrap()));
+            for secret in [&session, &reset, &"pw".to_owned()] {
+                assert!(
+                    !stored.contains(secret.as_str()),
+                    "{secret} found in the database"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_expires_after_its_ttl() {
+    for app in spawn_apps().await {
+        let session = app.logged_in("bob@x.io", "pw").await;
+        app.clock.advance(Duration::from_secs(14 * 24 * 3600 - 1));
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+        app.clock.advance(Duration::from_secs(1));
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    }
+}
+
+#[tokio::test]
+async fn ttls_are_configurable() {
+    let config = AuthConfig {
+        session_ttl: Duration::from_secs(60),
+        reset_ttl: Duration::from_secs(30),
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    let res = app.post_users("bob@x.io", "pw").await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_sessions("bob@x.io", "pw").await;
+    assert!(set_cookie(&res).unwrap().ends_with("Max-Age=60"));
+    let session = session_cookie(&res).unwrap();
+    let token = app.reset_token("bob@x.io").await;
+    app.clock.advance(Duration::from_secs(30));
+    let res = app.put_reset_password("bob@x.io", &token, "new").await;
+    assert_error(res, 403, "invalid or expired reset token").await;
+    app.clock.advance(Duration::from_secs(30));
+    assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+}
+
+#[tokio::test]
+async fn a_reset_token_expires_after_an_hour() {
+    for app in spawn_apps().await {
+        app.post_users("bob@x.io", "pw").await;
+        let token = app.reset_token("bob@x.io").await;
+        app.clock.advance(Duration::from_secs(3600));
+        let res = app.put_reset_password("bob@x.io", &token, "new").await;
+        assert_error(res, 403, "invalid or expired reset token").await;
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_session() {
+    for app in spawn_apps().await {
+        let session = app.logged_in("bob@x.io", "pw").await;
+        let token = app.reset_token("bob@x.io").await;
+        let res = app.put_reset_password("bob@x.io", &token, "new").await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    }
+}
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_configured() {
+    let options = WebOptions {
+        cookie_secure: true,
+        ..WebOptions::default()
+    };
+    let app = spawn_apps_with(test_config(), options).await.remove(0);
+    app.post_users("bob@x.io", "pw").await;
+    let res = app.post_sessions("bob@x.io", "pw").await;
+    let cookie = set_cookie(&res).unwrap();
+    let session = session_cookie(&res).unwrap();
+    assert_eq!(
+        cookie,
+        format!("session_id={session}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=1209600")
+    );
+    let res = app.delete_sessions(Some(&session)).await;
+    assert_eq!(
+        set_cookie(&res).unwrap(),
+        "session_id=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account_with_retry_after() {
+    for app in spawn_apps().await {
+        app.post_users("bob@x.io", "pw").await;
+        app.post_users("eve@x.io", "pw").await;
+        for _ in 0..10 {
+            assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+        }
+        app.clock.advance(Duration::from_secs(100));
+        let res = app.post_sessions("bob@x.io", "pw").await;
+        assert_eq!(res.headers()["retry-after"], "800");
+        assert_error(res, 429, "too many failed logins, retry in 800 seconds").await;
+        // Other accounts are not affected; the window's end lifts the block.
+        assert_eq!(app.post_sessions("eve@x.io", "pw").await.status(), 200);
+        app.clock.advance(Duration::from_secs(800));
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_login_runs_no_bcrypt() {
+    // Cost 13 (~0.5 s a verify): an answer in well under that ran no verify.
+    let config = AuthConfig {
+        bcrypt_cost: 13,
+        max_failed_logins: 1,
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    let hash_started = Instant::now();
+    app.post_users("bob@x.io", "pw").await;
+    let one_hash = hash_started.elapsed();
+    assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+    let started = Instant::now();
+    assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 429);
+    let throttled = started.elapsed();
+    assert!(
+        throttled * 4 < one_hash,
+        "throttled answer took {throttled:?}, one hash {one_hash:?}"
+    );
+}
+
+#[tokio::test]
+async fn logins_can_be_limited_per_client_ip() {
+    let options = WebOptions {
+        login_rate_per_ip: NonZeroU32::new(3),
+        ..WebOptions::default()
+    };
+    let app = spawn_apps_with(test_config(), options).await.remove(0);
+    app.post_users("bob@x.io", "pw").await;
+    for _ in 0..3 {
+        assert_eq!(app.post_sessions("nobody@x.io", "pw").await.status(), 401);
+    }
+    let res = app.post_sessions("bob@x.io", "pw").await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    let body = json_body(res, 429).await;
+    assert_eq!(
+        body,
+        json!({ "message": format!("too many login attempts from this address, retry in {retry} seconds") })
+    );
+}
