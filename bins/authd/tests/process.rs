@@ -4,39 +4,62 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 struct Server {
     child: Child,
     address: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `authd` on 127.0.0.1:0 over `database` at bcrypt cost 4 and waits until it
     /// listens.
     fn start(database: &str, extra: &[&str]) -> Server {
+        Self::start_logging(database, extra, "info")
+    }
+
+    /// As `start`, with `RUST_LOG` set to `filter`.
+    fn start_logging(database: &str, extra: &[&str], filter: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
             .args(["--bind", "127.0.0.1:0", "--database-url", database])
             .args(["--bcrypt-cost", "4"])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
         let address = loop {
             let line = lines
                 .next()
                 .expect("authd exited before listening")
                 .unwrap();
+            log.lock().unwrap().push(line.clone());
             if let Some((_, rest)) = line.split_once("address=") {
                 break format!("http://{}", rest.split_whitespace().next().unwrap());
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, address }
+        // Keep reading the log, so the server never blocks on a full pipe.
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// Everything the server has logged so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     fn url(&self, path: &str) -> String {
@@ -177,5 +200,129 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--log-format", "AUTHD_LOG_FORMAT"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
+    }
+}
+
+#[tokio::test]
+async fn every_registration_answered_200_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &[]);
+    let url = server.url("/users");
+    let writers = (0..16).map(|writer| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut confirmed = Vec::new();
+            for n in 0.. {
+                let email = format!("user{writer}-{n}@x.io");
+                match post(url.clone(), &[("email", &email), ("password", "pw")]).await {
+                    Ok(200) => confirmed.push(email),
+                    Ok(status) => panic!("registration answered {status}"),
+                    Err(_) => break, // the server is gone
+                }
+            }
+            confirmed
+        })
+    });
+    let writers: Vec<_> = writers.collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.signal("-KILL");
+    let mut confirmed = Vec::new();
+    for writer in writers {
+        confirmed.extend(writer.await.unwrap());
+    }
+    assert!(
+        confirmed.len() > 50,
+        "only {} registrations",
+        confirmed.len()
+    );
+    drop(server);
+
+    let server = Server::start(&db, &[]);
+    for email in &confirmed {
+        let form = [("email", email.as_str()), ("password", "pw")];
+        assert_eq!(
+            post(server.url("/sessions"), &form).await.unwrap(),
+            200,
+            "{email}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logs_never_show_passwords_tokens_or_hashes_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start_logging(&db, &[], "trace");
+    let client = client();
+    let (password, new_password) = ("hunter2-secret", "correct-horse-secret");
+    let form = [("email", "bob@x.io"), ("password", password)];
+    client
+        .post(server.url("/users"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let login = client
+        .post(server.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie["session_id=".len()..cookie.find(';').unwrap()].to_owned();
+    let with_cookie = |request: reqwest::RequestBuilder| {
+        request.header("cookie", format!("session_id={session}"))
+    };
+    with_cookie(client.get(server.url("/profile")))
+        .send()
+        .await
+        .unwrap();
+    let wrong = [("email", "bob@x.io"), ("password", "wrong-secret")];
+    client
+        .post(server.url("/sessions"))
+        .form(&wrong)
+        .send()
+        .await
+        .unwrap();
+    let reset: serde_json::Value = client
+        .post(server.url("/reset_password"))
+        .form(&[("email", "bob@x.io")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = reset["reset_token"].as_str().unwrap().to_owned();
+    let update = [
+        ("email", "bob@x.io"),
+        ("reset_token", token.as_str()),
+        ("new_password", new_password),
+    ];
+    let res = client
+        .put(server.url("/reset_password"))
+        .form(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    with_cookie(client.delete(server.url("/sessions")))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let log = server.log();
+    assert!(log.contains("logged in"), "the log is empty? {log}");
+    for secret in [
+        password,
+        new_password,
+        "wrong-secret",
+        &session,
+        &token,
+        "$2b$",
+    ] {
+        assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
 }
