@@ -89,6 +89,7 @@ impl Drop for Server {
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
@@ -325,4 +326,72 @@ async fn logs_never_show_passwords_tokens_or_hashes_even_at_trace_level() {
     ] {
         assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
+}
+
+/// Two servers over one database, started at the same moment (their migrations race).
+fn start_two(database: &str, extra: &[&str]) -> (Server, Server) {
+    std::thread::scope(|scope| {
+        let a = scope.spawn(|| Server::start(database, extra));
+        let b = scope.spawn(|| Server::start(database, extra));
+        (a.join().unwrap(), b.join().unwrap())
+    })
+}
+
+fn session_of(response: &reqwest::Response) -> String {
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie["session_id=".len()..cookie.find(';').unwrap()].to_owned()
+}
+
+/// Register on A, log in on B, read the profile on A with B's cookie, log out on A: B then
+/// refuses the cookie. Failed logins on both count toward one throttle.
+async fn two_instances_share_accounts_sessions_and_throttling(a: &Server, b: &Server) {
+    let client = client();
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(a.url("/users"), &form).await.unwrap(), 200);
+    assert_eq!(post(b.url("/users"), &form).await.unwrap(), 400);
+    let login = client
+        .post(b.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = format!("session_id={}", session_of(&login));
+    let profile = |server: &Server| {
+        client
+            .get(server.url("/profile"))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(profile(a).await.unwrap().status(), 200);
+    let logout = client
+        .delete(a.url("/sessions"))
+        .header("cookie", cookie.clone())
+        .send();
+    assert_eq!(logout.await.unwrap().status(), 302);
+    assert_eq!(profile(b).await.unwrap().status(), 403);
+
+    let wrong = [("email", "bob@x.io"), ("password", "wrong")];
+    for n in 0..4 {
+        let server = if n % 2 == 0 { a } else { b };
+        assert_eq!(post(server.url("/sessions"), &wrong).await.unwrap(), 401);
+    }
+    assert_eq!(post(a.url("/sessions"), &form).await.unwrap(), 429);
+    assert_eq!(post(b.url("/sessions"), &form).await.unwrap(), 429);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgresql_database_act_as_one_service() {
+    let Some(database) = auth::testing::TestDatabase::postgres() else {
+        return;
+    };
+    let (a, b) = start_two(database.url(), &["--max-failed-logins", "4"]);
+    two_instances_share_accounts_sessions_and_throttling(&a, &b).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_sqlite_file_act_as_one_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = start_two(&sqlite_file(dir.path()), &["--max-failed-logins", "4"]);
+    two_instances_share_accounts_sessions_and_throttling(&a, &b).await;
 }

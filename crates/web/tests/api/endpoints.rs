@@ -7,50 +7,53 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn post_users_names_each_missing_or_empty_field() {
-    let app = spawn_app().await;
-    let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[], "email is required"),
-        (&[("password", "pw")], "email is required"),
-        (&[("email", "bob@x.io")], "password is required"),
-        (
-            &[("email", "bob@x.io"), ("password", "")],
-            "password is required",
-        ),
-    ];
-    for (form, message) in cases {
-        assert_error(app.post_form("/users", form).await, 400, message).await;
+    for app in spawn_apps().await {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[], "email is required"),
+            (&[("password", "pw")], "email is required"),
+            (&[("email", "bob@x.io")], "password is required"),
+            (
+                &[("email", "bob@x.io"), ("password", "")],
+                "password is required",
+            ),
+        ];
+        for (form, message) in cases {
+            assert_error(app.post_form("/users", form).await, 400, message).await;
+        }
+        assert_error(app.post_users("   ", "pw").await, 400, "email is required").await;
     }
-    assert_error(app.post_users("   ", "pw").await, 400, "email is required").await;
 }
 
 #[tokio::test]
 async fn post_users_refuses_malformed_emails() {
-    let app = spawn_app().await;
-    let long = format!("{}@x.io", "a".repeat(250));
-    for (email, message) in [
-        ("bob", "email must look like name@domain"),
-        ("bob@x@y", "email must look like name@domain"),
-        ("@x.io", "email must look like name@domain"),
-        ("bob@", "email must look like name@domain"),
-        (long.as_str(), "email must be at most 254 characters"),
-    ] {
-        assert_error(app.post_users(email, "pw").await, 400, message).await;
+    for app in spawn_apps().await {
+        let long = format!("{}@x.io", "a".repeat(250));
+        for (email, message) in [
+            ("bob", "email must look like name@domain"),
+            ("bob@x@y", "email must look like name@domain"),
+            ("@x.io", "email must look like name@domain"),
+            ("bob@", "email must look like name@domain"),
+            (long.as_str(), "email must be at most 254 characters"),
+        ] {
+            assert_error(app.post_users(email, "pw").await, 400, message).await;
+        }
     }
 }
 
 #[tokio::test]
 async fn passwords_over_72_bytes_are_refused_never_truncated() {
-    let app = spawn_app().await;
-    let at_limit = "é".repeat(36); // 72 bytes
-    let over = format!("{at_limit}x");
-    let message = "password must be at most 72 bytes";
-    assert_error(app.post_users("bob@x.io", &over).await, 400, message).await;
-    assert_eq!(app.post_users("bob@x.io", &at_limit).await.status(), 200);
-    assert_error(app.post_sessions("bob@x.io", &over).await, 400, message).await;
-    assert_eq!(app.post_sessions("bob@x.io", &at_limit).await.status(), 200);
-    let token = app.reset_token("bob@x.io").await;
-    let res = app.put_reset_password("bob@x.io", &token, &over).await;
-    assert_error(res, 400, message).await;
+    for app in spawn_apps().await {
+        let at_limit = "é".repeat(36); // 72 bytes
+        let over = format!("{at_limit}x");
+        let message = "password must be at most 72 bytes";
+        assert_error(app.post_users("bob@x.io", &over).await, 400, message).await;
+        assert_eq!(app.post_users("bob@x.io", &at_limit).await.status(), 200);
+        assert_error(app.post_sessions("bob@x.io", &over).await, 400, message).await;
+        assert_eq!(app.post_sessions("bob@x.io", &at_limit).await.status(), 200);
+        let token = app.reset_token("bob@x.io").await;
+        let res = app.put_reset_password("bob@x.io", &token, &over).await;
+        assert_error(res, 400, message).await;
+    }
 }
 
 #[tokio::test]
@@ -76,19 +79,20 @@ async fn emails_are_one_account_whatever_their_case_and_spacing() {
 
 #[tokio::test]
 async fn post_sessions_answers_401_for_unknown_or_malformed_emails() {
-    let app = spawn_app().await;
-    app.post_users("bob@x.io", "pw").await;
-    for email in ["nobody@x.io", "not-an-email", "bob@x@io"] {
-        let res = app.post_sessions(email, "pw").await;
-        assert!(set_cookie(&res).is_none());
-        assert_error(res, 401, "wrong email or password").await;
-    }
-    let missing: [(&[(&str, &str)], &str); 2] = [
-        (&[("password", "pw")], "email is required"),
-        (&[("email", "bob@x.io")], "password is required"),
-    ];
-    for (form, message) in missing {
-        assert_error(app.post_form("/sessions", form).await, 400, message).await;
+    for app in spawn_apps().await {
+        app.post_users("bob@x.io", "pw").await;
+        for email in ["nobody@x.io", "not-an-email", "bob@x@io"] {
+            let res = app.post_sessions(email, "pw").await;
+            assert!(set_cookie(&res).is_none());
+            assert_error(res, 401, "wrong email or password").await;
+        }
+        let missing: [(&[(&str, &str)], &str); 2] = [
+            (&[("password", "pw")], "email is required"),
+            (&[("email", "bob@x.io")], "password is required"),
+        ];
+        for (form, message) in missing {
+            assert_error(app.post_form("/sessions", form).await, 400, message).await;
+        }
     }
 }
 
@@ -107,57 +111,60 @@ async fn profile_and_logout_need_a_live_session() {
 
 #[tokio::test]
 async fn a_new_login_ends_the_previous_session() {
-    let app = spawn_app().await;
-    let first = app.logged_in("bob@x.io", "pw").await;
-    let second = session_cookie(&app.post_sessions("bob@x.io", "pw").await).unwrap();
-    assert_eq!(app.get_profile(Some(&first)).await.status(), 403);
-    assert_eq!(app.get_profile(Some(&second)).await.status(), 200);
+    for app in spawn_apps().await {
+        let first = app.logged_in("bob@x.io", "pw").await;
+        let second = session_cookie(&app.post_sessions("bob@x.io", "pw").await).unwrap();
+        assert_eq!(app.get_profile(Some(&first)).await.status(), 403);
+        assert_eq!(app.get_profile(Some(&second)).await.status(), 200);
+    }
 }
 
 #[tokio::test]
 async fn post_reset_password_answers_403_for_unknown_or_malformed_emails() {
-    let app = spawn_app().await;
-    for email in ["nobody@x.io", "garbage"] {
-        let res = app.post_reset_password(email).await;
-        assert_error(res, 403, "no account has this email").await;
+    for app in spawn_apps().await {
+        for email in ["nobody@x.io", "garbage"] {
+            let res = app.post_reset_password(email).await;
+            assert_error(res, 403, "no account has this email").await;
+        }
+        assert_error(
+            app.post_form("/reset_password", &[]).await,
+            400,
+            "email is required",
+        )
+        .await;
     }
-    assert_error(
-        app.post_form("/reset_password", &[]).await,
-        400,
-        "email is required",
-    )
-    .await;
 }
 
 #[tokio::test]
 async fn put_reset_password_names_each_missing_field_and_never_matches_a_user_without_token() {
-    let app = spawn_app().await;
-    // A user with no pending token: an absent token must not match "no token".
-    app.post_users("bob@x.io", "pw").await;
-    let full = [
-        ("email", "bob@x.io"),
-        ("reset_token", "t"),
-        ("new_password", "new"),
-    ];
-    for skip in 0..full.len() {
-        let form: Vec<_> = full
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != skip)
-            .map(|(_, pair)| *pair)
-            .collect();
-        let res = app
-            .client
-            .put(app.url("/reset_password"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_error(res, 400, &format!("{} is required", full[skip].0)).await;
+    for app in spawn_apps().await {
+        // A user with no pending token: an absent token must not match "no token".
+        app.post_users("bob@x.io", "pw").await;
+        let full = [
+            ("email", "bob@x.io"),
+            ("reset_token", "t"),
+            ("new_password", "new"),
+        ];
+        for skip in 0..full.len() {
+            let form: Vec<_> = full
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, pair)| *pair)
+                .collect();
+            let res = app
+                .client
+                .put(app.url("/reset_password"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_error(res, 400, &format!("{} is required", full[skip].0)).await;
+        }
+        let res = app.put_reset_password("bob@x.io", "", "new").await;
+        assert_error(res, 400, "reset_token is required").await;
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
     }
-    let res = app.put_reset_password("bob@x.io", "", "new").await;
-    assert_error(res, 400, "reset_token is required").await;
-    assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
 }
 
 #[tokio::test]
@@ -208,11 +215,12 @@ async fn unknown_routes_and_methods_get_json_errors() {
 
 #[tokio::test]
 async fn health_probes_answer_json() {
-    let app = spawn_app().await;
-    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(json_body(res, 200).await, json!({"status": "ok"}));
-    let res = app.client.get(app.url("/readyz")).send().await.unwrap();
-    assert_eq!(json_body(res, 200).await, json!({"status": "ok"}));
+    for app in spawn_apps().await {
+        let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(json_body(res, 200).await, json!({"status": "ok"}));
+        let res = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(json_body(res, 200).await, json!({"status": "ok"}));
+    }
 }
 
 fn uuid_like() -> String {

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use auth::testing::TestDatabase;
-use auth::{Auth, AuthConfig, ManualClock};
+use auth::{Auth, AuthConfig, DbOptions, ManualClock};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use web::{Authd, WebOptions};
@@ -49,12 +49,23 @@ pub async fn spawn_apps_with(config: AuthConfig, options: WebOptions) -> Vec<Tes
 
 /// The real server on 127.0.0.1:0, its clock a `ManualClock` at `START`.
 pub async fn spawn_on(db: TestDatabase, config: AuthConfig, options: WebOptions) -> TestApp {
+    let db_options = DbOptions::new(db.url());
+    spawn_over(db, db_options, config, options).await
+}
+
+/// As `spawn_on`, reaching `db` through `db_options` (e.g. another URL or timeouts).
+pub async fn spawn_over(
+    db: TestDatabase,
+    db_options: DbOptions,
+    config: AuthConfig,
+    options: WebOptions,
+) -> TestApp {
     let clock = Arc::new(ManualClock::new(START));
     let config = AuthConfig {
         clock: clock.clone(),
         ..config
     };
-    let auth = Auth::open(db.url(), config).unwrap();
+    let auth = Auth::connect(&db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();

@@ -9,167 +9,175 @@ const JSON: Option<&str> = Some("application/json");
 
 #[tokio::test]
 async fn json_bodies_work_on_every_endpoint() {
-    let app = spawn_app().await;
-    let post = |path: &'static str, body: serde_json::Value| {
-        app.send_raw(Method::POST, path, JSON, body.to_string())
-    };
-    let res = post("/users", json!({"email": "bob@x.io", "password": "pw"})).await;
-    assert_eq!(json_body(res, 200).await["message"], "user created");
-    let res = post("/sessions", json!({"email": "bob@x.io", "password": "pw"})).await;
-    assert!(session_cookie(&res).is_some());
-    let res = post("/reset_password", json!({"email": "bob@x.io"})).await;
-    let token = json_body(res, 200).await["reset_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let body = json!({"email": "bob@x.io", "reset_token": token, "new_password": "new"});
-    let res = app
-        .send_raw(
-            Method::PUT,
-            "/reset_password",
-            Some("application/json; charset=utf-8"),
-            body.to_string(),
-        )
-        .await;
-    assert_eq!(json_body(res, 200).await["message"], "Password updated");
+    for app in spawn_apps().await {
+        let post = |path: &'static str, body: serde_json::Value| {
+            app.send_raw(Method::POST, path, JSON, body.to_string())
+        };
+        let res = post("/users", json!({"email": "bob@x.io", "password": "pw"})).await;
+        assert_eq!(json_body(res, 200).await["message"], "user created");
+        let res = post("/sessions", json!({"email": "bob@x.io", "password": "pw"})).await;
+        assert!(session_cookie(&res).is_some());
+        let res = post("/reset_password", json!({"email": "bob@x.io"})).await;
+        let token = json_body(res, 200).await["reset_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let body = json!({"email": "bob@x.io", "reset_token": token, "new_password": "new"});
+        let res = app
+            .send_raw(
+                Method::PUT,
+                "/reset_password",
+                Some("application/json; charset=utf-8"),
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(json_body(res, 200).await["message"], "Password updated");
+    }
 }
 
 #[tokio::test]
 async fn json_fields_that_are_not_strings_are_refused() {
-    let app = spawn_app().await;
-    let body = json!({"email": "bob@x.io", "password": 1234});
-    let res = app
-        .send_raw(Method::POST, "/users", JSON, body.to_string())
-        .await;
-    assert_error(res, 400, "password must be a string").await;
-    let body = json!({"email": null, "password": "pw"});
-    let res = app
-        .send_raw(Method::POST, "/users", JSON, body.to_string())
-        .await;
-    assert_error(res, 400, "email must be a string").await;
+    for app in spawn_apps().await {
+        let body = json!({"email": "bob@x.io", "password": 1234});
+        let res = app
+            .send_raw(Method::POST, "/users", JSON, body.to_string())
+            .await;
+        assert_error(res, 400, "password must be a string").await;
+        let body = json!({"email": null, "password": "pw"});
+        let res = app
+            .send_raw(Method::POST, "/users", JSON, body.to_string())
+            .await;
+        assert_error(res, 400, "email must be a string").await;
+    }
 }
 
 #[tokio::test]
 async fn malformed_bodies_get_400() {
-    let app = spawn_app().await;
-    let form = Some("application/x-www-form-urlencoded");
-    for (content_type, body, message) in [
-        (
-            JSON,
-            b"{\"email\": ".to_vec(),
-            "request body is not valid JSON",
-        ),
-        (JSON, b"[\"email\"]".to_vec(), "JSON body must be an object"),
-        (
-            form,
-            b"email=\xff\xfe&password=pw".to_vec(),
-            "request body is not valid UTF-8",
-        ),
-        (
-            form,
-            b"email=%ff%fe&password=pw".to_vec(),
-            "request body is not valid UTF-8",
-        ),
-    ] {
-        let res = app
-            .send_raw(Method::POST, "/users", content_type, body)
-            .await;
-        assert_error(res, 400, message).await;
+    for app in spawn_apps().await {
+        let form = Some("application/x-www-form-urlencoded");
+        for (content_type, body, message) in [
+            (
+                JSON,
+                b"{\"email\": ".to_vec(),
+                "request body is not valid JSON",
+            ),
+            (JSON, b"[\"email\"]".to_vec(), "JSON body must be an object"),
+            (
+                form,
+                b"email=\xff\xfe&password=pw".to_vec(),
+                "request body is not valid UTF-8",
+            ),
+            (
+                form,
+                b"email=%ff%fe&password=pw".to_vec(),
+                "request body is not valid UTF-8",
+            ),
+        ] {
+            let res = app
+                .send_raw(Method::POST, "/users", content_type, body)
+                .await;
+            assert_error(res, 400, message).await;
+        }
     }
 }
 
 #[tokio::test]
 async fn other_content_types_get_415() {
-    let app = spawn_app().await;
-    for content_type in [
-        "text/plain",
-        "multipart/form-data; boundary=x",
-        "application/xml",
-    ] {
-        let res = app
-            .send_raw(
-                Method::POST,
-                "/users",
-                Some(content_type),
-                "email=a@x.io&password=pw",
+    for app in spawn_apps().await {
+        for content_type in [
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+        ] {
+            let res = app
+                .send_raw(
+                    Method::POST,
+                    "/users",
+                    Some(content_type),
+                    "email=a@x.io&password=pw",
+                )
+                .await;
+            assert_error(
+                res,
+                415,
+                "send application/x-www-form-urlencoded or application/json",
             )
             .await;
-        assert_error(
-            res,
-            415,
-            "send application/x-www-form-urlencoded or application/json",
-        )
-        .await;
+        }
     }
 }
 
 #[tokio::test]
 async fn bodies_over_16_kib_get_413_declared_or_streamed() {
-    let app = spawn_app().await;
-    let form = Some("application/x-www-form-urlencoded");
-    let big = format!("email=a@x.io&password=pw&pad={}", "x".repeat(16 * 1024));
-    let res = app
-        .send_raw(Method::POST, "/users", form, big.clone())
-        .await;
-    assert_error(res, 413, "request body is larger than 16 KiB").await;
+    for app in spawn_apps().await {
+        let form = Some("application/x-www-form-urlencoded");
+        let big = format!("email=a@x.io&password=pw&pad={}", "x".repeat(16 * 1024));
+        let res = app
+            .send_raw(Method::POST, "/users", form, big.clone())
+            .await;
+        assert_error(res, 413, "request body is larger than 16 KiB").await;
 
-    // Chunked, with no Content-Length to refuse up front.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
-        .into_bytes()
-        .chunks(1024)
-        .map(|c| Ok(c.to_vec()))
-        .collect();
-    let stream = futures_util::stream::iter(chunks);
-    let res = app
-        .send_raw(
-            Method::POST,
-            "/users",
-            form,
-            reqwest::Body::wrap_stream(stream),
-        )
-        .await;
-    assert_error(res, 413, "request body is larger than 16 KiB").await;
-    assert_eq!(app.post_sessions("a@x.io", "pw").await.status(), 401);
+        // Chunked, with no Content-Length to refuse up front.
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+            .into_bytes()
+            .chunks(1024)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        let stream = futures_util::stream::iter(chunks);
+        let res = app
+            .send_raw(
+                Method::POST,
+                "/users",
+                form,
+                reqwest::Body::wrap_stream(stream),
+            )
+            .await;
+        assert_error(res, 413, "request body is larger than 16 KiB").await;
+        assert_eq!(app.post_sessions("a@x.io", "pw").await.status(), 401);
+    }
 }
 
 #[tokio::test]
 async fn a_body_of_exactly_16_kib_is_read() {
-    let app = spawn_app().await;
-    let head = "email=a@x.io&password=pw&pad=";
-    let body = format!("{head}{}", "x".repeat(16 * 1024 - head.len()));
-    let res = app
-        .send_raw(
-            Method::POST,
-            "/users",
-            Some("application/x-www-form-urlencoded"),
-            body,
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    for app in spawn_apps().await {
+        let head = "email=a@x.io&password=pw&pad=";
+        let body = format!("{head}{}", "x".repeat(16 * 1024 - head.len()));
+        let res = app
+            .send_raw(
+                Method::POST,
+                "/users",
+                Some("application/x-www-form-urlencoded"),
+                body,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
 }
 
 #[tokio::test]
 async fn a_request_without_content_type_is_read_as_a_form() {
-    let app = spawn_app().await;
-    let res = app.send_raw(Method::POST, "/users", None, "").await;
-    assert_error(res, 400, "email is required").await;
-    let res = app
-        .send_raw(Method::POST, "/users", None, "email=a@x.io&password=pw")
-        .await;
-    assert_eq!(res.status(), 200);
+    for app in spawn_apps().await {
+        let res = app.send_raw(Method::POST, "/users", None, "").await;
+        assert_error(res, 400, "email is required").await;
+        let res = app
+            .send_raw(Method::POST, "/users", None, "email=a@x.io&password=pw")
+            .await;
+        assert_eq!(res.status(), 200);
+    }
 }
 
 #[tokio::test]
 async fn form_values_are_decoded_like_flask_does() {
-    let app = spawn_app().await;
-    let res = app
-        .send_raw(
-            Method::POST,
-            "/users",
-            Some("application/x-www-form-urlencoded"),
-            "email=bob%40x.io&password=a+b%26c&email=other@x.io",
-        )
-        .await;
-    assert_eq!(json_body(res, 200).await["email"], "bob@x.io");
-    assert_eq!(app.post_sessions("bob@x.io", "a b&c").await.status(), 200);
+    for app in spawn_apps().await {
+        let res = app
+            .send_raw(
+                Method::POST,
+                "/users",
+                Some("application/x-www-form-urlencoded"),
+                "email=bob%40x.io&password=a+b%26c&email=other@x.io",
+            )
+            .await;
+        assert_eq!(json_body(res, 200).await["email"], "bob@x.io");
+        assert_eq!(app.post_sessions("bob@x.io", "a b&c").await.status(), 200);
+    }
 }

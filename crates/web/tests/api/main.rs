@@ -5,5 +5,6 @@ mod endpoints;
 mod flow;
 mod helpers;
 mod input;
+mod outage;
 mod races;
 mod security;

@@ -72,20 +72,19 @@ async fn ttls_are_configurable() {
         reset_ttl: Duration::from_secs(30),
         ..test_config()
     };
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
-    let res = app.post_users("bob@x.io", "pw").await;
-    assert_eq!(res.status(), 200);
-    let res = app.post_sessions("bob@x.io", "pw").await;
-    assert!(set_cookie(&res).unwrap().ends_with("Max-Age=60"));
-    let session = session_cookie(&res).unwrap();
-    let token = app.reset_token("bob@x.io").await;
-    app.clock.advance(Duration::from_secs(30));
-    let res = app.put_reset_password("bob@x.io", &token, "new").await;
-    assert_error(res, 403, "invalid or expired reset token").await;
-    app.clock.advance(Duration::from_secs(30));
-    assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    for app in spawn_apps_with(config, WebOptions::default()).await {
+        let res = app.post_users("bob@x.io", "pw").await;
+        assert_eq!(res.status(), 200);
+        let res = app.post_sessions("bob@x.io", "pw").await;
+        assert!(set_cookie(&res).unwrap().ends_with("Max-Age=60"));
+        let session = session_cookie(&res).unwrap();
+        let token = app.reset_token("bob@x.io").await;
+        app.clock.advance(Duration::from_secs(30));
+        let res = app.put_reset_password("bob@x.io", &token, "new").await;
+        assert_error(res, 403, "invalid or expired reset token").await;
+        app.clock.advance(Duration::from_secs(30));
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    }
 }
 
 #[tokio::test]
@@ -117,20 +116,23 @@ async fn the_cookie_is_secure_when_configured() {
         cookie_secure: true,
         ..WebOptions::default()
     };
-    let app = spawn_apps_with(test_config(), options).await.remove(0);
-    app.post_users("bob@x.io", "pw").await;
-    let res = app.post_sessions("bob@x.io", "pw").await;
-    let cookie = set_cookie(&res).unwrap();
-    let session = session_cookie(&res).unwrap();
-    assert_eq!(
-        cookie,
-        format!("session_id={session}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=1209600")
-    );
-    let res = app.delete_sessions(Some(&session)).await;
-    assert_eq!(
-        set_cookie(&res).unwrap(),
-        "session_id=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
-    );
+    for app in spawn_apps_with(test_config(), options).await {
+        app.post_users("bob@x.io", "pw").await;
+        let res = app.post_sessions("bob@x.io", "pw").await;
+        let cookie = set_cookie(&res).unwrap();
+        let session = session_cookie(&res).unwrap();
+        assert_eq!(
+            cookie,
+            format!(
+                "session_id={session}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=1209600"
+            )
+        );
+        let res = app.delete_sessions(Some(&session)).await;
+        assert_eq!(
+            set_cookie(&res).unwrap(),
+            "session_id=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+        );
+    }
 }
 
 #[tokio::test]
@@ -160,20 +162,19 @@ async fn a_throttled_login_runs_no_bcrypt() {
         max_failed_logins: 1,
         ..test_config()
     };
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
-    let hash_started = Instant::now();
-    app.post_users("bob@x.io", "pw").await;
-    let one_hash = hash_started.elapsed();
-    assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
-    let started = Instant::now();
-    assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 429);
-    let throttled = started.elapsed();
-    assert!(
-        throttled * 4 < one_hash,
-        "throttled answer took {throttled:?}, one hash {one_hash:?}"
-    );
+    for app in spawn_apps_with(config, WebOptions::default()).await {
+        let hash_started = Instant::now();
+        app.post_users("bob@x.io", "pw").await;
+        let one_hash = hash_started.elapsed();
+        assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+        let started = Instant::now();
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 429);
+        let throttled = started.elapsed();
+        assert!(
+            throttled * 4 < one_hash,
+            "throttled answer took {throttled:?}, one hash {one_hash:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -182,21 +183,22 @@ async fn logins_can_be_limited_per_client_ip() {
         login_rate_per_ip: NonZeroU32::new(3),
         ..WebOptions::default()
     };
-    let app = spawn_apps_with(test_config(), options).await.remove(0);
-    app.post_users("bob@x.io", "pw").await;
-    for _ in 0..3 {
-        assert_eq!(app.post_sessions("nobody@x.io", "pw").await.status(), 401);
+    for app in spawn_apps_with(test_config(), options).await {
+        app.post_users("bob@x.io", "pw").await;
+        for _ in 0..3 {
+            assert_eq!(app.post_sessions("nobody@x.io", "pw").await.status(), 401);
+        }
+        let res = app.post_sessions("bob@x.io", "pw").await;
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&retry), "{retry}");
+        let body = json_body(res, 429).await;
+        assert_eq!(
+            body,
+            json!({ "message": format!("too many login attempts from this address, retry in {retry} seconds") })
+        );
     }
-    let res = app.post_sessions("bob@x.io", "pw").await;
-    let retry: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=20).contains(&retry), "{retry}");
-    let body = json_body(res, 429).await;
-    assert_eq!(
-        body,
-        json!({ "message": format!("too many login attempts from this address, retry in {retry} seconds") })
-    );
 }
