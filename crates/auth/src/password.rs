@@ -53,7 +53,7 @@ impl Auth {
     /// Creates an account.
     ///
     /// Errors: `InvalidEmail`, `PasswordTooLong`/`PasswordTooShort`, and
-    /// `UserAlreadyExists` (“User <email> already exists”) when the address is taken, also
+    /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
     /// when a concurrent registration took it first.
     #[instrument(skip_all, fields(user_id))]
     pub fn register_user(&self, email: &str, password: &str) -> Result<User, AuthError> {

@@ -5,5 +5,5 @@ mod email;
 pub mod schema;
 mod user;
 
-pub use email::{Email, InvalidEmail};
+pub use email::{Email, InvalidEmail, MAX_EMAIL_LEN};
 pub use user::{NewUser, User, UserChanges, UserId};
