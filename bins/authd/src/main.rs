@@ -55,7 +55,9 @@ async fn serve(bind: &str, authd: web::Authd) -> std::io::Result<()> {
     let listener = TcpListener::bind(bind)
         .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))?;
     tracing::info!(address = %listener.local_addr()?, "authd listening");
-    web::serve(listener, authd)?.await
+    web::serve(listener, authd)?.await?;
+    tracing::info!("authd stopped");
+    Ok(())
 }
 
 fn init_logging(format: LogFormat) {

@@ -14,8 +14,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `authd` on 127.0.0.1:0 over `database` at bcrypt cost 4 and waits until it
-    /// listens.
+    /// Starts `authd` on 127.0.0.1:0 over `database` at bcrypt cost 4 (unless `extra` sets
+    /// another) and waits until it listens.
     fn start(database: &str, extra: &[&str]) -> Server {
         Self::start_logging(database, extra, "info")
     }
@@ -24,8 +24,9 @@ impl Server {
     fn start_logging(database: &str, extra: &[&str], filter: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
             .args(["--bind", "127.0.0.1:0", "--database-url", database])
-            .args(["--bcrypt-cost", "4"])
             .args(extra)
+            // Through the environment, so that `extra` may still pass --bcrypt-cost.
+            .env("AUTHD_BCRYPT_COST", "4")
             .env("RUST_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -39,8 +40,13 @@ impl Server {
                 .expect("authd exited before listening")
                 .unwrap();
             log.lock().unwrap().push(line.clone());
-            if let Some((_, rest)) = line.split_once("address=") {
-                break format!("http://{}", rest.split_whitespace().next().unwrap());
+            // `address=127.0.0.1:…` in text logs, `"address":"127.0.0.1:…"` in JSON ones.
+            let found = line
+                .split_once("address=")
+                .or_else(|| line.split_once("\"address\":\""));
+            if let Some((_, rest)) = found {
+                let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+                break format!("http://{}", address.unwrap());
             }
         };
         // Keep reading the log, so the server never blocks on a full pipe.
@@ -394,4 +400,44 @@ async fn two_instances_on_one_sqlite_file_act_as_one_service() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = start_two(&sqlite_file(dir.path()), &["--max-failed-logins", "4"]);
     two_instances_share_accounts_sessions_and_throttling(&a, &b).await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_slow_login_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // Cost 14: about a second per hash, so the login is in flight when the signal lands.
+    let server = Server::start(&sqlite_file(dir.path()), &["--bcrypt-cost", "14"]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let url = server.url("/sessions");
+    let login = tokio::spawn(async move { post(url, &form).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("-TERM");
+    assert_eq!(login.await.unwrap().unwrap(), 200);
+    let log = server.log.clone();
+    let status = server.wait();
+    assert!(status.success(), "{status:?}");
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("authd stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &["--log-format", "json"]);
+    let res = client().get(server.url("/profile")).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.log();
+    let line = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|entry| entry["span"]["request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no JSON line for request {id} in\n{log}"));
+    assert_eq!(line["message"], "request answered");
+    assert_eq!(line["status"], 403);
+    assert_eq!(line["span"]["route"], "/profile");
+    assert_eq!(line["span"]["method"], "GET");
+    assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
 }

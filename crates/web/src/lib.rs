@@ -5,9 +5,11 @@ mod error;
 mod fields;
 mod hashing;
 mod ip_limit;
+mod metrics;
 mod routes;
 mod server;
 mod state;
+mod telemetry;
 
 pub use current_user::CurrentUser;
 pub use error::ApiError;

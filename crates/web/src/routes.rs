@@ -6,8 +6,11 @@ use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use auth::AuthError;
+
 use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
+use crate::metrics::LoginOutcome;
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
@@ -46,6 +49,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
     .service(
         web::resource("/healthz")
             .route(web::get().to(healthz))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics))
             .default_service(not_allowed()),
     )
     .service(
@@ -107,10 +115,28 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    authd.check_login_rate(request.peer_addr().map(|a| a.ip()))?;
-    let (user, token) = authd
-        .hashing(move |auth| auth.log_in(&email, &password))
-        .await?;
+    let attempt = match authd.check_login_rate(request.peer_addr().map(|a| a.ip())) {
+        Ok(()) => {
+            authd
+                .hashing(move |auth| auth.log_in(&email, &password))
+                .await
+        }
+        Err(refused) => Err(refused),
+    };
+    let outcome = match &attempt {
+        Ok(_) => Some(LoginOutcome::Ok),
+        Err(ApiError::Auth(AuthError::InvalidCredentials | AuthError::PasswordTooLong)) => {
+            Some(LoginOutcome::Failed)
+        }
+        Err(ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. }) => {
+            Some(LoginOutcome::Throttled)
+        }
+        Err(_) => None, // the server's trouble, not the client's attempt
+    };
+    if let Some(outcome) = outcome {
+        authd.metrics().observe_login(outcome);
+    }
+    let (user, token) = attempt?;
     let ttl = authd.auth().config().session_ttl;
     let cookie = session_cookie(&authd, token.expose().to_owned())
         .max_age(time::Duration::seconds(
@@ -183,6 +209,12 @@ async fn update_password(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
 
 async fn healthz() -> HttpResponse {
     ok(&Status { status: "ok" })
+}
+
+async fn metrics(authd: Data<Authd>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(authd.metrics().encode())
 }
 
 async fn readyz(authd: Data<Authd>) -> HttpResponse {

@@ -2,10 +2,11 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service};
 use actix_web::{App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::telemetry::{add_request_id, RequestSpan};
 use crate::{routes, Authd};
 
 /// Serves authd's routes on `listener` until the returned `Server` is stopped or receives
@@ -16,7 +17,12 @@ pub fn serve(listener: TcpListener, authd: Authd) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            .wrap(TracingLogger::default())
+            .wrap_fn(|request, service| {
+                let answer = service.call(request);
+                async move { answer.await.map(add_request_id) }
+            })
+            // Outermost: the request id exists before anything else runs.
+            .wrap(TracingLogger::<RequestSpan>::new())
             .configure(routes)
     })
     .shutdown_timeout(grace.as_secs())

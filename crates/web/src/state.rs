@@ -9,6 +9,7 @@ use auth::{Auth, AuthError};
 
 use crate::hashing::Hashing;
 use crate::ip_limit::IpLimiter;
+use crate::metrics::Metrics;
 use crate::ApiError;
 
 /// Web-layer settings.
@@ -47,6 +48,7 @@ pub struct Authd {
     auth: Auth,
     hashing: Hashing,
     ip_limiter: Option<Arc<IpLimiter>>,
+    metrics: Metrics,
     options: WebOptions,
 }
 
@@ -61,6 +63,7 @@ impl Authd {
             auth,
             hashing,
             ip_limiter,
+            metrics: Metrics::new(),
             options,
         }
     }
@@ -80,6 +83,10 @@ impl Authd {
         &self.options
     }
 
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Counts a login attempt from `ip`. Errors: `LoginRateExceeded` over the per-IP limit.
     pub(crate) fn check_login_rate(&self, ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
         match (&self.ip_limiter, ip) {
@@ -96,8 +103,15 @@ impl Authd {
         T: Send + 'static,
         F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
     {
-        let auth = self.auth.clone();
-        Ok(self.hashing.run(move || op(&auth)).await??)
+        let (auth, metrics) = (self.auth.clone(), self.metrics.clone());
+        let span = tracing::Span::current();
+        let job = move || {
+            let started = std::time::Instant::now();
+            let result = span.in_scope(|| op(&auth));
+            metrics.observe_hashing(started.elapsed());
+            result
+        };
+        Ok(self.hashing.run(job).await??)
     }
 
     /// Runs a database-only operation on actix's blocking pool.

@@ -1,0 +1,143 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`): requests by route and status, login
+//! outcomes, and the time of bcrypt work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    outcome: String,
+}
+
+/// How a login attempt ended, for `authd_logins_total`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LoginOutcome {
+    Ok,
+    Failed,
+    Throttled,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to about 4 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 14))
+}
+
+/// The registry and its metrics; clones share them.
+#[derive(Clone, Debug)]
+pub(crate) struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    logins: Family<LoginLabels, Counter>,
+    hashing: Histogram,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("authd");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let logins = Family::<LoginLabels, Counter>::default();
+        let hashing = latency_histogram();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by method, route pattern and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, route pattern and status",
+            latency.clone(),
+        );
+        registry.register(
+            "logins",
+            "Login attempts by outcome (ok, failed, throttled)",
+            logins.clone(),
+        );
+        registry.register(
+            "bcrypt_job_duration_seconds",
+            "Time of one bcrypt operation (register, login, password update) on a hashing thread",
+            hashing.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            logins,
+            hashing,
+        }
+    }
+
+    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.latency
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    pub(crate) fn observe_login(&self, outcome: LoginOutcome) {
+        let outcome = match outcome {
+            LoginOutcome::Ok => "ok",
+            LoginOutcome::Failed => "failed",
+            LoginOutcome::Throttled => "throttled",
+        };
+        self.logins
+            .get_or_create(&LoginLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn observe_hashing(&self, took: Duration) {
+        self.hashing.observe(took.as_secs_f64());
+    }
+
+    /// The OpenMetrics text exposition.
+    pub(crate) fn encode(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            tracing::error!("could not encode metrics");
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn observed_values_appear_in_the_exposition() {
+        let metrics = Metrics::new();
+        metrics.observe_request("GET", "/profile", 200, Duration::from_millis(2));
+        metrics.observe_login(LoginOutcome::Throttled);
+        metrics.observe_hashing(Duration::from_millis(250));
+        let text = metrics.encode();
+        assert!(text.contains(
+            r#"authd_http_requests_total{method="GET",route="/profile",status="200"} 1"#
+        ));
+        assert!(text.contains(r#"authd_logins_total{outcome="throttled"} 1"#));
+        assert!(text.contains("authd_bcrypt_job_duration_seconds_count 1"));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

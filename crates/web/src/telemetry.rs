@@ -1,0 +1,85 @@
+//! Request logging: one span per request (method, route pattern, request id) and one line when
+//! it ends (status, latency), plus the `x-request-id` answer header. Bodies, cookies and query
+//! strings are never recorded.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::web::Data;
+use actix_web::{Error, HttpMessage};
+use tracing::Span;
+use tracing_actix_web::{RequestId, RootSpanBuilder};
+
+use crate::Authd;
+
+/// The answer header that carries the request id.
+pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone, Copy)]
+struct Started(Instant);
+
+/// The root span `TracingLogger` opens for each request.
+pub(crate) struct RequestSpan;
+
+fn route_of(request: &actix_web::HttpRequest) -> String {
+    // The pattern, never the path: bounded label values, and no ids from the path in logs.
+    request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
+impl RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        request.extensions_mut().insert(Started(Instant::now()));
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route = %route_of(request.request()),
+            request_id = %request_id,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        let Ok(response) = outcome else {
+            // Handlers answer every error themselves; this is a middleware failure.
+            span.in_scope(|| tracing::error!("request failed without an answer"));
+            return;
+        };
+        let request = response.request();
+        let status = response.status().as_u16();
+        let took = request
+            .extensions()
+            .get::<Started>()
+            .map(|started| started.0.elapsed())
+            .unwrap_or_default();
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                latency_ms = took.as_secs_f64() * 1000.0,
+                "request answered"
+            );
+        });
+        if let Some(authd) = request.app_data::<Data<Authd>>() {
+            let route = route_of(request);
+            authd
+                .metrics()
+                .observe_request(request.method().as_str(), &route, status, took);
+        }
+    }
+}
+
+/// Copies the request id `TracingLogger` made into the answer's `x-request-id` header.
+pub(crate) fn add_request_id<B>(mut response: ServiceResponse<B>) -> ServiceResponse<B> {
+    let id = response.request().extensions().get::<RequestId>().copied();
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
