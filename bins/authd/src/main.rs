@@ -43,7 +43,7 @@ fn fail(error: &AuthError) -> ExitCode {
     if let AuthError::Storage(cause) = error {
         text = cause.to_string();
     }
-    eprintln!("authd: {text}");
+    eprintln!("authd: {}", text.trim_end());
     match error {
         AuthError::Config(_) | AuthError::Storage(DbError::BadUrl(_)) => ExitCode::from(2),
         _ => ExitCode::FAILURE,

@@ -128,7 +128,9 @@ pub(crate) struct LogErrors;
 
 impl r2d2::HandleError<ConnectionError> for LogErrors {
     fn handle_error(&self, error: ConnectionError) {
-        tracing::warn!(%error, "database connection failed");
+        // libpq ends its messages with a newline.
+        let error = error.to_string();
+        tracing::warn!(error = error.trim_end(), "database connection failed");
     }
 }
 
