@@ -185,7 +185,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-#[derive(Serialize)]
+/// `{"message": "..."}`: every error, and the welcome.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Message<'a> {
     pub(crate) message: &'a str,
 }

@@ -6,6 +6,7 @@ mod fields;
 mod hashing;
 mod ip_limit;
 mod metrics;
+mod openapi;
 mod routes;
 mod server;
 mod state;

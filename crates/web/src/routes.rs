@@ -1,88 +1,151 @@
-//! The endpoints of the classic contract, plus health probes.
+//! The endpoints of the classic contract, plus health probes and the OpenAPI document.
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header::HeaderValue;
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{guard, FromRequest, Handler, Responder, ResponseError, Route};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::ToSchema;
 
 use auth::AuthError;
 
 use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
+use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
+use crate::openapi::{BadBody, InternalError, PayloadTooLarge, Unavailable, UnsupportedMediaType};
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
-/// under it. The app must have [`Authd::data`] registered.
+/// under it (405s name the allowed methods in `Allow`). The app must have [`Authd::data`]
+/// registered.
 pub fn routes(cfg: &mut ServiceConfig) {
-    let not_allowed = || web::to(method_not_allowed);
-    cfg.service(
-        web::resource("/")
-            .route(web::get().to(index))
-            .route(web::head().to(index))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/users")
-            .route(web::post().to(register))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/sessions")
-            .route(web::post().to(log_in))
-            .route(web::delete().to(log_out))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/profile")
-            .route(web::get().to(profile))
-            .route(web::head().to(profile))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/reset_password")
-            .route(web::post().to(get_reset_token))
-            .route(web::put().to(update_password))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(healthz))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(metrics))
-            .default_service(not_allowed()),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(readyz))
-            .default_service(not_allowed()),
-    )
-    .default_service(web::to(not_found));
+    let endpoints = endpoints();
+    let document = ApiDocument::new(endpoints.iter().map(Endpoint::described));
+    cfg.app_data(Data::new(document));
+    let mut paths: Vec<(String, Vec<Endpoint>)> = Vec::new();
+    for endpoint in endpoints {
+        match paths.iter().position(|(path, _)| *path == endpoint.path) {
+            Some(index) => paths[index].1.push(endpoint),
+            None => paths.push((endpoint.path.clone(), vec![endpoint])),
+        }
+    }
+    for (path, group) in paths {
+        let allow: Vec<String> = group
+            .iter()
+            .flat_map(|endpoint| &endpoint.methods)
+            .map(|method| method_of(method).to_string())
+            .collect();
+        let allow = allow.join(", ");
+        let mut resource = web::resource(path);
+        for endpoint in group {
+            resource = resource.route(endpoint.route);
+        }
+        cfg.service(resource.default_service(web::to(move || {
+            let response = method_not_allowed(&allow);
+            async move { response }
+        })));
+    }
+    cfg.default_service(web::to(not_found));
 }
 
-#[derive(Serialize)]
-struct EmailMessage<'a> {
+/// Every endpoint. Each is mounted at the path and methods of its handler's `#[utoipa::path]`,
+/// so that attribute is the one place a route is declared, and the OpenAPI document cannot
+/// disagree with what is served. (`__path_x` is the type `#[utoipa::path]` generates for
+/// handler `x`; utoipa's own `routes!` macro for axum names it the same way.)
+pub(crate) fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::of::<__path_index, _, _>(index),
+        Endpoint::of::<__path_register, _, _>(register),
+        Endpoint::of::<__path_log_in, _, _>(log_in),
+        Endpoint::of::<__path_log_out, _, _>(log_out),
+        Endpoint::of::<__path_profile, _, _>(profile),
+        Endpoint::of::<__path_get_reset_token, _, _>(get_reset_token),
+        Endpoint::of::<__path_update_password, _, _>(update_password),
+        Endpoint::of::<__path_healthz, _, _>(healthz),
+        Endpoint::of::<__path_metrics, _, _>(metrics),
+        Endpoint::of::<__path_readyz, _, _>(readyz),
+        Endpoint::of::<__path_openapi_json, _, _>(openapi_json),
+    ]
+}
+
+/// A handler with the path, methods and operation its `#[utoipa::path]` declares.
+pub(crate) struct Endpoint {
+    path: String,
+    methods: Vec<HttpMethod>,
+    operation: Operation,
+    /// The handler, guarded to `methods`.
+    route: Route,
+}
+
+impl Endpoint {
+    fn of<P, F, Args>(handler: F) -> Self
+    where
+        P: utoipa::Path,
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        let methods = P::methods();
+        let served: Vec<Method> = methods.iter().map(method_of).collect();
+        let route = web::route()
+            .guard(guard::fn_guard(move |ctx| {
+                served.contains(&ctx.head().method)
+            }))
+            .to(handler);
+        Endpoint {
+            path: P::path(),
+            methods,
+            operation: P::operation(),
+            route,
+        }
+    }
+
+    /// What the OpenAPI document needs: path, methods, operation.
+    pub(crate) fn described(&self) -> (&str, &[HttpMethod], &Operation) {
+        (&self.path, &self.methods, &self.operation)
+    }
+}
+
+fn method_of(method: &HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Trace => Method::TRACE,
+    }
+}
+
+/// An account and what just happened to it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EmailMessage<'a> {
     email: &'a str,
     message: &'a str,
 }
 
-#[derive(Serialize)]
-struct EmailOnly<'a> {
+/// The logged-in user's email.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EmailOnly<'a> {
     email: &'a str,
 }
 
-#[derive(Serialize)]
-struct ResetTokenIssued<'a> {
+/// A reset token, to redeem with `PUT /reset_password`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ResetTokenIssued<'a> {
     email: &'a str,
     reset_token: &'a str,
 }
 
-#[derive(Serialize)]
-struct Status<'a> {
+/// A probe's answer: `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Status<'a> {
     status: &'a str,
 }
 
@@ -90,12 +153,37 @@ fn ok(body: &impl Serialize) -> HttpResponse {
     json(StatusCode::OK, body)
 }
 
+/// The welcome message.
+#[utoipa::path(
+    method(get, head),
+    path = "/",
+    responses((status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message)),
+)]
 async fn index() -> HttpResponse {
     ok(&Message {
         message: "Bienvenue",
     })
 }
 
+/// Creates an account.
+#[utoipa::path(
+    post,
+    path = "/users",
+    request_body(content(
+        (NewAccount = "application/x-www-form-urlencoded"),
+        (NewAccount = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Created; `message` is `user created`", body = EmailMessage),
+        (status = 400, description = "A bad body (see `BadBody`), an email that is malformed, \
+            over 254 characters or already registered, or a password that is too long or too \
+            short", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
@@ -108,6 +196,30 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
     }))
 }
 
+/// Logs in: sets the `session_id` cookie.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    request_body(content(
+        (Credentials = "application/x-www-form-urlencoded"),
+        (Credentials = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged in; `message` is `logged in`", body = EmailMessage,
+            headers(("Set-Cookie" = String,
+                description = "`session_id=...; Path=/; HttpOnly; SameSite=Lax; Max-Age=...`"))),
+        (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
+            body = Message),
+        (status = 401, description = "Wrong email or password", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "Too many failed logins for this account, or attempts \
+            from this address", body = Message,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn log_in(
     authd: Data<Authd>,
     request: HttpRequest,
@@ -162,6 +274,22 @@ fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuil
         .secure(authd.options().cookie_secure)
 }
 
+/// Logs out: ends the session and clears the cookie.
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    security(("session_id" = [])),
+    responses(
+        (status = 302, description = "Logged out; redirects to `/`",
+            headers(
+                ("Location" = String, description = "`/`"),
+                ("Set-Cookie" = String, description = "`session_id=` with `Max-Age=0`"),
+            )),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let id = user.id();
     authd.lookup(move |auth| auth.destroy_session(id)).await?;
@@ -174,12 +302,42 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
         .finish())
 }
 
+/// The logged-in user.
+#[utoipa::path(
+    method(get, head),
+    path = "/profile",
+    security(("session_id" = [])),
+    responses(
+        (status = 200, description = "The session's user", body = EmailOnly),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn profile(user: CurrentUser) -> HttpResponse {
     ok(&EmailOnly {
         email: user.email(),
     })
 }
 
+/// Issues a password reset token, replacing any earlier one.
+#[utoipa::path(
+    post,
+    path = "/reset_password",
+    request_body(content(
+        (ResetRequest = "application/x-www-form-urlencoded"),
+        (ResetRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "A token for the account", body = ResetTokenIssued),
+        (status = 400, response = BadBody),
+        (status = 403, description = "No account has this email", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let (email, token) = authd
@@ -194,6 +352,27 @@ async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
     }))
 }
 
+/// Redeems a reset token for a new password; the account's session ends.
+#[utoipa::path(
+    put,
+    path = "/reset_password",
+    request_body(content(
+        (PasswordReset = "application/x-www-form-urlencoded"),
+        (PasswordReset = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Updated; `message` is `Password updated`",
+            body = EmailMessage),
+        (status = 400, description = "A bad body (see `BadBody`), or a new password that is \
+            too long or too short", body = Message),
+        (status = 403, description = "The token is unknown, used, expired or not this \
+            email's; nothing changed", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 async fn update_password(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let reset_token = fields.required("reset_token")?;
@@ -207,16 +386,38 @@ async fn update_password(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
     }))
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses((status = 200, description = "Alive", body = Status)),
+)]
 async fn healthz() -> HttpResponse {
     ok(&Status { status: "ok" })
 }
 
+/// Prometheus metrics, in the OpenMetrics text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = 200, description = "Requests by route and status, login outcomes, \
+        bcrypt time", content_type = "application/openmetrics-text", body = String)),
+)]
 async fn metrics(authd: Data<Authd>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(authd.metrics().encode())
 }
 
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "Ready", body = Status),
+        (status = 503, description = "The database is unreachable", body = Message),
+    ),
+)]
 async fn readyz(authd: Data<Authd>) -> HttpResponse {
     match authd.lookup(|auth| Ok(auth.is_ready())).await {
         Ok(true) => ok(&Status { status: "ok" }),
@@ -229,10 +430,26 @@ async fn readyz(authd: Data<Authd>) -> HttpResponse {
     }
 }
 
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses((status = 200, description = "The OpenAPI 3.1 document of these endpoints",
+        content_type = "application/json", body = Object)),
+)]
+async fn openapi_json(document: Data<ApiDocument>, request: HttpRequest) -> HttpResponse {
+    ok(&document.for_request(&request))
+}
+
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// 405, with the `Allow` header RFC 9110 requires.
+fn method_not_allowed(allow: &str) -> HttpResponse {
+    let mut response = ApiError::MethodNotAllowed.error_response();
+    if let Ok(allow) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }

@@ -98,6 +98,10 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    pub async fn get_path(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     pub async fn get_index(&self) -> Response {
         self.client.get(self.url("/")).send().await.unwrap()
     }

@@ -5,6 +5,7 @@ mod endpoints;
 mod flow;
 mod helpers;
 mod input;
+mod openapi;
 mod operations;
 mod outage;
 mod races;

@@ -1,0 +1,196 @@
+//! `/openapi.json`: the document lists exactly what the server answers, and says how.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Every (path, method) authd serves. The routes are mounted from the same attributes the
+/// document is generated from; this list is the contract both must keep.
+const SERVED: [(&str, &str); 13] = [
+    ("/", "get"),
+    ("/", "head"),
+    ("/users", "post"),
+    ("/sessions", "post"),
+    ("/sessions", "delete"),
+    ("/profile", "get"),
+    ("/profile", "head"),
+    ("/reset_password", "post"),
+    ("/reset_password", "put"),
+    ("/healthz", "get"),
+    ("/metrics", "get"),
+    ("/readyz", "get"),
+    ("/openapi.json", "get"),
+];
+
+const METHODS: [&str; 8] = [
+    "get", "head", "post", "put", "delete", "patch", "options", "trace",
+];
+
+async fn document(app: &TestApp) -> Value {
+    let res = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    json_body(res, 200).await
+}
+
+fn listed(document: &Value) -> BTreeSet<(String, String)> {
+    let mut listed = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(METHODS.contains(&method.as_str()), "{path}: {method}");
+            listed.insert((path.clone(), method.clone()));
+        }
+    }
+    listed
+}
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_served_routes() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["title"], "authd");
+    let expected: BTreeSet<_> = SERVED
+        .iter()
+        .map(|(path, method)| (path.to_string(), method.to_string()))
+        .collect();
+    assert_eq!(listed(&document), expected);
+}
+
+#[tokio::test]
+async fn the_server_routes_every_listed_method_and_refuses_the_others_with_allow() {
+    let app = spawn_app().await;
+    let listed = listed(&document(&app).await);
+    let paths: BTreeSet<&str> = listed.iter().map(|(path, _)| path.as_str()).collect();
+    for path in paths {
+        let allowed: BTreeSet<&str> = METHODS
+            .into_iter()
+            .filter(|m| listed.contains(&(path.to_owned(), m.to_string())))
+            .collect();
+        for method in METHODS {
+            let http_method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let res = app
+                .client
+                .request(http_method, app.url(path))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            if allowed.contains(method) {
+                assert!(![404, 405].contains(&status), "{method} {path}: {status}");
+                continue;
+            }
+            let allow = res.headers().get("allow").map(|v| v.to_str().unwrap());
+            let allow: BTreeSet<String> = allow
+                .unwrap_or_else(|| panic!("{method} {path}: no Allow"))
+                .split(", ")
+                .map(str::to_lowercase)
+                .collect();
+            assert_eq!(
+                allow,
+                allowed.iter().map(|m| m.to_string()).collect(),
+                "{method} {path}"
+            );
+            match method {
+                "head" => assert_eq!(status, 405, "{path}"), // a HEAD answer has no body
+                _ => assert_error(res, 405, "method not allowed on this endpoint").await,
+            }
+        }
+    }
+    assert_error(app.get_path("/not-listed").await, 404, "no such endpoint").await;
+}
+
+#[tokio::test]
+async fn bodies_are_forms_or_json_with_the_same_fields() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    for (path, method, schema) in [
+        ("/users", "post", "NewAccount"),
+        ("/sessions", "post", "Credentials"),
+        ("/reset_password", "post", "ResetRequest"),
+        ("/reset_password", "put", "PasswordReset"),
+    ] {
+        let operation = &document["paths"][path][method];
+        let content = operation["requestBody"]["content"].as_object().unwrap();
+        let types: Vec<&str> = content.keys().map(String::as_str).collect();
+        assert_eq!(
+            types,
+            ["application/json", "application/x-www-form-urlencoded"],
+            "{method} {path}"
+        );
+        for body in content.values() {
+            let reference = format!("#/components/schemas/{schema}");
+            assert_eq!(body["schema"]["$ref"], reference.as_str());
+        }
+        for status in ["400", "413", "415", "500", "503"] {
+            assert!(
+                operation["responses"].get(status).is_some(),
+                "{path} {status}"
+            );
+        }
+    }
+    let credentials = &document["components"]["schemas"]["Credentials"];
+    assert_eq!(
+        credentials["required"],
+        serde_json::json!(["email", "password"])
+    );
+}
+
+#[tokio::test]
+async fn errors_are_messages_and_throttling_says_when_to_retry() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let message = serde_json::json!({ "$ref": "#/components/schemas/Message" });
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["Message"]["required"],
+        serde_json::json!(["message"])
+    );
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if status.starts_with('2') || status.starts_with('3') || method == "head" {
+                    continue;
+                }
+                let response = match response["$ref"].as_str() {
+                    Some(target) => document.pointer(&target[1..]).unwrap(),
+                    None => response,
+                };
+                let schema = &response["content"]["application/json"]["schema"];
+                assert_eq!(schema, &message, "{method} {path} {status}");
+            }
+        }
+    }
+    let throttled = &document["paths"]["/sessions"]["post"]["responses"]["429"];
+    assert!(throttled["headers"]["Retry-After"].is_object());
+    let unavailable = &document["components"]["responses"]["Unavailable"];
+    assert!(unavailable["headers"]["Retry-After"].is_object());
+}
+
+#[tokio::test]
+async fn session_routes_declare_the_session_cookie() {
+    let app = spawn_app().await;
+    let document = document(&app).await;
+    let scheme = &document["components"]["securitySchemes"]["session_id"];
+    assert_eq!(scheme["type"], "apiKey");
+    assert_eq!(scheme["in"], "cookie");
+    assert_eq!(scheme["name"], "session_id");
+    let session = serde_json::json!([{ "session_id": [] }]);
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let needs_session = path == "/profile" || (path == "/sessions" && method == "delete");
+            let security = operation.get("security");
+            assert_eq!(
+                security,
+                needs_session.then_some(&session),
+                "{method} {path}"
+            );
+        }
+    }
+}
