@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+use actix_web::web::{self as aw, ServiceConfig};
+use actix_web::HttpResponse;
+use web::CurrentUser;
+
+/// The app's routes: authd's under `/auth`, and `/dashboard`. The `App` must have
+/// [`web::Authd::data`] registered, for `web::routes` and `CurrentUser` alike.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(aw::scope("/auth").configure(web::routes))
+        .route("/dashboard", aw::get().to(dashboard));
+}
+
+/// Only for logged-in users: `CurrentUser` answers 403 JSON before this runs otherwise.
+async fn dashboard(user: CurrentUser) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "email": user.email(),
+        "message": "welcome to your dashboard",
+    }))
+}
