@@ -30,6 +30,12 @@ enum Target {
     Postgres { url: String, setup: String },
 }
 
+/// A pooled connection, and whether a query found it dead.
+pub(crate) struct Pooled {
+    pub(crate) conn: AnyConnection,
+    pub(crate) broken: bool,
+}
+
 /// Opens connections for the pool.
 #[derive(Debug)]
 pub(crate) struct Manager {
@@ -90,10 +96,33 @@ const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON;";
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<AnyConnection, ConnectionError> {
+    fn connect(&self) -> Result<Pooled, ConnectionError> {
+        let conn = self.establish()?;
+        Ok(Pooled {
+            conn,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), ConnectionError> {
+        pooled
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    // Connections are not pinged at checkout (that would double every request's round trips);
+    // one that a query found closed is dropped here instead, and the pool opens a new one.
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.broken
+    }
+}
+
+impl Manager {
+    fn establish(&self) -> Result<AnyConnection, ConnectionError> {
         match &self.target {
             Target::Sqlite { path } => {
                 let mut conn = SqliteConnection::establish(path)?;
@@ -110,15 +139,6 @@ impl r2d2::ManageConnection for Manager {
                 Ok(AnyConnection::Postgresql(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
-    }
-
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
     }
 }
 

@@ -15,7 +15,7 @@ pub use error::DbError;
 pub use filter::UserFilter;
 pub use user_model::{Email, InvalidEmail, NewUser, User, UserChanges, UserId};
 
-use connection::Manager;
+use connection::{AnyConnection, Manager};
 
 /// Where the database is and how to reach it.
 #[derive(Debug, Clone)]
@@ -75,16 +75,15 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(options.connect_timeout)
             .error_handler(Box::new(connection::LogErrors))
-            // A local SQLite file does not go away under us; a PostgreSQL connection can.
-            .test_on_check_out(backend == Backend::Postgres);
+            // See `Manager::has_broken`.
+            .test_on_check_out(false);
         if in_memory {
             // Each `:memory:` connection is its own database: keep the one we have forever.
             builder = builder.idle_timeout(None).max_lifetime(None);
         }
         let pool = builder.build(manager)?;
-        let db = Db { pool, backend };
-        migrate::run(&mut *db.conn()?)?;
-        Ok(db)
+        migrate::run(&mut pool.get()?.conn)?;
+        Ok(Db { pool, backend })
     }
 
     /// Which backend the URL picked.
@@ -95,11 +94,38 @@ impl Db {
     /// Checks that the database answers a trivial query.
     pub fn ping(&self) -> Result<(), DbError> {
         use diesel::connection::SimpleConnection;
-        self.conn()?.batch_execute("SELECT 1")?;
-        Ok(())
+        self.read(|conn| conn.batch_execute("SELECT 1"))
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, DbError> {
-        Ok(self.pool.get()?)
+    /// `run` for a query that only reads, so may safely run again: on a connection found
+    /// closed (as every pooled one is after a database restart) it runs again on the next,
+    /// until the pool, rid of the dead ones, opens a fresh connection.
+    fn read<T>(
+        &self,
+        query: impl Fn(&mut AnyConnection) -> diesel::QueryResult<T>,
+    ) -> Result<T, DbError> {
+        let mut result = self.run(&query);
+        for _ in 0..self.pool.max_size() {
+            if !matches!(result, Err(DbError::ConnectionLost(_))) {
+                break;
+            }
+            result = self.run(&query);
+        }
+        result
+    }
+
+    /// Runs `query` on a pooled connection. A connection the query finds closed is marked so
+    /// the pool drops it rather than hand it out again.
+    fn run<T>(
+        &self,
+        query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
+    ) -> Result<T, DbError> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let mut pooled = self.pool.get()?;
+        let result = query(&mut pooled.conn);
+        if let Err(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) = &result {
+            pooled.broken = true;
+        }
+        Ok(result?)
     }
 }

@@ -23,10 +23,12 @@ impl Db {
             email,
             hashed_password,
         };
-        Ok(diesel::insert_into(users::table)
-            .values(&new)
-            .returning(users::all_columns)
-            .get_result(&mut *self.conn()?)?)
+        self.run(|conn| {
+            diesel::insert_into(users::table)
+                .values(&new)
+                .returning(users::all_columns)
+                .get_result(conn)
+        })
     }
 
     /// The first user (lowest id) matching every filter.
@@ -36,22 +38,26 @@ impl Db {
         if filters.is_empty() {
             return Err(DbError::InvalidRequest("no filter given".into()));
         }
-        let mut query = users::table.into_boxed::<Backend>();
-        for filter in filters {
-            query = match filter.clone() {
-                UserFilter::Id(id) => query.filter(users::id.eq(id)),
-                UserFilter::Email(v) => query.filter(users::email.eq(v)),
-                UserFilter::HashedPassword(v) => query.filter(users::hashed_password.eq(v)),
-                UserFilter::SessionId(v) => query.filter(users::session_id.eq(v)),
-                UserFilter::ResetToken(v) => query.filter(users::reset_token.eq(v)),
-                UserFilter::SessionExpiresAfter(t) => query.filter(users::session_expires_at.gt(t)),
-                UserFilter::ResetExpiresAfter(t) => query.filter(users::reset_expires_at.gt(t)),
-            };
-        }
-        Ok(query
-            .order(users::id)
-            .select(users::all_columns)
-            .first(&mut *self.conn()?)?)
+        self.read(|conn| {
+            let mut query = users::table.into_boxed::<Backend>();
+            for filter in filters {
+                query = match filter.clone() {
+                    UserFilter::Id(id) => query.filter(users::id.eq(id)),
+                    UserFilter::Email(v) => query.filter(users::email.eq(v)),
+                    UserFilter::HashedPassword(v) => query.filter(users::hashed_password.eq(v)),
+                    UserFilter::SessionId(v) => query.filter(users::session_id.eq(v)),
+                    UserFilter::ResetToken(v) => query.filter(users::reset_token.eq(v)),
+                    UserFilter::SessionExpiresAfter(t) => {
+                        query.filter(users::session_expires_at.gt(t))
+                    }
+                    UserFilter::ResetExpiresAfter(t) => query.filter(users::reset_expires_at.gt(t)),
+                };
+            }
+            query
+                .order(users::id)
+                .select(users::all_columns)
+                .first(conn)
+        })
     }
 
     /// `find_user_by` for filters given as `(column, value)` strings.
@@ -73,10 +79,12 @@ impl Db {
         if changes.is_empty() {
             return self.find_user_by(&[UserFilter::Id(user_id)]);
         }
-        Ok(diesel::update(users::table.find(user_id))
-            .set(changes)
-            .returning(users::all_columns)
-            .get_result(&mut *self.conn()?)?)
+        self.run(|conn| {
+            diesel::update(users::table.find(user_id))
+                .set(changes)
+                .returning(users::all_columns)
+                .get_result(conn)
+        })
     }
 
     /// `update_user` for changes given as `(attribute, value)` strings, `None` meaning NULL.
@@ -128,22 +136,24 @@ impl Db {
         if let Some(email) = email {
             target = target.filter(users::email.eq(email));
         }
-        let owner: UserId = target.select(users::id).first(&mut *self.conn()?)?;
+        let owner: UserId = self.run(|conn| target.select(users::id).first(conn))?;
         let cleared: Option<String> = None;
-        Ok(diesel::update(
-            users::table
-                .find(owner)
-                .filter(users::reset_token.eq(token_digest)),
-        )
-        .set((
-            users::hashed_password.eq(new_hash),
-            users::reset_token.eq(&cleared),
-            users::reset_expires_at.eq(None::<i64>),
-            users::session_id.eq(&cleared),
-            users::session_expires_at.eq(None::<i64>),
-        ))
-        .returning(users::all_columns)
-        .get_result(&mut *self.conn()?)?)
+        self.run(|conn| {
+            diesel::update(
+                users::table
+                    .find(owner)
+                    .filter(users::reset_token.eq(token_digest)),
+            )
+            .set((
+                users::hashed_password.eq(new_hash),
+                users::reset_token.eq(&cleared),
+                users::reset_expires_at.eq(None::<i64>),
+                users::session_id.eq(&cleared),
+                users::session_expires_at.eq(None::<i64>),
+            ))
+            .returning(users::all_columns)
+            .get_result(conn)
+        })
     }
 
     /// Counts one failed login for `user_id` in a throttling window of `window` seconds: a
@@ -157,18 +167,20 @@ impl Db {
     ) -> Result<(), DbError> {
         // Plain SQL because the DSL has no CASE on both backends. SQLite numbers `$n` in order
         // of first appearance, so they must first appear as $1, $2, $3.
-        let updated = diesel::sql_query(
-            "UPDATE users SET \
+        let updated = self.run(|conn| {
+            diesel::sql_query(
+                "UPDATE users SET \
                failed_logins = CASE WHEN failed_window_start > $1 \
                                     THEN failed_logins + 1 ELSE 1 END, \
                failed_window_start = CASE WHEN failed_window_start > $1 \
                                           THEN failed_window_start ELSE $2 END \
              WHERE id = $3",
-        )
-        .bind::<BigInt, _>(now - window)
-        .bind::<BigInt, _>(now)
-        .bind::<Integer, _>(user_id)
-        .execute(&mut *self.conn()?)?;
+            )
+            .bind::<BigInt, _>(now - window)
+            .bind::<BigInt, _>(now)
+            .bind::<Integer, _>(user_id)
+            .execute(conn)
+        })?;
         if updated == 0 {
             return Err(DbError::NoResultFound);
         }
@@ -462,13 +474,13 @@ mod tests {
     fn a_plain_classic_insert_still_works() {
         use diesel::connection::SimpleConnection;
         on_each_backend(|db| {
-            db.conn()
-                .unwrap()
-                .batch_execute(
+            db.run(|conn| {
+                conn.batch_execute(
                     "INSERT INTO users (email, hashed_password, session_id, reset_token) \
                      VALUES ('a@x.io', 'h', NULL, NULL)",
                 )
-                .unwrap();
+            })
+            .unwrap();
             let user = db
                 .find_user_by(&[UserFilter::Email("a@x.io".into())])
                 .unwrap();
