@@ -42,12 +42,22 @@ impl DbError {
     }
 }
 
+/// Whether a unique violation is the email index's: PostgreSQL names the constraint
+/// (`users_email_key`), SQLite names the column (`UNIQUE constraint failed: users.email`).
+fn is_email_index(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
+    match info.constraint_name() {
+        Some(name) => name == "users_email_key",
+        None => info.message().ends_with("users.email"),
+    }
+}
+
 impl From<DieselError> for DbError {
     fn from(error: DieselError) -> Self {
         match error {
             DieselError::NotFound => DbError::NoResultFound,
-            // `email` carries the only unique index of `users`.
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info)
+                if is_email_index(info.as_ref()) =>
+            {
                 DbError::DuplicateEmail
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)

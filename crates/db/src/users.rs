@@ -374,6 +374,30 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_session_digest_is_refused_but_not_taken_for_a_duplicate_email() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let b = db.add_user("b@x.io", HASH).unwrap();
+            let session = UserChanges {
+                session_id: Some(Some("digest".into())),
+                ..UserChanges::default()
+            };
+            db.update_user(a.id, &session).unwrap();
+            assert!(matches!(
+                db.update_user(b.id, &session),
+                Err(DbError::Query(_))
+            ));
+            // NULLs repeat freely.
+            let cleared = UserChanges {
+                session_id: Some(None),
+                ..UserChanges::default()
+            };
+            db.update_user(a.id, &cleared).unwrap();
+            db.update_user(b.id, &cleared).unwrap();
+        });
+    }
+
+    #[test]
     fn update_user_to_a_taken_email_is_a_duplicate() {
         on_each_backend(|db| {
             db.add_user("a@x.io", HASH).unwrap();
@@ -394,7 +418,7 @@ mod tests {
         let changes = UserChanges {
             reset_token: Some(Some(format!("digest-{email}"))),
             reset_expires_at: Some(Some(expires_at)),
-            session_id: Some(Some("session".into())),
+            session_id: Some(Some(format!("session-{email}"))),
             session_expires_at: Some(Some(expires_at)),
             ..UserChanges::default()
         };

@@ -14,5 +14,7 @@ CREATE TABLE users (
     failed_window_start BIGINT
 );
 CREATE UNIQUE INDEX users_email_key ON users (email);
-CREATE INDEX users_session_id_idx ON users (session_id);
-CREATE INDEX users_reset_token_idx ON users (reset_token);
+-- Unique: digests of 122-bit random tokens never repeat (NULLs may), and saying so lets the
+-- planner pick these indexes for the ORDER BY id LIMIT 1 lookups even before any ANALYZE.
+CREATE UNIQUE INDEX users_session_id_key ON users (session_id);
+CREATE UNIQUE INDEX users_reset_token_key ON users (reset_token);
