@@ -25,7 +25,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-AUTHD = os.path.join(ROOT, "target", "release", "authd")
+# BENCH_AUTHD runs another build of the server (e.g. a patched copy) through the same bench.
+AUTHD = os.environ.get("BENCH_AUTHD") or os.path.join(ROOT, "target", "release", "authd")
 BCRYPT_TIME = os.path.join(ROOT, "target", "release", "examples", "bcrypt_verify_time")
 LUA = os.path.join(ROOT, "bench", "lua")
 COST = 12
