@@ -278,7 +278,9 @@ class PostgresSeeder:
             self.psql("INSERT INTO users (email, hashed_password) "
                       f"SELECT 'user' || g || '@bench.test', '{hashed}' "
                       f"FROM generate_series({a}, {b}) g")
-        # What autovacuum does after a bulk load anyway; done now so the plan is the steady one.
+        # What autovacuum does within about a minute of a bulk load; done now so W2 measures the
+        # steady plan. Before it, the lookup's ORDER BY id LIMIT 1 makes PostgreSQL walk the
+        # primary key (about 21 lookups/s at 1,000,000 rows here): see bench/README.md.
         self.psql("VACUUM ANALYZE users")
         return int(self.psql("SELECT count(*) FROM users"))
 
