@@ -282,6 +282,8 @@ class PostgresSeeder:
         # steady plan. Before it, the lookup's ORDER BY id LIMIT 1 makes PostgreSQL walk the
         # primary key (about 21 lookups/s at 1,000,000 rows here): see bench/README.md.
         self.psql("VACUUM ANALYZE users")
+        # And write the load's dirty pages out now, not during the next workload.
+        self.psql("CHECKPOINT")
         return int(self.psql("SELECT count(*) FROM users"))
 
     def count(self):
