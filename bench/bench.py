@@ -368,6 +368,13 @@ def bcrypt_limit(idle=True):
     return {"median_ms": median, "limit": CORES * 1000.0 / median, "hash": kv["hash"]}
 
 
+def best_of(n, run):
+    """The highest-rate result of `n` runs of a throughput workload: interference from other
+    processes only ever lowers a rate, so the best run is the least disturbed."""
+    results = [run() for _ in range(max(n, 1))]
+    return max(results, key=lambda r: r["rate"])
+
+
 # ---------------------------------------------------------------------------------------------
 # One backend, all workloads.
 
@@ -408,8 +415,8 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed):
         # W1: the framework floor.
         w1 = {}
         for path in ("/", "/healthz"):
-            r = measured(f"W1 GET {path}", pid, args, lambda: check(
-                wrk(server, path, dur, args.connections), f"W1 GET {path}"))
+            r = measured(f"W1 GET {path}", pid, args, lambda: best_of(args.repeats, lambda: check(
+                wrk(server, path, dur, args.connections), f"W1 GET {path}")))
             w1[path] = r["rate"]
             res.add(name, f"W1 GET {path}", f"{r['rate']:,.0f} req/s", m=r)
             log(f"[{name}] W1 GET {path}: {r['rate']:,.0f} req/s")
@@ -428,9 +435,9 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed):
             n, last = seeder.count()
             if n != size or last != BENCH_EMAIL:
                 raise RuntimeError(f"table holds {n} rows, last {last!r}; expected {size}")
-            r = measured(f"W2 at {size} rows", pid, args, lambda: check(
+            r = measured(f"W2 at {size} rows", pid, args, lambda: best_of(args.repeats, lambda: check(
                 wrk(server, "/profile", dur, args.connections,
-                    headers=[f"Cookie: session_id={cookie}"]), f"W2 at {size} rows"))
+                    headers=[f"Cookie: session_id={cookie}"]), f"W2 at {size} rows")))
             w2[size] = r["rate"]
             label = f"W2 GET /profile, {size:,} row" + ("s" if size > 1 else "")
             log(f"[{name}] {label}: {r['rate']:,.0f} req/s")
@@ -576,6 +583,8 @@ def main():
                    help="extra tries of a workload disturbed by other processes (default 2)")
     p.add_argument("--quiet-wait", type=float, default=20,
                    help="seconds to wait at most for a quiet machine before each workload")
+    p.add_argument("--repeats", type=int, default=2,
+                   help="runs of each W1/W2 workload, keeping the fastest (default 2)")
     p.add_argument("--server-flag", action="append", default=[],
                    help="extra authd flag (repeat; e.g. --server-flag=--hashing-threads=3)")
     p.add_argument("--sizes", default="1,100000,1000000",
@@ -639,7 +648,8 @@ def main():
     header = [
         f"authd bench, {started:%Y-%m-%d %H:%M} UTC, {platform.node()}: {CORES} cores ({model}), "
         f"{platform.system()} {platform.release()}",
-        f"{args.duration} s per workload; wrk {args.connections} connections for W1/W2, "
+        f"{args.duration} s per workload (W1/W2: best of {args.repeats}); wrk {args.connections} "
+        "connections for W1/W2, "
         f"{args.login_connections} for W3–W5; W3–W5 on the {args.sizes[-1]:,}-row table; "
         f"authd flags: --bcrypt-cost {COST} --max-failed-logins 0 {' '.join(args.server_flag)}",
         f"bcrypt limit = {CORES} cores ÷ median time of one cost-{COST} verify, timed with "
