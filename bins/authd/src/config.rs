@@ -156,14 +156,15 @@ impl Cli {
             failed_login_window: secs(self.failed_login_window),
             ..AuthConfig::default()
         };
-        let defaults = WebOptions::default();
-        let web = WebOptions {
+        let mut web = WebOptions {
             cookie_secure: self.cookie_secure,
-            hashing_threads: self.hashing_threads.unwrap_or(defaults.hashing_threads),
-            hashing_queue: 64 * self.hashing_threads.unwrap_or(defaults.hashing_threads),
             shutdown_grace: secs(self.shutdown_grace),
             login_rate_per_ip: self.login_rate_per_ip,
+            ..WebOptions::default()
         };
+        if let Some(threads) = self.hashing_threads {
+            web = web.with_hashing_threads(threads);
+        }
         (db, auth, web)
     }
 }

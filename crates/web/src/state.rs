@@ -33,10 +33,22 @@ impl Default for WebOptions {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         WebOptions {
             cookie_secure: false,
-            hashing_threads: threads,
-            hashing_queue: 64 * threads,
+            hashing_threads: 0,
+            hashing_queue: 0,
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
+        }
+        .with_hashing_threads(threads)
+    }
+}
+
+impl WebOptions {
+    /// `threads` hashing threads, with a queue of 64 waiting jobs per thread.
+    pub fn with_hashing_threads(self, threads: usize) -> Self {
+        WebOptions {
+            hashing_threads: threads,
+            hashing_queue: 64 * threads,
+            ..self
         }
     }
 }
