@@ -15,30 +15,18 @@ impl Auth {
         let Ok(email) = Email::parse(email) else {
             return Ok(None);
         };
-        match self
-            .db
-            .find_user_by(&[UserFilter::Email(email.to_string())])
-        {
-            Ok(user) => Ok(Some(user)),
-            Err(DbError::NoResultFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        found(
+            self.db
+                .find_user_by(&[UserFilter::Email(email.to_string())]),
+        )
     }
 
     /// Starts a new session for `email`, replacing any earlier one, and returns its token;
     /// `None` for an unknown (or malformed) email.
     #[instrument(skip_all, fields(user_id))]
     pub fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
-        let Ok(email) = Email::parse(email) else {
+        let Some(user) = self.find_user_by_email(email)? else {
             return Ok(None);
-        };
-        let user = match self
-            .db
-            .find_user_by(&[UserFilter::Email(email.to_string())])
-        {
-            Ok(user) => user,
-            Err(DbError::NoResultFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
         };
         tracing::Span::current().record("user_id", user.id);
         let (_, token) = self.start_session(&user, UserChanges::default())?;
@@ -69,14 +57,10 @@ impl Auth {
         if session_id.is_empty() {
             return Ok(None);
         }
-        match self.db.find_user_by(&[
+        found(self.db.find_user_by(&[
             UserFilter::SessionId(digest(session_id)),
             UserFilter::SessionExpiresAfter(self.now()),
-        ]) {
-            Ok(user) => Ok(Some(user)),
-            Err(DbError::NoResultFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        ]))
     }
 
     /// Ends the user's session. Errors: `UnknownUser` for an id nobody has.
@@ -93,5 +77,14 @@ impl Auth {
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A lookup's user, `None` when nobody matches; other failures stay errors.
+fn found(lookup: Result<User, DbError>) -> Result<Option<User>, AuthError> {
+    match lookup {
+        Ok(user) => Ok(Some(user)),
+        Err(DbError::NoResultFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
