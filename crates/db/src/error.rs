@@ -18,6 +18,11 @@ pub enum DbError {
     /// The unique index on `email` refused the row.
     #[error("email already registered")]
     DuplicateEmail,
+    /// The row changed since it was read (another request wrote it first), so a write that
+    /// depended on what was read did not happen. The caller decides: read again, or report a
+    /// lost race.
+    #[error("the row changed since it was read")]
+    Conflict,
     /// The URL names no backend authd speaks.
     #[error("unsupported database URL: {0}")]
     BadUrl(String),

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod attempts;
 mod connection;
 mod error;
 mod filter;
@@ -13,7 +14,7 @@ use std::time::Duration;
 pub use connection::Backend;
 pub use error::DbError;
 pub use filter::UserFilter;
-pub use user_model::{Email, InvalidEmail, NewUser, User, UserChanges, UserId};
+pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 
 use connection::{AnyConnection, Manager};
 
@@ -112,6 +113,14 @@ impl Db {
             result = self.run(&query);
         }
         result
+    }
+
+    /// Runs a query that writes. (Placeholder until the commit-checking version lands.)
+    fn write<T>(
+        &self,
+        query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
+    ) -> Result<T, DbError> {
+        self.run(query)
     }
 
     /// Runs `query` on a pooled connection. A connection the query finds closed is marked so

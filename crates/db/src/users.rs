@@ -87,6 +87,33 @@ impl Db {
         })
     }
 
+    /// Applies `changes` to user `user_id` only if its password hash is still
+    /// `expected_hash`, the one read before a bcrypt verify: a reset or password change that
+    /// landed meanwhile wins, and this write does not happen.
+    ///
+    /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
+    pub fn update_user_if_password(
+        &self,
+        user_id: UserId,
+        expected_hash: &str,
+        changes: &UserChanges,
+    ) -> Result<User, DbError> {
+        let updated = self.write(|conn| {
+            diesel::update(
+                users::table
+                    .find(user_id)
+                    .filter(users::hashed_password.eq(expected_hash)),
+            )
+            .set(changes)
+            .returning(users::all_columns)
+            .get_result(conn)
+        });
+        match updated {
+            Err(DbError::NoResultFound) => Err(DbError::Conflict),
+            other => other,
+        }
+    }
+
     /// `update_user` for changes given as `(attribute, value)` strings, `None` meaning NULL.
     ///
     /// Errors: `UnknownAttribute` for a name that is not a user attribute (or is `id`, which
@@ -312,6 +339,37 @@ mod tests {
             assert_eq!(stored.session_id, None);
             assert_eq!(stored.reset_token.as_deref(), Some("r"));
             assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), stored);
+        });
+    }
+
+    #[test]
+    fn a_conditional_update_happens_only_while_the_hash_is_the_one_read() {
+        on_each_backend(|db| {
+            let a = db.add_user("a@x.io", HASH).unwrap();
+            let session = UserChanges {
+                session_id: Some(Some("s".into())),
+                ..UserChanges::default()
+            };
+            let stored = db.update_user_if_password(a.id, HASH, &session).unwrap();
+            assert_eq!(stored.session_id.as_deref(), Some("s"));
+            let reset = UserChanges {
+                hashed_password: Some("new-hash".into()),
+                session_id: Some(None),
+                ..UserChanges::default()
+            };
+            db.update_user(a.id, &reset).unwrap();
+            assert!(matches!(
+                db.update_user_if_password(a.id, HASH, &session),
+                Err(DbError::Conflict)
+            ));
+            assert!(matches!(
+                db.update_user_if_password(99, HASH, &session),
+                Err(DbError::Conflict)
+            ));
+            assert_eq!(
+                db.find_user_by(&[UserFilter::Id(a.id)]).unwrap().session_id,
+                None
+            );
         });
     }
 

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
 /// The longest address authd accepts (RFC 5321's path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
 
@@ -20,6 +22,9 @@ pub enum InvalidEmail {
     TooLong,
     /// Not exactly one `@` with text on both sides, or white space or control characters inside.
     Malformed,
+    /// Holds a character that is invisible or changes how text around it is shown (zero-width,
+    /// bidirectional controls and the other Unicode format characters), or `<` / `>`.
+    ForbiddenCharacter,
 }
 
 impl fmt::Display for InvalidEmail {
@@ -28,6 +33,9 @@ impl fmt::Display for InvalidEmail {
             InvalidEmail::Empty => "email is required",
             InvalidEmail::TooLong => "email must be at most 254 characters",
             InvalidEmail::Malformed => "email must look like name@domain",
+            InvalidEmail::ForbiddenCharacter => {
+                "email must not contain invisible, direction-changing or angle-bracket characters"
+            }
         })
     }
 }
@@ -36,7 +44,9 @@ impl std::error::Error for InvalidEmail {}
 
 impl Email {
     /// Trims and lower-cases `raw`; rejects it unless it has exactly one `@` with text on both
-    /// sides, no inner white space or control characters, and at most 254 characters.
+    /// sides, no inner white space or control characters, no invisible or display-changing
+    /// character and no `<`/`>` (see [`InvalidEmail::ForbiddenCharacter`]), and at most 254
+    /// characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -53,6 +63,9 @@ impl Email {
         if local.is_empty() || domain.is_empty() || !trimmed.chars().all(clean) {
             return Err(InvalidEmail::Malformed);
         }
+        if trimmed.chars().any(is_forbidden) {
+            return Err(InvalidEmail::ForbiddenCharacter);
+        }
         Ok(Email(trimmed.to_lowercase()))
     }
 
@@ -60,6 +73,13 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that make one address look like another, or like markup: every Unicode format
+/// character (category Cf: zero-width space and joiners, bidirectional overrides and isolates,
+/// the soft hyphen, the byte-order mark…) and the angle brackets of `Name <addr>` and HTML.
+fn is_forbidden(c: char) -> bool {
+    matches!(c, '<' | '>') || c.general_category() == GeneralCategory::Format
 }
 
 impl fmt::Display for Email {
@@ -103,6 +123,45 @@ mod tests {
     fn email_with_inner_space_or_control_character_is_rejected() {
         assert_eq!(Email::parse("bo b@x.io"), Err(InvalidEmail::Malformed));
         assert_eq!(Email::parse("bob@x\u{0}.io"), Err(InvalidEmail::Malformed));
+    }
+
+    #[test]
+    fn email_with_invisible_or_direction_changing_characters_is_rejected() {
+        for raw in [
+            "kel\u{200b}ly@x.io", // zero-width space
+            "\u{202e}kelly@x.io", // right-to-left override
+            "kelly@x\u{2066}.io", // left-to-right isolate
+            "kel\u{00ad}ly@x.io", // soft hyphen
+            "\u{feff}kelly@x.io", // byte-order mark
+            "kel\u{200d}ly@x.io", // zero-width joiner
+        ] {
+            assert_eq!(
+                Email::parse(raw),
+                Err(InvalidEmail::ForbiddenCharacter),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn email_with_angle_brackets_is_rejected() {
+        assert_eq!(
+            Email::parse("<script>alert(1)</script>@x.io"),
+            Err(InvalidEmail::ForbiddenCharacter)
+        );
+        assert_eq!(Email::parse("Bob <bob@x.io>"), Err(InvalidEmail::Malformed));
+        assert_eq!(
+            Email::parse("<bob@x.io>"),
+            Err(InvalidEmail::ForbiddenCharacter)
+        );
+    }
+
+    #[test]
+    fn international_letters_stay_accepted() {
+        assert_eq!(
+            Email::parse("José@Café.fr").unwrap().as_str(),
+            "josé@café.fr"
+        );
     }
 
     #[test]

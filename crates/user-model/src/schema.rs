@@ -23,3 +23,21 @@ diesel::table! {
         failed_window_start -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    /// Login attempts per submitted address, known or not.
+    login_attempts (address_digest) {
+        /// SHA-256 hex digest of the normalised address; never the address.
+        address_digest -> Text,
+        /// Consecutive attempts since the last success, each counted before bcrypt runs.
+        failures -> Integer,
+        /// Unix seconds before which no attempt is evaluated.
+        locked_until -> Nullable<BigInt>,
+        /// Unix seconds of the latest attempt.
+        last_attempt_at -> BigInt,
+        /// Goes up on every write, so a write can require the row it read.
+        version -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(login_attempts, users,);
