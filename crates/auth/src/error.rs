@@ -14,12 +14,19 @@ pub enum AuthError {
     /// bcrypt reads only 72 bytes; longer passwords are refused rather than truncated.
     #[error("password must be at most 72 bytes")]
     PasswordTooLong,
+    /// Control characters (NUL, tab, newline…) are refused: bcrypt would stop at a NUL.
+    #[error("password must not contain control characters")]
+    PasswordHasControlCharacter,
     /// Shorter than the configured minimum.
     #[error("password must be at least {0} characters")]
     PasswordTooShort(usize),
     /// Unknown email or wrong password: deliberately the same answer.
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The password was verified, but it changed (a reset or password change) before the
+    /// session could be written: the change wins and this login did not happen.
+    #[error("the password was changed meanwhile: log in with the new one")]
+    PasswordChanged,
     /// Too many failed logins for this account; try again after `retry_after_secs`.
     #[error("too many failed logins, retry in {retry_after_secs} seconds")]
     Throttled {

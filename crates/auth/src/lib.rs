@@ -5,8 +5,10 @@ mod error;
 mod password;
 mod reset;
 mod session;
+mod throttle;
 mod token;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,12 +34,20 @@ pub struct AuthConfig {
     pub reset_ttl: Duration,
     /// Shortest password accepted at registration and reset, in characters.
     pub min_password_len: usize,
-    /// Failed logins allowed per account within `failed_login_window`; 0 turns throttling off.
+    /// Consecutive failed logins allowed per submitted address (known or not) before it is
+    /// locked; 0 turns throttling off. Each attempt counts before bcrypt runs.
     pub max_failed_logins: u32,
-    /// The window in which failed logins are counted.
+    /// How long the first lock lasts; each further round of `max_failed_logins` failures
+    /// doubles it.
     pub failed_login_window: Duration,
+    /// The longest lock; an address quiet for this long starts over.
+    pub max_lockout: Duration,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
+    /// Tests only: runs between a login's password check and its session write, so a test
+    /// can land a password reset exactly there.
+    #[doc(hidden)]
+    pub pause_before_login_write: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for AuthConfig {
@@ -49,7 +59,9 @@ impl Default for AuthConfig {
             min_password_len: 1,
             max_failed_logins: 10,
             failed_login_window: Duration::from_secs(15 * 60),
+            max_lockout: Duration::from_secs(24 * 3600),
             clock: Arc::new(SystemClock),
+            pause_before_login_write: None,
         }
     }
 }
@@ -63,6 +75,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("min_password_len", &self.min_password_len)
             .field("max_failed_logins", &self.max_failed_logins)
             .field("failed_login_window", &self.failed_login_window)
+            .field("max_lockout", &self.max_lockout)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +88,8 @@ pub struct Auth {
     /// A hash of the configured cost that no password matches: unknown emails verify against
     /// it so that they cost a login as much time as a wrong password.
     dummy_hash: Arc<str>,
+    /// Login attempts counted by this process, to sweep stale throttling rows now and then.
+    attempts_counted: Arc<AtomicU64>,
 }
 
 // Hand-written: the dummy hash is a hash like any other and stays out of logs.
@@ -104,6 +119,7 @@ impl Auth {
             db,
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
+            attempts_counted: Arc::new(AtomicU64::new(0)),
         })
     }
 

@@ -1,10 +1,13 @@
 //! Hashing, registration and the credential check behind a login.
 
+use std::borrow::Cow;
+
 use db::DbError;
 use db::{Email, User, UserChanges};
 use tracing::instrument;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-use crate::clock::secs;
+use crate::throttle::Counted;
 use crate::{Auth, AuthError, SessionToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
@@ -17,6 +20,21 @@ fn check_length(password: &str) -> Result<(), AuthError> {
         return Err(AuthError::PasswordTooLong);
     }
     Ok(())
+}
+
+/// The form of a password that is hashed and compared: control characters refused (bcrypt
+/// stops at a NUL, so `ab\0ab` would be `ab`), then NFKC, so that `café` typed with a combining
+/// accent and `café` typed precomposed are one password; at most 72 bytes after that.
+pub(crate) fn normalise(password: &str) -> Result<Cow<'_, str>, AuthError> {
+    if password.chars().any(char::is_control) {
+        return Err(AuthError::PasswordHasControlCharacter);
+    }
+    let normalised: Cow<'_, str> = match is_nfkc_quick(password.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(password),
+        _ => Cow::Owned(password.nfkc().collect()),
+    };
+    check_length(&normalised)?;
+    Ok(normalised)
 }
 
 /// The bcrypt costs authd accepts (bcrypt's own range).
@@ -37,22 +55,55 @@ fn cost_of(hash: &str) -> Option<u32> {
     hash.get(4..6)?.parse().ok()
 }
 
+/// How a password matched its hash.
+#[derive(Debug, PartialEq, Eq)]
+enum Match {
+    No,
+    /// The normalised form matched.
+    Yes,
+    /// Only the form as typed matched: a hash stored before passwords were normalised.
+    AsTyped,
+}
+
+/// Compares `password` (as typed) and its normalised form with `hash`. The form as typed is
+/// tried only when it differs, so the work depends on the password, never on the account.
+fn verify(password: &str, normalised: &str, hash: &str) -> Match {
+    if bcrypt::verify(normalised, hash).unwrap_or(false) {
+        Match::Yes
+    } else if password != normalised
+        && password.len() <= MAX_PASSWORD_BYTES
+        && bcrypt::verify(password, hash).unwrap_or(false)
+    {
+        Match::AsTyped
+    } else {
+        Match::No
+    }
+}
+
+/// A password that matched an account, and whether its hash must be remade.
+pub(crate) struct Verified {
+    pub(crate) user: User,
+    counted: Option<Counted>,
+    rehash: bool,
+}
+
 impl Auth {
-    /// A salted bcrypt hash of `password` at the configured cost (the contract's
-    /// `_hash_password`).
+    /// A salted bcrypt hash of `password` (normalised, see [`Auth::log_in`]) at the configured
+    /// cost (the contract's `_hash_password`).
     ///
-    /// Errors: `PasswordTooLong` over 72 bytes, `PasswordTooShort` under the configured minimum.
+    /// Errors: `PasswordHasControlCharacter`, `PasswordTooLong` over 72 bytes (after
+    /// normalisation), `PasswordTooShort` under the configured minimum.
     pub fn hash_password(&self, password: &str) -> Result<String, AuthError> {
-        check_length(password)?;
+        let password = normalise(password)?;
         if password.chars().count() < self.config.min_password_len {
             return Err(AuthError::PasswordTooShort(self.config.min_password_len));
         }
-        bcrypt::hash(password, self.config.bcrypt_cost).map_err(AuthError::Hashing)
+        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(AuthError::Hashing)
     }
 
     /// Creates an account.
     ///
-    /// Errors: `InvalidEmail`, `PasswordTooLong`/`PasswordTooShort`, and
+    /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`], and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
     /// when a concurrent registration took it first.
     #[instrument(skip_all, fields(user_id))]
@@ -73,22 +124,26 @@ impl Auth {
                 e => e.into(),
             })?;
         tracing::Span::current().record("user_id", user.id);
-        tracing::info!("user registered");
+        tracing::info!(event = "registered", "user registered");
         Ok(user)
     }
 
     /// Whether `password` is the password of the account `email` (false for unknown or
-    /// malformed emails, throttled accounts and over-long passwords). Counts as a login
+    /// malformed emails, throttled accounts and unacceptable passwords). Counts as a login
     /// attempt for throttling.
     ///
     /// Errors: only `Storage`.
     pub fn valid_login(&self, email: &str, password: &str) -> Result<bool, AuthError> {
         match self.check_credentials(email, password) {
-            Ok(_) => Ok(true),
+            Ok(verified) => {
+                self.clear_attempts(verified.counted)?;
+                Ok(true)
+            }
             Err(
                 AuthError::InvalidCredentials
                 | AuthError::Throttled { .. }
-                | AuthError::PasswordTooLong,
+                | AuthError::PasswordTooLong
+                | AuthError::PasswordHasControlCharacter,
             ) => Ok(false),
             Err(e) => Err(e),
         }
@@ -96,52 +151,81 @@ impl Auth {
 
     /// Checks the credentials and starts a new session (replacing any earlier one).
     ///
-    /// Errors: `PasswordTooLong`; `InvalidCredentials` for an unknown email or a wrong
-    /// password alike; `Throttled` after too many failures.
+    /// Passwords are compared in NFKC form; a hash stored before that rule (or at a lower cost
+    /// than configured) is remade on success. The session (and any new hash) is written only
+    /// if the password hash is still the one verified: a reset or password change that lands
+    /// while bcrypt runs wins, and this login fails with `PasswordChanged`.
+    ///
+    /// Errors: `PasswordTooLong`, `PasswordHasControlCharacter`; `InvalidCredentials` for an
+    /// unknown email or a wrong password alike; `Throttled` while the address is locked;
+    /// `PasswordChanged` as above.
     #[instrument(skip_all, fields(user_id))]
     pub fn log_in(&self, email: &str, password: &str) -> Result<(User, SessionToken), AuthError> {
-        let user = self.check_credentials(email, password)?;
+        let verified = self.check_credentials(email, password)?;
+        let user = &verified.user;
         tracing::Span::current().record("user_id", user.id);
         let mut changes = UserChanges::default();
-        if cost_of(&user.hashed_password).is_none_or(|cost| cost < self.config.bcrypt_cost) {
+        let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
+        if verified.rehash || weaker {
             changes.hashed_password = Some(self.hash_password(password)?);
-            tracing::info!("password hash upgraded to the configured cost");
+            tracing::info!("password hash remade (normalised form or configured cost)");
         }
-        let (user, token) = self.start_session(&user, changes)?;
-        tracing::info!("logged in");
+        if let Some(pause) = &self.config.pause_before_login_write {
+            pause();
+        }
+        let (user, token) = self
+            .start_session(user, changes, Some(&user.hashed_password))
+            .map_err(|e| match e {
+                AuthError::Storage(DbError::Conflict) => {
+                    tracing::info!(event = "login_lost_race", "password changed during login");
+                    AuthError::PasswordChanged
+                }
+                e => e,
+            })?;
+        self.clear_attempts(verified.counted)?;
+        tracing::info!(event = "login_ok", "logged in");
         Ok((user, token))
     }
 
-    /// The user whose password this is, after the throttling check; failures are counted.
-    fn check_credentials(&self, email: &str, password: &str) -> Result<User, AuthError> {
-        check_length(password)?;
+    /// The user whose password this is, after the attempt was counted for throttling.
+    fn check_credentials(&self, email: &str, password: &str) -> Result<Verified, AuthError> {
+        let normalised = normalise(password)?;
+        let address = match Email::parse(email) {
+            Ok(email) => email.to_string(),
+            Err(_) => email.trim().to_lowercase(),
+        };
+        // Counted before bcrypt, and the same way for every address, known or not: parallel
+        // guesses cannot pass the limit, and the writes reveal nothing.
+        let counted = match self.count_attempt(&address) {
+            Ok(counted) => counted,
+            Err(throttled @ AuthError::Throttled { .. }) => {
+                tracing::warn!(event = "login_throttled", "login throttled");
+                return Err(throttled);
+            }
+            Err(e) => return Err(e),
+        };
         let Some(user) = self.find_user_by_email(email)? else {
             // Same work as a wrong password, so the answer's timing reveals nothing.
-            let _ = bcrypt::verify(password, &self.dummy_hash);
+            let _ = verify(password, &normalised, &self.dummy_hash);
+            tracing::info!(event = "login_failed", known = false, "login failed");
             return Err(AuthError::InvalidCredentials);
         };
-        let now = self.now();
-        let window = secs(self.config.failed_login_window);
-        if let Some(retry_after_secs) = self.throttled_for(&user, now, window) {
-            tracing::warn!(user_id = user.id, "login throttled");
-            return Err(AuthError::Throttled { retry_after_secs });
+        match verify(password, &normalised, &user.hashed_password) {
+            Match::No => {
+                tracing::info!(
+                    event = "login_failed",
+                    known = true,
+                    user_id = user.id,
+                    "login failed"
+                );
+                Err(AuthError::InvalidCredentials)
+            }
+            found => Ok(Verified {
+                rehash: found == Match::AsTyped,
+                user,
+                counted,
+            }),
         }
-        if bcrypt::verify(password, &user.hashed_password).unwrap_or(false) {
-            return Ok(user);
-        }
-        tracing::info!(user_id = user.id, "login failed");
-        self.db.record_failed_login(user.id, now, window)?;
-        Err(AuthError::InvalidCredentials)
-    }
-
-    /// Seconds until `user` may try again, when the failures in the current window have
-    /// reached the limit.
-    fn throttled_for(&self, user: &User, now: i64, window: i64) -> Option<u64> {
-        let limit = i32::try_from(self.config.max_failed_logins).unwrap_or(i32::MAX);
-        let start = user.failed_window_start?;
-        let ends = start.saturating_add(window);
-        (limit > 0 && user.failed_logins >= limit && ends > now)
-            .then(|| u64::try_from(ends - now).unwrap_or(1))
     }
 }
 
@@ -169,5 +253,49 @@ mod tests {
     fn bcrypt_cost_outside_4_to_31_is_a_config_error() {
         assert!(matches!(dummy_hash(3), Err(AuthError::Config(_))));
         assert!(matches!(dummy_hash(32), Err(AuthError::Config(_))));
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for password in ["ab\0ab", "a\tb", "a\nb", "\u{7f}", "a\u{85}b"] {
+            assert!(
+                matches!(
+                    normalise(password),
+                    Err(AuthError::PasswordHasControlCharacter)
+                ),
+                "{password:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_combining_accent_and_a_precomposed_letter_are_one_password() {
+        let combining = "cafe\u{301}";
+        assert_eq!(normalise(combining).unwrap(), "caf\u{e9}");
+        assert_eq!(normalise("caf\u{e9}").unwrap(), "caf\u{e9}");
+        // Compatibility forms fold too: full-width letters, ligatures.
+        assert_eq!(normalise("ｐａｓｓ").unwrap(), "pass");
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_normalised_form() {
+        // U+FDFA is one character of 3 bytes that NFKC expands to 18 characters (33 bytes).
+        assert!(normalise(&"\u{fdfa}".repeat(2)).is_ok());
+        assert!(matches!(
+            normalise(&"\u{fdfa}".repeat(3)),
+            Err(AuthError::PasswordTooLong)
+        ));
+    }
+
+    #[test]
+    fn a_hash_of_the_form_as_typed_still_matches_and_asks_for_a_rehash() {
+        let typed = "cafe\u{301}";
+        let legacy = bcrypt::hash(typed, 4).unwrap();
+        let normalised = normalise(typed).unwrap();
+        assert_eq!(verify(typed, &normalised, &legacy), Match::AsTyped);
+        let current = bcrypt::hash(normalised.as_ref(), 4).unwrap();
+        assert_eq!(verify(typed, &normalised, &current), Match::Yes);
+        assert_eq!(verify("caf\u{e9}", "caf\u{e9}", &current), Match::Yes);
+        assert_eq!(verify("other", "other", &current), Match::No);
     }
 }

@@ -26,7 +26,7 @@ impl Auth {
             ..UserChanges::default()
         };
         self.db.update_user(user.id, &changes)?;
-        tracing::info!("reset token issued");
+        tracing::info!(event = "reset_requested", "reset token issued");
         Ok(token)
     }
 
@@ -79,7 +79,7 @@ impl Auth {
             .db
             .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
             .map_err(unknown)?;
-        tracing::info!("password reset");
+        tracing::info!(event = "reset_redeemed", "password reset");
         Ok(user)
     }
 }

@@ -29,26 +29,29 @@ impl Auth {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", user.id);
-        let (_, token) = self.start_session(&user, UserChanges::default())?;
+        let (_, token) = self.start_session(&user, UserChanges::default(), None)?;
         Ok(Some(token))
     }
 
-    /// Writes a fresh session (and `extra` changes) to `user`, and clears its failed logins.
+    /// Writes a fresh session (and `extra` changes) to `user`. With `expected_hash`, only
+    /// while the stored password hash is still that one (else `Storage(Conflict)`).
     pub(crate) fn start_session(
         &self,
         user: &User,
         extra: UserChanges,
+        expected_hash: Option<&str>,
     ) -> Result<(User, SessionToken), AuthError> {
         let token = SessionToken::generate();
         let expires_at = self.now().saturating_add(secs(self.config.session_ttl));
         let changes = UserChanges {
             session_id: Some(Some(token.digest())),
             session_expires_at: Some(Some(expires_at)),
-            failed_logins: Some(0),
-            failed_window_start: Some(None),
             ..extra
         };
-        let user = self.db.update_user(user.id, &changes)?;
+        let user = match expected_hash {
+            Some(hash) => self.db.update_user_if_password(user.id, hash, &changes)?,
+            None => self.db.update_user(user.id, &changes)?,
+        };
         Ok((user, token))
     }
 
@@ -73,7 +76,10 @@ impl Auth {
             ..UserChanges::default()
         };
         match self.db.update_user(user_id, &changes) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                tracing::info!(event = "logout", "session ended");
+                Ok(())
+            }
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
             Err(e) => Err(e.into()),
         }

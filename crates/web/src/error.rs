@@ -68,8 +68,11 @@ impl ApiError {
                 AuthError::UserAlreadyExists(_)
                 | AuthError::InvalidEmail(_)
                 | AuthError::PasswordTooLong
+                | AuthError::PasswordHasControlCharacter
                 | AuthError::PasswordTooShort(_) => StatusCode::BAD_REQUEST,
-                AuthError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+                AuthError::InvalidCredentials | AuthError::PasswordChanged => {
+                    StatusCode::UNAUTHORIZED
+                }
                 AuthError::UnknownEmail | AuthError::UnknownUser | AuthError::UnknownResetToken => {
                     StatusCode::FORBIDDEN
                 }
@@ -111,6 +114,8 @@ impl ApiError {
                 AuthError::InvalidEmail(_)
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordTooShort(_)
+                | AuthError::PasswordHasControlCharacter
+                | AuthError::PasswordChanged
                 | AuthError::InvalidCredentials
                 | AuthError::UnknownEmail
                 | AuthError::Throttled { .. } => e.to_string().into(),

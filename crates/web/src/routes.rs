@@ -237,9 +237,12 @@ async fn log_in(
     };
     let outcome = match &attempt {
         Ok(_) => Some(LoginOutcome::Ok),
-        Err(ApiError::Auth(AuthError::InvalidCredentials | AuthError::PasswordTooLong)) => {
-            Some(LoginOutcome::Failed)
-        }
+        Err(ApiError::Auth(
+            AuthError::InvalidCredentials
+            | AuthError::PasswordTooLong
+            | AuthError::PasswordHasControlCharacter
+            | AuthError::PasswordChanged,
+        )) => Some(LoginOutcome::Failed),
         Err(ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. }) => {
             Some(LoginOutcome::Throttled)
         }

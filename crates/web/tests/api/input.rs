@@ -181,3 +181,47 @@ async fn form_values_are_decoded_like_flask_does() {
         assert_eq!(app.post_sessions("bob@x.io", "a b&c").await.status(), 200);
     }
 }
+
+#[tokio::test]
+async fn passwords_with_control_characters_get_400_everywhere() {
+    for app in spawn_apps().await {
+        let refused = "password must not contain control characters";
+        assert_error(app.post_users("bob@x.io", "ab\0ab").await, 400, refused).await;
+        app.post_users("bob@x.io", "ab").await;
+        // bcrypt stops at a NUL: `ab\0ab` used to log in as `ab`.
+        assert_error(app.post_sessions("bob@x.io", "ab\0ab").await, 400, refused).await;
+        let token = app.reset_token("bob@x.io").await;
+        let res = app.put_reset_password("bob@x.io", &token, "new\tpw").await;
+        assert_error(res, 400, refused).await;
+        assert_eq!(app.post_sessions("bob@x.io", "ab").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn a_password_typed_with_a_combining_accent_logs_in() {
+    for app in spawn_apps().await {
+        app.post_users("bob@x.io", "caf\u{e9}").await;
+        assert_eq!(
+            app.post_sessions("bob@x.io", "cafe\u{301}").await.status(),
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn look_alike_and_markup_characters_in_emails_get_400() {
+    for app in spawn_apps().await {
+        for email in [
+            "kel\u{200b}ly@x.io",
+            "\u{202e}kelly@x.io",
+            "<script>alert(1)</script>@x.io",
+        ] {
+            assert_error(
+                app.post_users(email, "pw").await,
+                400,
+                "email must not contain invisible, direction-changing or angle-bracket characters",
+            )
+            .await;
+        }
+    }
+}
