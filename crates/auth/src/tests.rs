@@ -732,3 +732,35 @@ fn a_hash_stored_before_normalisation_still_logs_in_and_is_remade() {
         env.auth.log_in("bob@x.io", "caf\u{e9}").unwrap();
     });
 }
+
+#[test]
+fn a_database_of_the_previous_release_upgrades_with_its_accounts_and_sessions() {
+    for test_db in TestDatabase::all() {
+        // The schema and rows the previous release (one migration) left behind.
+        test_db.migrate_to("20261125000000");
+        let session = SessionToken::generate();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        test_db.execute(&format!(
+            "INSERT INTO users (email, hashed_password, session_id, session_expires_at, \
+             failed_logins, failed_window_start) \
+             VALUES ('bob@x.io', '{hash}', '{}', {}, 2, {START})",
+            session.digest(),
+            START + 3600
+        ));
+        let clock = Arc::new(ManualClock::new(START));
+        let config = AuthConfig {
+            clock: clock.clone(),
+            ..test_config()
+        };
+        let auth = Auth::open(test_db.url(), config).unwrap();
+        let user = auth
+            .get_user_from_session_id(session.expose())
+            .unwrap()
+            .expect("the session made before the upgrade still works");
+        assert_eq!(user.email, "bob@x.io");
+        for _ in 0..3 {
+            auth.log_in("bob@x.io", "wrong").unwrap_err();
+        }
+        auth.log_in("bob@x.io", "pw").unwrap();
+    }
+}

@@ -69,6 +69,59 @@ impl TestDatabase {
             .collect()
     }
 
+    /// Applies the embedded migrations up to and including `version` (e.g. `"20261125000000"`,
+    /// the folder name's digits) and no further: the schema a past release left, to write
+    /// rows into before testing an upgrade.
+    pub fn migrate_to(&self, version: &str) {
+        use diesel::migration::MigrationSource;
+        use diesel::SqliteConnection;
+        use diesel_migrations::MigrationHarness;
+        macro_rules! run_upto {
+            ($conn:expr, $source:expr, $backend:ty) => {{
+                let conn = &mut $conn;
+                let count = MigrationSource::<$backend>::migrations(&$source)
+                    .expect("read migrations")
+                    .len();
+                for _ in 0..count {
+                    let applied = conn.run_next_migration($source).expect("apply migration");
+                    if applied.to_string() == version {
+                        return;
+                    }
+                }
+                panic!("no migration {version}");
+            }};
+        }
+        match self.backend {
+            crate::Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+                run_upto!(conn, crate::migrate::SQLITE, diesel::sqlite::Sqlite)
+            }
+            crate::Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open PostgreSQL");
+                run_upto!(conn, crate::migrate::POSTGRES, diesel::pg::Pg)
+            }
+        }
+    }
+
+    /// Runs `sql` (one or more statements) on the database directly, as an old release or
+    /// an operator would.
+    pub fn execute(&self, sql: &str) {
+        match self.backend {
+            crate::Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                diesel::SqliteConnection::establish(path)
+                    .expect("open SQLite")
+                    .batch_execute(sql)
+                    .expect("run SQL");
+            }
+            crate::Backend::Postgres => PgConnection::establish(&self.url)
+                .expect("open PostgreSQL")
+                .batch_execute(sql)
+                .expect("run SQL"),
+        }
+    }
+
     /// The URL to open it with.
     pub fn url(&self) -> &str {
         &self.url
