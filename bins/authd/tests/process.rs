@@ -441,3 +441,33 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
     assert_eq!(line["span"]["method"], "GET");
     assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
 }
+
+#[tokio::test]
+async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
+    // Declared first, dropped last: the server lets go of the file before the disk goes.
+    let Some(db) = auth::testing::TestDatabase::sqlite_on_small_disk() else {
+        return;
+    };
+    let server = Server::start(db.url(), &[]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    db.fill_disk();
+    let password = "hunter2-secret";
+    let form = [("email", "ann@x.io"), ("password", password)];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 503);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let log = server.log();
+    // e.g. `ERROR request{…}: web::error: request failed error=database unavailable, retry
+    // shortly: storage failed: database disk full: database or disk is full`
+    let line = log
+        .lines()
+        .find(|line| line.contains("request failed"))
+        .unwrap_or_else(|| panic!("no error line in\n{log}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("database disk full"), "{line}");
+    assert!(line.contains("database or disk is full"), "{line}");
+    for secret in [password, "$2b$"] {
+        assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
+    }
+}

@@ -32,6 +32,10 @@ pub enum DbError {
     /// The connection broke during the query.
     #[error("database connection lost")]
     ConnectionLost(#[source] DieselError),
+    /// The disk is full: the write was not stored (SQLite `SQLITE_FULL`, PostgreSQL `53100`).
+    /// Space must be freed; a retry later may work.
+    #[error("database disk full")]
+    StorageFull(#[source] DieselError),
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -41,9 +45,13 @@ pub enum DbError {
 }
 
 impl DbError {
-    /// True when the database could not be reached (a retry later may work): HTTP 503.
+    /// True when the database could not be reached or cannot store anything now (a retry later
+    /// may work): HTTP 503.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, DbError::Unavailable(_) | DbError::ConnectionLost(_))
+        matches!(
+            self,
+            DbError::Unavailable(_) | DbError::ConnectionLost(_) | DbError::StorageFull(_)
+        )
     }
 }
 
@@ -56,8 +64,28 @@ fn is_email_index(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
     }
 }
 
+/// Whether the database refused a write for want of disk space. diesel reports neither
+/// SQLite's result code nor PostgreSQL's SQLSTATE (both are `DatabaseErrorKind::Unknown`), so
+/// this reads the message: SQLite's for `SQLITE_FULL` is fixed; PostgreSQL's `53100` carries
+/// the OS's `ENOSPC` text (in English unless `lc_messages` says otherwise).
+fn is_disk_full(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message();
+            message.contains("database or disk is full")
+                || message.contains("No space left on device")
+        }
+        // A COMMIT failed and the ROLLBACK after it too: the commit's error is the cause.
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => is_disk_full(commit_error),
+        _ => false,
+    }
+}
+
 impl From<DieselError> for DbError {
     fn from(error: DieselError) -> Self {
+        if is_disk_full(&error) {
+            return DbError::StorageFull(error);
+        }
         match error {
             DieselError::NotFound => DbError::NoResultFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info)
@@ -69,5 +97,42 @@ impl From<DieselError> for DbError {
             | DieselError::BrokenTransactionManager => DbError::ConnectionLost(error),
             other => DbError::Query(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_full_disk_on_either_backend_is_storage_full_and_unavailable() {
+        for message in [
+            "database or disk is full",
+            "could not extend file \"base/16384/16385\": No space left on device",
+        ] {
+            let error = DbError::from(database_error(message));
+            assert!(matches!(error, DbError::StorageFull(_)), "{message}");
+            assert!(error.is_unavailable());
+        }
+    }
+
+    #[test]
+    fn a_commit_that_failed_for_space_is_storage_full_even_if_its_rollback_failed() {
+        let error = DbError::from(DieselError::RollbackErrorOnCommit {
+            rollback_error: Box::new(database_error("cannot rollback - no transaction is active")),
+            commit_error: Box::new(database_error("database or disk is full")),
+        });
+        assert!(matches!(error, DbError::StorageFull(_)));
+    }
+
+    #[test]
+    fn other_database_errors_stay_query_errors() {
+        let error = DbError::from(database_error("no such table: users"));
+        assert!(matches!(error, DbError::Query(_)));
+        assert!(!error.is_unavailable());
     }
 }

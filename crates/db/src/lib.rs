@@ -115,24 +115,69 @@ impl Db {
         result
     }
 
-    /// Runs a query that writes. (Placeholder until the commit-checking version lands.)
+    /// Runs `query`, which writes, in a transaction of its own: `Ok` only once the COMMIT
+    /// succeeded, so the write is on disk (or, on PostgreSQL, on the server). Every write in this
+    /// crate goes through here; `run` and `read` are for reads.
+    ///
+    /// Errors: `StorageFull` when the disk is full, and whatever `query` or the commit reports;
+    /// after an error nothing of `query` is stored.
     fn write<T>(
         &self,
         query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, DbError> {
-        self.run(query)
+        // Why not autocommit: SQLite commits an autocommit statement when it halts. For a
+        // statement with RETURNING that is the `sqlite3_reset` after the first row, since
+        // `get_result` steps once (diesel 2.3.14, query_dsl/mod.rs `get_result`:
+        // `internal_load(conn)?.next()`). diesel resets in `Drop for BoundStatement`
+        // (sqlite/connection/stmt.rs) through `Statement::reset`, which calls
+        // `ffi::sqlite3_reset` and throws its result away. So a commit that failed (full disk,
+        // I/O error, SQLITE_BUSY) was answered with the returned row, although SQLite had
+        // rolled the statement back; `execute` of a RETURNING statement (`StatementUse::run`
+        // steps once) loses it the same way. https://sqlite.org/c3ref/reset.html asks callers
+        // to check that result. In an explicit transaction the statement only changes pages in
+        // the cache, and the COMMIT is a statement of its own whose error diesel does report.
+        //
+        // BEGIN IMMEDIATE on SQLite takes the write lock up front: a deferred transaction that
+        // reads first and then upgrades can fail SQLITE_BUSY at once, busy_timeout or not,
+        // when another writer got there first.
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        self.run(|conn| {
+            match conn {
+                AnyConnection::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
+                AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+            }
+            match query(conn) {
+                Ok(value) => {
+                    AnyConnection::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // The query's error is the one worth reporting; a failed rollback leaves
+                    // the transaction manager broken, and `run` drops the connection.
+                    let _ = AnyConnection::rollback_transaction(conn);
+                    Err(error)
+                }
+            }
+        })
     }
 
-    /// Runs `query` on a pooled connection. A connection the query finds closed is marked so
-    /// the pool drops it rather than hand it out again.
+    /// Runs `query` on a pooled connection. A connection the query finds closed, or leaves in
+    /// a transaction it could not end, is marked so the pool drops it rather than hand it out
+    /// again.
     fn run<T>(
         &self,
         query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, DbError> {
+        use diesel::connection::TransactionManager;
         use diesel::result::{DatabaseErrorKind, Error};
         let mut pooled = self.pool.get()?;
         let result = query(&mut pooled.conn);
         if let Err(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) = &result {
+            pooled.broken = true;
+        }
+        if AnyConnection::is_broken_transaction_manager(&mut pooled.conn) {
             pooled.broken = true;
         }
         Ok(result?)

@@ -1,5 +1,11 @@
 //! Fresh databases for tests: a SQLite file in a temp dir, and a PostgreSQL schema of its own
 //! when `TEST_DATABASE_URL` is set, so tests run in parallel and the same body runs on both.
+//! A SQLite file can also sit on a small tmpfs of its own, which a test fills up to see what a
+//! full disk does to each write.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -17,6 +23,33 @@ pub struct TestDatabase {
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { server: String, schema: String },
+    SmallDisk(SmallDisk),
+}
+
+/// How big `TestDatabase::sqlite_on_small_disk`'s file system is: room for the schema, a WAL
+/// and a few hundred users, and quick to fill.
+const SMALL_DISK_BYTES: u64 = 2 * 1024 * 1024;
+
+/// A tmpfs mounted on a temp dir, unmounted when dropped (before the dir is removed).
+struct SmallDisk {
+    mount_point: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn filler(&self) -> PathBuf {
+        self.mount_point.join("filler")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a pool that outlives the test database may still hold the file open.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.mount_point)
+            .status();
+    }
 }
 
 impl TestDatabase {
@@ -60,6 +93,75 @@ impl TestDatabase {
             backend: crate::Backend::Postgres,
             _guard: Guard::Postgres { server, schema },
         })
+    }
+
+    /// A fresh SQLite file alone on a small tmpfs (a few MiB), for tests that fill the disk
+    /// (`fill_disk`). Mounting needs root (or `CAP_SYS_ADMIN`). When the mount fails this panics
+    /// if `CI` is `true` (CI must not pass without the test), and otherwise returns `None`,
+    /// saying so on stderr.
+    pub fn sqlite_on_small_disk() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("create a temp dir");
+        let mount_point = dir.path().to_path_buf();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={SMALL_DISK_BYTES}"))
+            .arg("tmpfs")
+            .arg(&mount_point)
+            .output();
+        let failure = match mounted {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+            Err(e) => Some(format!("cannot run mount: {e}")),
+        };
+        if let Some(why) = failure {
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!("CI=true but a tmpfs for the full-disk tests cannot be mounted: {why}");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: full-disk test skipped, a tmpfs cannot be mounted here ({why}); \
+                 run as root to test it"
+            );
+            return None;
+        }
+        let path = mount_point.join("authd-test.db");
+        Some(TestDatabase {
+            url: format!("sqlite://{}", path.display()),
+            backend: crate::Backend::Sqlite,
+            _guard: Guard::SmallDisk(SmallDisk {
+                mount_point,
+                _dir: dir,
+            }),
+        })
+    }
+
+    /// Fills the small disk of `sqlite_on_small_disk` with a filler file until the file system
+    /// refuses another byte. Open the `Db` first: a database opened on a full disk cannot even
+    /// create its files. Panics for any other kind of test database.
+    pub fn fill_disk(&self) {
+        let Guard::SmallDisk(disk) = &self._guard else {
+            panic!("fill_disk needs TestDatabase::sqlite_on_small_disk");
+        };
+        let mut filler = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(disk.filler())
+            .expect("create the filler file");
+        // Large chunks first, then single bytes: tmpfs allocates whole pages, so the last
+        // partial page is taken too and nothing is left for the database.
+        for chunk in [64 * 1024, 4096, 1] {
+            let bytes = vec![0u8; chunk];
+            while filler.write_all(&bytes).is_ok() {}
+        }
+        let full = disk_free_bytes(&disk.mount_point);
+        assert_eq!(full, Some(0), "the small disk should be full");
+    }
+
+    /// Removes what `fill_disk` wrote, so the disk has room again.
+    pub fn free_disk(&self) {
+        if let Guard::SmallDisk(disk) = &self._guard {
+            std::fs::remove_file(disk.filler()).expect("remove the filler file");
+        }
     }
 
     /// SQLite always, and PostgreSQL when `TEST_DATABASE_URL` is set.
@@ -131,6 +233,21 @@ impl TestDatabase {
     pub fn backend(&self) -> crate::Backend {
         self.backend
     }
+}
+
+/// Free bytes on the file system at `path`, from `df` (no libc binding needed for a test).
+fn disk_free_bytes(path: &Path) -> Option<u64> {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Drop for Guard {

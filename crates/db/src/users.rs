@@ -23,7 +23,7 @@ impl Db {
             email,
             hashed_password,
         };
-        self.run(|conn| {
+        self.write(|conn| {
             diesel::insert_into(users::table)
                 .values(&new)
                 .returning(users::all_columns)
@@ -79,7 +79,7 @@ impl Db {
         if changes.is_empty() {
             return self.find_user_by(&[UserFilter::Id(user_id)]);
         }
-        self.run(|conn| {
+        self.write(|conn| {
             diesel::update(users::table.find(user_id))
                 .set(changes)
                 .returning(users::all_columns)
@@ -163,9 +163,10 @@ impl Db {
         if let Some(email) = email {
             target = target.filter(users::email.eq(email));
         }
-        let owner: UserId = self.run(|conn| target.select(users::id).first(conn))?;
         let cleared: Option<String> = None;
-        self.run(|conn| {
+        // One transaction: the owner found is the owner updated.
+        self.write(|conn| {
+            let owner: UserId = target.select(users::id).first(conn)?;
             diesel::update(
                 users::table
                     .find(owner)
@@ -194,7 +195,7 @@ impl Db {
     ) -> Result<(), DbError> {
         // Plain SQL because the DSL has no CASE on both backends. SQLite numbers `$n` in order
         // of first appearance, so they must first appear as $1, $2, $3.
-        let updated = self.run(|conn| {
+        let updated = self.write(|conn| {
             diesel::sql_query(
                 "UPDATE users SET \
                failed_logins = CASE WHEN failed_window_start > $1 \
@@ -556,7 +557,7 @@ mod tests {
     fn a_plain_classic_insert_still_works() {
         use diesel::connection::SimpleConnection;
         on_each_backend(|db| {
-            db.run(|conn| {
+            db.write(|conn| {
                 conn.batch_execute(
                     "INSERT INTO users (email, hashed_password, session_id, reset_token) \
                      VALUES ('a@x.io', 'h', NULL, NULL)",

@@ -94,6 +94,11 @@ impl TestApp {
         self._db.url().strip_prefix("sqlite://").map(str::to_owned)
     }
 
+    /// The database behind the server (e.g. to fill its disk).
+    pub fn database(&self) -> &TestDatabase {
+        &self._db
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
