@@ -59,6 +59,26 @@ pub struct Cli {
     )]
     pub max_failed_logins: u32,
 
+    /// Sessions one account may hold at once (devices signed in); a login beyond it ends the
+    /// least recently used. 1 (the default): a login ends the earlier session. 0: no limit.
+    #[arg(
+        long,
+        env = "AUTHD_MAX_SESSIONS_PER_USER",
+        default_value_t = 1,
+        global = true
+    )]
+    pub max_sessions_per_user: u32,
+
+    /// Seconds after which an unused session is dead; 0 (the default) turns it off, else at
+    /// least 60 (last use is recorded once a minute).
+    #[arg(
+        long,
+        env = "AUTHD_SESSION_IDLE_TIMEOUT",
+        default_value_t = 0,
+        global = true
+    )]
+    pub session_idle_timeout: u64,
+
     /// Seconds of the window in which failed logins are counted.
     #[arg(
         long,
@@ -154,6 +174,8 @@ impl Cli {
             min_password_len: self.min_password_length,
             max_failed_logins: self.max_failed_logins,
             failed_login_window: secs(self.failed_login_window),
+            max_sessions_per_user: self.max_sessions_per_user,
+            session_idle_timeout: secs(self.session_idle_timeout),
             ..AuthConfig::default()
         };
         let mut web = WebOptions {

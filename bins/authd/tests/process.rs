@@ -158,6 +158,7 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         vec!["--bcrypt-cost", "32", "--database-url", &db],
         vec!["--database-url", "mysql://localhost/x"],
         vec!["--no-such-flag"],
+        vec!["--session-idle-timeout", "30", "--database-url", &db],
     ] {
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -205,6 +206,8 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--cookie-secure", "AUTHD_COOKIE_SECURE"),
         ("--max-failed-logins", "AUTHD_MAX_FAILED_LOGINS"),
         ("--log-format", "AUTHD_LOG_FORMAT"),
+        ("--max-sessions-per-user", "AUTHD_MAX_SESSIONS_PER_USER"),
+        ("--session-idle-timeout", "AUTHD_SESSION_IDLE_TIMEOUT"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }

@@ -23,6 +23,9 @@ pub enum AuthError {
     /// Unknown email or wrong password: deliberately the same answer.
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// The current password given to confirm an account operation is wrong.
+    #[error("wrong password")]
+    WrongPassword,
     /// The password was verified, but it changed (a reset or password change) before the
     /// session could be written: the change wins and this login did not happen.
     #[error("the password was changed meanwhile: log in with the new one")]
@@ -39,6 +42,9 @@ pub enum AuthError {
     /// No such user id.
     #[error("no such user")]
     UnknownUser,
+    /// The user has no session of that public id (it may be another user's, or ended).
+    #[error("no such session")]
+    UnknownSession,
     /// The reset token is unknown, used, expired, or not the given email's.
     #[error("unknown reset token")]
     UnknownResetToken,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod account;
 mod clock;
 mod error;
 mod password;
@@ -19,6 +20,8 @@ pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::AuthError;
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
+pub use session::{Authenticated, ClientInfo, SessionInfo};
+pub use session::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
 pub use token::{generate_uuid, ResetToken, SessionToken};
 
 use db::Db;
@@ -42,6 +45,12 @@ pub struct AuthConfig {
     pub failed_login_window: Duration,
     /// The longest lock; an address quiet for this long starts over.
     pub max_lockout: Duration,
+    /// Sessions one account may hold at once; a login beyond it ends the least recently used.
+    /// 1 (the default) is the classic contract: a login ends the earlier session. 0: no limit.
+    pub max_sessions_per_user: u32,
+    /// A session unused for this long is dead; zero (the default) turns it off. At least 60
+    /// seconds when set, as last use is recorded once a minute.
+    pub session_idle_timeout: Duration,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Tests only: runs between a login's password check and its session write, so a test
@@ -60,6 +69,8 @@ impl Default for AuthConfig {
             max_failed_logins: 10,
             failed_login_window: Duration::from_secs(15 * 60),
             max_lockout: Duration::from_secs(24 * 3600),
+            max_sessions_per_user: 1,
+            session_idle_timeout: Duration::ZERO,
             clock: Arc::new(SystemClock),
             pause_before_login_write: None,
         }
@@ -76,6 +87,8 @@ impl std::fmt::Debug for AuthConfig {
             .field("max_failed_logins", &self.max_failed_logins)
             .field("failed_login_window", &self.failed_login_window)
             .field("max_lockout", &self.max_lockout)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("session_idle_timeout", &self.session_idle_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -110,9 +123,18 @@ impl Auth {
 
     /// Checks `config`, opens the database and brings its schema up to date.
     ///
-    /// Errors: `Config` for a bcrypt cost outside 4–31, `Storage` when the database cannot be
+    /// Errors: `Config` for a bcrypt cost outside 4–31 or a session idle timeout under a minute
+    /// (but not zero), `Storage` when the database cannot be
     /// opened or migrated.
     pub fn connect(options: &DbOptions, config: AuthConfig) -> Result<Self, AuthError> {
+        let idle = config.session_idle_timeout;
+        if !idle.is_zero() && idle.as_secs() < session::LAST_SEEN_EVERY_SECS.unsigned_abs() {
+            return Err(AuthError::Config(format!(
+                "the session idle timeout must be 0 (off) or at least {} seconds, as last use \
+                 is recorded once a minute",
+                session::LAST_SEEN_EVERY_SECS
+            )));
+        }
         let dummy_hash = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
         Ok(Auth {

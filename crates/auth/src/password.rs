@@ -8,7 +8,7 @@ use tracing::instrument;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::throttle::Counted;
-use crate::{Auth, AuthError, SessionToken};
+use crate::{Auth, AuthError, ClientInfo, SessionToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -83,7 +83,7 @@ fn verify(password: &str, normalised: &str, hash: &str) -> Match {
 /// A password that matched an account, and whether its hash must be remade.
 pub(crate) struct Verified {
     pub(crate) user: User,
-    counted: Option<Counted>,
+    pub(crate) counted: Option<Counted>,
     rehash: bool,
 }
 
@@ -94,11 +94,21 @@ impl Auth {
     /// Errors: `PasswordHasControlCharacter`, `PasswordTooLong` over 72 bytes (after
     /// normalisation), `PasswordTooShort` under the configured minimum.
     pub fn hash_password(&self, password: &str) -> Result<String, AuthError> {
+        let password = self.acceptable_password(password)?;
+        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(AuthError::Hashing)
+    }
+
+    /// `password` normalised, if it is acceptable as a new password (the rules of
+    /// [`Auth::hash_password`]); cheap, so it runs before any bcrypt.
+    pub(crate) fn acceptable_password<'a>(
+        &self,
+        password: &'a str,
+    ) -> Result<Cow<'a, str>, AuthError> {
         let password = normalise(password)?;
         if password.chars().count() < self.config.min_password_len {
             return Err(AuthError::PasswordTooShort(self.config.min_password_len));
         }
-        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(AuthError::Hashing)
+        Ok(password)
     }
 
     /// Creates an account.
@@ -149,7 +159,16 @@ impl Auth {
         }
     }
 
-    /// Checks the credentials and starts a new session (replacing any earlier one).
+    /// Checks the credentials and starts a new session: [`Auth::log_in_from`] for a client
+    /// nothing is known about.
+    pub fn log_in(&self, email: &str, password: &str) -> Result<(User, SessionToken), AuthError> {
+        self.log_in_from(email, password, &ClientInfo::default())
+    }
+
+    /// Checks the credentials and starts a new session for `client` (its user agent and IP
+    /// are kept with the session for the owner to see). With `max_sessions_per_user` N > 0,
+    /// the least recently used of the account's sessions end so that at most N are alive
+    /// (with the default of 1, the login replaces the earlier session).
     ///
     /// Passwords are compared in NFKC form; a hash stored before that rule (or at a lower cost
     /// than configured) is remade on success. The session (and any new hash) is written only
@@ -160,7 +179,12 @@ impl Auth {
     /// unknown email or a wrong password alike; `Throttled` while the address is locked;
     /// `PasswordChanged` as above.
     #[instrument(skip_all, fields(user_id))]
-    pub fn log_in(&self, email: &str, password: &str) -> Result<(User, SessionToken), AuthError> {
+    pub fn log_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, SessionToken), AuthError> {
         let verified = self.check_credentials(email, password)?;
         let user = &verified.user;
         tracing::Span::current().record("user_id", user.id);
@@ -173,8 +197,10 @@ impl Auth {
         if let Some(pause) = &self.config.pause_before_login_write {
             pause();
         }
+        // One transaction, conditional on the hash verified: the session insert, the end of
+        // sessions over the limit and any new hash all happen, or none does.
         let (user, token) = self
-            .start_session(user, changes, Some(&user.hashed_password))
+            .start_session(user, changes, Some(&user.hashed_password), client)
             .map_err(|e| match e {
                 AuthError::Storage(DbError::Conflict) => {
                     tracing::info!(event = "login_lost_race", "password changed during login");
@@ -210,7 +236,46 @@ impl Auth {
             tracing::info!(event = "login_failed", known = false, "login failed");
             return Err(AuthError::InvalidCredentials);
         };
-        match verify(password, &normalised, &user.hashed_password) {
+        verify_user(user, counted, password, &normalised)
+    }
+
+    /// The password check of an operation a logged-in user confirms with their password
+    /// (change it, delete the account): counted toward the login throttle of the account's
+    /// address like a login, so a stolen session cannot guess the password any faster.
+    ///
+    /// Errors: as [`Auth::log_in`], but `WrongPassword` for a wrong password; and
+    /// `UnknownUser` when the user is gone.
+    pub(crate) fn check_password_of(
+        &self,
+        user_id: db::UserId,
+        password: &str,
+    ) -> Result<Verified, AuthError> {
+        let normalised = normalise(password)?;
+        let user = crate::session::found(self.db.find_user_by(&[db::UserFilter::Id(user_id)]))?
+            .ok_or(AuthError::UnknownUser)?;
+        let counted = match self.count_attempt(&user.email) {
+            Ok(counted) => counted,
+            Err(throttled @ AuthError::Throttled { .. }) => {
+                tracing::warn!(event = "password_check_throttled", "password check throttled");
+                return Err(throttled);
+            }
+            Err(e) => return Err(e),
+        };
+        verify_user(user, counted, password, &normalised).map_err(|e| match e {
+            AuthError::InvalidCredentials => AuthError::WrongPassword,
+            e => e,
+        })
+    }
+}
+
+/// Compares `password` with `user`'s hash; logs a failure.
+fn verify_user(
+    user: User,
+    counted: Option<Counted>,
+    password: &str,
+    normalised: &str,
+) -> Result<Verified, AuthError> {
+        match verify(password, normalised, &user.hashed_password) {
             Match::No => {
                 tracing::info!(
                     event = "login_failed",
@@ -226,7 +291,6 @@ impl Auth {
                 counted,
             }),
         }
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,75 @@
-//! Sessions: one per user, stored as a digest with an expiry.
+//! Sessions: one row per signed-in device, stored as a digest with an expiry, looked up on a
+//! unique index, and listed and revoked by a public id unrelated to the token.
 
-use db::{DbError, UserFilter};
+use db::{Alive, DbError, NewSession, UserFilter};
 use db::{Email, User, UserChanges, UserId};
 use tracing::instrument;
 
 use crate::clock::secs;
 use crate::token::digest;
 use crate::{Auth, AuthError, SessionToken};
+
+/// A session's last use is written at most once per this many seconds, so reading a session
+/// is not a database write on every request.
+pub const LAST_SEEN_EVERY_SECS: i64 = 60;
+
+/// The most sessions [`Auth::list_sessions`] returns (the newest), whatever the limit per user.
+pub const MAX_LISTED_SESSIONS: i64 = 100;
+
+/// Where a login comes from, kept with its session for the owner to see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The `User-Agent` header; cut to 256 characters when stored.
+    pub user_agent: Option<String>,
+    /// The client's IP address.
+    pub ip: Option<String>,
+}
+
+/// A session as its owner sees it: never the token or its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The public id: 32 lowercase hex characters, random, unrelated to the token, so
+    /// knowing it lets nobody use the session.
+    pub id: String,
+    /// Unix seconds of the login.
+    pub created_at: i64,
+    /// Unix seconds of the latest use, to the minute.
+    pub last_seen_at: i64,
+    /// Unix seconds after which the session is dead.
+    pub expires_at: i64,
+    /// The client's `User-Agent` at login (at most 256 characters).
+    pub user_agent: Option<String>,
+    /// The client's IP address at login.
+    pub ip: Option<String>,
+}
+
+impl From<db::Session> for SessionInfo {
+    fn from(row: db::Session) -> Self {
+        SessionInfo {
+            id: row.public_id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            user_agent: row.user_agent,
+            ip: row.ip,
+        }
+    }
+}
+
+/// The owner of a live session token, and the session.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The session's user.
+    pub user: User,
+    /// The session itself.
+    pub session: SessionInfo,
+}
+
+/// Whether `id` has the shape of a public session id (32 lowercase hex characters); anything
+/// else names no session and costs no query.
+fn is_public_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 impl Auth {
     /// The account of `email`, if there is one (a malformed address has none). The returned
@@ -21,64 +84,158 @@ impl Auth {
         )
     }
 
-    /// Starts a new session for `email`, replacing any earlier one, and returns its token;
-    /// `None` for an unknown (or malformed) email.
+    /// Starts a new session for `email` and returns its token; `None` for an unknown (or
+    /// malformed) email. With the default `max_sessions_per_user` of 1 it replaces any earlier
+    /// session, as the classic contract says.
     #[instrument(skip_all, fields(user_id))]
     pub fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
         let Some(user) = self.find_user_by_email(email)? else {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", user.id);
-        let (_, token) = self.start_session(&user, UserChanges::default(), None)?;
+        let (_, token) = self.start_session(
+            &user,
+            UserChanges::default(),
+            None,
+            &ClientInfo::default(),
+        )?;
         Ok(Some(token))
     }
 
-    /// Writes a fresh session (and `extra` changes) to `user`. With `expected_hash`, only
-    /// while the stored password hash is still that one (else `Storage(Conflict)`).
+    /// Writes a fresh session for `user` (and `extra` changes to it), ending sessions beyond
+    /// the configured limit, in one transaction. With `expected_hash`, only while the stored
+    /// password hash is still that one (else `Storage(Conflict)`).
     pub(crate) fn start_session(
         &self,
         user: &User,
         extra: UserChanges,
         expected_hash: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<(User, SessionToken), AuthError> {
         let token = SessionToken::generate();
-        let expires_at = self.now().saturating_add(secs(self.config.session_ttl));
-        let changes = UserChanges {
-            session_id: Some(Some(token.digest())),
-            session_expires_at: Some(Some(expires_at)),
-            ..extra
+        let now = self.now();
+        let new = NewSession {
+            public_id: uuid::Uuid::new_v4().simple().to_string(),
+            token_digest: token.digest(),
+            user_id: user.id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.saturating_add(secs(self.config.session_ttl)),
+            user_agent: client
+                .user_agent
+                .as_deref()
+                .and_then(NewSession::cut_user_agent),
+            ip: client.ip.clone(),
         };
-        let user = match expected_hash {
-            Some(hash) => self.db.update_user_if_password(user.id, hash, &changes)?,
-            None => self.db.update_user(user.id, &changes)?,
-        };
+        let user = self
+            .db
+            .start_session(
+                &new,
+                expected_hash,
+                &extra,
+                self.config.max_sessions_per_user,
+                self.alive(now),
+            )
+            .map_err(|e| match e {
+                DbError::NoResultFound => AuthError::UnknownUser,
+                e => e.into(),
+            })?;
         Ok((user, token))
     }
 
-    /// The user whose live session this token is; `None` for an empty, unknown or expired one.
-    pub fn get_user_from_session_id(&self, session_id: &str) -> Result<Option<User>, AuthError> {
-        if session_id.is_empty() {
-            return Ok(None);
+    /// Which sessions are alive at `now`: unexpired, and used within the idle timeout if one
+    /// is set.
+    fn alive(&self, now: i64) -> Alive {
+        let idle = secs(self.config.session_idle_timeout);
+        Alive {
+            now,
+            seen_after: if idle > 0 {
+                now.saturating_sub(idle)
+            } else {
+                i64::MIN
+            },
         }
-        found(self.db.find_user_by(&[
-            UserFilter::SessionId(digest(session_id)),
-            UserFilter::SessionExpiresAfter(self.now()),
-        ]))
     }
 
-    /// Ends the user's session. Errors: `UnknownUser` for an id nobody has.
+    /// The live session of `token` and its user; `None` for an empty, unknown, expired or
+    /// idle one. Records the use (at most once a minute per session: the write is conditional
+    /// on the last one being older). A failed record of use is logged, not an error: the
+    /// request it serves is a read.
+    pub fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, AuthError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let now = self.now();
+        let Some((user, session)) = self.db.find_session(&digest(token), self.alive(now))? else {
+            return Ok(None);
+        };
+        if session.last_seen_at < now.saturating_sub(LAST_SEEN_EVERY_SECS) {
+            if let Err(error) = self
+                .db
+                .touch_session(session.id, now, LAST_SEEN_EVERY_SECS)
+            {
+                tracing::warn!(%error, user_id = user.id, "could not record a session's use");
+            }
+        }
+        Ok(Some(Authenticated {
+            user,
+            session: session.into(),
+        }))
+    }
+
+    /// The user whose live session this token is; `None` for an empty, unknown, expired or
+    /// idle one. See [`Auth::authenticate`].
+    pub fn get_user_from_session_id(&self, session_id: &str) -> Result<Option<User>, AuthError> {
+        Ok(self.authenticate(session_id)?.map(|found| found.user))
+    }
+
+    /// Ends every session of the user (the contract's `destroy_session`: "the user has no
+    /// session any more"). Errors: `UnknownUser` for an id nobody has.
     #[instrument(skip_all, fields(user_id))]
     pub fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        let changes = UserChanges {
-            session_id: Some(None),
-            session_expires_at: Some(None),
-            ..UserChanges::default()
-        };
-        match self.db.update_user(user_id, &changes) {
-            Ok(_) => {
-                tracing::info!(event = "logout", "session ended");
+        match self.db.end_sessions_except(user_id, None) {
+            Ok(ended) => {
+                tracing::info!(event = "logout", ended, "every session ended");
                 Ok(())
+            }
+            Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user's live sessions, newest first (at most [`MAX_LISTED_SESSIONS`]).
+    pub fn list_sessions(&self, user_id: UserId) -> Result<Vec<SessionInfo>, AuthError> {
+        let rows = self
+            .db
+            .list_sessions(user_id, self.alive(self.now()), MAX_LISTED_SESSIONS)?;
+        Ok(rows.into_iter().map(SessionInfo::from).collect())
+    }
+
+    /// Ends the user's session with public id `session_id` (logout uses it for the current
+    /// session; a user may end any of their own).
+    ///
+    /// Errors: `UnknownSession` when the user has no session of that id, including when the
+    /// id is another user's: nothing of theirs is touched or revealed.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn revoke_session(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        if !is_public_id(session_id) || !self.db.end_session(user_id, session_id)? {
+            return Err(AuthError::UnknownSession);
+        }
+        tracing::info!(event = "session_revoked", "session ended");
+        Ok(())
+    }
+
+    /// Ends every session of the user except `current` (the caller's own). Returns how many
+    /// ended. Errors: `UnknownUser` for an id nobody has.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn revoke_other_sessions(&self, user_id: UserId, current: &str) -> Result<usize, AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        match self.db.end_sessions_except(user_id, Some(current)) {
+            Ok(ended) => {
+                tracing::info!(event = "other_sessions_revoked", ended, "other sessions ended");
+                Ok(ended)
             }
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
             Err(e) => Err(e.into()),
@@ -87,10 +244,31 @@ impl Auth {
 }
 
 /// A lookup's user, `None` when nobody matches; other failures stay errors.
-fn found(lookup: Result<User, DbError>) -> Result<Option<User>, AuthError> {
+pub(crate) fn found(lookup: Result<User, DbError>) -> Result<Option<User>, AuthError> {
     match lookup {
         Ok(user) => Ok(Some(user)),
         Err(DbError::NoResultFound) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_32_lowercase_hex_characters_can_be_a_public_id() {
+        assert!(is_public_id("0123456789abcdef0123456789abcdef"));
+        for id in [
+            "",
+            "0123456789ABCDEF0123456789ABCDEF",
+            "0123456789abcdef0123456789abcde",
+            "0123456789abcdef0123456789abcdef0",
+            "others",
+            "0123456789abcdef0123456789abcdeg",
+            "é123456789abcdef0123456789abcde",
+        ] {
+            assert!(!is_public_id(id), "{id}");
+        }
     }
 }

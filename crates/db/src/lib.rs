@@ -5,6 +5,7 @@ mod connection;
 mod error;
 mod filter;
 mod migrate;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
@@ -14,7 +15,9 @@ use std::time::Duration;
 pub use connection::Backend;
 pub use error::DbError;
 pub use filter::UserFilter;
+pub use sessions::Alive;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
+pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};
 
 use connection::{AnyConnection, Manager};
 
@@ -43,7 +46,7 @@ impl DbOptions {
     }
 }
 
-/// The `users` store. Cheap to clone: clones share one pool.
+/// The `users` and `sessions` store. Cheap to clone: clones share one pool.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,

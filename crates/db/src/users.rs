@@ -144,8 +144,9 @@ impl Db {
         self.update_user(user_id, &typed)
     }
 
-    /// Sets a new password hash for the owner of a live reset token, in one statement: clears
-    /// the token (so it works once, even under concurrent use) and ends the user's session.
+    /// Sets a new password hash for the owner of a live reset token, in one transaction: clears
+    /// the token (so it works once, even under concurrent use) and ends every session of the
+    /// user.
     ///
     /// `email`, when given, must be the owner's. Errors: `NoResultFound` when no user has this
     /// token digest (and that email) with the token alive at `now`.
@@ -164,10 +165,11 @@ impl Db {
             target = target.filter(users::email.eq(email));
         }
         let cleared: Option<String> = None;
-        // One transaction: the owner found is the owner updated.
+        // One transaction: the owner found is the owner updated, and its sessions end with
+        // the old password (after the user's row, in the lock order of `sessions.rs`).
         self.write(|conn| {
             let owner: UserId = target.select(users::id).first(conn)?;
-            diesel::update(
+            let user = diesel::update(
                 users::table
                     .find(owner)
                     .filter(users::reset_token.eq(token_digest)),
@@ -180,7 +182,9 @@ impl Db {
                 users::session_expires_at.eq(None::<i64>),
             ))
             .returning(users::all_columns)
-            .get_result(conn)
+            .get_result(conn)?;
+            crate::sessions::end_all_sessions(conn, owner)?;
+            Ok(user)
         })
     }
 

@@ -2,10 +2,12 @@
 
 mod attempts;
 mod email;
-/// The diesel schema of `users` and `login_attempts`, generated from the migrations.
+mod session;
+/// The diesel schema of `users`, `sessions` and `login_attempts`, generated from the migrations.
 pub mod schema;
 mod user;
 
 pub use attempts::LoginAttempts;
+pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
 pub use email::{Email, InvalidEmail, MAX_EMAIL_LEN};
 pub use user::{NewUser, User, UserChanges, UserId};

@@ -40,4 +40,30 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(login_attempts, users,);
+diesel::table! {
+    /// One row per signed-in device.
+    sessions (id) {
+        /// Internal key; never shown.
+        id -> Integer,
+        /// Random public name of the session (32 hex characters); unrelated to the token.
+        public_id -> Text,
+        /// SHA-256 hex digest of the session token; unique.
+        token_digest -> Text,
+        /// The owner; the row goes with it.
+        user_id -> Integer,
+        /// Unix seconds of the login.
+        created_at -> BigInt,
+        /// Unix seconds of the latest use, written at most once a minute.
+        last_seen_at -> BigInt,
+        /// Unix seconds after which the session is no longer valid.
+        expires_at -> BigInt,
+        /// The client's User-Agent at login, at most 256 characters.
+        user_agent -> Nullable<Text>,
+        /// The client's IP address at login.
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(login_attempts, sessions, users,);

@@ -6,32 +6,46 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
-use auth::User;
+use auth::{SessionInfo, User};
 
 use crate::{ApiError, Authd};
 
 /// The name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "session_id";
 
-/// The user of the request's `session_id` cookie. Extraction fails with 403 JSON when there is
-/// no cookie or no live session for it. Needs `Data<Authd>` in the app data.
+/// The user of the request's `session_id` cookie, and which of its sessions that is.
+/// Extraction fails with 403 JSON when there is no cookie or no live session for it. Needs
+/// `Data<Authd>` in the app data.
 #[derive(Debug, Clone)]
-pub struct CurrentUser(User);
+pub struct CurrentUser {
+    user: User,
+    session: SessionInfo,
+}
 
 impl CurrentUser {
     /// The user.
     pub fn user(&self) -> &User {
-        &self.0
+        &self.user
     }
 
     /// The user's (normalised) email.
     pub fn email(&self) -> &str {
-        &self.0.email
+        &self.user.email
     }
 
     /// The user's id.
     pub fn id(&self) -> auth::UserId {
-        self.0.id
+        self.user.id
+    }
+
+    /// The public id of the request's session (as `GET /sessions` lists it; not the token).
+    pub fn session_id(&self) -> &str {
+        &self.session.id
+    }
+
+    /// The request's session.
+    pub fn session(&self) -> &SessionInfo {
+        &self.session
     }
 }
 
@@ -51,9 +65,12 @@ impl FromRequest for CurrentUser {
                 .filter(|t| !t.is_empty())
                 .ok_or(ApiError::NotLoggedIn)?;
             authd
-                .lookup(move |auth| auth.get_user_from_session_id(&token))
+                .lookup(move |auth| auth.authenticate(&token))
                 .await?
-                .map(CurrentUser)
+                .map(|found| CurrentUser {
+                    user: found.user,
+                    session: found.session,
+                })
                 .ok_or(ApiError::NotLoggedIn)
         })
     }

@@ -70,9 +70,10 @@ impl ApiError {
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordHasControlCharacter
                 | AuthError::PasswordTooShort(_) => StatusCode::BAD_REQUEST,
-                AuthError::InvalidCredentials | AuthError::PasswordChanged => {
-                    StatusCode::UNAUTHORIZED
-                }
+                AuthError::InvalidCredentials
+                | AuthError::WrongPassword
+                | AuthError::PasswordChanged => StatusCode::UNAUTHORIZED,
+                AuthError::UnknownSession => StatusCode::NOT_FOUND,
                 AuthError::UnknownEmail | AuthError::UnknownUser | AuthError::UnknownResetToken => {
                     StatusCode::FORBIDDEN
                 }
@@ -117,6 +118,8 @@ impl ApiError {
                 | AuthError::PasswordHasControlCharacter
                 | AuthError::PasswordChanged
                 | AuthError::InvalidCredentials
+                | AuthError::WrongPassword
+                | AuthError::UnknownSession
                 | AuthError::UnknownEmail
                 | AuthError::Throttled { .. } => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),

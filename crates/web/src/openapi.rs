@@ -14,13 +14,16 @@ use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use crate::error::Message;
 use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
+use crate::routes::{Revoked, SessionList, SessionView};
 
 /// The document's fixed part; `document` adds the paths.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "authd",
-        description = "User authentication: registration, cookie sessions, password reset. \
+        description = "User authentication: registration, cookie sessions (several per \
+            account, listed and revoked by their owner), password change and reset, account \
+            deletion. \
             Request bodies are `application/x-www-form-urlencoded` or `application/json` with \
             the same fields; every error is `{\"message\": \"...\"}`.",
     ),
@@ -31,10 +34,15 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
             EmailOnly,
             ResetTokenIssued,
             Status,
+            SessionView,
+            SessionList,
+            Revoked,
             NewAccount,
             Credentials,
             ResetRequest,
             PasswordReset,
+            PasswordChange,
+            AccountDeletion,
         ),
         responses(BadBody, PayloadTooLarge, UnsupportedMediaType, Unavailable, InternalError),
     ),
@@ -156,6 +164,27 @@ pub(crate) struct PasswordReset {
     /// At most 72 bytes in UTF-8, and at least the server's minimum length.
     #[schema(min_length = 1, max_length = 72, example = "correct-horse")]
     new_password: String,
+}
+
+/// A password change, confirmed with the current password.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PasswordChange {
+    /// The current password.
+    #[schema(min_length = 1, max_length = 72, example = "hunter2")]
+    password: String,
+    /// At most 72 bytes in UTF-8, and at least the server's minimum length.
+    #[schema(min_length = 1, max_length = 72, example = "correct-horse")]
+    new_password: String,
+}
+
+/// An account deletion, confirmed with the password.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AccountDeletion {
+    /// The account's password.
+    #[schema(min_length = 1, max_length = 72, example = "hunter2")]
+    password: String,
 }
 
 // The error answers several endpoints share. Each body is `{"message": "..."}`.

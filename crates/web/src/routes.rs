@@ -10,11 +10,12 @@ use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::ToSchema;
 
-use auth::AuthError;
+use auth::{AuthError, ClientInfo, SessionInfo};
 
 use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
+use crate::openapi::{AccountDeletion, PasswordChange};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, InternalError, PayloadTooLarge, Unavailable, UnsupportedMediaType};
 use crate::{ApiError, Authd, CurrentUser, Fields};
@@ -63,6 +64,13 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         Endpoint::of::<__path_log_in, _, _>(log_in),
         Endpoint::of::<__path_log_out, _, _>(log_out),
         Endpoint::of::<__path_profile, _, _>(profile),
+        // `/sessions/others` before `/sessions/{id}`: actix matches resources in the order
+        // they are mounted, so "others" is never taken for an id.
+        Endpoint::of::<__path_list_sessions, _, _>(list_sessions),
+        Endpoint::of::<__path_revoke_other_sessions, _, _>(revoke_other_sessions),
+        Endpoint::of::<__path_revoke_session, _, _>(revoke_session),
+        Endpoint::of::<__path_change_password, _, _>(change_password),
+        Endpoint::of::<__path_delete_account, _, _>(delete_account),
         Endpoint::of::<__path_get_reset_token, _, _>(get_reset_token),
         Endpoint::of::<__path_update_password, _, _>(update_password),
         Endpoint::of::<__path_healthz, _, _>(healthz),
@@ -227,10 +235,11 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    let attempt = match authd.check_login_rate(request.peer_addr().map(|a| a.ip())) {
+    let client = client_of(&request);
+    let attempt = match authd.check_login_rate(client_ip(&request)) {
         Ok(()) => {
             authd
-                .hashing(move |auth| auth.log_in(&email, &password))
+                .hashing(move |auth| auth.log_in_from(&email, &password, &client))
                 .await
         }
         Err(refused) => Err(refused),
@@ -268,6 +277,26 @@ async fn log_in(
     Ok(response)
 }
 
+/// The client's IP address: the one place a request's address is read. (The peer address
+/// for now; behind a reverse proxy that is the proxy's. Switch to `Authd::client_ip`, which
+/// honours `--trusted-proxies`, here when it lands.)
+fn client_ip(request: &HttpRequest) -> Option<std::net::IpAddr> {
+    request.peer_addr().map(|address| address.ip())
+}
+
+/// What a new session keeps about its client: the `User-Agent` (cut to 256 characters by the
+/// auth layer; a header that is not text is left out) and the IP address.
+fn client_of(request: &HttpRequest) -> ClientInfo {
+    ClientInfo {
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        ip: client_ip(request).map(|ip| ip.to_string()),
+    }
+}
+
 /// The session cookie's fixed attributes: `Path=/; HttpOnly; SameSite=Lax` (+ `Secure`).
 fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuilder<'static> {
     Cookie::build(SESSION_COOKIE, value)
@@ -277,7 +306,7 @@ fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuil
         .secure(authd.options().cookie_secure)
 }
 
-/// Logs out: ends the session and clears the cookie.
+/// Logs out: ends this session (the account's others stay) and clears the cookie.
 #[utoipa::path(
     delete,
     path = "/sessions",
@@ -294,8 +323,14 @@ fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuil
     ),
 )]
 async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
-    let id = user.id();
-    authd.lookup(move |auth| auth.destroy_session(id)).await?;
+    let (id, current) = (user.id(), user.session_id().to_owned());
+    // Only this session ends; one that another request ended meanwhile is ended all the same.
+    authd
+        .lookup(move |auth| match auth.revoke_session(id, &current) {
+            Err(AuthError::UnknownSession) => Ok(()),
+            other => other,
+        })
+        .await?;
     let removal = session_cookie(&authd, String::new())
         .max_age(time::Duration::ZERO)
         .finish();
@@ -321,6 +356,247 @@ async fn profile(user: CurrentUser) -> HttpResponse {
     ok(&EmailOnly {
         email: user.email(),
     })
+}
+
+/// One of the caller's sessions, as `GET /sessions` lists it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionView<'a> {
+    /// Public id (32 hex characters): names the session in `DELETE /sessions/{id}`; it is not
+    /// the cookie and does not let anyone use the session.
+    id: &'a str,
+    /// Unix seconds of the login.
+    created_at: i64,
+    /// Unix seconds of the latest use (recorded at most once a minute).
+    last_seen_at: i64,
+    /// Unix seconds after which the session is dead.
+    expires_at: i64,
+    /// The client's `User-Agent` at login, at most 256 characters.
+    user_agent: Option<&'a str>,
+    /// The client's IP address at login.
+    ip: Option<&'a str>,
+    /// Whether this is the session of the request's cookie.
+    current: bool,
+}
+
+/// The caller's live sessions, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SessionList<'a> {
+    sessions: Vec<SessionView<'a>>,
+}
+
+/// How many sessions a revocation ended.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Revoked<'a> {
+    message: &'a str,
+    revoked: usize,
+}
+
+/// A 200 answer about the caller's account: `Cache-Control: no-store`, so no browser or
+/// proxy cache keeps it.
+fn private(body: &impl Serialize) -> HttpResponse {
+    let mut response = ok(body);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// The caller's live sessions, newest first; the one of the request's cookie is `current`.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    security(("session_id" = [])),
+    responses(
+        (status = 200, description = "The account's live sessions (at most 100, newest first)",
+            body = SessionList,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn list_sessions(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+    let id = user.id();
+    let sessions: Vec<SessionInfo> = authd.lookup(move |auth| auth.list_sessions(id)).await?;
+    let views = sessions
+        .iter()
+        .map(|session| SessionView {
+            id: &session.id,
+            created_at: session.created_at,
+            last_seen_at: session.last_seen_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent.as_deref(),
+            ip: session.ip.as_deref(),
+            current: session.id == user.session_id(),
+        })
+        .collect();
+    Ok(private(&SessionList { sessions: views }))
+}
+
+/// Ends every session of the account but the caller's.
+#[utoipa::path(
+    delete,
+    path = "/sessions/others",
+    security(("session_id" = [])),
+    responses(
+        (status = 200, description = "`message` is `other sessions revoked`; `revoked` counts \
+            them", body = Revoked,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn revoke_other_sessions(
+    authd: Data<Authd>,
+    user: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let (id, current) = (user.id(), user.session_id().to_owned());
+    let revoked = authd
+        .lookup(move |auth| auth.revoke_other_sessions(id, &current))
+        .await?;
+    Ok(private(&Revoked {
+        message: "other sessions revoked",
+        revoked,
+    }))
+}
+
+/// Ends one of the caller's sessions (the current one too, though `DELETE /sessions` also
+/// clears the cookie). It ends at once on every instance sharing the database.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    security(("session_id" = [])),
+    params(("id" = String, Path, description = "A session's public id, as `GET /sessions` \
+        lists it", min_length = 32, max_length = 32, pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "`{\"message\": \"session revoked\"}`", body = Message,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 404, description = "The caller has no session of this id (it may be \
+            another account's, or ended)", body = Message),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn revoke_session(
+    authd: Data<Authd>,
+    user: CurrentUser,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    // Read from the match info rather than `web::Path`, whose own rejection is not JSON; the
+    // auth layer refuses anything that is not 32 hex characters before any query.
+    let session = request.match_info().get("id").unwrap_or("").to_owned();
+    let id = user.id();
+    authd
+        .lookup(move |auth| auth.revoke_session(id, &session))
+        .await?;
+    Ok(private(&Message {
+        message: "session revoked",
+    }))
+}
+
+/// Changes the password, confirmed with the current one. Every other session of the account
+/// ends; the caller's stays.
+#[utoipa::path(
+    put,
+    path = "/profile/password",
+    security(("session_id" = [])),
+    request_body(content(
+        (PasswordChange = "application/x-www-form-urlencoded"),
+        (PasswordChange = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Updated; `message` is `Password updated`",
+            body = EmailMessage,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "A bad body (see `BadBody`), or a new password that is \
+            too long, too short or has control characters", body = Message),
+        (status = 401, description = "Wrong current password (counted toward the login \
+            throttle), or the password changed meanwhile", body = Message),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "Too many failed logins or password checks for this \
+            account, or attempts from this address", body = Message,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn change_password(
+    authd: Data<Authd>,
+    user: CurrentUser,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let password = fields.required("password")?;
+    let new_password = fields.required("new_password")?;
+    authd.check_login_rate(client_ip(&request))?;
+    let (id, current) = (user.id(), user.session_id().to_owned());
+    let user = authd
+        .hashing(move |auth| auth.change_password(id, &current, &password, &new_password))
+        .await?;
+    Ok(private(&EmailMessage {
+        email: &user.email,
+        message: "Password updated",
+    }))
+}
+
+/// Deletes the account, confirmed with its password: the user and all its sessions go, the
+/// cookie is cleared, and the email is free for a new registration.
+#[utoipa::path(
+    delete,
+    path = "/profile",
+    security(("session_id" = [])),
+    request_body(content(
+        (AccountDeletion = "application/x-www-form-urlencoded"),
+        (AccountDeletion = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Deleted; `message` is `account deleted`",
+            body = EmailMessage,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`"),
+                ("Set-Cookie" = String, description = "`session_id=` with `Max-Age=0`"),
+            )),
+        (status = 400, response = BadBody),
+        (status = 401, description = "Wrong password (counted toward the login throttle), or \
+            the password changed meanwhile", body = Message),
+        (status = 403, description = "No valid session", body = Message),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "Too many failed logins or password checks for this \
+            account, or attempts from this address", body = Message,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn delete_account(
+    authd: Data<Authd>,
+    user: CurrentUser,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let password = fields.required("password")?;
+    authd.check_login_rate(client_ip(&request))?;
+    let id = user.id();
+    let user = authd
+        .hashing(move |auth| auth.delete_account(id, &password))
+        .await?;
+    let removal = session_cookie(&authd, String::new())
+        .max_age(time::Duration::ZERO)
+        .finish();
+    let mut response = private(&EmailMessage {
+        email: &user.email,
+        message: "account deleted",
+    });
+    response
+        .add_cookie(&removal)
+        .map_err(|_| ApiError::Internal)?;
+    Ok(response)
 }
 
 /// Issues a password reset token, replacing any earlier one.

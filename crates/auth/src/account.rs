@@ -1,0 +1,78 @@
+//! What a logged-in user does to their own account: change the password, delete the account.
+//! Both are confirmed with the current password, checked like a login (and counted toward the
+//! same throttle), and written only while the hash is still the one verified.
+
+use db::DbError;
+use db::{User, UserId};
+use tracing::instrument;
+
+use crate::{Auth, AuthError};
+
+/// A write conditional on the verified hash found the hash changed (a reset or another change
+/// landed while bcrypt ran): that change wins.
+fn lost_race(error: DbError) -> AuthError {
+    match error {
+        DbError::Conflict => {
+            tracing::info!(event = "account_change_lost_race", "password changed meanwhile");
+            AuthError::PasswordChanged
+        }
+        e => e.into(),
+    }
+}
+
+impl Auth {
+    /// Changes the password of `user_id`, confirmed with its current `password`. Every other
+    /// session of the account ends in the same transaction; `current_session` (the public id
+    /// of the caller's session) stays. A pending reset token is withdrawn.
+    ///
+    /// Errors: the rules of [`Auth::hash_password`] for `new_password` (checked first, before
+    /// any bcrypt); then as a login: `WrongPassword` for a wrong current password and
+    /// `Throttled` while the account's address is locked (each check counts as an attempt);
+    /// `PasswordChanged` when the password changed while this one was being checked (nothing
+    /// is written then); `UnknownUser` when the account is gone.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn change_password(
+        &self,
+        user_id: UserId,
+        current_session: &str,
+        password: &str,
+        new_password: &str,
+    ) -> Result<User, AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        self.acceptable_password(new_password)?;
+        let verified = self.check_password_of(user_id, password)?;
+        let new_hash = self.hash_password(new_password)?;
+        let (user, ended) = self
+            .db
+            .change_password_if(
+                user_id,
+                &verified.user.hashed_password,
+                &new_hash,
+                Some(current_session),
+            )
+            .map_err(lost_race)?;
+        self.clear_attempts(verified.counted)?;
+        tracing::info!(event = "password_changed", ended, "password changed");
+        Ok(user)
+    }
+
+    /// Deletes the account `user_id`, confirmed with its `password`: the user and every
+    /// session go in one transaction, and the address is free for a new registration.
+    /// Returns the deleted row.
+    ///
+    /// Errors: as a login (`WrongPassword`, `Throttled`, both counted as for
+    /// [`Auth::change_password`]); `PasswordChanged` when the password changed meanwhile
+    /// (nothing is deleted then); `UnknownUser` when the account is gone.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn delete_account(&self, user_id: UserId, password: &str) -> Result<User, AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        let verified = self.check_password_of(user_id, password)?;
+        let user = self
+            .db
+            .delete_user_if_password(user_id, &verified.user.hashed_password)
+            .map_err(lost_race)?;
+        self.clear_attempts(verified.counted)?;
+        tracing::info!(event = "account_deleted", "account deleted");
+        Ok(user)
+    }
+}
