@@ -13,7 +13,10 @@ use crate::{Auth, AuthError};
 fn lost_race(error: DbError) -> AuthError {
     match error {
         DbError::Conflict => {
-            tracing::info!(event = "account_change_lost_race", "password changed meanwhile");
+            tracing::info!(
+                event = "account_change_lost_race",
+                "password changed meanwhile"
+            );
             AuthError::PasswordChanged
         }
         e => e.into(),

@@ -256,7 +256,10 @@ impl Auth {
         let counted = match self.count_attempt(&user.email) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::warn!(event = "password_check_throttled", "password check throttled");
+                tracing::warn!(
+                    event = "password_check_throttled",
+                    "password check throttled"
+                );
                 return Err(throttled);
             }
             Err(e) => return Err(e),
@@ -275,22 +278,22 @@ fn verify_user(
     password: &str,
     normalised: &str,
 ) -> Result<Verified, AuthError> {
-        match verify(password, normalised, &user.hashed_password) {
-            Match::No => {
-                tracing::info!(
-                    event = "login_failed",
-                    known = true,
-                    user_id = user.id,
-                    "login failed"
-                );
-                Err(AuthError::InvalidCredentials)
-            }
-            found => Ok(Verified {
-                rehash: found == Match::AsTyped,
-                user,
-                counted,
-            }),
+    match verify(password, normalised, &user.hashed_password) {
+        Match::No => {
+            tracing::info!(
+                event = "login_failed",
+                known = true,
+                user_id = user.id,
+                "login failed"
+            );
+            Err(AuthError::InvalidCredentials)
         }
+        found => Ok(Verified {
+            rehash: found == Match::AsTyped,
+            user,
+            counted,
+        }),
+    }
 }
 
 #[cfg(test)]

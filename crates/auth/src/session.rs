@@ -68,7 +68,10 @@ pub struct Authenticated {
 /// Whether `id` has the shape of a public session id (32 lowercase hex characters); anything
 /// else names no session and costs no query.
 fn is_public_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Auth {
@@ -93,12 +96,8 @@ impl Auth {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", user.id);
-        let (_, token) = self.start_session(
-            &user,
-            UserChanges::default(),
-            None,
-            &ClientInfo::default(),
-        )?;
+        let (_, token) =
+            self.start_session(&user, UserChanges::default(), None, &ClientInfo::default())?;
         Ok(Some(token))
     }
 
@@ -170,10 +169,7 @@ impl Auth {
             return Ok(None);
         };
         if session.last_seen_at < now.saturating_sub(LAST_SEEN_EVERY_SECS) {
-            if let Err(error) = self
-                .db
-                .touch_session(session.id, now, LAST_SEEN_EVERY_SECS)
-            {
+            if let Err(error) = self.db.touch_session(session.id, now, LAST_SEEN_EVERY_SECS) {
                 tracing::warn!(%error, user_id = user.id, "could not record a session's use");
             }
         }
@@ -230,11 +226,19 @@ impl Auth {
     /// Ends every session of the user except `current` (the caller's own). Returns how many
     /// ended. Errors: `UnknownUser` for an id nobody has.
     #[instrument(skip_all, fields(user_id))]
-    pub fn revoke_other_sessions(&self, user_id: UserId, current: &str) -> Result<usize, AuthError> {
+    pub fn revoke_other_sessions(
+        &self,
+        user_id: UserId,
+        current: &str,
+    ) -> Result<usize, AuthError> {
         tracing::Span::current().record("user_id", user_id);
         match self.db.end_sessions_except(user_id, Some(current)) {
             Ok(ended) => {
-                tracing::info!(event = "other_sessions_revoked", ended, "other sessions ended");
+                tracing::info!(
+                    event = "other_sessions_revoked",
+                    ended,
+                    "other sessions ended"
+                );
                 Ok(ended)
             }
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),

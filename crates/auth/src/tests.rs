@@ -764,3 +764,376 @@ fn a_database_of_the_previous_release_upgrades_with_its_accounts_and_sessions() 
         auth.log_in("bob@x.io", "pw").unwrap();
     }
 }
+
+/// `test_config` allowing `n` sessions per account.
+fn sessions_config(n: u32) -> AuthConfig {
+    AuthConfig {
+        max_sessions_per_user: n,
+        ..test_config()
+    }
+}
+
+fn session_ids(env: &Env, user_id: UserId) -> Vec<String> {
+    env.auth
+        .list_sessions(user_id)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+fn is_live(env: &Env, token: &SessionToken) -> bool {
+    env.auth.authenticate(token.expose()).unwrap().is_some()
+}
+
+#[test]
+fn with_several_sessions_allowed_logins_on_two_devices_both_work_and_both_show() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let laptop = ClientInfo {
+            user_agent: Some("Laptop/1.0".into()),
+            ip: Some("192.0.2.1".into()),
+        };
+        let (_, first) = env.auth.log_in_from("bob@x.io", "pw", &laptop).unwrap();
+        env.clock.advance(Duration::from_secs(5));
+        let (_, second) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        assert!(is_live(env, &first) && is_live(env, &second));
+        let listed = env.auth.list_sessions(bob.id).unwrap();
+        assert_eq!(listed.len(), 2);
+        let current = env.auth.authenticate(second.expose()).unwrap().unwrap();
+        assert_eq!(listed[0].id, current.session.id, "newest first");
+        assert_eq!(listed[0].created_at, START + 5);
+        assert_eq!(listed[0].user_agent, None);
+        assert_eq!(listed[1].user_agent.as_deref(), Some("Laptop/1.0"));
+        assert_eq!(listed[1].ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(listed[1].expires_at, START + 14 * 24 * 3600);
+        for session in &listed {
+            assert_eq!(session.id.len(), 32);
+            assert_ne!(session.id, first.expose());
+            assert_ne!(session.id, token::digest(first.expose()));
+            assert_ne!(session.id, token::digest(second.expose()));
+        }
+    });
+}
+
+#[test]
+fn the_login_over_the_limit_ends_the_least_recently_used_session() {
+    on_each_backend_with(sessions_config(2), |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, a) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.clock.advance(Duration::from_secs(100));
+        let (_, b) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.clock.advance(Duration::from_secs(100));
+        // "a" is used now, so "b" is the least recently used.
+        assert!(is_live(env, &a));
+        let (_, c) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        assert!(is_live(env, &a) && is_live(env, &c));
+        assert!(!is_live(env, &b));
+    });
+}
+
+#[test]
+fn a_limit_of_zero_lets_sessions_add_up() {
+    on_each_backend_with(sessions_config(0), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let tokens: Vec<_> = (0..7)
+            .map(|_| env.auth.log_in("bob@x.io", "pw").unwrap().1)
+            .collect();
+        assert!(tokens.iter().all(|t| is_live(env, t)));
+        assert_eq!(session_ids(env, bob.id).len(), 7);
+    });
+}
+
+#[test]
+fn a_session_unused_for_the_idle_timeout_is_dead_and_a_used_one_lives_on() {
+    let config = AuthConfig {
+        session_idle_timeout: Duration::from_secs(600),
+        ..sessions_config(5)
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, used) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let (_, idle) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        for _ in 0..3 {
+            env.clock.advance(Duration::from_secs(300));
+            assert!(is_live(env, &used));
+        }
+        assert!(!is_live(env, &idle));
+    });
+}
+
+#[test]
+fn an_idle_timeout_under_a_minute_is_a_config_error() {
+    let test_db = TestDatabase::sqlite();
+    let config = AuthConfig {
+        session_idle_timeout: Duration::from_secs(30),
+        ..test_config()
+    };
+    assert!(matches!(
+        Auth::open(test_db.url(), config),
+        Err(AuthError::Config(_))
+    ));
+}
+
+#[test]
+fn last_use_is_recorded_at_most_once_a_minute() {
+    on_each_backend(|env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, token) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let last_seen = || env.auth.list_sessions(bob.id).unwrap()[0].last_seen_at;
+        env.clock.advance(Duration::from_secs(60));
+        assert!(is_live(env, &token));
+        assert_eq!(last_seen(), START, "not written within the minute");
+        env.clock.advance(Duration::from_secs(1));
+        assert!(is_live(env, &token));
+        assert_eq!(last_seen(), START + 61);
+        env.clock.advance(Duration::from_secs(30));
+        assert!(is_live(env, &token));
+        assert_eq!(last_seen(), START + 61);
+    });
+}
+
+#[test]
+fn a_user_revokes_their_own_sessions_and_nobody_elses() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let eve = env.auth.register_user("eve@x.io", "pw").unwrap();
+        let (_, phone) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let (_, laptop) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let (_, eves) = env.auth.log_in("eve@x.io", "pw").unwrap();
+        let phone_id = env.auth.authenticate(phone.expose()).unwrap().unwrap();
+        let phone_id = phone_id.session.id;
+        let eves_id = env.auth.authenticate(eves.expose()).unwrap().unwrap();
+        for (user, id) in [
+            (bob.id, eves_id.session.id.as_str()),
+            (eve.id, phone_id.as_str()),
+            (bob.id, "others"),
+            (bob.id, ""),
+            (bob.id, &"f".repeat(10_000)),
+        ] {
+            assert!(matches!(
+                env.auth.revoke_session(user, id),
+                Err(AuthError::UnknownSession)
+            ));
+        }
+        assert!(is_live(env, &eves));
+        env.auth.revoke_session(bob.id, &phone_id).unwrap();
+        assert!(!is_live(env, &phone));
+        assert!(is_live(env, &laptop));
+        assert!(matches!(
+            env.auth.revoke_session(bob.id, &phone_id),
+            Err(AuthError::UnknownSession)
+        ));
+    });
+}
+
+#[test]
+fn revoking_the_others_keeps_the_current_session_and_counts_the_rest() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let tokens: Vec<_> = (0..3)
+            .map(|_| env.auth.log_in("bob@x.io", "pw").unwrap().1)
+            .collect();
+        let current = env.auth.authenticate(tokens[1].expose()).unwrap().unwrap();
+        let revoked = env
+            .auth
+            .revoke_other_sessions(bob.id, &current.session.id)
+            .unwrap();
+        assert_eq!(revoked, 2);
+        assert_eq!(session_ids(env, bob.id), [current.session.id]);
+        assert!(is_live(env, &tokens[1]));
+        assert!(!is_live(env, &tokens[0]) && !is_live(env, &tokens[2]));
+    });
+}
+
+#[test]
+fn destroy_session_and_a_reset_end_every_session_of_the_account() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let a = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        let b = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        env.auth.destroy_session(bob.id).unwrap();
+        assert!(!is_live(env, &a) && !is_live(env, &b));
+        let a = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        let b = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        env.auth
+            .reset_password("bob@x.io", token.expose(), "new")
+            .unwrap();
+        assert!(!is_live(env, &a) && !is_live(env, &b));
+        assert!(session_ids(env, bob.id).is_empty());
+    });
+}
+
+#[test]
+fn a_password_change_ends_every_other_session_and_keeps_the_current() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "old").unwrap();
+        let phone = env.auth.log_in("bob@x.io", "old").unwrap().1;
+        let laptop = env.auth.log_in("bob@x.io", "old").unwrap().1;
+        let current = env.auth.authenticate(laptop.expose()).unwrap().unwrap();
+        let reset = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        let user = env
+            .auth
+            .change_password(bob.id, &current.session.id, "old", "new")
+            .unwrap();
+        assert_eq!(user.email, "bob@x.io");
+        assert!(is_live(env, &laptop));
+        assert!(!is_live(env, &phone));
+        assert!(env.auth.valid_login("bob@x.io", "new").unwrap());
+        assert!(!env.auth.valid_login("bob@x.io", "old").unwrap());
+        assert!(
+            matches!(
+                env.auth.update_password(reset.expose(), "other"),
+                Err(AuthError::UnknownResetToken)
+            ),
+            "a pending reset token is withdrawn"
+        );
+    });
+}
+
+#[test]
+fn a_password_change_checks_the_new_password_and_the_current_one() {
+    let config = AuthConfig {
+        min_password_len: 3,
+        max_failed_logins: 2,
+        failed_login_window: Duration::from_secs(60),
+        ..sessions_config(5)
+    };
+    on_each_backend_with(config, |env| {
+        let bob = env.auth.register_user("bob@x.io", "old").unwrap();
+        let token = env.auth.log_in("bob@x.io", "old").unwrap().1;
+        let current = env.auth.authenticate(token.expose()).unwrap().unwrap();
+        let change = |password: &str, new: &str| {
+            env.auth
+                .change_password(bob.id, &current.session.id, password, new)
+        };
+        assert!(matches!(
+            change("old", "ab"),
+            Err(AuthError::PasswordTooShort(3))
+        ));
+        assert!(matches!(
+            change("old", &"a".repeat(73)),
+            Err(AuthError::PasswordTooLong)
+        ));
+        // Wrong current passwords count toward the login throttle of the address.
+        for _ in 0..2 {
+            assert!(matches!(
+                change("wrong", "newer"),
+                Err(AuthError::WrongPassword)
+            ));
+        }
+        assert!(matches!(
+            change("old", "newer"),
+            Err(AuthError::Throttled {
+                retry_after_secs: 60
+            })
+        ));
+        assert!(matches!(
+            env.auth.log_in("bob@x.io", "old"),
+            Err(AuthError::Throttled { .. })
+        ));
+        env.clock.advance(Duration::from_secs(60));
+        change("old", "newer").unwrap();
+        assert!(env.auth.valid_login("bob@x.io", "newer").unwrap());
+    });
+}
+
+#[test]
+fn deleting_the_account_needs_its_password_ends_everything_and_frees_the_email() {
+    let config = AuthConfig {
+        max_failed_logins: 2,
+        failed_login_window: Duration::from_secs(60),
+        ..sessions_config(5)
+    };
+    on_each_backend_with(config, |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let a = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        let b = env.auth.log_in("bob@x.io", "pw").unwrap().1;
+        for _ in 0..2 {
+            assert!(matches!(
+                env.auth.delete_account(bob.id, "wrong"),
+                Err(AuthError::WrongPassword)
+            ));
+        }
+        assert!(matches!(
+            env.auth.delete_account(bob.id, "pw"),
+            Err(AuthError::Throttled { .. })
+        ));
+        assert!(is_live(env, &a));
+        env.clock.advance(Duration::from_secs(60));
+        let deleted = env.auth.delete_account(bob.id, "pw").unwrap();
+        assert_eq!(deleted.email, "bob@x.io");
+        assert!(!is_live(env, &a) && !is_live(env, &b));
+        assert!(env.auth.find_user_by_email("bob@x.io").unwrap().is_none());
+        assert!(matches!(
+            env.auth.delete_account(bob.id, "pw"),
+            Err(AuthError::UnknownUser)
+        ));
+        let again = env.auth.register_user("bob@x.io", "other").unwrap();
+        assert_ne!(again.id, bob.id);
+        assert!(session_ids(env, again.id).is_empty());
+    });
+}
+
+#[test]
+fn a_password_change_during_a_login_wins_over_it() {
+    let (config, start) = pausing_config(sessions_config(5));
+    on_each_backend_with(config, |env| {
+        let bob = env.auth.register_user("bob@x.io", "old").unwrap();
+        let (_, owner) = env.auth.log_in("bob@x.io", "old").unwrap();
+        let current = env.auth.authenticate(owner.expose()).unwrap().unwrap();
+        let attacker = start(env.auth.clone(), "bob@x.io", "old");
+        attacker.paused.recv().unwrap();
+        // The owner changes the password while the attacker's bcrypt has just said yes.
+        env.auth
+            .change_password(bob.id, &current.session.id, "old", "new")
+            .unwrap();
+        attacker.go.send(()).unwrap();
+        assert!(matches!(
+            attacker.login.join().unwrap(),
+            Err(AuthError::PasswordChanged)
+        ));
+        assert_eq!(
+            session_ids(env, bob.id),
+            [current.session.id.clone()],
+            "the attacker got no session"
+        );
+        assert!(is_live(env, &owner));
+        assert!(env.auth.valid_login("bob@x.io", "new").unwrap());
+    });
+}
+
+#[test]
+fn a_database_with_the_login_attempts_table_upgrades_with_its_sessions() {
+    for test_db in TestDatabase::all() {
+        test_db.migrate_to("20261126000000");
+        let session = SessionToken::generate();
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        test_db.execute(&format!(
+            "INSERT INTO users (email, hashed_password, session_id, session_expires_at) \
+             VALUES ('bob@x.io', '{hash}', '{}', {})",
+            session.digest(),
+            START + 3600
+        ));
+        let config = AuthConfig {
+            clock: Arc::new(ManualClock::new(START)),
+            ..sessions_config(5)
+        };
+        let auth = Auth::open(test_db.url(), config).unwrap();
+        let found = auth
+            .authenticate(session.expose())
+            .unwrap()
+            .expect("the session made before the upgrade still works");
+        assert_eq!(found.user.email, "bob@x.io");
+        assert_eq!(found.session.expires_at, START + 3600);
+        let listed = auth.list_sessions(found.user.id).unwrap();
+        assert_eq!(listed, [found.session.clone()]);
+        // A new login sits beside it, and revoking the old one works like any other.
+        let (_, new) = auth.log_in("bob@x.io", "pw").unwrap();
+        auth.revoke_session(found.user.id, &found.session.id)
+            .unwrap();
+        assert!(auth.authenticate(session.expose()).unwrap().is_none());
+        assert!(auth.authenticate(new.expose()).unwrap().is_some());
+    }
+}

@@ -59,11 +59,13 @@ fn make_room(
     alive: Alive,
 ) -> QueryResult<usize> {
     diesel::delete(
-        sessions::table.filter(sessions::user_id.eq(user_id)).filter(
-            sessions::expires_at
-                .le(alive.now)
-                .or(sessions::last_seen_at.le(alive.seen_after)),
-        ),
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(
+                sessions::expires_at
+                    .le(alive.now)
+                    .or(sessions::last_seen_at.le(alive.seen_after)),
+            ),
     )
     .execute(conn)?;
     if max_sessions == 0 {
@@ -304,4 +306,276 @@ fn end_others(conn: &mut AnyConnection, user_id: UserId, keep: Option<&str>) -> 
 /// Ends every session of a user inside another write (a password reset).
 pub(crate) fn end_all_sessions(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<usize> {
     end_others(conn, user_id, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+    use crate::{DbOptions, UserFilter};
+
+    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
+    const FOREVER: Alive = Alive {
+        now: 1000,
+        seen_after: i64::MIN,
+    };
+
+    fn on_each_backend(body: impl Fn(&Db)) {
+        for test_db in TestDatabase::all() {
+            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
+            body(&db);
+        }
+    }
+
+    fn new_session(user_id: UserId, name: &str, at: i64) -> NewSession {
+        NewSession {
+            public_id: format!("public-{name}"),
+            token_digest: format!("digest-{name}"),
+            user_id,
+            created_at: at,
+            last_seen_at: at,
+            expires_at: at + 10_000,
+            user_agent: Some("agent".into()),
+            ip: Some("127.0.0.1".into()),
+        }
+    }
+
+    fn start(db: &Db, user_id: UserId, name: &str, at: i64, max: u32) -> User {
+        let alive = Alive { now: at, ..FOREVER };
+        db.start_session(
+            &new_session(user_id, name, at),
+            Some(HASH),
+            &UserChanges::default(),
+            max,
+            alive,
+        )
+        .unwrap()
+    }
+
+    fn names(db: &Db, user_id: UserId) -> Vec<String> {
+        db.list_sessions(user_id, FOREVER, 100)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.public_id.trim_start_matches("public-").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_started_session_is_found_by_its_digest_with_its_user() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            let user = start(db, bob.id, "a", 1000, 1);
+            assert_eq!(user.session_id.as_deref(), Some("digest-a"), "the mirror");
+            let (found, session) = db.find_session("digest-a", FOREVER).unwrap().unwrap();
+            assert_eq!(found.id, bob.id);
+            assert_eq!(session.public_id, "public-a");
+            assert_eq!(session.user_agent.as_deref(), Some("agent"));
+            assert!(db.find_session("digest-b", FOREVER).unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn with_a_limit_of_one_a_new_session_ends_the_earlier() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 1);
+            start(db, bob.id, "b", 1001, 1);
+            assert_eq!(names(db, bob.id), ["b"]);
+            assert!(db.find_session("digest-a", FOREVER).unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn over_the_limit_the_least_recently_used_session_ends() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 3);
+            start(db, bob.id, "b", 1001, 3);
+            start(db, bob.id, "c", 1002, 3);
+            // "a" is the oldest but was used last; "b" is now the least recently used.
+            let (_, a) = db.find_session("digest-a", FOREVER).unwrap().unwrap();
+            assert!(db.touch_session(a.id, 1200, 60).unwrap());
+            start(db, bob.id, "d", 1300, 3);
+            assert_eq!(names(db, bob.id), ["d", "c", "a"]);
+        });
+    }
+
+    #[test]
+    fn with_no_limit_sessions_add_up_and_dead_ones_are_cleared_at_the_next_login() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+                start(db, bob.id, name, 1000 + i as i64, 0);
+            }
+            assert_eq!(names(db, bob.id), ["c", "b", "a"]);
+            // Long after "a".."c" expired.
+            start(db, bob.id, "d", 20_000, 0);
+            let all = db
+                .list_sessions(bob.id, Alive { now: 0, ..FOREVER }, 100)
+                .unwrap();
+            assert_eq!(all.len(), 1, "dead rows were deleted");
+        });
+    }
+
+    #[test]
+    fn a_session_is_dead_once_expired_or_idle() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 1);
+            let at = |now, seen_after| {
+                db.find_session("digest-a", Alive { now, seen_after })
+                    .unwrap()
+                    .is_some()
+            };
+            assert!(at(10_999, i64::MIN));
+            assert!(!at(11_000, i64::MIN), "expired");
+            assert!(at(2000, 999));
+            assert!(!at(2000, 1000), "idle");
+        });
+    }
+
+    #[test]
+    fn last_use_is_written_at_most_once_per_interval() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 1);
+            let (_, s) = db.find_session("digest-a", FOREVER).unwrap().unwrap();
+            assert!(!db.touch_session(s.id, 1060, 60).unwrap());
+            assert!(db.touch_session(s.id, 1061, 60).unwrap());
+            assert!(!db.touch_session(s.id, 1100, 60).unwrap());
+            let (_, s) = db.find_session("digest-a", FOREVER).unwrap().unwrap();
+            assert_eq!(s.last_seen_at, 1061);
+        });
+    }
+
+    #[test]
+    fn a_user_ends_only_their_own_sessions_and_the_mirror_follows() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            let eve = db.add_user("eve@x.io", HASH).unwrap();
+            start(db, bob.id, "bob", 1000, 1);
+            start(db, eve.id, "eve", 1000, 1);
+            assert!(!db.end_session(eve.id, "public-bob").unwrap());
+            assert!(!db.end_session(99, "public-bob").unwrap());
+            assert_eq!(names(db, bob.id), ["bob"]);
+            assert!(db.end_session(bob.id, "public-bob").unwrap());
+            assert!(!db.end_session(bob.id, "public-bob").unwrap());
+            let row = db.find_user_by(&[UserFilter::Id(bob.id)]).unwrap();
+            assert_eq!((row.session_id, row.session_expires_at), (None, None));
+            assert_eq!(names(db, eve.id), ["eve"]);
+        });
+    }
+
+    #[test]
+    fn ending_the_others_keeps_the_named_session() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            for name in ["a", "b", "c"] {
+                start(db, bob.id, name, 1000, 0);
+            }
+            assert_eq!(db.end_sessions_except(bob.id, Some("public-a")).unwrap(), 2);
+            assert_eq!(names(db, bob.id), ["a"]);
+            // The mirror named "c", which is gone.
+            let row = db.find_user_by(&[UserFilter::Id(bob.id)]).unwrap();
+            assert_eq!(row.session_id, None);
+            assert_eq!(db.end_sessions_except(bob.id, None).unwrap(), 1);
+            assert!(matches!(
+                db.end_sessions_except(99, None),
+                Err(DbError::NoResultFound)
+            ));
+        });
+    }
+
+    #[test]
+    fn a_password_change_happens_only_on_the_hash_read_and_ends_the_other_sessions() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            for name in ["a", "b"] {
+                start(db, bob.id, name, 1000, 0);
+            }
+            assert!(matches!(
+                db.change_password_if(bob.id, "stale", "new", Some("public-a")),
+                Err(DbError::Conflict)
+            ));
+            assert_eq!(names(db, bob.id), ["b", "a"]);
+            let (user, ended) = db
+                .change_password_if(bob.id, HASH, "new", Some("public-a"))
+                .unwrap();
+            assert_eq!((user.hashed_password.as_str(), ended), ("new", 1));
+            assert_eq!(names(db, bob.id), ["a"]);
+        });
+    }
+
+    #[test]
+    fn deleting_a_user_takes_its_sessions_and_only_on_the_hash_read() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 1);
+            assert!(matches!(
+                db.delete_user_if_password(bob.id, "stale"),
+                Err(DbError::Conflict)
+            ));
+            assert!(db.find_session("digest-a", FOREVER).unwrap().is_some());
+            db.delete_user_if_password(bob.id, HASH).unwrap();
+            assert!(db.find_session("digest-a", FOREVER).unwrap().is_none());
+            assert!(db.list_sessions(bob.id, FOREVER, 100).unwrap().is_empty());
+            db.add_user("bob@x.io", HASH).unwrap();
+        });
+    }
+
+    #[test]
+    fn a_user_deleted_by_plain_sql_takes_its_sessions_with_it() {
+        use diesel::connection::SimpleConnection;
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            start(db, bob.id, "a", 1000, 1);
+            db.write(|conn| conn.batch_execute("DELETE FROM users"))
+                .unwrap();
+            assert!(db.list_sessions(bob.id, FOREVER, 100).unwrap().is_empty());
+        });
+    }
+
+    #[test]
+    fn redeeming_a_reset_token_ends_every_session() {
+        on_each_backend(|db| {
+            let bob = db.add_user("bob@x.io", HASH).unwrap();
+            for name in ["a", "b"] {
+                start(db, bob.id, name, 1000, 0);
+            }
+            let token = UserChanges {
+                reset_token: Some(Some("reset".into())),
+                reset_expires_at: Some(Some(5000)),
+                ..UserChanges::default()
+            };
+            db.update_user(bob.id, &token).unwrap();
+            db.redeem_reset_token("reset", None, "new", 1000).unwrap();
+            assert!(names(db, bob.id).is_empty());
+        });
+    }
+
+    #[test]
+    fn sessions_of_the_previous_release_move_into_the_table_at_upgrade() {
+        for test_db in TestDatabase::all() {
+            test_db.migrate_to("20261126000000");
+            test_db.execute(&format!(
+                "INSERT INTO users (email, hashed_password, session_id, session_expires_at) \
+                 VALUES ('bob@x.io', '{HASH}', 'digest-bob', 5000), \
+                        ('eve@x.io', '{HASH}', NULL, NULL), \
+                        ('old@x.io', '{HASH}', 'digest-old', 10)"
+            ));
+            let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
+            let (bob, session) = db.find_session("digest-bob", FOREVER).unwrap().unwrap();
+            assert_eq!((bob.email.as_str(), session.expires_at), ("bob@x.io", 5000));
+            assert_eq!(session.public_id.len(), 32);
+            assert!(session.public_id.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert_ne!(session.public_id, "digest-bob");
+            assert!(db.find_session("digest-old", FOREVER).unwrap().is_none());
+            let eve = db
+                .find_user_by(&[UserFilter::Email("eve@x.io".into())])
+                .unwrap();
+            assert!(db.list_sessions(eve.id, FOREVER, 100).unwrap().is_empty());
+            // The old column stays, readable.
+            assert_eq!(bob.session_id.as_deref(), Some("digest-bob"));
+        }
+    }
 }

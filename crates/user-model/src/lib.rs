@@ -2,12 +2,12 @@
 
 mod attempts;
 mod email;
-mod session;
 /// The diesel schema of `users`, `sessions` and `login_attempts`, generated from the migrations.
 pub mod schema;
+mod session;
 mod user;
 
 pub use attempts::LoginAttempts;
-pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
 pub use email::{Email, InvalidEmail, MAX_EMAIL_LEN};
+pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
 pub use user::{NewUser, User, UserChanges, UserId};

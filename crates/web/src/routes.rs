@@ -395,10 +395,9 @@ pub(crate) struct Revoked<'a> {
 /// proxy cache keeps it.
 fn private(body: &impl Serialize) -> HttpResponse {
     let mut response = ok(body);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
