@@ -284,15 +284,14 @@ fn client_ip(request: &HttpRequest) -> Option<std::net::IpAddr> {
     request.peer_addr().map(|address| address.ip())
 }
 
-/// What a new session keeps about its client: the `User-Agent` (cut to 256 characters by the
-/// auth layer; a header that is not text is left out) and the IP address.
+/// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
+/// replaced; cut to 256 characters by the auth layer) and the IP address.
 fn client_of(request: &HttpRequest) -> ClientInfo {
     ClientInfo {
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
         ip: client_ip(request).map(|ip| ip.to_string()),
     }
 }

@@ -18,7 +18,8 @@ pub struct TestApp {
     /// The same database as the server's, for checking stored rows.
     pub auth: Auth,
     pub backend: &'static str,
-    _db: TestDatabase,
+    /// Shared by the instances `spawn_beside` starts over the same database.
+    _db: Arc<TestDatabase>,
 }
 
 /// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
@@ -61,11 +62,35 @@ pub async fn spawn_over(
     options: WebOptions,
 ) -> TestApp {
     let clock = Arc::new(ManualClock::new(START));
+    start_server(Arc::new(db), &db_options, config, options, clock).await
+}
+
+/// One app per available backend, each with a second instance over the same database (as
+/// several authd processes share one PostgreSQL): `(first, second)`.
+pub async fn spawn_app_pairs_with(
+    config: AuthConfig,
+    options: WebOptions,
+) -> Vec<(TestApp, TestApp)> {
+    let mut pairs = Vec::new();
+    for app in spawn_apps_with(config.clone(), options.clone()).await {
+        let second = app.spawn_beside(config.clone(), options.clone()).await;
+        pairs.push((app, second));
+    }
+    pairs
+}
+
+async fn start_server(
+    db: Arc<TestDatabase>,
+    db_options: &DbOptions,
+    config: AuthConfig,
+    options: WebOptions,
+    clock: Arc<ManualClock>,
+) -> TestApp {
     let config = AuthConfig {
         clock: clock.clone(),
         ..config
     };
-    let auth = Auth::connect(&db_options, config).unwrap();
+    let auth = Auth::connect(db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
@@ -89,6 +114,20 @@ pub async fn spawn_over(
 }
 
 impl TestApp {
+    /// Another server (its own pool and process state) over this app's database, on the
+    /// same clock.
+    pub async fn spawn_beside(&self, config: AuthConfig, options: WebOptions) -> TestApp {
+        let db_options = DbOptions::new(self._db.url());
+        start_server(
+            self._db.clone(),
+            &db_options,
+            config,
+            options,
+            self.clock.clone(),
+        )
+        .await
+    }
+
     /// The SQLite file behind the server, when it runs on SQLite.
     pub fn sqlite_path(&self) -> Option<String> {
         self._db.url().strip_prefix("sqlite://").map(str::to_owned)
@@ -133,6 +172,57 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn get_sessions(&self, session_id: Option<&str>) -> Response {
+        with_cookie(self.client.get(self.url("/sessions")), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_session(&self, session_id: Option<&str>, id: &str) -> Response {
+        let url = self.url(&format!("/sessions/{id}"));
+        with_cookie(self.client.delete(url), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_other_sessions(&self, session_id: Option<&str>) -> Response {
+        with_cookie(self.client.delete(self.url("/sessions/others")), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_profile_password(
+        &self,
+        session_id: Option<&str>,
+        password: &str,
+        new_password: &str,
+    ) -> Response {
+        let form = [("password", password), ("new_password", new_password)];
+        with_cookie(self.client.put(self.url("/profile/password")), session_id)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_profile(&self, session_id: Option<&str>, password: &str) -> Response {
+        with_cookie(self.client.delete(self.url("/profile")), session_id)
+            .form(&[("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs in (the account exists already); returns the session cookie's value.
+    pub async fn log_in(&self, email: &str, password: &str) -> String {
+        let res = self.post_sessions(email, password).await;
+        assert_eq!(res.status(), 200, "{}", self.backend);
+        session_cookie(&res).unwrap()
     }
 
     pub async fn post_reset_password(&self, email: &str) -> Response {

@@ -11,3 +11,4 @@ mod operations;
 mod outage;
 mod races;
 mod security;
+mod sessions;

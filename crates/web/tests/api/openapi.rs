@@ -9,14 +9,19 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 13] = [
+const SERVED: [(&str, &str); 18] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
     ("/sessions", "post"),
     ("/sessions", "delete"),
+    ("/sessions", "get"),
+    ("/sessions/others", "delete"),
+    ("/sessions/{id}", "delete"),
     ("/profile", "get"),
     ("/profile", "head"),
+    ("/profile", "delete"),
+    ("/profile/password", "put"),
     ("/reset_password", "post"),
     ("/reset_password", "put"),
     ("/healthz", "get"),
@@ -115,6 +120,8 @@ async fn bodies_are_forms_or_json_with_the_same_fields() {
         ("/sessions", "post", "Credentials"),
         ("/reset_password", "post", "ResetRequest"),
         ("/reset_password", "put", "PasswordReset"),
+        ("/profile/password", "put", "PasswordChange"),
+        ("/profile", "delete", "AccountDeletion"),
     ] {
         let operation = &document["paths"][path][method];
         let content = operation["requestBody"]["content"].as_object().unwrap();
@@ -184,7 +191,9 @@ async fn session_routes_declare_the_session_cookie() {
     let session = serde_json::json!([{ "session_id": [] }]);
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            let needs_session = path == "/profile" || (path == "/sessions" && method == "delete");
+            // Everything under /profile and /sessions but the login itself.
+            let needs_session = (path.starts_with("/profile") || path.starts_with("/sessions"))
+                && !(path == "/sessions" && method == "post");
             let security = operation.get("security");
             assert_eq!(
                 security,
