@@ -1096,7 +1096,7 @@ fn a_password_change_during_a_login_wins_over_it() {
         ));
         assert_eq!(
             session_ids(env, bob.id),
-            [current.session.id.clone()],
+            std::slice::from_ref(&current.session.id),
             "the attacker got no session"
         );
         assert!(is_live(env, &owner));
@@ -1128,7 +1128,7 @@ fn a_database_with_the_login_attempts_table_upgrades_with_its_sessions() {
         assert_eq!(found.user.email, "bob@x.io");
         assert_eq!(found.session.expires_at, START + 3600);
         let listed = auth.list_sessions(found.user.id).unwrap();
-        assert_eq!(listed, [found.session.clone()]);
+        assert_eq!(listed, std::slice::from_ref(&found.session));
         // A new login sits beside it, and revoking the old one works like any other.
         let (_, new) = auth.log_in("bob@x.io", "pw").unwrap();
         auth.revoke_session(found.user.id, &found.session.id)

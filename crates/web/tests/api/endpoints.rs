@@ -204,7 +204,9 @@ async fn unknown_routes_and_methods_get_json_errors() {
         (Method::PATCH, "/users"),
         (Method::GET, "/users"),
         (Method::POST, "/profile"),
-        (Method::GET, "/sessions"),
+        // GET /sessions lists the caller's sessions now (issue 10); PUT is still no route.
+        (Method::PUT, "/sessions"),
+        (Method::PUT, "/sessions/others"),
         (Method::DELETE, "/reset_password"),
         (Method::POST, "/"),
     ] {
