@@ -10,9 +10,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+/// Every value comes from a closed set, so the number of series has a fixed ceiling whatever
+/// clients send: `method` is a standard method or `other`, `route` a registered pattern or
+/// `unmatched`, `status` a code the server chose (100 to 999).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
@@ -83,9 +86,17 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    /// `method` must come from `telemetry::method_of` and `route` be a registered pattern or
+    /// `unmatched` (see `RequestLabels`).
+    pub(crate) fn observe_request(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        took: Duration,
+    ) {
         let labels = RequestLabels {
-            method: method.to_owned(),
+            method,
             route: route.to_owned(),
             status,
         };

@@ -39,3 +39,37 @@ async fn metrics_count_requests_logins_and_bcrypt_work() {
         }
     }
 }
+
+#[tokio::test]
+async fn invented_methods_and_paths_cannot_grow_the_metrics() {
+    use futures_util::StreamExt;
+    let app = spawn_app().await;
+    let requests = (0..3000).map(|n| {
+        let method = reqwest::Method::from_bytes(format!("MADE-UP-{n:04}").as_bytes()).unwrap();
+        // Half on a real route (405), half on paths nobody routes (404).
+        let path = match n % 2 {
+            0 => "/users".to_owned(),
+            _ => format!("/no/such/path/{n}"),
+        };
+        let request = app.client.request(method, app.url(&path));
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses: Vec<u16> = futures_util::stream::iter(requests)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| [404, 405].contains(s)), "{statuses:?}");
+    let text = app.get_path("/metrics").await.text().await.unwrap();
+    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+    // A fixed ceiling (a handful of label sets, each a counter and a 17-line histogram), far
+    // below one series per invented method or path.
+    assert!(series < 500, "{series} series");
+    assert!(text.len() < 64 * 1024, "{} bytes", text.len());
+    for line in [
+        r#"authd_http_requests_total{method="other",route="/users",status="405"} 1500"#,
+        r#"authd_http_requests_total{method="other",route="unmatched",status="404"} 1500"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(!text.contains("MADE-UP") && !text.contains("/no/such/path"));
+}
