@@ -401,7 +401,7 @@ async fn healthz() -> HttpResponse {
     get,
     path = "/metrics",
     responses((status = 200, description = "Requests by route and status, login outcomes, \
-        bcrypt time", content_type = "application/openmetrics-text", body = String)),
+        hashing-job time", content_type = "application/openmetrics-text", body = String)),
 )]
 async fn metrics(authd: Data<Authd>) -> HttpResponse {
     HttpResponse::Ok()

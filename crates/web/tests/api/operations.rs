@@ -13,7 +13,7 @@ async fn every_answer_carries_a_request_id() {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_logins_and_bcrypt_work() {
+async fn metrics_count_requests_logins_and_hashing_jobs() {
     for app in spawn_apps().await {
         app.post_users("bob@x.io", "pw").await;
         app.post_sessions("bob@x.io", "pw").await;
@@ -32,7 +32,7 @@ async fn metrics_count_requests_logins_and_bcrypt_work() {
             r#"authd_http_requests_total{method="GET",route="/profile",status="403"} 1"#,
             r#"authd_logins_total{outcome="ok"} 1"#,
             r#"authd_logins_total{outcome="failed"} 1"#,
-            "authd_bcrypt_job_duration_seconds_count 3",
+            "authd_hashing_job_duration_seconds_count 3",
             "# TYPE authd_http_request_duration_seconds histogram",
         ] {
             assert!(text.contains(line), "{line} missing from\n{text}");
@@ -72,4 +72,23 @@ async fn invented_methods_and_paths_cannot_grow_the_metrics() {
         assert!(text.contains(line), "{line} missing from\n{text}");
     }
     assert!(!text.contains("MADE-UP") && !text.contains("/no/such/path"));
+}
+
+#[tokio::test]
+async fn the_hashing_job_metric_is_not_called_bcrypt_time_as_some_jobs_run_no_bcrypt() {
+    let config = auth::AuthConfig {
+        max_failed_logins: 1,
+        ..test_config()
+    };
+    for app in spawn_apps_with(config, web::WebOptions::default()).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 400); // no bcrypt
+        assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 429); // no bcrypt
+        let text = app.get_path("/metrics").await.text().await.unwrap();
+        // Four jobs ran on the hashing threads; the metric says jobs, not bcrypt work.
+        let line = "authd_hashing_job_duration_seconds_count 4";
+        assert!(text.contains(line), "{line} missing from\n{text}");
+        assert!(!text.contains("authd_bcrypt"), "{text}");
+    }
 }
