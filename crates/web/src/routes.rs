@@ -3,6 +3,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::{Condition, DefaultHeaders};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{guard, FromRequest, Handler, Responder, ResponseError, Route};
 use actix_web::{HttpRequest, HttpResponse};
@@ -40,17 +41,29 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .map(|method| method_of(method).to_string())
             .collect();
         let allow = allow.join(", ");
+        let no_store = NO_STORE.contains(&path.as_str());
         let mut resource = web::resource(path);
         for endpoint in group {
             resource = resource.route(endpoint.route);
         }
-        cfg.service(resource.default_service(web::to(move || {
-            let response = method_not_allowed(&allow);
-            async move { response }
-        })));
+        let resource = resource
+            .default_service(web::to(move || {
+                let response = method_not_allowed(&allow);
+                async move { response }
+            }))
+            .wrap(Condition::new(
+                no_store,
+                DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")),
+            ));
+        cfg.service(resource);
     }
     cfg.default_service(web::to(not_found));
 }
+
+/// Paths whose answers carry a secret or a user's data (a session cookie, a reset token, the
+/// profile): every answer there, errors included, says `Cache-Control: no-store`, so no browser
+/// or proxy cache keeps a copy.
+const NO_STORE: [&str; 3] = ["/sessions", "/reset_password", "/profile"];
 
 /// Every endpoint. Each is mounted at the path and methods of its handler's `#[utoipa::path]`,
 /// so that attribute is the one place a route is declared, and the OpenAPI document cannot
