@@ -205,6 +205,8 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--cookie-secure", "AUTHD_COOKIE_SECURE"),
         ("--max-failed-logins", "AUTHD_MAX_FAILED_LOGINS"),
         ("--log-format", "AUTHD_LOG_FORMAT"),
+        ("--request-timeout", "AUTHD_REQUEST_TIMEOUT"),
+        ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }

@@ -36,7 +36,14 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
             ResetRequest,
             PasswordReset,
         ),
-        responses(BadBody, PayloadTooLarge, UnsupportedMediaType, Unavailable, InternalError),
+        responses(
+            BadBody,
+            RequestTimeout,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Unavailable,
+            InternalError,
+        ),
     ),
     modifiers(&SessionCookie),
 )]
@@ -165,6 +172,12 @@ pub(crate) struct PasswordReset {
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct BadBody(Message<'static>);
+
+/// The body did not arrive within the server's request timeout (default 10 s); the connection
+/// is closed.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct RequestTimeout(Message<'static>);
 
 /// The body is larger than 16 KiB.
 #[derive(ToResponse)]

@@ -17,7 +17,8 @@ use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
-use crate::openapi::{BadBody, InternalError, PayloadTooLarge, Unavailable, UnsupportedMediaType};
+use crate::openapi::{BadBody, InternalError, PayloadTooLarge, RequestTimeout};
+use crate::openapi::{Unavailable, UnsupportedMediaType};
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
@@ -191,6 +192,7 @@ async fn index() -> HttpResponse {
         (status = 400, description = "A bad body (see `BadBody`), an email that is malformed, \
             over 254 characters or already registered, or a password that is too long or too \
             short", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
@@ -224,6 +226,7 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
         (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
             body = Message),
         (status = 401, description = "Wrong email or password", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins for this account, or attempts \
@@ -345,6 +348,7 @@ async fn profile(user: CurrentUser) -> HttpResponse {
         (status = 200, description = "A token for the account", body = ResetTokenIssued),
         (status = 400, response = BadBody),
         (status = 403, description = "No account has this email", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
@@ -380,6 +384,7 @@ async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
             too long or too short", body = Message),
         (status = 403, description = "The token is unknown, used, expired or not this \
             email's; nothing changed", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),

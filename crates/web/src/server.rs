@@ -10,9 +10,16 @@ use crate::telemetry::{add_request_id, RequestSpan};
 use crate::{routes, Authd};
 
 /// Serves authd's routes on `listener` until the returned `Server` is stopped or receives
-/// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish.
+/// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish. At most
+/// `max_connections` connections are open at once (rounded down to a multiple of the worker
+/// count, one per core), and each request's head must arrive within `request_timeout`.
 pub fn serve(listener: TcpListener, authd: Authd) -> std::io::Result<Server> {
-    let grace = authd.options().shutdown_grace;
+    let options = authd.options();
+    let grace = options.shutdown_grace;
+    // actix's limit is per worker; the workers are set here so the total is known.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_worker = (options.max_connections / workers).max(1);
+    let request_timeout = options.bounded_request_timeout();
     let data = authd.data();
     let server = HttpServer::new(move || {
         App::new()
@@ -25,6 +32,10 @@ pub fn serve(listener: TcpListener, authd: Authd) -> std::io::Result<Server> {
             .wrap(TracingLogger::<RequestSpan>::new())
             .configure(routes)
     })
+    .workers(workers)
+    .max_connections(per_worker)
+    // The head; `Fields` gives the body the same time again.
+    .client_request_timeout(request_timeout)
     .shutdown_timeout(grace.as_secs())
     .listen(listener)?
     .run();

@@ -5,6 +5,7 @@ mod endpoints;
 mod flow;
 mod helpers;
 mod input;
+mod limits;
 mod openapi;
 mod operations;
 mod outage;
