@@ -123,6 +123,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
     pub max_connections: u64,
 
+    /// Web origins whose pages may call authd with the session cookie, comma-separated
+    /// (`https://app.example,http://localhost:3000`): they get CORS headers with credentials.
+    /// POST/PUT/DELETE requests whose Origin is neither authd's own host nor listed get 403.
+    #[arg(long, env = "AUTHD_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_parser = web::parse_origin, global = true)]
+    pub allowed_origins: Vec<String>,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -174,6 +181,7 @@ impl Cli {
             login_rate_per_ip: self.login_rate_per_ip,
             request_timeout: secs(self.request_timeout),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            allowed_origins: self.allowed_origins.clone(),
             ..WebOptions::default()
         };
         if let Some(threads) = self.hashing_threads {

@@ -158,6 +158,15 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         vec!["--bcrypt-cost", "32", "--database-url", &db],
         vec!["--database-url", "mysql://localhost/x"],
         vec!["--no-such-flag"],
+        vec!["--request-timeout", "0", "--database-url", &db],
+        vec!["--max-connections", "0", "--database-url", &db],
+        vec!["--allowed-origins", "*", "--database-url", &db],
+        vec![
+            "--allowed-origins",
+            "https://a.example/path",
+            "--database-url",
+            &db,
+        ],
     ] {
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -207,6 +216,7 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--log-format", "AUTHD_LOG_FORMAT"),
         ("--request-timeout", "AUTHD_REQUEST_TIMEOUT"),
         ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
+        ("--allowed-origins", "AUTHD_ALLOWED_ORIGINS"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }
@@ -442,4 +452,32 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
     assert_eq!(line["span"]["route"], "/profile");
     assert_eq!(line["span"]["method"], "GET");
     assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
+}
+
+#[tokio::test]
+async fn allowed_origins_come_from_a_comma_separated_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(
+        &db,
+        &[
+            "--allowed-origins",
+            "https://app.example,http://localhost:3000",
+        ],
+    );
+    let login = |origin: &'static str| {
+        client()
+            .post(server.url("/sessions"))
+            .header("origin", origin)
+            .form(&[("email", "nobody@x.io"), ("password", "pw")])
+            .send()
+    };
+    let refused = login("https://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    for origin in ["https://app.example", "http://localhost:3000"] {
+        let res = login(origin).await.unwrap();
+        assert_eq!(res.status(), 401); // let through: a wrong password, not a refusal
+        assert_eq!(res.headers()["access-control-allow-origin"], origin);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    }
 }

@@ -22,6 +22,9 @@ pub enum ApiError {
     BadBody(&'static str),
     /// No valid `session_id` cookie (403).
     NotLoggedIn,
+    /// A state-changing request (or a CORS preflight) from a web origin that is neither
+    /// authd's own nor allowed (403).
+    CrossOriginRefused,
     /// No such route (404).
     NotFound,
     /// The route exists, the method does not (405).
@@ -58,7 +61,7 @@ impl ApiError {
             ApiError::MissingField(_) | ApiError::NotAString(_) | ApiError::BadBody(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::NotLoggedIn => StatusCode::FORBIDDEN,
+            ApiError::NotLoggedIn | ApiError::CrossOriginRefused => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::NotAString(field) => format!("{field} must be a string").into(),
             ApiError::BadBody(why) => (*why).into(),
             ApiError::NotLoggedIn => "no valid session: log in first".into(),
+            ApiError::CrossOriginRefused => "cross-origin request refused".into(),
             ApiError::NotFound => "no such endpoint".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
             ApiError::BodyTimeout => "request body not received in time".into(),
@@ -170,7 +174,9 @@ impl ResponseError for ApiError {
         );
         if matches!(self, ApiError::BodyTimeout) {
             // The rest of the body may still come; the connection cannot be reused.
-            response.head_mut().set_connection_type(ConnectionType::Close);
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
         }
         if let Some(secs) = self.retry_after() {
             response

@@ -22,7 +22,9 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
         title = "authd",
         description = "User authentication: registration, cookie sessions, password reset. \
             Request bodies are `application/x-www-form-urlencoded` or `application/json` with \
-            the same fields; every error is `{\"message\": \"...\"}`.",
+            the same fields; every error is `{\"message\": \"...\"}`. A POST, PUT or DELETE \
+            whose `Origin` header names a site other than authd's own or an allowed one gets \
+            403 `cross-origin request refused`.",
     ),
     components(
         schemas(

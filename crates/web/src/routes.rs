@@ -3,7 +3,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::middleware::{Condition, DefaultHeaders};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{guard, FromRequest, Handler, Responder, ResponseError, Route};
 use actix_web::{HttpRequest, HttpResponse};
@@ -19,11 +19,14 @@ use crate::metrics::LoginOutcome;
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, InternalError, PayloadTooLarge, RequestTimeout};
 use crate::openapi::{Unavailable, UnsupportedMediaType};
+use crate::origins::refuse_cross_origin;
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
 /// under it (405s name the allowed methods in `Allow`). The app must have [`Authd::data`]
-/// registered.
+/// registered. A POST, PUT or DELETE whose `Origin` is neither the request's host nor in
+/// [`crate::WebOptions::allowed_origins`] gets 403 (login CSRF); CORS headers for the listed
+/// origins are [`crate::cors`], for the app to wrap.
 pub fn routes(cfg: &mut ServiceConfig) {
     let endpoints = endpoints();
     let document = ApiDocument::new(endpoints.iter().map(Endpoint::described));
@@ -55,7 +58,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .wrap(Condition::new(
                 no_store,
                 DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")),
-            ));
+            ))
+            .wrap(from_fn(refuse_cross_origin));
         cfg.service(resource);
     }
     cfg.default_service(web::to(not_found));

@@ -3,11 +3,13 @@
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, Service};
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::origins::refuse_preflight;
 use crate::telemetry::{add_request_id, RequestSpan};
-use crate::{routes, Authd};
+use crate::{cors, routes, Authd};
 
 /// Serves authd's routes on `listener` until the returned `Server` is stopped or receives
 /// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish. At most
@@ -21,9 +23,15 @@ pub fn serve(listener: TcpListener, authd: Authd) -> std::io::Result<Server> {
     let per_worker = (options.max_connections / workers).max(1);
     let request_timeout = options.bounded_request_timeout();
     let data = authd.data();
+    let options = options.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(Condition::new(
+                !options.allowed_origins.is_empty(),
+                cors(&options),
+            ))
+            .wrap(from_fn(refuse_preflight))
             .wrap_fn(|request, service| {
                 let answer = service.call(request);
                 async move { answer.await.map(add_request_id) }

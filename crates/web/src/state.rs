@@ -34,6 +34,11 @@ pub struct WebOptions {
     /// the kernel's accept queue. Keep it well below the process's open-file limit
     /// (`ulimit -n`), which also covers the database pool and the log.
     pub max_connections: usize,
+    /// Web origins (`https://app.example`) whose pages may call authd with the session cookie:
+    /// they get CORS headers with credentials, and their POST/PUT/DELETE requests are let
+    /// through. authd's own origin always may; other origins get 403 on state-changing
+    /// requests. Default: none.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The default of [`WebOptions::request_timeout`].
@@ -50,6 +55,7 @@ impl Default for WebOptions {
             login_rate_per_ip: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: 512,
+            allowed_origins: Vec::new(),
         }
         .with_hashing_threads(threads)
     }

@@ -36,7 +36,12 @@ async fn logins_and_probes_are_answered_during_a_slow_body_flood_which_times_out
         request_timeout: Duration::from_secs(2),
         ..WebOptions::default()
     };
-    let app = spawn_on(auth::testing::TestDatabase::sqlite(), test_config(), options).await;
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
     app.post_users("bob@x.io", "pw").await;
     let started = Instant::now();
     let mut flood = Vec::new();
@@ -46,7 +51,10 @@ async fn logins_and_probes_are_answered_during_a_slow_body_flood_which_times_out
     // The flood is open (nothing has been answered yet: its timeout is 2 s away).
     assert_eq!(app.get_path("/healthz").await.status(), 200);
     assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(2), "the test was too slow to tell");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the test was too slow to tell"
+    );
     // Each slow body gets 408 JSON and a closed connection, within the timeout (plus slack).
     let answers = futures_util::future::join_all(
         flood
@@ -69,13 +77,26 @@ async fn past_max_connections_new_ones_wait_and_are_served_when_slow_ones_time_o
         max_connections: 2,
         ..WebOptions::default()
     };
-    let app = spawn_on(auth::testing::TestDatabase::sqlite(), test_config(), options).await;
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
     // No idle keep-alive connection: it would hold a slot too.
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let mut flood = Vec::new();
     for _ in 0..4 {
         flood.push(slow_body(&app).await);
@@ -85,7 +106,10 @@ async fn past_max_connections_new_ones_wait_and_are_served_when_slow_ones_time_o
     assert_eq!(res.status(), 200);
     let waited = started.elapsed();
     // It waited for a slot (the flood filled them), and got one once the timeout freed some.
-    assert!(waited >= Duration::from_millis(500), "{waited:?}: no limit?");
+    assert!(
+        waited >= Duration::from_millis(500),
+        "{waited:?}: no limit?"
+    );
     assert!(waited < Duration::from_secs(6), "{waited:?}");
     drop(flood);
 }

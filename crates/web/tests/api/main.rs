@@ -1,6 +1,7 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod browsers;
 mod endpoints;
 mod flow;
 mod helpers;

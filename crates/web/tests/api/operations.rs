@@ -58,7 +58,10 @@ async fn invented_methods_and_paths_cannot_grow_the_metrics() {
         .buffer_unordered(8)
         .collect()
         .await;
-    assert!(statuses.iter().all(|s| [404, 405].contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [404, 405].contains(s)),
+        "{statuses:?}"
+    );
     let text = app.get_path("/metrics").await.text().await.unwrap();
     let series = text.lines().filter(|l| !l.starts_with('#')).count();
     // A fixed ceiling (a handful of label sets, each a counter and a 17-line histogram), far

@@ -220,11 +220,20 @@ async fn answers_that_carry_secrets_or_the_profile_are_not_cacheable() {
         .to_owned();
     let answers = [
         ("POST /sessions 200", login),
-        ("POST /sessions 401", app.post_sessions("bob@x.io", "no").await),
+        (
+            "POST /sessions 401",
+            app.post_sessions("bob@x.io", "no").await,
+        ),
         ("GET /profile 200", app.get_profile(Some(&session)).await),
         ("GET /profile 403", app.get_profile(None).await),
-        ("POST /reset_password 200", app.post_reset_password("bob@x.io").await),
-        ("POST /reset_password 403", app.post_reset_password("no@x.io").await),
+        (
+            "POST /reset_password 200",
+            app.post_reset_password("bob@x.io").await,
+        ),
+        (
+            "POST /reset_password 403",
+            app.post_reset_password("no@x.io").await,
+        ),
         (
             "PUT /reset_password 403",
             app.put_reset_password("bob@x.io", &token, "new").await,
