@@ -130,6 +130,11 @@ pub struct Cli {
           value_parser = web::parse_origin, global = true)]
     pub allowed_origins: Vec<String>,
 
+    /// Serve /metrics on this address only (e.g. 127.0.0.1:9100), not on the public port,
+    /// which then answers 404 for it. Default: /metrics on the public port.
+    #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

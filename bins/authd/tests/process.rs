@@ -217,6 +217,7 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--request-timeout", "AUTHD_REQUEST_TIMEOUT"),
         ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
         ("--allowed-origins", "AUTHD_ALLOWED_ORIGINS"),
+        ("--metrics-bind", "AUTHD_METRICS_BIND"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }
@@ -480,4 +481,34 @@ async fn allowed_origins_come_from_a_comma_separated_flag() {
         assert_eq!(res.headers()["access-control-allow-origin"], origin);
         assert_eq!(res.headers()["access-control-allow-credentials"], "true");
     }
+}
+
+#[tokio::test]
+async fn metrics_bind_moves_metrics_off_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &["--metrics-bind", "127.0.0.1:0"]);
+    let mut tries = 0;
+    let metrics = loop {
+        tries += 1;
+        assert!(tries < 500, "no metrics listener logged:\n{}", server.log());
+        let log = server.log();
+        let found = log.split_once("metrics_listener=").map(|(_, rest)| {
+            let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+            format!("http://{}/metrics", address.unwrap())
+        });
+        if let Some(url) = found {
+            break url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let public = client().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let res = client().get(metrics).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"route="/metrics",status="404"} 1"#));
 }

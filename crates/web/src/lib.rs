@@ -17,6 +17,6 @@ pub use current_user::CurrentUser;
 pub use error::ApiError;
 pub use fields::{Fields, MAX_BODY_BYTES};
 pub use origins::{cors, parse_origin, InvalidOrigin};
-pub use routes::routes;
-pub use server::serve;
+pub use routes::{metrics_routes, routes, routes_without_metrics};
+pub use server::{serve, serve_with_metrics};
 pub use state::{Authd, WebOptions};

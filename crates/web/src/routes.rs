@@ -28,7 +28,26 @@ use crate::{ApiError, Authd, CurrentUser, Fields};
 /// [`crate::WebOptions::allowed_origins`] gets 403 (login CSRF); CORS headers for the listed
 /// origins are [`crate::cors`], for the app to wrap.
 pub fn routes(cfg: &mut ServiceConfig) {
-    let endpoints = endpoints();
+    mount(cfg, endpoints());
+}
+
+/// [`routes`] without `GET /metrics` (and without it in `/openapi.json`), for a server that
+/// serves the metrics on another listener ([`metrics_routes`]).
+pub fn routes_without_metrics(cfg: &mut ServiceConfig) {
+    let endpoints = endpoints().into_iter();
+    mount(cfg, endpoints.filter(|e| e.path != METRICS).collect());
+}
+
+/// Only `GET /metrics`, with JSON 404/405 answers for anything else: the routes of a listener
+/// kept for Prometheus, off the public port.
+pub fn metrics_routes(cfg: &mut ServiceConfig) {
+    let endpoints = endpoints().into_iter();
+    mount(cfg, endpoints.filter(|e| e.path == METRICS).collect());
+}
+
+const METRICS: &str = "/metrics";
+
+fn mount(cfg: &mut ServiceConfig, endpoints: Vec<Endpoint>) {
     let document = ApiDocument::new(endpoints.iter().map(Endpoint::described));
     cfg.app_data(Data::new(document));
     let mut paths: Vec<(String, Vec<Endpoint>)> = Vec::new();

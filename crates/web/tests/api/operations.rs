@@ -95,3 +95,50 @@ async fn the_hashing_job_metric_is_not_called_bcrypt_time_as_some_jobs_run_no_bc
         assert!(!text.contains("authd_bcrypt"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn with_a_metrics_listener_metrics_are_served_there_and_only_there() {
+    let app = spawn_app_with_metrics_listener().await;
+    let metrics = app.metrics_address.clone().unwrap();
+    app.post_users("bob@x.io", "pw").await;
+    assert_error(app.get_path("/metrics").await, 404, "no such endpoint").await;
+    let res = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = res.text().await.unwrap();
+    for line in [
+        r#"authd_http_requests_total{method="POST",route="/users",status="200"} 1"#,
+        // The public port's 404 for it (the route label is still a pattern: bounded).
+        r#"authd_http_requests_total{method="GET",route="/metrics",status="404"} 1"#,
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    // The metrics listener serves nothing else.
+    for path in ["/", "/healthz", "/openapi.json", "/users"] {
+        let res = app
+            .client
+            .get(format!("{metrics}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, 404, "no such endpoint").await;
+    }
+    let res = app
+        .client
+        .post(format!("{metrics}/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "no such endpoint").await;
+    // The public port still serves everything else.
+    assert_eq!(app.get_path("/healthz").await.status(), 200);
+    assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
+}
