@@ -158,6 +158,15 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         vec!["--bcrypt-cost", "32", "--database-url", &db],
         vec!["--database-url", "mysql://localhost/x"],
         vec!["--no-such-flag"],
+        vec!["--request-timeout", "0", "--database-url", &db],
+        vec!["--max-connections", "0", "--database-url", &db],
+        vec!["--allowed-origins", "*", "--database-url", &db],
+        vec![
+            "--allowed-origins",
+            "https://a.example/path",
+            "--database-url",
+            &db,
+        ],
     ] {
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -205,6 +214,10 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--cookie-secure", "AUTHD_COOKIE_SECURE"),
         ("--max-failed-logins", "AUTHD_MAX_FAILED_LOGINS"),
         ("--log-format", "AUTHD_LOG_FORMAT"),
+        ("--request-timeout", "AUTHD_REQUEST_TIMEOUT"),
+        ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
+        ("--allowed-origins", "AUTHD_ALLOWED_ORIGINS"),
+        ("--metrics-bind", "AUTHD_METRICS_BIND"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }
@@ -443,6 +456,7 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
 }
 
 #[tokio::test]
+<<<<<<< HEAD
 async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
     // Declared first, dropped last: the server lets go of the file before the disk goes.
     let Some(db) = auth::testing::TestDatabase::sqlite_on_small_disk() else {
@@ -471,3 +485,61 @@ async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
         assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
 }
+=======
+async fn allowed_origins_come_from_a_comma_separated_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(
+        &db,
+        &[
+            "--allowed-origins",
+            "https://app.example,http://localhost:3000",
+        ],
+    );
+    let login = |origin: &'static str| {
+        client()
+            .post(server.url("/sessions"))
+            .header("origin", origin)
+            .form(&[("email", "nobody@x.io"), ("password", "pw")])
+            .send()
+    };
+    let refused = login("https://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    for origin in ["https://app.example", "http://localhost:3000"] {
+        let res = login(origin).await.unwrap();
+        assert_eq!(res.status(), 401); // let through: a wrong password, not a refusal
+        assert_eq!(res.headers()["access-control-allow-origin"], origin);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    }
+}
+
+#[tokio::test]
+async fn metrics_bind_moves_metrics_off_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &["--metrics-bind", "127.0.0.1:0"]);
+    let mut tries = 0;
+    let metrics = loop {
+        tries += 1;
+        assert!(tries < 500, "no metrics listener logged:\n{}", server.log());
+        let log = server.log();
+        let found = log.split_once("metrics_listener=").map(|(_, rest)| {
+            let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+            format!("http://{}/metrics", address.unwrap())
+        });
+        if let Some(url) = found {
+            break url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let public = client().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let res = client().get(metrics).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"route="/metrics",status="404"} 1"#));
+}
+>>>>>>> h9-b

@@ -22,7 +22,9 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
         title = "authd",
         description = "User authentication: registration, cookie sessions, password reset. \
             Request bodies are `application/x-www-form-urlencoded` or `application/json` with \
-            the same fields; every error is `{\"message\": \"...\"}`.",
+            the same fields; every error is `{\"message\": \"...\"}`. A POST, PUT or DELETE \
+            whose `Origin` header names a site other than authd's own or an allowed one gets \
+            403 `cross-origin request refused`.",
     ),
     components(
         schemas(
@@ -36,7 +38,14 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
             ResetRequest,
             PasswordReset,
         ),
-        responses(BadBody, PayloadTooLarge, UnsupportedMediaType, Unavailable, InternalError),
+        responses(
+            BadBody,
+            RequestTimeout,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Unavailable,
+            InternalError,
+        ),
     ),
     modifiers(&SessionCookie),
 )]
@@ -165,6 +174,12 @@ pub(crate) struct PasswordReset {
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct BadBody(Message<'static>);
+
+/// The body did not arrive within the server's request timeout (default 10 s); the connection
+/// is closed.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct RequestTimeout(Message<'static>);
 
 /// The body is larger than 16 KiB.
 #[derive(ToResponse)]

@@ -18,6 +18,8 @@ pub struct TestApp {
     /// The same database as the server's, for checking stored rows.
     pub auth: Auth,
     pub backend: &'static str,
+    /// `http://127.0.0.1:port` of the metrics listener, when the app has one.
+    pub metrics_address: Option<String>,
     _db: TestDatabase,
 }
 
@@ -60,6 +62,23 @@ pub async fn spawn_over(
     config: AuthConfig,
     options: WebOptions,
 ) -> TestApp {
+    spawn_listening(db, db_options, config, options, false).await
+}
+
+/// One app over a fresh SQLite file, serving `/metrics` on a listener of its own.
+pub async fn spawn_app_with_metrics_listener() -> TestApp {
+    let db = TestDatabase::sqlite();
+    let db_options = DbOptions::new(db.url());
+    spawn_listening(db, db_options, test_config(), WebOptions::default(), true).await
+}
+
+async fn spawn_listening(
+    db: TestDatabase,
+    db_options: DbOptions,
+    config: AuthConfig,
+    options: WebOptions,
+    metrics_listener: bool,
+) -> TestApp {
     let clock = Arc::new(ManualClock::new(START));
     let config = AuthConfig {
         clock: clock.clone(),
@@ -68,7 +87,12 @@ pub async fn spawn_over(
     let auth = Auth::connect(&db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
+    let metrics = metrics_listener.then(|| TcpListener::bind("127.0.0.1:0").unwrap());
+    let metrics_address = metrics
+        .as_ref()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()));
+    let authd = Authd::new(auth.clone(), options);
+    let server = web::serve_with_metrics(listener, metrics, authd).unwrap();
     tokio::spawn(server);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -84,6 +108,7 @@ pub async fn spawn_over(
         clock,
         auth,
         backend,
+        metrics_address,
         _db: db,
     }
 }
