@@ -456,7 +456,6 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
 }
 
 #[tokio::test]
-<<<<<<< HEAD
 async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
     // Declared first, dropped last: the server lets go of the file before the disk goes.
     let Some(db) = auth::testing::TestDatabase::sqlite_on_small_disk() else {
@@ -485,7 +484,8 @@ async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
         assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
 }
-=======
+
+#[tokio::test]
 async fn allowed_origins_come_from_a_comma_separated_flag() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_file(dir.path());
@@ -542,4 +542,3 @@ async fn metrics_bind_moves_metrics_off_the_public_port() {
         .unwrap()
         .contains(r#"route="/metrics",status="404"} 1"#));
 }
->>>>>>> h9-b
