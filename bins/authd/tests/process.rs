@@ -11,6 +11,8 @@ struct Server {
     child: Child,
     address: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread that copies the log; it ends when the process closes its stderr.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -51,7 +53,7 @@ impl Server {
         };
         // Keep reading the log, so the server never blocks on a full pipe.
         let kept = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 kept.lock().unwrap().push(line);
             }
@@ -60,6 +62,7 @@ impl Server {
             child,
             address,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -80,8 +83,13 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits for the process to exit and for its last log lines to be read.
     fn wait(mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        status
     }
 }
 
