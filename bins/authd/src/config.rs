@@ -131,6 +131,30 @@ pub struct Cli {
     )]
     pub shutdown_grace: u64,
 
+    /// Seconds a client may take to send a request's head, and again its body, before 408 and a
+    /// closed connection; 1 to 300.
+    #[arg(long, env = "AUTHD_REQUEST_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub request_timeout: u64,
+
+    /// Connections open at once over all workers; more wait in the accept queue. Keep it well
+    /// below the open-file limit (`ulimit -n`); 1 to 100000.
+    #[arg(long, env = "AUTHD_MAX_CONNECTIONS", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub max_connections: u64,
+
+    /// Web origins whose pages may call authd with the session cookie, comma-separated
+    /// (`https://app.example,http://localhost:3000`): they get CORS headers with credentials.
+    /// POST/PUT/DELETE requests whose Origin is neither authd's own host nor listed get 403.
+    #[arg(long, env = "AUTHD_ALLOWED_ORIGINS", value_delimiter = ',',
+          value_parser = web::parse_origin, global = true)]
+    pub allowed_origins: Vec<String>,
+
+    /// Serve /metrics on this address only (e.g. 127.0.0.1:9100), not on the public port,
+    /// which then answers 404 for it. Default: /metrics on the public port.
+    #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -182,6 +206,9 @@ impl Cli {
             cookie_secure: self.cookie_secure,
             shutdown_grace: secs(self.shutdown_grace),
             login_rate_per_ip: self.login_rate_per_ip,
+            request_timeout: secs(self.request_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            allowed_origins: self.allowed_origins.clone(),
             ..WebOptions::default()
         };
         if let Some(threads) = self.hashing_threads {

@@ -27,7 +27,11 @@ fn main() -> ExitCode {
             eprintln!("authd: configuration valid, database reachable");
             ExitCode::SUCCESS
         }
-        Command::Serve => match serve(&cli.bind, web::Authd::new(auth, web_options)) {
+        Command::Serve => match serve(
+            &cli.bind,
+            cli.metrics_bind.as_deref(),
+            web::Authd::new(auth, web_options),
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("authd: {error}");
@@ -51,11 +55,18 @@ fn fail(error: &AuthError) -> ExitCode {
 }
 
 #[actix_web::main]
-async fn serve(bind: &str, authd: web::Authd) -> std::io::Result<()> {
-    let listener = TcpListener::bind(bind)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))?;
+async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std::io::Result<()> {
+    let listen = |bind: &str| {
+        TcpListener::bind(bind)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))
+    };
+    let listener = listen(bind)?;
+    let metrics = metrics_bind.map(listen).transpose()?;
     tracing::info!(address = %listener.local_addr()?, "authd listening");
-    web::serve(listener, authd)?.await?;
+    if let Some(metrics) = &metrics {
+        tracing::info!(metrics_listener = %metrics.local_addr()?, "metrics on their own listener");
+    }
+    web::serve_with_metrics(listener, metrics, authd)?.await?;
     tracing::info!("authd stopped");
     Ok(())
 }

@@ -11,6 +11,8 @@ struct Server {
     child: Child,
     address: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread that copies the log; it ends when the process closes its stderr.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -51,7 +53,7 @@ impl Server {
         };
         // Keep reading the log, so the server never blocks on a full pipe.
         let kept = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 kept.lock().unwrap().push(line);
             }
@@ -60,6 +62,7 @@ impl Server {
             child,
             address,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -80,8 +83,13 @@ impl Server {
         assert!(status.success());
     }
 
+    /// Waits for the process to exit and for its last log lines to be read.
     fn wait(mut self) -> std::process::ExitStatus {
-        self.child.wait().unwrap()
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        status
     }
 }
 
@@ -159,6 +167,15 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         vec!["--database-url", "mysql://localhost/x"],
         vec!["--no-such-flag"],
         vec!["--session-idle-timeout", "30", "--database-url", &db],
+        vec!["--request-timeout", "0", "--database-url", &db],
+        vec!["--max-connections", "0", "--database-url", &db],
+        vec!["--allowed-origins", "*", "--database-url", &db],
+        vec![
+            "--allowed-origins",
+            "https://a.example/path",
+            "--database-url",
+            &db,
+        ],
     ] {
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -208,6 +225,10 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--log-format", "AUTHD_LOG_FORMAT"),
         ("--max-sessions-per-user", "AUTHD_MAX_SESSIONS_PER_USER"),
         ("--session-idle-timeout", "AUTHD_SESSION_IDLE_TIMEOUT"),
+        ("--request-timeout", "AUTHD_REQUEST_TIMEOUT"),
+        ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
+        ("--allowed-origins", "AUTHD_ALLOWED_ORIGINS"),
+        ("--metrics-bind", "AUTHD_METRICS_BIND"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }
@@ -473,4 +494,62 @@ async fn a_write_refused_for_a_full_disk_is_logged_as_such_without_secrets() {
     for secret in [password, "$2b$"] {
         assert!(!log.contains(secret), "{secret} appears in the log:\n{log}");
     }
+}
+
+#[tokio::test]
+async fn allowed_origins_come_from_a_comma_separated_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(
+        &db,
+        &[
+            "--allowed-origins",
+            "https://app.example,http://localhost:3000",
+        ],
+    );
+    let login = |origin: &'static str| {
+        client()
+            .post(server.url("/sessions"))
+            .header("origin", origin)
+            .form(&[("email", "nobody@x.io"), ("password", "pw")])
+            .send()
+    };
+    let refused = login("https://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    for origin in ["https://app.example", "http://localhost:3000"] {
+        let res = login(origin).await.unwrap();
+        assert_eq!(res.status(), 401); // let through: a wrong password, not a refusal
+        assert_eq!(res.headers()["access-control-allow-origin"], origin);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    }
+}
+
+#[tokio::test]
+async fn metrics_bind_moves_metrics_off_the_public_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &["--metrics-bind", "127.0.0.1:0"]);
+    let mut tries = 0;
+    let metrics = loop {
+        tries += 1;
+        assert!(tries < 500, "no metrics listener logged:\n{}", server.log());
+        let log = server.log();
+        let found = log.split_once("metrics_listener=").map(|(_, rest)| {
+            let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+            format!("http://{}/metrics", address.unwrap())
+        });
+        if let Some(url) = found {
+            break url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let public = client().get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    let res = client().get(metrics).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains(r#"route="/metrics",status="404"} 1"#));
 }

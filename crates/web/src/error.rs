@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, ConnectionType, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use auth::AuthError;
 use serde::Serialize;
@@ -22,10 +22,15 @@ pub enum ApiError {
     BadBody(&'static str),
     /// No valid `session_id` cookie (403).
     NotLoggedIn,
+    /// A state-changing request (or a CORS preflight) from a web origin that is neither
+    /// authd's own nor allowed (403).
+    CrossOriginRefused,
     /// No such route (404).
     NotFound,
     /// The route exists, the method does not (405).
     MethodNotAllowed,
+    /// The body did not arrive within the request timeout (408); the connection is closed.
+    BodyTimeout,
     /// Body over [`MAX_BODY_BYTES`] (413).
     PayloadTooLarge,
     /// Neither a form nor JSON (415).
@@ -56,9 +61,10 @@ impl ApiError {
             ApiError::MissingField(_) | ApiError::NotAString(_) | ApiError::BadBody(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::NotLoggedIn => StatusCode::FORBIDDEN,
+            ApiError::NotLoggedIn | ApiError::CrossOriginRefused => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::LoginRateExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -93,8 +99,10 @@ impl ApiError {
             ApiError::NotAString(field) => format!("{field} must be a string").into(),
             ApiError::BadBody(why) => (*why).into(),
             ApiError::NotLoggedIn => "no valid session: log in first".into(),
+            ApiError::CrossOriginRefused => "cross-origin request refused".into(),
             ApiError::NotFound => "no such endpoint".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
+            ApiError::BodyTimeout => "request body not received in time".into(),
             ApiError::PayloadTooLarge => {
                 format!("request body is larger than {} KiB", MAX_BODY_BYTES / 1024).into()
             }
@@ -172,6 +180,12 @@ impl ResponseError for ApiError {
                 message: &self.message(),
             },
         );
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still come; the connection cannot be reused.
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+        }
         if let Some(secs) = self.retry_after() {
             response
                 .headers_mut()

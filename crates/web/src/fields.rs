@@ -6,11 +6,13 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
+use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use percent_encoding::percent_decode;
 
-use crate::ApiError;
+use crate::state::DEFAULT_REQUEST_TIMEOUT;
+use crate::{ApiError, Authd};
 
 /// The largest body authd reads; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -18,8 +20,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The fields of an `application/x-www-form-urlencoded` or `application/json` body.
 ///
 /// A request without a `Content-Type` is read as a form (so an empty body is simply missing
-/// fields). Other types → 415, over 16 KiB → 413, broken encoding or JSON → 400. In a form, a
-/// repeated field keeps its first value, as Flask does.
+/// fields). Other types → 415, over 16 KiB → 413, broken encoding or JSON → 400, a body that
+/// takes longer than [`crate::WebOptions::request_timeout`] to arrive (10 s without
+/// `Data<Authd>`) → 408. In a form, a repeated field keeps its first value, as Flask does.
 #[derive(Debug, Default)]
 pub struct Fields(HashMap<String, Option<String>>);
 
@@ -109,21 +112,34 @@ impl FromRequest for Fields {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let kind = kind_of(req);
         let too_large = declared_length(req).is_some_and(|n| n > MAX_BODY_BYTES);
+        // actix's `client_request_timeout` bounds only the head; a body that never comes would
+        // hold the connection (and a file descriptor) forever without this deadline.
+        let deadline = req
+            .app_data::<Data<Authd>>()
+            .map_or(DEFAULT_REQUEST_TIMEOUT, |authd| {
+                authd.options().bounded_request_timeout()
+            });
         let mut payload = payload.take();
         Box::pin(async move {
             let kind = kind?;
             if too_large {
                 return Err(ApiError::PayloadTooLarge);
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge);
+            let read = async {
+                let mut body = Vec::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk =
+                        chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(ApiError::PayloadTooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(deadline, read)
+                .await
+                .map_err(|_| ApiError::BodyTimeout)??;
             match kind {
                 Kind::Form => Fields::from_form(&body),
                 Kind::Json => Fields::from_json(&body),

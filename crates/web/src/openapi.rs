@@ -25,7 +25,9 @@ use crate::routes::{Revoked, SessionList, SessionView};
             account, listed and revoked by their owner), password change and reset, account \
             deletion. \
             Request bodies are `application/x-www-form-urlencoded` or `application/json` with \
-            the same fields; every error is `{\"message\": \"...\"}`.",
+            the same fields; every error is `{\"message\": \"...\"}`. A POST, PUT or DELETE \
+            whose `Origin` header names a site other than authd's own or an allowed one gets \
+            403 `cross-origin request refused`.",
     ),
     components(
         schemas(
@@ -44,7 +46,14 @@ use crate::routes::{Revoked, SessionList, SessionView};
             PasswordChange,
             AccountDeletion,
         ),
-        responses(BadBody, PayloadTooLarge, UnsupportedMediaType, Unavailable, InternalError),
+        responses(
+            BadBody,
+            RequestTimeout,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            Unavailable,
+            InternalError,
+        ),
     ),
     modifiers(&SessionCookie),
 )]
@@ -194,6 +203,12 @@ pub(crate) struct AccountDeletion {
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub(crate) struct BadBody(Message<'static>);
+
+/// The body did not arrive within the server's request timeout (default 10 s); the connection
+/// is closed.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct RequestTimeout(Message<'static>);
 
 /// The body is larger than 16 KiB.
 #[derive(ToResponse)]

@@ -3,6 +3,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{guard, FromRequest, Handler, Responder, ResponseError, Route};
 use actix_web::{HttpRequest, HttpResponse};
@@ -17,14 +18,37 @@ use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
 use crate::openapi::{AccountDeletion, PasswordChange};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
-use crate::openapi::{BadBody, InternalError, PayloadTooLarge, Unavailable, UnsupportedMediaType};
+use crate::openapi::{BadBody, InternalError, PayloadTooLarge, RequestTimeout};
+use crate::openapi::{Unavailable, UnsupportedMediaType};
+use crate::origins::refuse_cross_origin;
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
 /// under it (405s name the allowed methods in `Allow`). The app must have [`Authd::data`]
-/// registered.
+/// registered. A POST, PUT or DELETE whose `Origin` is neither the request's host nor in
+/// [`crate::WebOptions::allowed_origins`] gets 403 (login CSRF); CORS headers for the listed
+/// origins are [`crate::cors`], for the app to wrap.
 pub fn routes(cfg: &mut ServiceConfig) {
-    let endpoints = endpoints();
+    mount(cfg, endpoints());
+}
+
+/// [`routes`] without `GET /metrics` (and without it in `/openapi.json`), for a server that
+/// serves the metrics on another listener ([`metrics_routes`]).
+pub fn routes_without_metrics(cfg: &mut ServiceConfig) {
+    let endpoints = endpoints().into_iter();
+    mount(cfg, endpoints.filter(|e| e.path != METRICS).collect());
+}
+
+/// Only `GET /metrics`, with JSON 404/405 answers for anything else: the routes of a listener
+/// kept for Prometheus, off the public port.
+pub fn metrics_routes(cfg: &mut ServiceConfig) {
+    let endpoints = endpoints().into_iter();
+    mount(cfg, endpoints.filter(|e| e.path == METRICS).collect());
+}
+
+const METRICS: &str = "/metrics";
+
+fn mount(cfg: &mut ServiceConfig, endpoints: Vec<Endpoint>) {
     let document = ApiDocument::new(endpoints.iter().map(Endpoint::described));
     cfg.app_data(Data::new(document));
     let mut paths: Vec<(String, Vec<Endpoint>)> = Vec::new();
@@ -41,17 +65,37 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .map(|method| method_of(method).to_string())
             .collect();
         let allow = allow.join(", ");
+        let no_store = NO_STORE.contains(&path.as_str());
         let mut resource = web::resource(path);
         for endpoint in group {
             resource = resource.route(endpoint.route);
         }
-        cfg.service(resource.default_service(web::to(move || {
-            let response = method_not_allowed(&allow);
-            async move { response }
-        })));
+        let resource = resource
+            .default_service(web::to(move || {
+                let response = method_not_allowed(&allow);
+                async move { response }
+            }))
+            .wrap(Condition::new(
+                no_store,
+                DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")),
+            ))
+            .wrap(from_fn(refuse_cross_origin));
+        cfg.service(resource);
     }
     cfg.default_service(web::to(not_found));
 }
+
+/// Paths whose answers carry a secret or a user's data (a session cookie, a reset token, the
+/// profile): every answer there, errors included, says `Cache-Control: no-store`, so no browser
+/// or proxy cache keeps a copy.
+const NO_STORE: [&str; 6] = [
+    "/sessions",
+    "/sessions/others",
+    "/sessions/{id}",
+    "/reset_password",
+    "/profile",
+    "/profile/password",
+];
 
 /// Every endpoint. Each is mounted at the path and methods of its handler's `#[utoipa::path]`,
 /// so that attribute is the one place a route is declared, and the OpenAPI document cannot
@@ -186,6 +230,7 @@ async fn index() -> HttpResponse {
         (status = 400, description = "A bad body (see `BadBody`), an email that is malformed, \
             over 254 characters or already registered, or a password that is too long or too \
             short", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
@@ -219,6 +264,7 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
         (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
             body = Message),
         (status = 401, description = "Wrong email or password", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins for this account, or attempts \
@@ -390,16 +436,6 @@ pub(crate) struct Revoked<'a> {
     revoked: usize,
 }
 
-/// A 200 answer about the caller's account: `Cache-Control: no-store`, so no browser or
-/// proxy cache keeps it.
-fn private(body: &impl Serialize) -> HttpResponse {
-    let mut response = ok(body);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 /// The caller's live sessions, newest first; the one of the request's cookie is `current`.
 #[utoipa::path(
     get,
@@ -429,7 +465,7 @@ async fn list_sessions(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResp
             current: session.id == user.session_id(),
         })
         .collect();
-    Ok(private(&SessionList { sessions: views }))
+    Ok(ok(&SessionList { sessions: views }))
 }
 
 /// Ends every session of the account but the caller's.
@@ -454,7 +490,7 @@ async fn revoke_other_sessions(
     let revoked = authd
         .lookup(move |auth| auth.revoke_other_sessions(id, &current))
         .await?;
-    Ok(private(&Revoked {
+    Ok(ok(&Revoked {
         message: "other sessions revoked",
         revoked,
     }))
@@ -490,7 +526,7 @@ async fn revoke_session(
     authd
         .lookup(move |auth| auth.revoke_session(id, &session))
         .await?;
-    Ok(private(&Message {
+    Ok(ok(&Message {
         message: "session revoked",
     }))
 }
@@ -514,6 +550,7 @@ async fn revoke_session(
         (status = 401, description = "Wrong current password (counted toward the login \
             throttle), or the password changed meanwhile", body = Message),
         (status = 403, description = "No valid session", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins or password checks for this \
@@ -536,7 +573,7 @@ async fn change_password(
     let user = authd
         .hashing(move |auth| auth.change_password(id, &current, &password, &new_password))
         .await?;
-    Ok(private(&EmailMessage {
+    Ok(ok(&EmailMessage {
         email: &user.email,
         message: "Password updated",
     }))
@@ -563,6 +600,7 @@ async fn change_password(
         (status = 401, description = "Wrong password (counted toward the login throttle), or \
             the password changed meanwhile", body = Message),
         (status = 403, description = "No valid session", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins or password checks for this \
@@ -587,7 +625,7 @@ async fn delete_account(
     let removal = session_cookie(&authd, String::new())
         .max_age(time::Duration::ZERO)
         .finish();
-    let mut response = private(&EmailMessage {
+    let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "account deleted",
     });
@@ -609,6 +647,7 @@ async fn delete_account(
         (status = 200, description = "A token for the account", body = ResetTokenIssued),
         (status = 400, response = BadBody),
         (status = 403, description = "No account has this email", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
@@ -644,6 +683,7 @@ async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
             too long or too short", body = Message),
         (status = 403, description = "The token is unknown, used, expired or not this \
             email's; nothing changed", body = Message),
+        (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
@@ -678,7 +718,7 @@ async fn healthz() -> HttpResponse {
     get,
     path = "/metrics",
     responses((status = 200, description = "Requests by route and status, login outcomes, \
-        bcrypt time", content_type = "application/openmetrics-text", body = String)),
+        hashing-job time", content_type = "application/openmetrics-text", body = String)),
 )]
 async fn metrics(authd: Data<Authd>) -> HttpResponse {
     HttpResponse::Ok()

@@ -3,30 +3,84 @@
 use std::net::TcpListener;
 
 use actix_web::dev::{Server, Service};
-use actix_web::{App, HttpServer};
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{guard, web, App, HttpMessage, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::origins::refuse_preflight;
 use crate::telemetry::{add_request_id, RequestSpan};
-use crate::{routes, Authd};
+use crate::{cors, metrics_routes, routes, routes_without_metrics, Authd};
 
 /// Serves authd's routes on `listener` until the returned `Server` is stopped or receives
-/// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish.
+/// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish. At most
+/// `max_connections` connections are open at once (rounded down to a multiple of the worker
+/// count, one per core), and each request's head must arrive within `request_timeout`.
 pub fn serve(listener: TcpListener, authd: Authd) -> std::io::Result<Server> {
-    let grace = authd.options().shutdown_grace;
+    serve_with_metrics(listener, None, authd)
+}
+
+/// As [`serve`]; with a `metrics` listener, `GET /metrics` is served there only (everything
+/// else there is 404) and the public `listener` answers 404 for it and leaves it out of
+/// `/openapi.json`. Both listeners share the workers, the connection limit and the shutdown.
+pub fn serve_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    authd: Authd,
+) -> std::io::Result<Server> {
+    let options = authd.options();
+    let grace = options.shutdown_grace;
+    // actix's limit is per worker; the workers are set here so the total is known.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let per_worker = (options.max_connections / workers).max(1);
+    let request_timeout = options.bounded_request_timeout();
+    let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
     let data = authd.data();
+    let options = options.clone();
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(data.clone())
-            .wrap_fn(|request, service| {
+            .wrap(Condition::new(
+                !options.allowed_origins.is_empty(),
+                cors(&options),
+            ))
+            .wrap(from_fn(refuse_preflight))
+            .wrap_fn(move |request, service| {
+                // One app serves both listeners; the router's guard below needs to know which
+                // one a request came in on.
+                if Some(request.app_config().local_addr()) == metrics_address {
+                    request.extensions_mut().insert(OnMetricsListener);
+                }
                 let answer = service.call(request);
                 async move { answer.await.map(add_request_id) }
             })
             // Outermost: the request id exists before anything else runs.
-            .wrap(TracingLogger::<RequestSpan>::new())
-            .configure(routes)
+            .wrap(TracingLogger::<RequestSpan>::new());
+        match metrics_address {
+            None => app.configure(routes),
+            Some(_) => app
+                .service(
+                    web::scope("")
+                        .guard(guard::fn_guard(|ctx| {
+                            ctx.req_data().contains::<OnMetricsListener>()
+                        }))
+                        .configure(metrics_routes),
+                )
+                .configure(routes_without_metrics),
+        }
     })
+    .workers(workers)
+    .max_connections(per_worker)
+    // The head; `Fields` gives the body the same time again.
+    .client_request_timeout(request_timeout)
     .shutdown_timeout(grace.as_secs())
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .listen(listener)?;
+    let server = match metrics {
+        Some(metrics) => server.listen(metrics)?,
+        None => server,
+    };
+    Ok(server.run())
 }
+
+/// Marks a request that came in on the metrics listener.
+#[derive(Clone, Copy)]
+struct OnMetricsListener;

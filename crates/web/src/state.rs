@@ -26,7 +26,23 @@ pub struct WebOptions {
     /// Login attempts allowed per client IP per minute (`None`: no per-IP limit). Counted in
     /// this process only, on the peer address (a proxy in front makes every client one IP).
     pub login_rate_per_ip: Option<NonZeroU32>,
+    /// How long a client may take to send a request's head, and then again its body; slower
+    /// ones get 408 and their connection is closed. Default 10 s; `serve` keeps it within 1 s
+    /// to 5 minutes.
+    pub request_timeout: Duration,
+    /// Connections `serve` keeps open at once, over all workers (default 512); more wait in
+    /// the kernel's accept queue. Keep it well below the process's open-file limit
+    /// (`ulimit -n`), which also covers the database pool and the log.
+    pub max_connections: usize,
+    /// Web origins (`https://app.example`) whose pages may call authd with the session cookie:
+    /// they get CORS headers with credentials, and their POST/PUT/DELETE requests are let
+    /// through. authd's own origin always may; other origins get 403 on state-changing
+    /// requests. Default: none.
+    pub allowed_origins: Vec<String>,
 }
+
+/// The default of [`WebOptions::request_timeout`].
+pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for WebOptions {
     fn default() -> Self {
@@ -37,12 +53,21 @@ impl Default for WebOptions {
             hashing_queue: 0,
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_connections: 512,
+            allowed_origins: Vec::new(),
         }
         .with_hashing_threads(threads)
     }
 }
 
 impl WebOptions {
+    /// [`WebOptions::request_timeout`] within its bounds (1 s to 5 minutes).
+    pub(crate) fn bounded_request_timeout(&self) -> Duration {
+        self.request_timeout
+            .clamp(Duration::from_secs(1), Duration::from_secs(300))
+    }
+
     /// `threads` hashing threads, with a queue of 64 waiting jobs per thread.
     pub fn with_hashing_threads(self, threads: usize) -> Self {
         WebOptions {

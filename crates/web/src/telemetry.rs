@@ -7,6 +7,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::web::Data;
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
@@ -25,9 +26,28 @@ pub(crate) struct RequestSpan;
 
 fn route_of(request: &actix_web::HttpRequest) -> String {
     // The pattern, never the path: bounded label values, and no ids from the path in logs.
+    // Only registered patterns exist, so the set is closed; every unrouted path is one value.
     request
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned())
+}
+
+/// The request's method if it is a standard one, else `other`: a client may send any token as
+/// a method, and neither log fields nor metric labels may grow with what clients invent.
+pub(crate) fn method_of(method: &Method) -> &'static str {
+    const KNOWN: [(Method, &str); 7] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, name)| name)
 }
 
 impl RootSpanBuilder for RequestSpan {
@@ -40,7 +60,7 @@ impl RootSpanBuilder for RequestSpan {
             .unwrap_or_default();
         tracing::info_span!(
             "request",
-            method = %request.method(),
+            method = method_of(request.method()),
             route = %route_of(request.request()),
             request_id = %request_id,
         )
@@ -70,7 +90,7 @@ impl RootSpanBuilder for RequestSpan {
             let route = route_of(request);
             authd
                 .metrics()
-                .observe_request(request.method().as_str(), &route, status, took);
+                .observe_request(method_of(request.method()), &route, status, took);
         }
     }
 }
@@ -82,4 +102,18 @@ pub(crate) fn add_request_id<B>(mut response: ServiceResponse<B>) -> ServiceResp
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_methods_keep_their_name_and_invented_ones_are_other() {
+        assert_eq!(method_of(&Method::GET), "GET");
+        assert_eq!(method_of(&Method::PATCH), "PATCH");
+        assert_eq!(method_of(&Method::TRACE), "other");
+        let invented = Method::from_bytes(b"X-MADE-UP-0123456789").unwrap();
+        assert_eq!(method_of(&invented), "other");
+    }
 }

@@ -18,6 +18,8 @@ pub struct TestApp {
     /// The same database as the server's, for checking stored rows.
     pub auth: Auth,
     pub backend: &'static str,
+    /// `http://127.0.0.1:port` of the metrics listener, when the app has one.
+    pub metrics_address: Option<String>,
     /// Shared by the instances `spawn_beside` starts over the same database.
     _db: Arc<TestDatabase>,
 }
@@ -61,8 +63,26 @@ pub async fn spawn_over(
     config: AuthConfig,
     options: WebOptions,
 ) -> TestApp {
+    spawn_listening(db, db_options, config, options, false).await
+}
+
+/// One app over a fresh SQLite file, serving `/metrics` on a listener of its own.
+pub async fn spawn_app_with_metrics_listener() -> TestApp {
+    let db = TestDatabase::sqlite();
+    let db_options = DbOptions::new(db.url());
+    spawn_listening(db, db_options, test_config(), WebOptions::default(), true).await
+}
+
+async fn spawn_listening(
+    db: TestDatabase,
+    db_options: DbOptions,
+    config: AuthConfig,
+    options: WebOptions,
+    metrics_listener: bool,
+) -> TestApp {
     let clock = Arc::new(ManualClock::new(START));
-    start_server(Arc::new(db), &db_options, config, options, clock).await
+    let db = Arc::new(db);
+    start_server(db, &db_options, config, options, metrics_listener, clock).await
 }
 
 /// One app per available backend, each with a second instance over the same database (as
@@ -84,6 +104,7 @@ async fn start_server(
     db_options: &DbOptions,
     config: AuthConfig,
     options: WebOptions,
+    metrics_listener: bool,
     clock: Arc<ManualClock>,
 ) -> TestApp {
     let config = AuthConfig {
@@ -93,7 +114,12 @@ async fn start_server(
     let auth = Auth::connect(db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
+    let metrics = metrics_listener.then(|| TcpListener::bind("127.0.0.1:0").unwrap());
+    let metrics_address = metrics
+        .as_ref()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()));
+    let authd = Authd::new(auth.clone(), options);
+    let server = web::serve_with_metrics(listener, metrics, authd).unwrap();
     tokio::spawn(server);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -109,6 +135,7 @@ async fn start_server(
         clock,
         auth,
         backend,
+        metrics_address,
         _db: db,
     }
 }
@@ -118,14 +145,8 @@ impl TestApp {
     /// same clock.
     pub async fn spawn_beside(&self, config: AuthConfig, options: WebOptions) -> TestApp {
         let db_options = DbOptions::new(self._db.url());
-        start_server(
-            self._db.clone(),
-            &db_options,
-            config,
-            options,
-            self.clock.clone(),
-        )
-        .await
+        let (db, clock) = (self._db.clone(), self.clock.clone());
+        start_server(db, &db_options, config, options, false, clock).await
     }
 
     /// The SQLite file behind the server, when it runs on SQLite.

@@ -1,11 +1,13 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod browsers;
 mod durability;
 mod endpoints;
 mod flow;
 mod helpers;
 mod input;
+mod limits;
 mod openapi;
 mod operations;
 mod outage;

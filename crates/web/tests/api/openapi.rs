@@ -69,9 +69,25 @@ async fn the_document_lists_exactly_the_served_routes() {
 }
 
 #[tokio::test]
+async fn with_a_metrics_listener_the_public_document_leaves_metrics_out() {
+    let app = spawn_app_with_metrics_listener().await;
+    let expected: BTreeSet<_> = SERVED
+        .iter()
+        .filter(|(path, _)| *path != "/metrics")
+        .map(|(path, method)| (path.to_string(), method.to_string()))
+        .collect();
+    assert_eq!(listed(&document(&app).await), expected);
+    every_listed_method_is_routed_and_the_others_refused_with_allow(&app).await;
+}
+
+#[tokio::test]
 async fn the_server_routes_every_listed_method_and_refuses_the_others_with_allow() {
     let app = spawn_app().await;
-    let listed = listed(&document(&app).await);
+    every_listed_method_is_routed_and_the_others_refused_with_allow(&app).await;
+}
+
+async fn every_listed_method_is_routed_and_the_others_refused_with_allow(app: &TestApp) {
+    let listed = listed(&document(app).await);
     let paths: BTreeSet<&str> = listed.iter().map(|(path, _)| path.as_str()).collect();
     for path in paths {
         let allowed: BTreeSet<&str> = METHODS

@@ -202,3 +202,50 @@ async fn logins_can_be_limited_per_client_ip() {
         );
     }
 }
+
+#[tokio::test]
+async fn answers_that_carry_secrets_or_the_profile_are_not_cacheable() {
+    let app = spawn_app().await;
+    let no_store = |res: &reqwest::Response| {
+        let value = res.headers().get("cache-control");
+        value.map(|v| v.to_str().unwrap().to_owned())
+    };
+    app.post_users("bob@x.io", "pw").await;
+    let login = app.post_sessions("bob@x.io", "pw").await;
+    let session = session_cookie(&login).unwrap();
+    let reset = app.post_reset_password("bob@x.io").await;
+    let token = json_body(reset, 200).await["reset_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answers = [
+        ("POST /sessions 200", login),
+        (
+            "POST /sessions 401",
+            app.post_sessions("bob@x.io", "no").await,
+        ),
+        ("GET /profile 200", app.get_profile(Some(&session)).await),
+        ("GET /profile 403", app.get_profile(None).await),
+        (
+            "POST /reset_password 200",
+            app.post_reset_password("bob@x.io").await,
+        ),
+        (
+            "POST /reset_password 403",
+            app.post_reset_password("no@x.io").await,
+        ),
+        (
+            "PUT /reset_password 403",
+            app.put_reset_password("bob@x.io", &token, "new").await,
+        ),
+    ];
+    for (what, res) in &answers {
+        assert_eq!(no_store(res).as_deref(), Some("no-store"), "{what}");
+    }
+    let token = app.reset_token("bob@x.io").await;
+    let res = app.put_reset_password("bob@x.io", &token, "new").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(no_store(&res).as_deref(), Some("no-store"));
+    // Public answers stay cacheable as before.
+    assert_eq!(no_store(&app.get_index().await), None);
+}
