@@ -36,7 +36,14 @@ use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
             ResetRequest,
             PasswordReset,
         ),
-        responses(BadBody, PayloadTooLarge, UnsupportedMediaType, Unavailable, InternalError),
+        responses(
+            BadBody,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ClientBusy,
+            Unavailable,
+            InternalError
+        ),
     ),
     modifiers(&SessionCookie),
 )]
@@ -181,6 +188,12 @@ pub(crate) struct UnsupportedMediaType(Message<'static>);
 #[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
 #[allow(dead_code)]
 pub(crate) struct Unavailable(Message<'static>);
+
+/// This client address already has its share of password hashes in progress; retry shortly.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+#[allow(dead_code)]
+pub(crate) struct ClientBusy(Message<'static>);
 
 /// The server failed; the cause is in its log, not in the answer.
 #[derive(ToResponse)]

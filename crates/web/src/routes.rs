@@ -16,7 +16,8 @@ use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
-use crate::openapi::{BadBody, InternalError, PayloadTooLarge, Unavailable, UnsupportedMediaType};
+use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge};
+use crate::openapi::{Unavailable, UnsupportedMediaType};
 use crate::{ApiError, Authd, CurrentUser, Fields};
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
@@ -179,16 +180,22 @@ async fn index() -> HttpResponse {
             over 254 characters or already registered, or a password that is too long or too \
             short", body = Message),
         (status = 413, response = PayloadTooLarge),
+        (status = 429, response = ClientBusy),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn register(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
+    let client = authd.client_ip(&request);
     let user = authd
-        .hashing(move |auth| auth.register_user(&email, &password))
+        .hashing(client, move |auth| auth.register_user(&email, &password))
         .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
@@ -214,7 +221,7 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins for this account, or attempts \
-            from this address", body = Message,
+            from this address, or too many of them in progress at once", body = Message,
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
@@ -227,10 +234,11 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    let attempt = match authd.check_login_rate(request.peer_addr().map(|a| a.ip())) {
+    let client = authd.client_ip(&request);
+    let attempt = match authd.check_login_rate(client) {
         Ok(()) => {
             authd
-                .hashing(move |auth| auth.log_in(&email, &password))
+                .hashing(client, move |auth| auth.log_in(&email, &password))
                 .await
         }
         Err(refused) => Err(refused),
@@ -240,9 +248,11 @@ async fn log_in(
         Err(ApiError::Auth(AuthError::InvalidCredentials | AuthError::PasswordTooLong)) => {
             Some(LoginOutcome::Failed)
         }
-        Err(ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. }) => {
-            Some(LoginOutcome::Throttled)
-        }
+        Err(
+            ApiError::Auth(AuthError::Throttled { .. })
+            | ApiError::LoginRateExceeded { .. }
+            | ApiError::ClientBusy,
+        ) => Some(LoginOutcome::Throttled),
         Err(_) => None, // the server's trouble, not the client's attempt
     };
     if let Some(outcome) = outcome {
@@ -368,17 +378,25 @@ async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
         (status = 403, description = "The token is unknown, used, expired or not this \
             email's; nothing changed", body = Message),
         (status = 413, response = PayloadTooLarge),
+        (status = 429, response = ClientBusy),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn update_password(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn update_password(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let reset_token = fields.required("reset_token")?;
     let new_password = fields.required("new_password")?;
+    let client = authd.client_ip(&request);
     let user = authd
-        .hashing(move |auth| auth.reset_password(&email, &reset_token, &new_password))
+        .hashing(client, move |auth| {
+            auth.reset_password(&email, &reset_token, &new_password)
+        })
         .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,

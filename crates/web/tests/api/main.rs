@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod endpoints;
+mod fairness;
 mod flow;
 mod helpers;
 mod input;
