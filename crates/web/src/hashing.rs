@@ -187,8 +187,13 @@ impl Hashing {
     }
 }
 
+// The threads keep normal priority (nice 0), on purpose. In the idle class (SCHED_IDLE) bcrypt
+// got no CPU at all while other processes kept the cores busy: a login beside two CPU-bound
+// processes took 20 times its idle time, and so did any login while this server was busy
+// answering a flood. At nice 0 it takes 1.6 times, and `GET /profile`'s p99 during a login
+// storm stays at 4 ms (bench/README.md, W4 and W6): the kernel still preempts bcrypt for a
+// request that wakes up, and the hashing threads are never more than one per core.
 fn work(shared: &Shared) {
-    lower_priority();
     while let Some((client, job)) = next_job(shared) {
         if catch_unwind(AssertUnwindSafe(job)).is_err() {
             tracing::error!("a hashing job panicked");
@@ -230,25 +235,6 @@ fn next_job(shared: &Shared) -> Option<(Client, Job)> {
             .ready
             .wait(state)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-    }
-}
-
-/// Puts this thread in the idle scheduling class where the OS has one: bcrypt then takes all
-/// the CPU nobody else wants, and the async workers answering cheap requests never wait for it.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadSchedulePolicy,
-        };
-        use thread_priority::ThreadPriority;
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        if let Err(error) =
-            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
-        {
-            tracing::warn!(?error, "hashing thread keeps normal priority");
-        }
     }
 }
 
