@@ -550,4 +550,8 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
     assert_eq!(line["span"]["route"], "/profile");
     assert_eq!(line["span"]["method"], "GET");
     assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
+    // Whole microseconds: at most three decimals, never `0.056385000000000005`.
+    let latency = line["latency_ms"].to_string();
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+    assert!(decimals <= 3, "latency_ms = {latency}");
 }
