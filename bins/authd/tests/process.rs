@@ -241,13 +241,18 @@ fn check_changes_nothing_in_the_database() {
 async fn boolean_settings_take_the_usual_spellings() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_file(dir.path());
-    let cases: [(&[&str], &[(&str, &str)], bool); 6] = [
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let cases: [Case; 6] = [
         (&[], &[("AUTHD_COOKIE_SECURE", "1")], true),
         (&[], &[("AUTHD_COOKIE_SECURE", "no")], false),
         (&[], &[("AUTHD_COOKIE_SECURE", "ON")], true),
         (&[], &[("AUTHD_COOKIE_SECURE", "False")], false),
         (&["--cookie-secure"], &[], true),
-        (&["--cookie-secure=0"], &[("AUTHD_COOKIE_SECURE", "yes")], false),
+        (
+            &["--cookie-secure=0"],
+            &[("AUTHD_COOKIE_SECURE", "yes")],
+            false,
+        ),
     ];
     for (n, (args, env, secure)) in cases.into_iter().enumerate() {
         let server = Server::start_with_env(&db, args, "info", env);
@@ -261,7 +266,11 @@ async fn boolean_settings_take_the_usual_spellings() {
             .await
             .unwrap();
         let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-        assert_eq!(cookie.contains("; Secure"), secure, "{args:?} {env:?}: {cookie}");
+        assert_eq!(
+            cookie.contains("; Secure"),
+            secure,
+            "{args:?} {env:?}: {cookie}"
+        );
     }
     let output = Command::new(env!("CARGO_BIN_EXE_authd"))
         .args(["check", "--database-url", &db])

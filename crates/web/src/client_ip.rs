@@ -37,7 +37,11 @@ impl FromStr for TrustedProxies {
     /// Parses `10.0.0.1, 192.168.0.0/16, ::1`; an empty string lists none.
     fn from_str(list: &str) -> Result<Self, Self::Err> {
         let mut proxies = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+        for item in list
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
             let net = match item.parse::<IpAddr>() {
                 Ok(ip) => IpNet::from(ip),
                 Err(_) => item.parse::<IpNet>().map_err(|_| {

@@ -110,7 +110,9 @@ struct Pending {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A job never runs under the lock, so a poisoned lock still holds consistent state.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -302,10 +304,7 @@ mod tests {
         let (job, release_queued) = blocking("b0", &started);
         hashing.submit(client("10.0.0.2"), job).unwrap();
         let (job, _) = blocking("c0", &started);
-        assert_eq!(
-            hashing.submit(client("10.0.0.3"), job),
-            Err(Refused::Full)
-        );
+        assert_eq!(hashing.submit(client("10.0.0.3"), job), Err(Refused::Full));
         release.send(()).unwrap();
         assert_eq!(next(&starts), "b0");
         release_queued.send(()).unwrap();

@@ -136,9 +136,15 @@ async fn a_forwarded_address_counts_only_behind_a_trusted_proxy() {
     let app = spawn_on(TestDatabase::sqlite(), test_config(), limited("127.0.0.1")).await;
     assert_eq!(app.log_in_from(FLOODER, "a@x.io", "pw").await.status(), 401);
     assert_eq!(app.log_in_from(FLOODER, "a@x.io", "pw").await.status(), 429);
-    assert_eq!(app.log_in_from(LEGITIMATE, "a@x.io", "pw").await.status(), 401);
+    assert_eq!(
+        app.log_in_from(LEGITIMATE, "a@x.io", "pw").await.status(),
+        401
+    );
     // With no trusted proxy the header is the client's own claim: ignored.
     let app = spawn_on(TestDatabase::sqlite(), test_config(), limited("")).await;
     assert_eq!(app.log_in_from(FLOODER, "a@x.io", "pw").await.status(), 401);
-    assert_eq!(app.log_in_from(LEGITIMATE, "a@x.io", "pw").await.status(), 429);
+    assert_eq!(
+        app.log_in_from(LEGITIMATE, "a@x.io", "pw").await.status(),
+        429
+    );
 }
