@@ -1,25 +1,32 @@
 //! Every setting, as a flag and an environment variable; the doc comments are `--help`.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use auth::{AuthConfig, DbOptions};
-use clap::{Parser, Subcommand, ValueEnum};
-use web::WebOptions;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use web::{TrustedProxies, WebOptions};
 
-/// authd: a small user-authentication service (register, log in, sessions, password reset).
+/// authd serves user registration, login, sessions and password reset over HTTP.
+///
+/// Every setting is a flag or an environment variable (flags win). Settings are checked before
+/// anything is opened: a bad one exits 2 and touches nothing. Boolean settings take
+/// true/false, yes/no, on/off or 1/0, in any case.
 #[derive(Debug, Parser)]
-#[command(name = "authd", version, about)]
+#[command(name = "authd", version)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Address to listen on.
+    /// Address to listen on: IP:port or host:port (port 0 picks a free one).
     #[arg(
         long,
         env = "AUTHD_BIND",
         default_value = "0.0.0.0:5000",
+        value_parser = parse_bind,
         global = true
     )]
     pub bind: String,
@@ -33,24 +40,28 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(4..=31), global = true)]
     pub bcrypt_cost: u32,
 
-    /// Seconds a session lives after login (default 14 days).
-    #[arg(long, env = "AUTHD_SESSION_TTL", default_value_t = 14 * 24 * 3600, global = true)]
+    /// Seconds a session lives after login, 1 to 10 years' worth (default 14 days).
+    #[arg(long, env = "AUTHD_SESSION_TTL", default_value_t = 14 * 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true)]
     pub session_ttl: u64,
 
-    /// Seconds a password-reset token lives (default 1 hour).
-    #[arg(long, env = "AUTHD_RESET_TTL", default_value_t = 3600, global = true)]
+    /// Seconds a password-reset token lives, 1 to 10 years' worth (default 1 hour).
+    #[arg(long, env = "AUTHD_RESET_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true)]
     pub reset_ttl: u64,
 
-    /// Shortest password accepted at registration and reset, in characters.
+    /// Shortest password accepted at registration and reset, in characters, 1 to 72.
     #[arg(
         long,
         env = "AUTHD_MIN_PASSWORD_LENGTH",
         default_value_t = 1,
+        value_parser = clap::value_parser!(u16).range(1..=72),
         global = true
     )]
-    pub min_password_length: usize,
+    pub min_password_length: u16,
 
-    /// Failed logins allowed per account within the window before 429; 0 turns it off.
+    /// Consecutive failed logins per submitted address (known or not) before it is locked
+    /// (429); 0 turns it off.
     #[arg(
         long,
         env = "AUTHD_MAX_FAILED_LOGINS",
@@ -79,32 +90,71 @@ pub struct Cli {
     )]
     pub session_idle_timeout: u64,
 
-    /// Seconds of the window in which failed logins are counted.
+    /// Seconds an address is locked after its first round of failed logins; each further
+    /// round doubles it, up to --max-lockout. 1 or more.
     #[arg(
         long,
         env = "AUTHD_FAILED_LOGIN_WINDOW",
         default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TTL),
         global = true
     )]
     pub failed_login_window: u64,
+
+    /// Longest lock after failed logins, in seconds (default 24 hours); an address quiet for
+    /// this long starts over. 1 or more.
+    #[arg(
+        long,
+        env = "AUTHD_MAX_LOCKOUT",
+        default_value_t = 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..=MAX_TTL),
+        global = true
+    )]
+    pub max_lockout: u64,
 
     /// Login attempts allowed per client IP per minute, counted per instance (default: no limit).
     #[arg(long, env = "AUTHD_LOGIN_RATE_PER_IP", global = true)]
     pub login_rate_per_ip: Option<NonZeroU32>,
 
-    /// Mark the session cookie `Secure` (when clients reach authd over HTTPS).
-    #[arg(long, env = "AUTHD_COOKIE_SECURE", global = true)]
+    /// Proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For names
+    /// the client address, for the per-IP limit and the fair sharing of password hashing; the
+    /// client is the rightmost X-Forwarded-For entry that is not one of them. Default: none,
+    /// the header is ignored and the client is the peer address.
+    #[arg(
+        long,
+        env = "AUTHD_TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Mark the session cookie `Secure` (when clients reach authd over HTTPS). `--cookie-secure`
+    /// alone means true; otherwise true/false, yes/no, on/off or 1/0.
+    #[arg(
+        long,
+        env = "AUTHD_COOKIE_SECURE",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        global = true
+    )]
     pub cookie_secure: bool,
 
-    /// Most database connections kept open.
-    #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    /// Most database connections kept open, 1 to 1024.
+    #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
     pub db_pool_size: u32,
 
-    /// Seconds to wait for a database connection before answering 503.
+    /// Seconds to wait for a database connection before answering 503, 1 to 600.
     #[arg(
         long,
         env = "AUTHD_DB_CONNECT_TIMEOUT",
         default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=600),
         global = true
     )]
     pub db_connect_timeout: u64,
@@ -118,9 +168,10 @@ pub struct Cli {
     )]
     pub db_statement_timeout: u64,
 
-    /// Threads that run bcrypt (default: one per core).
-    #[arg(long, env = "AUTHD_HASHING_THREADS", global = true)]
-    pub hashing_threads: Option<usize>,
+    /// Threads that run bcrypt, 1 to 256 (default: one per core).
+    #[arg(long, env = "AUTHD_HASHING_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=256), global = true)]
+    pub hashing_threads: Option<u16>,
 
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(
@@ -160,14 +211,30 @@ pub struct Cli {
     pub log_format: LogFormat,
 }
 
+/// Ten years, in seconds: the longest lifetime a setting may give.
+const MAX_TTL: u64 = 10 * 366 * 24 * 3600;
+
+/// Accepts what `TcpListener::bind` will: an IP:port, or a host:port that resolves.
+fn parse_bind(text: &str) -> Result<String, String> {
+    if text.parse::<SocketAddr>().is_ok() {
+        return Ok(text.to_owned());
+    }
+    match text.to_socket_addrs().map(|mut addresses| addresses.next()) {
+        Ok(Some(_)) => Ok(text.to_owned()),
+        Ok(None) => Err(format!("{text} resolves to no address")),
+        Err(error) => Err(format!("not an IP:port or host:port ({error})")),
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum Command {
-    /// Apply migrations and serve (the default).
+    /// Apply pending migrations and serve (the default).
     Serve,
-    /// Apply migrations and exit.
+    /// Apply pending migrations and exit.
     Migrate,
-    /// Check the configuration and that the database is reachable; exit 0 or non-zero.
+    /// Validate every setting and connect to the database, changing nothing (no migrations):
+    /// exit 0 when both are fine, 2 for a bad setting, 1 for an unreachable database.
     Check,
 }
 
@@ -187,17 +254,20 @@ impl Cli {
         let db = DbOptions {
             url: self.database_url.clone(),
             pool_size: self.db_pool_size,
-            connect_timeout: secs(self.db_connect_timeout.max(1)),
+            connect_timeout: secs(self.db_connect_timeout),
             statement_timeout: (self.db_statement_timeout > 0)
                 .then(|| secs(self.db_statement_timeout)),
+            // `check` changes nothing; serve and migrate bring the schema up to date.
+            migrate: !matches!(self.command, Some(Command::Check)),
         };
         let auth = AuthConfig {
             bcrypt_cost: self.bcrypt_cost,
             session_ttl: secs(self.session_ttl),
             reset_ttl: secs(self.reset_ttl),
-            min_password_len: self.min_password_length,
+            min_password_len: usize::from(self.min_password_length),
             max_failed_logins: self.max_failed_logins,
             failed_login_window: secs(self.failed_login_window),
+            max_lockout: secs(self.max_lockout),
             max_sessions_per_user: self.max_sessions_per_user,
             session_idle_timeout: secs(self.session_idle_timeout),
             ..AuthConfig::default()
@@ -209,10 +279,11 @@ impl Cli {
             request_timeout: secs(self.request_timeout),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             allowed_origins: self.allowed_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
             ..WebOptions::default()
         };
         if let Some(threads) = self.hashing_threads {
-            web = web.with_hashing_threads(threads);
+            web = web.with_hashing_threads(usize::from(threads));
         }
         (db, auth, web)
     }

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check => {
-            eprintln!("authd: configuration valid, database reachable");
+            eprintln!(
+                "authd: configuration valid, database reachable (nothing changed: \
+                 `authd migrate` applies any pending migrations)"
+            );
             ExitCode::SUCCESS
         }
         Command::Serve => match serve(

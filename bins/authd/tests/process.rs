@@ -24,12 +24,23 @@ impl Server {
 
     /// As `start`, with `RUST_LOG` set to `filter`.
     fn start_logging(database: &str, extra: &[&str], filter: &str) -> Server {
+        Self::start_with_env(database, extra, filter, &[])
+    }
+
+    /// As `start_logging`, with more environment variables.
+    fn start_with_env(
+        database: &str,
+        extra: &[&str],
+        filter: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
             .args(["--bind", "127.0.0.1:0", "--database-url", database])
             .args(extra)
             // Through the environment, so that `extra` may still pass --bcrypt-cost.
             .env("AUTHD_BCRYPT_COST", "4")
             .env("RUST_LOG", filter)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -188,6 +199,114 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         "authd: unsupported database URL: scheme mysql:// is not supported \
          (use postgres://, sqlite:// or a file path)"
     );
+}
+
+#[test]
+fn a_bad_setting_exits_2_before_the_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    for (flag, value) in [
+        ("--bind", "nonsense"),
+        ("--bind", "127.0.0.1:99999"),
+        ("--bind", "127.0.0.1"),
+        ("--db-pool-size", "0"),
+        ("--hashing-threads", "0"),
+        ("--db-connect-timeout", "0"),
+        ("--session-ttl", "0"),
+        ("--reset-ttl", "0"),
+        ("--min-password-length", "0"),
+        ("--min-password-length", "73"),
+        ("--failed-login-window", "0"),
+        ("--trusted-proxies", "10.0.0.0/33"),
+        ("--trusted-proxies", "proxy.local"),
+    ] {
+        for command in [None, Some("check"), Some("migrate")] {
+            let mut args = vec![flag, value, "--database-url", &db];
+            args.extend(command);
+            let output = run(&args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains(flag), "{args:?}: {stderr}");
+            assert!(!Path::new(&db).exists(), "{args:?} created the database");
+        }
+    }
+}
+
+#[test]
+fn check_changes_nothing_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let logged = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let checked = logged(&["check", "--database-url", &db]);
+    assert!(!checked.contains("applied migration"), "{checked}");
+    assert!(checked.contains("nothing changed"), "{checked}");
+    // Had `check` migrated, `migrate` would find nothing left to apply.
+    let migrated = logged(&["migrate", "--database-url", &db]);
+    assert!(migrated.contains("applied migration"), "{migrated}");
+    let again = logged(&["migrate", "--database-url", &db]);
+    assert!(!again.contains("applied migration"), "{again}");
+}
+
+#[tokio::test]
+async fn boolean_settings_take_the_usual_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let cases: [Case; 6] = [
+        (&[], &[("AUTHD_COOKIE_SECURE", "1")], true),
+        (&[], &[("AUTHD_COOKIE_SECURE", "no")], false),
+        (&[], &[("AUTHD_COOKIE_SECURE", "ON")], true),
+        (&[], &[("AUTHD_COOKIE_SECURE", "False")], false),
+        (&["--cookie-secure"], &[], true),
+        (
+            &["--cookie-secure=0"],
+            &[("AUTHD_COOKIE_SECURE", "yes")],
+            false,
+        ),
+    ];
+    for (n, (args, env, secure)) in cases.into_iter().enumerate() {
+        let server = Server::start_with_env(&db, args, "info", env);
+        let email = format!("bob{n}@x.io");
+        let form = [("email", email.as_str()), ("password", "pw")];
+        assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+        let res = client()
+            .post(server.url("/sessions"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert_eq!(
+            cookie.contains("; Secure"),
+            secure,
+            "{args:?} {env:?}: {cookie}"
+        );
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["check", "--database-url", &db])
+        .env("AUTHD_COOKIE_SECURE", "maybe")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn help_opens_with_what_authd_does_for_an_operator() {
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let first = help.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "authd serves user registration, login, sessions and password reset over HTTP."
+    );
+    assert!(help.contains("true/false, yes/no, on/off or 1/0"), "{help}");
 }
 
 #[test]
@@ -464,6 +583,10 @@ async fn json_logs_have_a_line_per_request_with_its_route_status_latency_and_id(
     assert_eq!(line["span"]["route"], "/profile");
     assert_eq!(line["span"]["method"], "GET");
     assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
+    // Whole microseconds: at most three decimals, never `0.056385000000000005`.
+    let latency = line["latency_ms"].to_string();
+    let decimals = latency.split_once('.').map_or(0, |(_, d)| d.len());
+    assert!(decimals <= 3, "latency_ms = {latency}");
 }
 
 #[tokio::test]

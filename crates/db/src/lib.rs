@@ -32,16 +32,20 @@ pub struct DbOptions {
     pub connect_timeout: Duration,
     /// PostgreSQL `statement_timeout`; `None` leaves the server's default.
     pub statement_timeout: Option<Duration>,
+    /// Whether [`Db::open`] applies pending migrations (`false`: the schema is left as it is,
+    /// e.g. to check a configuration without changing anything).
+    pub migrate: bool,
 }
 
 impl DbOptions {
-    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement.
+    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement, migrations applied.
     pub fn new(url: impl Into<String>) -> Self {
         DbOptions {
             url: url.into(),
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
+            migrate: true,
         }
     }
 }
@@ -62,7 +66,7 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens the pool and applies pending migrations.
+    /// Opens the pool and applies pending migrations (unless `options.migrate` is false).
     ///
     /// Errors: `BadUrl` for a scheme authd does not speak, `Unavailable` when no connection can
     /// be made within `connect_timeout`, `Migration` when the schema cannot be brought up to date.
@@ -86,7 +90,9 @@ impl Db {
             builder = builder.idle_timeout(None).max_lifetime(None);
         }
         let pool = builder.build(manager)?;
-        migrate::run(&mut pool.get()?.conn)?;
+        if options.migrate {
+            migrate::run(&mut pool.get()?.conn)?;
+        }
         Ok(Db { pool, backend })
     }
 

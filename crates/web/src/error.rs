@@ -40,6 +40,9 @@ pub enum ApiError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// This client address already has its share of password hashes waiting or running
+    /// (429, retry soon).
+    ClientBusy,
     /// The hashing queue is full (503, retry soon).
     Busy,
     /// The server failed (500); the cause is logged, not answered.
@@ -67,7 +70,9 @@ impl ApiError {
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::LoginRateExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::LoginRateExceeded { .. } | ApiError::ClientBusy => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(e) => match e {
@@ -113,6 +118,9 @@ impl ApiError {
                 "too many login attempts from this address, retry in {retry_after_secs} seconds"
             )
             .into(),
+            ApiError::ClientBusy => {
+                "too many requests in progress from this address, retry shortly".into()
+            }
             ApiError::Busy => "too many logins in progress, retry shortly".into(),
             ApiError::Internal => "internal error".into(),
             ApiError::Auth(e) => match e {
@@ -142,7 +150,7 @@ impl ApiError {
         match self {
             ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
             ApiError::LoginRateExceeded { retry_after_secs } => Some(*retry_after_secs),
-            ApiError::Busy => Some(1),
+            ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             _ => None,
         }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod client_ip;
 mod current_user;
 mod error;
 mod fields;
@@ -13,6 +14,7 @@ mod server;
 mod state;
 mod telemetry;
 
+pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;
 pub use error::ApiError;
 pub use fields::{Fields, MAX_BODY_BYTES};

@@ -54,6 +54,14 @@ use crate::routes::{Revoked, SessionList, SessionView};
             Unavailable,
             InternalError,
         ),
+        responses(
+            BadBody,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ClientBusy,
+            Unavailable,
+            InternalError
+        ),
     ),
     modifiers(&SessionCookie),
 )]
@@ -225,6 +233,12 @@ pub(crate) struct UnsupportedMediaType(Message<'static>);
 #[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
 #[allow(dead_code)]
 pub(crate) struct Unavailable(Message<'static>);
+
+/// This client address already has its share of password hashes in progress; retry shortly.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+#[allow(dead_code)]
+pub(crate) struct ClientBusy(Message<'static>);
 
 /// The server failed; the cause is in its log, not in the answer.
 #[derive(ToResponse)]

@@ -18,7 +18,7 @@ use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
 use crate::openapi::{AccountDeletion, PasswordChange};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
-use crate::openapi::{BadBody, InternalError, PayloadTooLarge, RequestTimeout};
+use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge, RequestTimeout};
 use crate::openapi::{Unavailable, UnsupportedMediaType};
 use crate::origins::refuse_cross_origin;
 use crate::{ApiError, Authd, CurrentUser, Fields};
@@ -232,16 +232,22 @@ async fn index() -> HttpResponse {
             short", body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
+        (status = 429, response = ClientBusy),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn register(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
+    let client = authd.client_ip(&request);
     let user = authd
-        .hashing(move |auth| auth.register_user(&email, &password))
+        .hashing(client, move |auth| auth.register_user(&email, &password))
         .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
@@ -268,7 +274,7 @@ async fn register(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, Ap
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 429, description = "Too many failed logins for this account, or attempts \
-            from this address", body = Message,
+            from this address, or too many of them in progress at once", body = Message,
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
@@ -281,11 +287,14 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    let client = client_of(&request);
-    let attempt = match authd.check_login_rate(client_ip(&request)) {
+    let client = authd.client_ip(&request);
+    let from = client_of(&authd, &request);
+    let attempt = match authd.check_login_rate(client) {
         Ok(()) => {
             authd
-                .hashing(move |auth| auth.log_in_from(&email, &password, &client))
+                .hashing(client, move |auth| {
+                    auth.log_in_from(&email, &password, &from)
+                })
                 .await
         }
         Err(refused) => Err(refused),
@@ -298,9 +307,11 @@ async fn log_in(
             | AuthError::PasswordHasControlCharacter
             | AuthError::PasswordChanged,
         )) => Some(LoginOutcome::Failed),
-        Err(ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. }) => {
-            Some(LoginOutcome::Throttled)
-        }
+        Err(
+            ApiError::Auth(AuthError::Throttled { .. })
+            | ApiError::LoginRateExceeded { .. }
+            | ApiError::ClientBusy,
+        ) => Some(LoginOutcome::Throttled),
         Err(_) => None, // the server's trouble, not the client's attempt
     };
     if let Some(outcome) = outcome {
@@ -323,22 +334,15 @@ async fn log_in(
     Ok(response)
 }
 
-/// The client's IP address: the one place a request's address is read. (The peer address
-/// for now; behind a reverse proxy that is the proxy's. Switch to `Authd::client_ip`, which
-/// honours `--trusted-proxies`, here when it lands.)
-fn client_ip(request: &HttpRequest) -> Option<std::net::IpAddr> {
-    request.peer_addr().map(|address| address.ip())
-}
-
 /// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
 /// replaced; cut to 256 characters by the auth layer) and the IP address.
-fn client_of(request: &HttpRequest) -> ClientInfo {
+fn client_of(authd: &Authd, request: &HttpRequest) -> ClientInfo {
     ClientInfo {
         user_agent: request
             .headers()
             .get(header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        ip: client_ip(request).map(|ip| ip.to_string()),
+        ip: authd.client_ip(request).map(|ip| ip.to_string()),
     }
 }
 
@@ -568,10 +572,13 @@ async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let password = fields.required("password")?;
     let new_password = fields.required("new_password")?;
-    authd.check_login_rate(client_ip(&request))?;
+    let client = authd.client_ip(&request);
+    authd.check_login_rate(client)?;
     let (id, current) = (user.id(), user.session_id().to_owned());
     let user = authd
-        .hashing(move |auth| auth.change_password(id, &current, &password, &new_password))
+        .hashing(client, move |auth| {
+            auth.change_password(id, &current, &password, &new_password)
+        })
         .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
@@ -617,10 +624,11 @@ async fn delete_account(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let password = fields.required("password")?;
-    authd.check_login_rate(client_ip(&request))?;
+    let client = authd.client_ip(&request);
+    authd.check_login_rate(client)?;
     let id = user.id();
     let user = authd
-        .hashing(move |auth| auth.delete_account(id, &password))
+        .hashing(client, move |auth| auth.delete_account(id, &password))
         .await?;
     let removal = session_cookie(&authd, String::new())
         .max_age(time::Duration::ZERO)
@@ -685,17 +693,25 @@ async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpRespo
             email's; nothing changed", body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
+        (status = 429, response = ClientBusy),
         (status = 415, response = UnsupportedMediaType),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn update_password(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn update_password(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let reset_token = fields.required("reset_token")?;
     let new_password = fields.required("new_password")?;
+    let client = authd.client_ip(&request);
     let user = authd
-        .hashing(move |auth| auth.reset_password(&email, &reset_token, &new_password))
+        .hashing(client, move |auth| {
+            auth.reset_password(&email, &reset_token, &new_password)
+        })
         .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,

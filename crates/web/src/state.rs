@@ -1,13 +1,16 @@
 //! `Authd`: what the routes and `CurrentUser` need, shared through actix's app data.
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::{self, Data};
+use actix_web::HttpRequest;
 use auth::{Auth, AuthError};
 
-use crate::hashing::Hashing;
+use crate::client_ip::TrustedProxies;
+use crate::hashing::{Client, Hashing};
 use crate::ip_limit::IpLimiter;
 use crate::metrics::Metrics;
 use crate::ApiError;
@@ -21,10 +24,15 @@ pub struct WebOptions {
     pub hashing_threads: usize,
     /// bcrypt jobs that may wait for a thread before requests get 503; default 64 per thread.
     pub hashing_queue: usize,
+    /// bcrypt jobs one client address (an IPv6 /64) may have waiting or running before its
+    /// requests get 429; default 32 per thread, half the queue. The threads take addresses in
+    /// turn, so this bounds one address's share of the queue (one address alone cannot fill
+    /// it), not how soon another address is served.
+    pub hashing_per_client: usize,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Login attempts allowed per client IP per minute (`None`: no per-IP limit). Counted in
-    /// this process only, on the peer address (a proxy in front makes every client one IP).
+    /// this process only, on the client address (see `trusted_proxies`).
     pub login_rate_per_ip: Option<NonZeroU32>,
     /// How long a client may take to send a request's head, and then again its body; slower
     /// ones get 408 and their connection is closed. Default 10 s; `serve` keeps it within 1 s
@@ -39,6 +47,9 @@ pub struct WebOptions {
     /// through. authd's own origin always may; other origins get 403 on state-changing
     /// requests. Default: none.
     pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client address; default none, so the client
+    /// address is the peer's (then a proxy in front makes every client one address).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The default of [`WebOptions::request_timeout`].
@@ -51,11 +62,13 @@ impl Default for WebOptions {
             cookie_secure: false,
             hashing_threads: 0,
             hashing_queue: 0,
+            hashing_per_client: 0,
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: 512,
             allowed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
         .with_hashing_threads(threads)
     }
@@ -68,11 +81,13 @@ impl WebOptions {
             .clamp(Duration::from_secs(1), Duration::from_secs(300))
     }
 
-    /// `threads` hashing threads, with a queue of 64 waiting jobs per thread.
+    /// `threads` hashing threads, with a queue of 64 waiting jobs per thread and 32 jobs waiting
+    /// or running per client address per thread.
     pub fn with_hashing_threads(self, threads: usize) -> Self {
         WebOptions {
             hashing_threads: threads,
             hashing_queue: 64 * threads,
+            hashing_per_client: 32 * threads,
             ..self
         }
     }
@@ -92,7 +107,11 @@ pub struct Authd {
 impl Authd {
     /// Starts the hashing threads.
     pub fn new(auth: Auth, options: WebOptions) -> Self {
-        let hashing = Hashing::start(options.hashing_threads, options.hashing_queue);
+        let hashing = Hashing::start(
+            options.hashing_threads,
+            options.hashing_queue,
+            options.hashing_per_client,
+        );
         let ip_limiter = options
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
@@ -124,8 +143,16 @@ impl Authd {
         &self.metrics
     }
 
+    /// The client's address: the peer's, or the one a trusted proxy forwarded (see
+    /// [`WebOptions::trusted_proxies`]). `None` when the peer address is unknown.
+    pub(crate) fn client_ip(&self, request: &HttpRequest) -> Option<IpAddr> {
+        self.options
+            .trusted_proxies
+            .client_ip(request.peer_addr().map(|a| a.ip()), request.headers())
+    }
+
     /// Counts a login attempt from `ip`. Errors: `LoginRateExceeded` over the per-IP limit.
-    pub(crate) fn check_login_rate(&self, ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+    pub(crate) fn check_login_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         match (&self.ip_limiter, ip) {
             (Some(limiter), Some(ip)) => limiter
                 .check(ip)
@@ -134,8 +161,10 @@ impl Authd {
         }
     }
 
-    /// Runs an operation that hashes with bcrypt on the hashing threads.
-    pub(crate) async fn hashing<T, F>(&self, op: F) -> Result<T, ApiError>
+    /// Runs an operation that hashes with bcrypt on the hashing threads, in `client`'s turn.
+    /// Errors: `ClientBusy` when this client has its share of jobs waiting or running, `Busy`
+    /// when the queue is full.
+    pub(crate) async fn hashing<T, F>(&self, client: Option<IpAddr>, op: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
@@ -148,7 +177,7 @@ impl Authd {
             metrics.observe_hashing(started.elapsed());
             result
         };
-        Ok(self.hashing.run(job).await??)
+        Ok(self.hashing.run(Client::of(client), job).await??)
     }
 
     /// Runs a database-only operation on actix's blocking pool.

@@ -82,7 +82,8 @@ impl RootSpanBuilder for RequestSpan {
         span.in_scope(|| {
             tracing::info!(
                 status,
-                latency_ms = took.as_secs_f64() * 1000.0,
+                // Whole microseconds, so the value reads `0.056`, not `0.056385000000000005`.
+                latency_ms = took.as_micros() as f64 / 1000.0,
                 "request answered"
             );
         });

@@ -4,6 +4,7 @@
 mod browsers;
 mod durability;
 mod endpoints;
+mod fairness;
 mod flow;
 mod helpers;
 mod input;
