@@ -676,3 +676,143 @@ async fn metrics_bind_moves_metrics_off_the_public_port() {
         .unwrap()
         .contains(r#"route="/metrics",status="404"} 1"#));
 }
+
+/// The log lines (JSON) of `server` whose `event` field is `event`, logged while the request
+/// `request_id` ran.
+fn event_lines(server: &Server, event: &str, request_id: &str) -> Vec<serde_json::Value> {
+    server
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["event"] == event)
+        .filter(|line| {
+            line["spans"]
+                .as_array()
+                .is_some_and(|spans| spans.iter().any(|s| s["request_id"] == request_id))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_auth_event_is_one_line_with_request_id_client_and_user_but_no_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &sqlite_file(dir.path()),
+        &[
+            "--log-format",
+            "json",
+            "--trusted-proxies",
+            "127.0.0.1",
+            "--max-failed-logins",
+            "3",
+        ],
+    );
+    let client = client();
+    // Sends a form through "the proxy" for client 203.0.113.7; returns the answer.
+    let send =
+        |method: reqwest::Method, path: &str, form: &[(&str, &str)], cookie: Option<&str>| {
+            let mut request = client
+                .request(method, server.url(path))
+                .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+                .form(form);
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", format!("session_id={cookie}"));
+            }
+            request.send()
+        };
+    let id_of =
+        |res: &reqwest::Response| res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (post, put, delete) = (
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+    );
+    let bob = [("email", "bob@x.io"), ("password", "pw")];
+    let mut expected: Vec<(&str, String, Option<i64>)> = Vec::new();
+
+    let res = send(post.clone(), "/users", &bob, None).await.unwrap();
+    expected.push(("registered", id_of(&res), Some(1)));
+    let wrong = [("email", "bob@x.io"), ("password", "wrong")];
+    let res = send(post.clone(), "/sessions", &wrong, None).await.unwrap();
+    expected.push(("login_failed", id_of(&res), Some(1)));
+    let nobody = [("email", "nobody@x.io"), ("password", "wrong")];
+    let res = send(post.clone(), "/sessions", &nobody, None)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    expected.push(("login_failed", id_of(&res), None));
+    for _ in 0..2 {
+        send(post.clone(), "/sessions", &nobody, None)
+            .await
+            .unwrap();
+    }
+    let res = send(post.clone(), "/sessions", &nobody, None)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    expected.push(("login_throttled", id_of(&res), None));
+    let res = send(post.clone(), "/sessions", &bob, None).await.unwrap();
+    expected.push(("login_ok", id_of(&res), Some(1)));
+    let res = send(
+        post.clone(),
+        "/reset_password",
+        &[("email", "bob@x.io")],
+        None,
+    )
+    .await
+    .unwrap();
+    expected.push(("reset_requested", id_of(&res), Some(1)));
+    let token = res.json::<serde_json::Value>().await.unwrap()["reset_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reset = [
+        ("email", "bob@x.io"),
+        ("reset_token", token.as_str()),
+        ("new_password", "new"),
+    ];
+    let res = send(put, "/reset_password", &reset, None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    expected.push(("reset_redeemed", id_of(&res), Some(1)));
+    let res = send(
+        post,
+        "/sessions",
+        &[("email", "bob@x.io"), ("password", "new")],
+        None,
+    )
+    .await
+    .unwrap();
+    let cookie = session_of(&res);
+    let res = send(delete, "/sessions", &[], Some(&cookie)).await.unwrap();
+    assert_eq!(res.status(), 302);
+    expected.push(("logout", id_of(&res), Some(1)));
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for (event, request_id, user_id) in &expected {
+        let lines = event_lines(&server, event, request_id);
+        assert_eq!(
+            lines.len(),
+            1,
+            "{event} in request {request_id}:\n{}",
+            server.log()
+        );
+        let line = &lines[0];
+        let spans = line["spans"].as_array().unwrap();
+        assert!(
+            spans.iter().any(|s| s["client_ip"] == "203.0.113.7"),
+            "{event}: {line}"
+        );
+        let logged_user = line["user_id"]
+            .as_i64()
+            .or_else(|| spans.iter().find_map(|s| s["user_id"].as_i64()));
+        if user_id.is_some() {
+            assert_eq!(&logged_user, user_id, "{event}: {line}");
+        }
+    }
+    for line in server.log().lines() {
+        assert!(
+            !line.contains("bob@x.io") && !line.contains("nobody@x.io"),
+            "an address in clear: {line}"
+        );
+    }
+}

@@ -225,7 +225,7 @@ impl Auth {
         let counted = match self.count_attempt(&address) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::warn!(event = "login_throttled", "login throttled");
+                tracing::info!(event = "login_throttled", "login throttled");
                 return Err(throttled);
             }
             Err(e) => return Err(e),
@@ -256,7 +256,7 @@ impl Auth {
         let counted = match self.count_attempt(&user.email) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::warn!(
+                tracing::info!(
                     event = "password_check_throttled",
                     "password check throttled"
                 );

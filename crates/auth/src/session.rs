@@ -216,10 +216,29 @@ impl Auth {
     #[instrument(skip_all, fields(user_id))]
     pub fn revoke_session(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
+        self.end_session(user_id, session_id, "session_revoked")
+    }
+
+    /// Logs out: ends the user's session with public id `session_id`, the one the request
+    /// came with; the account's other sessions stay. An audit line says `logout`.
+    ///
+    /// Errors: as [`Auth::revoke_session`].
+    #[instrument(skip_all, fields(user_id))]
+    pub fn log_out(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        self.end_session(user_id, session_id, "logout")
+    }
+
+    fn end_session(
+        &self,
+        user_id: UserId,
+        session_id: &str,
+        event: &'static str,
+    ) -> Result<(), AuthError> {
         if !is_public_id(session_id) || !self.db.end_session(user_id, session_id)? {
             return Err(AuthError::UnknownSession);
         }
-        tracing::info!(event = "session_revoked", "session ended");
+        tracing::info!(event, "session ended");
         Ok(())
     }
 

@@ -375,7 +375,7 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
     let (id, current) = (user.id(), user.session_id().to_owned());
     // Only this session ends; one that another request ended meanwhile is ended all the same.
     authd
-        .lookup(move |auth| match auth.revoke_session(id, &current) {
+        .lookup(move |auth| match auth.log_out(id, &current) {
             Err(AuthError::UnknownSession) => Ok(()),
             other => other,
         })

@@ -187,7 +187,9 @@ impl Authd {
         F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
     {
         let auth = self.auth.clone();
-        Ok(web::block(move || op(&auth))
+        // The request's span goes along, so what `op` logs carries the request id and client.
+        let span = tracing::Span::current();
+        Ok(web::block(move || span.in_scope(|| op(&auth)))
             .await
             .map_err(|_| ApiError::Internal)??)
     }

@@ -1,6 +1,6 @@
-//! Request logging: one span per request (method, route pattern, request id) and one line when
-//! it ends (status, latency), plus the `x-request-id` answer header. Bodies, cookies and query
-//! strings are never recorded.
+//! Request logging: one span per request (method, route pattern, request id, client address)
+//! and one line when it ends (status, latency), plus the `x-request-id` answer header. Bodies,
+//! cookies and query strings are never recorded.
 
 use std::time::Instant;
 
@@ -58,11 +58,19 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
+        // The client's address (behind a trusted proxy, the forwarded one), so every line of
+        // the request, auth events included, says who asked. Empty without `Data<Authd>`.
+        let client_ip = request
+            .app_data::<Data<Authd>>()
+            .and_then(|authd| authd.client_ip(request.request()))
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
         tracing::info_span!(
             "request",
             method = method_of(request.method()),
             route = %route_of(request.request()),
             request_id = %request_id,
+            client_ip = %client_ip,
         )
     }
 
