@@ -201,6 +201,25 @@ pub struct Cli {
           value_parser = web::parse_origin, global = true)]
     pub allowed_origins: Vec<String>,
 
+    /// Serve the pages for people (/signup, /login, /account, /forgot, /reset, /verify) beside
+    /// the JSON API. `--pages` alone means true; otherwise true/false, yes/no, on/off or 1/0.
+    #[arg(
+        long,
+        env = "AUTHD_PAGES",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub pages: bool,
+
+    /// Do not serve the pages (the same as --pages=false).
+    #[arg(long, global = true)]
+    pub no_pages: bool,
+
     /// Serve /metrics on this address only (e.g. 127.0.0.1:9100), not on the public port,
     /// which then answers 404 for it. Default: /metrics on the public port.
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
@@ -280,11 +299,32 @@ impl Cli {
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             allowed_origins: self.allowed_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            pages: self.pages && !self.no_pages,
             ..WebOptions::default()
         };
         if let Some(threads) = self.hashing_threads {
             web = web.with_hashing_threads(usize::from(threads));
         }
         (db, auth, web)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages_with(args: &[&str]) -> bool {
+        let cli =
+            Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied())).unwrap();
+        cli.settings().2.pages
+    }
+
+    #[test]
+    fn pages_are_served_unless_turned_off() {
+        assert!(pages_with(&[]));
+        assert!(pages_with(&["--pages"]));
+        assert!(!pages_with(&["--no-pages"]));
+        assert!(!pages_with(&["--pages=false"]));
+        assert!(!pages_with(&["--pages=off"]));
     }
 }

@@ -348,6 +348,8 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--max-connections", "AUTHD_MAX_CONNECTIONS"),
         ("--allowed-origins", "AUTHD_ALLOWED_ORIGINS"),
         ("--metrics-bind", "AUTHD_METRICS_BIND"),
+        ("--pages", "AUTHD_PAGES"),
+        ("--no-pages", "--no-pages"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }

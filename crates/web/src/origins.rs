@@ -1,8 +1,9 @@
 //! Which web pages may call authd from a browser.
 //!
 //! Two layers. `refuse_cross_origin`, which `routes` puts on every endpoint, is the login-CSRF
-//! defence: a state-changing request whose `Origin` is neither authd's own nor listed gets 403
-//! before any handler runs (a browser sends `Origin` on every cross-site POST, a form's
+//! defence: a state-changing request whose `Origin` is neither authd's own nor listed, or that
+//! the browser marks `Sec-Fetch-Site: cross-site` from an unlisted origin, gets 403 before any
+//! handler runs (the pages answer the same refusal with an HTML page) (a browser sends `Origin` on every cross-site POST, a form's
 //! included; curl, servers and the classic clients send none and are unaffected). `cors` is the
 //! other direction: it lets pages of the listed origins read answers and send the session
 //! cookie. It is an app-wide middleware the embedder chooses (`serve` applies it), since an
@@ -112,13 +113,51 @@ fn is_preflight(request: &ServiceRequest) -> bool {
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
-/// Middleware: 403 JSON for a request that is not GET, HEAD or OPTIONS and whose `Origin` is
-/// present and neither this host nor listed.
+/// Whether the browser says the request comes from another site (`Sec-Fetch-Site:
+/// cross-site`) while its `Origin` is not a listed one. Browsers send both on every POST;
+/// a listed origin's page is cross-site too, and keeps its access.
+fn cross_site_unlisted(request: &ServiceRequest) -> bool {
+    let cross_site = request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    if !cross_site {
+        return false;
+    }
+    let origin = request.headers().get(header::ORIGIN);
+    let origin = origin.and_then(|o| o.to_str().ok());
+    let origin = origin.and_then(|o| parse_origin(o).ok());
+    !request.app_data::<Data<Authd>>().is_some_and(|authd| {
+        origin.is_some_and(|origin| listed(authd.options()).any(|listed| listed == origin))
+    })
+}
+
+/// Whether a request that is not GET, HEAD or OPTIONS must be turned away as cross-site: its
+/// `Origin` is present and neither this host nor listed, or `Sec-Fetch-Site` says
+/// `cross-site` for an origin that is not listed.
+pub(crate) fn refused_as_cross_site(request: &ServiceRequest) -> bool {
+    !is_safe(request.method()) && (!origin_allowed(request) || cross_site_unlisted(request))
+}
+
+/// As [`refused_as_cross_site`], for the pages' own forms, but a request the browser marks
+/// `Sec-Fetch-Site: same-origin` is let through whatever its `Origin` (as Go's
+/// `CrossOriginProtection` does): under `Referrer-Policy: no-referrer`, which the reset and
+/// verification pages send, browsers write `Origin: null` on the page's own form post. A page
+/// cannot set `Sec-Fetch-Site`, and the form's CSRF token is checked after this.
+pub(crate) fn page_post_refused(request: &ServiceRequest) -> bool {
+    let same_origin = request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"same-origin"));
+    !same_origin && refused_as_cross_site(request)
+}
+
+/// Middleware: 403 JSON for a request that [`refused_as_cross_site`] turns away.
 pub(crate) async fn refuse_cross_origin(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if !is_safe(request.method()) && !origin_allowed(&request) {
+    if refused_as_cross_site(&request) {
         let refused = ApiError::CrossOriginRefused.error_response();
         return Ok(request.into_response(refused).map_into_right_body());
     }

@@ -287,8 +287,28 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    let client = authd.client_ip(&request);
-    let from = client_of(&authd, &request);
+    let (user, token) = sign_in(&authd, &request, email, password).await?;
+    let cookie = new_session_cookie(&authd, &token);
+    let mut response = ok(&EmailMessage {
+        email: &user.email,
+        message: "logged in",
+    });
+    response
+        .add_cookie(&cookie)
+        .map_err(|_| ApiError::Internal)?;
+    Ok(response)
+}
+
+/// A login as both `POST /sessions` and the sign-in page run it: the per-IP rate, then the
+/// password check on the hashing threads, counted in the login metrics.
+pub(crate) async fn sign_in(
+    authd: &Authd,
+    request: &HttpRequest,
+    email: String,
+    password: String,
+) -> Result<(auth::User, auth::SessionToken), ApiError> {
+    let client = authd.client_ip(request);
+    let from = client_of(authd, request);
     let attempt = match authd.check_login_rate(client) {
         Ok(()) => {
             authd
@@ -317,21 +337,24 @@ async fn log_in(
     if let Some(outcome) = outcome {
         authd.metrics().observe_login(outcome);
     }
-    let (user, token) = attempt?;
+    attempt
+}
+
+/// The `Set-Cookie` of a new session: the token, for the session's lifetime.
+pub(crate) fn new_session_cookie(authd: &Authd, token: &auth::SessionToken) -> Cookie<'static> {
     let ttl = authd.auth().config().session_ttl;
-    let cookie = session_cookie(&authd, token.expose().to_owned())
+    session_cookie(authd, token.expose().to_owned())
         .max_age(time::Duration::seconds(
             i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
         ))
-        .finish();
-    let mut response = ok(&EmailMessage {
-        email: &user.email,
-        message: "logged in",
-    });
-    response
-        .add_cookie(&cookie)
-        .map_err(|_| ApiError::Internal)?;
-    Ok(response)
+        .finish()
+}
+
+/// The `Set-Cookie` that removes the session cookie.
+pub(crate) fn removed_session_cookie(authd: &Authd) -> Cookie<'static> {
+    session_cookie(authd, String::new())
+        .max_age(time::Duration::ZERO)
+        .finish()
 }
 
 /// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
@@ -380,9 +403,7 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
             other => other,
         })
         .await?;
-    let removal = session_cookie(&authd, String::new())
-        .max_age(time::Duration::ZERO)
-        .finish();
+    let removal = removed_session_cookie(&authd);
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, "/"))
         .cookie(removal)
@@ -630,9 +651,7 @@ async fn delete_account(
     let user = authd
         .hashing(client, move |auth| auth.delete_account(id, &password))
         .await?;
-    let removal = session_cookie(&authd, String::new())
-        .max_age(time::Duration::ZERO)
-        .finish();
+    let removal = removed_session_cookie(&authd);
     let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "account deleted",

@@ -9,9 +9,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::origins::refuse_preflight;
 use crate::telemetry::{add_request_id, RequestSpan};
-use crate::{cors, metrics_routes, routes, routes_without_metrics, Authd};
+use crate::{cors, metrics_routes, pages, routes, routes_without_metrics, Authd};
 
-/// Serves authd's routes on `listener` until the returned `Server` is stopped or receives
+/// Serves authd's routes (and, unless [`crate::WebOptions::pages`] is off, its pages) on `listener` until the returned `Server` is stopped or receives
 /// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish. At most
 /// `max_connections` connections are open at once (rounded down to a multiple of the worker
 /// count, one per core), and each request's head must arrive within `request_timeout`.
@@ -55,8 +55,15 @@ pub fn serve_with_metrics(
             })
             // Outermost: the request id exists before anything else runs.
             .wrap(TracingLogger::<RequestSpan>::new());
+        let serve_pages = options.pages;
+        let maybe_pages = move |cfg: &mut web::ServiceConfig| {
+            if serve_pages {
+                pages(cfg);
+            }
+        };
+        // The pages after the metrics listener's scope, which must see its requests first.
         match metrics_address {
-            None => app.configure(routes),
+            None => app.configure(routes).configure(maybe_pages),
             Some(_) => app
                 .service(
                     web::scope("")
@@ -65,7 +72,8 @@ pub fn serve_with_metrics(
                         }))
                         .configure(metrics_routes),
                 )
-                .configure(routes_without_metrics),
+                .configure(routes_without_metrics)
+                .configure(maybe_pages),
         }
     })
     .workers(workers)

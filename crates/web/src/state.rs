@@ -50,6 +50,9 @@ pub struct WebOptions {
     /// Proxies whose `X-Forwarded-For` names the client address; default none, so the client
     /// address is the peer's (then a proxy in front makes every client one address).
     pub trusted_proxies: TrustedProxies,
+    /// Serve the pages for people ([`crate::pages`]: sign-up, sign-in, account, reset and
+    /// verification links) beside the API; default true.
+    pub pages: bool,
 }
 
 /// The default of [`WebOptions::request_timeout`].
@@ -69,6 +72,7 @@ impl Default for WebOptions {
             max_connections: 512,
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            pages: true,
         }
         .with_hashing_threads(threads)
     }

@@ -12,6 +12,7 @@ mod limits;
 mod openapi;
 mod operations;
 mod outage;
+mod pages;
 mod races;
 mod security;
 mod sessions;

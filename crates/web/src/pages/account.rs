@@ -1,0 +1,315 @@
+//! `/account`: the signed-in person's email and devices (sessions), signing devices out,
+//! changing the password, deleting the account.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use auth::{AuthError, SessionInfo};
+
+use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
+use super::{about, form_or_page, notice, query_param, sentence, About, Visit};
+use super::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
+use crate::routes::removed_session_cookie;
+use crate::{ApiError, CurrentUser, Fields};
+
+/// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
+/// page when the lookup failed.
+fn signed_in(
+    visit: &Visit,
+    user: Result<CurrentUser, ApiError>,
+) -> Result<CurrentUser, HttpResponse> {
+    match user {
+        Ok(user) => Ok(user),
+        Err(ApiError::NotLoggedIn | ApiError::Auth(AuthError::UnknownUser)) => {
+            let next = format!("{}{ACCOUNT}", visit.base);
+            let next = percent_encoding::utf8_percent_encode(&next, QUERY_VALUE);
+            let mut response = visit.redirect(&format!("{LOGIN}?next={next}&m=sign-in"));
+            visit.set_visitor(&mut response);
+            Err(response)
+        }
+        Err(error) => Err(visit.failure(&error)),
+    }
+}
+
+/// What a query value must escape.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
+
+/// `GET /account[?m=code]`.
+pub(super) async fn account_page(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let user = match signed_in(&visit, user) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let code = query_param(&request, "m");
+    render(&visit, &user, notice(code.as_deref()), None, StatusCode::OK).await
+}
+
+/// Which form of the account page a problem belongs to.
+#[derive(Clone, Copy)]
+enum Which {
+    ChangePassword,
+    Delete,
+}
+
+/// The account page, with the account's sessions read afresh.
+async fn render(
+    visit: &Visit,
+    user: &CurrentUser,
+    notice: Option<&'static str>,
+    problem: Option<(Which, Problem)>,
+    status: StatusCode,
+) -> HttpResponse {
+    let id = user.id();
+    let sessions: Vec<SessionInfo> = match visit.authd.lookup(move |a| a.list_sessions(id)).await {
+        Ok(sessions) => sessions,
+        Err(error) => return visit.failure(&error),
+    };
+    let csrf = visit.visitor.token();
+    let base = &visit.base;
+    let devices = sessions
+        .iter()
+        .map(|session| Device {
+            id: session.id.clone(),
+            name: device_name(session.user_agent.as_deref()),
+            ip: session.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
+            signed_in: utc_minute(session.created_at),
+            last_seen: utc_minute(session.last_seen_at),
+            current: session.id == user.session_id(),
+        })
+        .collect::<Vec<_>>();
+    // This device first, then the others newest first (as listed).
+    let mut devices = devices;
+    devices.sort_by_key(|device| !device.current);
+    let others = devices.iter().any(|device| !device.current);
+    let (change_problem, delete_problem) = match &problem {
+        Some((Which::ChangePassword, p)) => (Some(p), None),
+        Some((Which::Delete, p)) => (None, Some(p)),
+        None => (None, None),
+    };
+    let min = visit.authd.auth().config().min_password_len;
+    let mut page = visit.page("Your account");
+    page.notice = notice;
+    page.account = Some(Account {
+        email: user.email().to_owned(),
+        sessions: devices,
+        csrf: csrf.clone(),
+        revoke_action: format!("{base}{REVOKE}"),
+        logout_action: format!("{base}{LOGOUT}"),
+    });
+    if others {
+        page = page.form(
+            Form::new(base, REVOKE_OTHERS, &csrf, "Sign out all other devices")
+                .intro("Lost a device, or signed in somewhere you no longer trust?")
+                .quiet(),
+        );
+    }
+    page = page
+        .form(
+            Form::new(base, PASSWORD, &csrf, "Change password")
+                .heading("Change password")
+                .intro("Your other devices will be signed out.")
+                .field(Field::password(
+                    "current-password",
+                    "password",
+                    "Current password",
+                    "current-password",
+                ))
+                .field(Field::new_password("new-password", "new_password", min))
+                .with_problem(change_problem),
+        )
+        .form(
+            Form::new(base, DELETE, &csrf, "Delete my account")
+                .heading("Delete account")
+                .intro("This deletes your account and signs out every device. It cannot be undone.")
+                .field(Field::password(
+                    "delete-password",
+                    "password",
+                    "Password",
+                    "current-password",
+                ))
+                .with_problem(delete_problem)
+                .danger(),
+        )
+        .form(
+            Form::new(base, LOGOUT, &csrf, "Sign out")
+                .heading("Sign out")
+                .quiet(),
+        );
+    page.error = problem.map(|(_, p)| p);
+    visit.answer(&page, status)
+}
+
+/// The fields of an account form from a signed-in visitor with a valid token, or the answer.
+fn account_form(
+    visit: &Visit,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> Result<(CurrentUser, Fields), HttpResponse> {
+    let fields = form_or_page(visit, fields)?;
+    visit.check_form(&fields)?;
+    let user = signed_in(visit, user)?;
+    Ok((user, fields))
+}
+
+/// `POST /account/sessions/revoke` (`id`): signs one device out. The visitor's own device is
+/// signing out (→ `/login`).
+pub(super) async fn revoke_session(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let (user, fields) = match account_form(&visit, user, fields) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let session = fields.required("id").unwrap_or_default();
+    let own = session == user.session_id();
+    let id = user.id();
+    match visit
+        .authd
+        .lookup(move |auth| auth.revoke_session(id, &session))
+        .await
+    {
+        Ok(()) if own => {
+            let mut response = visit.redirect(&format!("{LOGIN}?m=signed-out"));
+            let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+            response
+        }
+        Ok(()) => visit.redirect(&format!("{ACCOUNT}?m=session-revoked")),
+        Err(ApiError::Auth(AuthError::UnknownSession)) => {
+            visit.redirect(&format!("{ACCOUNT}?m=session-gone"))
+        }
+        Err(error) => visit.failure(&error),
+    }
+}
+
+/// `POST /account/sessions/others`: signs every other device out.
+pub(super) async fn revoke_others(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let (user, _) = match account_form(&visit, user, fields) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let (id, current) = (user.id(), user.session_id().to_owned());
+    match visit
+        .authd
+        .lookup(move |auth| auth.revoke_other_sessions(id, &current))
+        .await
+    {
+        Ok(_) => visit.redirect(&format!("{ACCOUNT}?m=others-revoked")),
+        Err(error) => visit.failure(&error),
+    }
+}
+
+/// `POST /account/password` (`password`, `new_password`): as `PUT /profile/password`.
+pub(super) async fn change_password(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let (user, fields) = match account_form(&visit, user, fields) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let attempt = async {
+        let password = fields.required("password")?;
+        let new_password = fields.required("new_password")?;
+        let client = visit.authd.client_ip(&request);
+        visit.authd.check_login_rate(client)?;
+        let (id, current) = (user.id(), user.session_id().to_owned());
+        visit
+            .authd
+            .hashing(client, move |auth| {
+                auth.change_password(id, &current, &password, &new_password)
+            })
+            .await
+    };
+    match attempt.await {
+        Ok(_) => visit.redirect(&format!("{ACCOUNT}?m=password-changed")),
+        Err(error) => refuse(&visit, &user, Which::ChangePassword, &error).await,
+    }
+}
+
+/// `POST /account/delete` (`password`): as `DELETE /profile`; then `/login?m=account-deleted`.
+pub(super) async fn delete_account(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let (user, fields) = match account_form(&visit, user, fields) {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let attempt = async {
+        let password = fields.required("password")?;
+        let client = visit.authd.client_ip(&request);
+        visit.authd.check_login_rate(client)?;
+        let id = user.id();
+        visit
+            .authd
+            .hashing(client, move |auth| auth.delete_account(id, &password))
+            .await
+    };
+    match attempt.await {
+        Ok(_) => {
+            let mut response = visit.redirect(&format!("{LOGIN}?m=account-deleted"));
+            let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+            response
+        }
+        Err(error) => refuse(&visit, &user, Which::Delete, &error).await,
+    }
+}
+
+/// The account page again, with `error` beside the field of form `which`.
+async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiError) -> HttpResponse {
+    if error.status().is_server_error() || matches!(error, ApiError::BadBody(_)) {
+        return visit.failure(error);
+    }
+    let field = match (which, about(error)) {
+        (Which::ChangePassword, About::Password) => Some("current-password"),
+        (Which::ChangePassword, About::NewPassword) => Some("new-password"),
+        (Which::Delete, About::Password | About::NewPassword) => Some("delete-password"),
+        _ => None,
+    };
+    let problem = Problem {
+        text: sentence(error),
+        field,
+    };
+    let mut response = render(visit, user, None, Some((which, problem)), error.status()).await;
+    if let Some(secs) = super::retry_after(error) {
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(secs),
+        );
+    }
+    response
+}

@@ -1,0 +1,486 @@
+//! Pages for people: sign up, sign in, the account (devices, password, deletion), and the
+//! landing pages of the mails (reset, verification). Server-rendered HTML that works without
+//! JavaScript; every form posts to its own route and a success answers with a redirect
+//! (post/redirect/get) whose `?m=` code names a fixed message. A form with a problem is shown
+//! again with the problem beside its field and first in the title.
+//!
+//! The handlers call the same `auth` operations as the JSON routes (through `Authd::hashing`
+//! and `lookup`, and `routes::sign_in` for the login itself), so every rule, limit and audit
+//! line is the API's. Every state-changing form carries a CSRF token bound to the visitor
+//! (`csrf.rs`), behind the same cross-site check as the API (`origins.rs`), answered here with
+//! a page. Every answer gets the headers of [`page_headers`].
+
+mod account;
+mod csrf;
+mod recovery;
+mod sign;
+mod view;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{Error, HttpRequest, HttpResponse, Resource};
+use auth::AuthError;
+
+use crate::origins::page_post_refused;
+use crate::{ApiError, Authd, Fields};
+use csrf::Visitor;
+use view::{Page, Problem};
+
+/// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
+/// `/verify`, `/static/authd.css`) on an `App` or a scope; links and redirects follow the
+/// scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
+/// it for the session cookie's API (the pages need none of its routes).
+pub fn pages(cfg: &mut ServiceConfig) {
+    let get = web::get;
+    let post = web::post;
+    let resources = [
+        resource(SIGNUP)
+            .route(get().to(sign::signup_page))
+            .route(post().to(sign::sign_up)),
+        resource(LOGIN)
+            .route(get().to(sign::login_page))
+            .route(post().to(sign::log_in)),
+        resource(LOGOUT).route(post().to(sign::log_out)),
+        resource(ACCOUNT).route(get().to(account::account_page)),
+        resource(REVOKE).route(post().to(account::revoke_session)),
+        resource(REVOKE_OTHERS).route(post().to(account::revoke_others)),
+        resource(PASSWORD).route(post().to(account::change_password)),
+        resource(DELETE).route(post().to(account::delete_account)),
+        resource(FORGOT)
+            .route(get().to(recovery::forgot_page))
+            .route(post().to(recovery::forgot)),
+        resource(RESET)
+            .route(get().to(recovery::reset_page))
+            .route(post().to(recovery::reset)),
+        resource(VERIFY)
+            .route(get().to(recovery::verify_page))
+            .route(post().to(recovery::verify)),
+        resource(CSS).route(get().to(stylesheet)),
+    ];
+    for resource in resources {
+        cfg.service(
+            resource
+                .default_service(web::to(method_not_allowed))
+                .wrap(from_fn(page_guard)),
+        );
+    }
+}
+
+const SIGNUP: &str = "/signup";
+const LOGIN: &str = "/login";
+const LOGOUT: &str = "/logout";
+const ACCOUNT: &str = "/account";
+const REVOKE: &str = "/account/sessions/revoke";
+const REVOKE_OTHERS: &str = "/account/sessions/others";
+const PASSWORD: &str = "/account/password";
+const DELETE: &str = "/account/delete";
+const FORGOT: &str = "/forgot";
+const RESET: &str = "/reset";
+const VERIFY: &str = "/verify";
+const CSS: &str = "/static/authd.css";
+
+const PATHS: [&str; 12] = [
+    SIGNUP,
+    LOGIN,
+    LOGOUT,
+    ACCOUNT,
+    REVOKE,
+    REVOKE_OTHERS,
+    PASSWORD,
+    DELETE,
+    FORGOT,
+    RESET,
+    VERIFY,
+    CSS,
+];
+
+fn resource(path: &str) -> Resource {
+    web::resource(path)
+}
+
+/// The strict policy: no script at all, styles only from the stylesheet, forms only to authd,
+/// never in a frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The headers of every page answer (errors and refusals included), unless the handler set
+/// them: the CSP, no framing, a `Referer` only to authd itself (the pages whose URL carries a
+/// token send none at all, so not even authd's own stylesheet request carries the URL), no MIME sniffing, and `no-store` (pages show
+/// account data and CSRF tokens; the stylesheet sets its own caching).
+///
+/// Not `no-referrer` everywhere: under it a browser sends `Origin: null` with the page's own
+/// form posts, which only `Sec-Fetch-Site` then tells from a cross-site post, and browsers
+/// from before 2023 do not send that.
+pub(crate) fn page_headers() -> [(HeaderName, &'static str); 5] {
+    [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ]
+}
+
+/// Middleware on every page: refuses a cross-site POST with a page (nothing runs), and adds
+/// [`page_headers`].
+async fn page_guard(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let mut response = if page_post_refused(&request) {
+        let base = base_of(request.request());
+        let refused = Page::new(&base, "Request refused")
+            .text("This form was sent from another site, so authd refused it. Nothing changed.")
+            .text("If you meant to do this, open the page on this site and try again.")
+            .link(ACCOUNT, "Go to your account")
+            .answer(StatusCode::FORBIDDEN);
+        request.into_response(refused).map_into_right_body()
+    } else {
+        next.call(request).await?.map_into_left_body()
+    };
+    let token_in_url = [RESET, VERIFY].iter().any(|path| {
+        response
+            .request()
+            .match_pattern()
+            .is_some_and(|pattern| pattern.ends_with(path))
+    });
+    let headers = response.headers_mut();
+    if token_in_url {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
+    for (name, value) in page_headers() {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    Ok(response)
+}
+
+/// The path the pages are mounted under: the matched pattern without the page's own path
+/// ("" at the root, "/auth" under `web::scope("/auth")`).
+fn base_of(request: &HttpRequest) -> String {
+    let pattern = request.match_pattern().unwrap_or_default();
+    PATHS
+        .iter()
+        .filter_map(|path| pattern.strip_suffix(path))
+        .min_by_key(|base| base.len())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A query parameter of the page's URL (decoded as a form; a broken query has none).
+fn query_param(request: &HttpRequest, name: &'static str) -> Option<String> {
+    Fields::from_form(request.query_string().as_bytes())
+        .ok()?
+        .required(name)
+        .ok()
+}
+
+/// What a page request needs: where the pages are, and who the visitor is.
+struct Visit {
+    base: String,
+    visitor: Visitor,
+    authd: Data<Authd>,
+}
+
+impl Visit {
+    fn of(request: &HttpRequest) -> Result<Self, HttpResponse> {
+        let Some(authd) = request.app_data::<Data<Authd>>().cloned() else {
+            tracing::error!("pages mounted without Data<Authd> in the app data");
+            return Err(HttpResponse::InternalServerError().finish());
+        };
+        Ok(Visit {
+            base: base_of(request),
+            visitor: Visitor::of(&authd, request),
+            authd,
+        })
+    }
+
+    fn page(&self, title: &'static str) -> Page {
+        Page::new(&self.base, title)
+    }
+
+    /// `page` with `status`, setting the visitor cookie when it is new.
+    fn answer(&self, page: &Page, status: StatusCode) -> HttpResponse {
+        let mut response = page.answer(status);
+        self.set_visitor(&mut response);
+        response
+    }
+
+    fn set_visitor(&self, response: &mut HttpResponse) {
+        if let Some(cookie) = self.visitor.cookie(&self.authd) {
+            if response.add_cookie(&cookie).is_err() {
+                tracing::error!("visitor cookie could not be set");
+            }
+        }
+    }
+
+    /// 303 to `path` under the pages' base.
+    fn redirect(&self, path: &str) -> HttpResponse {
+        see_other(&format!("{}{path}", self.base))
+    }
+
+    /// Whether the form's token is this visitor's; when not, the answer to give.
+    fn check_form(&self, fields: &Fields) -> Result<(), HttpResponse> {
+        if self
+            .visitor
+            .accepts(fields.required(csrf::FIELD).ok().as_deref())
+        {
+            return Ok(());
+        }
+        let page = self
+            .page("Form expired")
+            .text(
+                "This form could not be accepted: it was opened in another session, or \
+                 cookies are off. Nothing changed.",
+            )
+            .text("Go back, reload the page and try again.")
+            .link(ACCOUNT, "Go to your account")
+            .link(LOGIN, "Sign in");
+        Err(self.answer(&page, StatusCode::FORBIDDEN))
+    }
+
+    /// The page for a failure that no form can fix (the server's or the body's).
+    fn failure(&self, error: &ApiError) -> HttpResponse {
+        if error.status().is_server_error() {
+            // Logged (with its cause) the way the API logs it.
+            let _ = actix_web::ResponseError::error_response(error);
+        }
+        let mut page = self
+            .page("Something went wrong")
+            .link(ACCOUNT, "Go to your account");
+        page.error = Some(Problem {
+            text: sentence(error),
+            field: None,
+        });
+        let mut response = self.answer(&page, error.status());
+        if let Some(secs) = retry_after(error) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// 303 See Other to a local path.
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The form's fields, or the page for a body that could not be read.
+fn form_or_page(visit: &Visit, fields: Result<Fields, ApiError>) -> Result<Fields, HttpResponse> {
+    fields.map_err(|error| visit.failure(&error))
+}
+
+/// Which input of a form an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum About {
+    Email,
+    Password,
+    NewPassword,
+    Page,
+}
+
+fn about(error: &ApiError) -> About {
+    match error {
+        ApiError::MissingField("email") | ApiError::NotAString("email") => About::Email,
+        ApiError::MissingField("password") | ApiError::NotAString("password") => About::Password,
+        ApiError::MissingField("new_password") | ApiError::NotAString("new_password") => {
+            About::NewPassword
+        }
+        ApiError::Auth(e) => match e {
+            AuthError::InvalidEmail(_)
+            | AuthError::UserAlreadyExists(_)
+            | AuthError::UnknownEmail => About::Email,
+            AuthError::InvalidCredentials | AuthError::WrongPassword => About::Password,
+            AuthError::PasswordTooLong
+            | AuthError::PasswordTooShort(_)
+            | AuthError::PasswordHasControlCharacter => About::NewPassword,
+            _ => About::Page,
+        },
+        _ => About::Page,
+    }
+}
+
+/// An error in words for a person: the API's message as a sentence, and a wait in minutes
+/// or hours rather than seconds.
+fn sentence(error: &ApiError) -> String {
+    if let Some(secs) = throttle_wait(error) {
+        return format!(
+            "Too many attempts. Wait {} and try again.",
+            human_duration(secs)
+        );
+    }
+    let message = error.message();
+    let mut text: String = message
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .chain(message.chars().skip(1))
+        .collect();
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
+fn throttle_wait(error: &ApiError) -> Option<u64> {
+    match error {
+        ApiError::Auth(AuthError::Throttled { retry_after_secs })
+        | ApiError::LoginRateExceeded { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    }
+}
+
+fn retry_after(error: &ApiError) -> Option<u64> {
+    match error {
+        ApiError::Busy | ApiError::ClientBusy => Some(1),
+        error => throttle_wait(error),
+    }
+}
+
+/// "1 second", "45 seconds", "15 minutes", "2 hours" (rounded up, so the wait is never
+/// shorter than said).
+fn human_duration(secs: u64) -> String {
+    let (count, unit) = match secs {
+        0..=59 => (secs.max(1), "second"),
+        60..=5399 => (secs.div_ceil(60), "minute"),
+        _ => (secs.div_ceil(3600), "hour"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
+/// A redirect target from `?next=`: a local path only (one `/`, not `//` or `/\`, printable
+/// ASCII, at most 512 bytes), so a link cannot send the visitor to another site after they
+/// sign in. Anything else is `None`.
+fn local_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 512
+        && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    local.then_some(next)
+}
+
+/// The messages a redirect may name with `?m=`: fixed texts, so a link can show nothing else.
+fn notice(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "welcome" => "Your account is ready, and you are signed in.",
+        "signed-out" => "You are signed out.",
+        "sign-in" => "Sign in to see your account.",
+        "password-changed" => "Your password is changed. Your other devices are signed out.",
+        "session-revoked" => "That device is signed out.",
+        "session-gone" => "That device was already signed out.",
+        "others-revoked" => "All your other devices are signed out.",
+        "account-deleted" => "Your account is deleted.",
+        "password-reset" => "Your new password is set. Sign in with it.",
+        "reset-sent" => {
+            "If an account has this address, a mail with a link to reset its password is on \
+             its way. The link works once."
+        }
+        "verified" => "Your email address is confirmed.",
+        _ => return None,
+    })
+}
+
+/// `GET /static/authd.css`: the embedded stylesheet. Its URL carries the hash of its content
+/// (`?v=`), so it may be cached for a year.
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(view::CSS)
+}
+
+async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
+    let page = Page::new(&base_of(&request), "Not here")
+        .text("This page cannot do that.")
+        .link(ACCOUNT, "Go to your account")
+        .answer(StatusCode::METHOD_NOT_ALLOWED);
+    let mut page = page;
+    let allow = if request.match_pattern().as_deref().is_some_and(|p| {
+        [LOGOUT, REVOKE, REVOKE_OTHERS, PASSWORD, DELETE]
+            .iter()
+            .any(|path| p.ends_with(path))
+    }) {
+        "POST"
+    } else if request
+        .match_pattern()
+        .as_deref()
+        .is_some_and(|p| p.ends_with(ACCOUNT) || p.ends_with(CSS))
+    {
+        "GET"
+    } else {
+        "GET, POST"
+    };
+    page.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(local_path("/account"), Some("/account"));
+        assert_eq!(local_path("/account?m=x"), Some("/account?m=x"));
+        for outside in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/a\\b",
+            "account",
+            "",
+            "/a b",
+            "/\u{e9}",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(local_path(outside), None, "{outside:?}");
+        }
+        assert_eq!(local_path(&format!("/{}", "a".repeat(600))), None);
+    }
+
+    #[test]
+    fn waits_are_said_in_the_largest_unit_rounded_up() {
+        assert_eq!(human_duration(0), "1 second");
+        assert_eq!(human_duration(45), "45 seconds");
+        assert_eq!(human_duration(60), "1 minute");
+        assert_eq!(human_duration(61), "2 minutes");
+        assert_eq!(human_duration(900), "15 minutes");
+        assert_eq!(human_duration(7200), "2 hours");
+    }
+
+    #[test]
+    fn api_messages_become_sentences() {
+        let wrong = ApiError::Auth(AuthError::InvalidCredentials);
+        assert_eq!(sentence(&wrong), "Wrong email or password.");
+        assert_eq!(about(&wrong), About::Password);
+        let throttled = ApiError::Auth(AuthError::Throttled {
+            retry_after_secs: 900,
+        });
+        assert_eq!(
+            sentence(&throttled),
+            "Too many attempts. Wait 15 minutes and try again."
+        );
+    }
+
+    #[test]
+    fn unknown_message_codes_show_nothing() {
+        assert_eq!(notice(Some("<script>")), None);
+        assert_eq!(notice(None), None);
+        assert!(notice(Some("signed-out")).is_some());
+    }
+}

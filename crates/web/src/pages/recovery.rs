@@ -1,0 +1,284 @@
+//! `/forgot`, `/reset?token=…`, `/verify?token=…`: where a person asks for a reset mail, and
+//! where the links of the mails land. A GET only shows a form: the token is used up by the
+//! POST of its button, so a mail scanner that fetches links uses nothing.
+//!
+//! Mail is issue 12's. Until it is wired, [`reset_mail`] says no mail is configured (so
+//! `/forgot` says reset by mail is not available here) and [`confirm_email`] says
+//! verification is not available; `/reset` already redeems tokens with `Auth::update_password`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use auth::AuthError;
+
+use super::view::{Field, Form, Page, Problem};
+use super::{about, form_or_page, notice, query_param, sentence, About, Visit};
+use super::{FORGOT, LOGIN, RESET, VERIFY};
+use crate::{ApiError, Authd, Fields};
+
+/// How reset mails are sent here: `None` when no mail is configured.
+///
+/// TODO(issue 12): return `Some(ResetMail)` when `Auth` has mail configured, and make
+/// [`ResetMail::request`] call its "request a reset mail" operation (which answers the same
+/// for every address).
+fn reset_mail(_authd: &Authd) -> Option<ResetMail> {
+    None
+}
+
+/// Sends reset mails (see [`reset_mail`]).
+struct ResetMail;
+
+impl ResetMail {
+    /// Asks for a reset mail to `email`; the answer is the same whether an account has it.
+    async fn request(&self, _authd: &Authd, _email: String) -> Result<(), ApiError> {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// What redeeming a verification token came to.
+#[expect(
+    dead_code,
+    reason = "Confirmed and UnknownToken come with issue 12's verify-email operation"
+)]
+enum Verification {
+    /// The address is confirmed.
+    Confirmed,
+    /// The token is unknown, used or expired.
+    UnknownToken,
+    /// This server does not verify addresses.
+    Unavailable,
+}
+
+/// Redeems an email verification token.
+///
+/// TODO(issue 12): call `Auth`'s verify-email operation through `authd.lookup` (it hashes
+/// nothing), mapping its unknown-token error to `UnknownToken`; and let `verification_on`
+/// say whether verification is configured.
+async fn confirm_email(_authd: &Authd, _token: String) -> Result<Verification, ApiError> {
+    Ok(Verification::Unavailable)
+}
+
+/// Whether this server sends verification mails (see [`confirm_email`]).
+fn verification_on(_authd: &Authd) -> bool {
+    false
+}
+
+/// `GET /forgot[?m=reset-sent]`.
+pub(super) async fn forgot_page(request: HttpRequest) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let mut page = forgot_form(&visit, "", None);
+    page.notice = notice(query_param(&request, "m").as_deref());
+    visit.answer(&page, StatusCode::OK)
+}
+
+fn forgot_form(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
+    let page = visit.page("Forgot your password?");
+    let page = match reset_mail(&visit.authd) {
+        None => page.text(
+            "Reset by mail is not available here. Ask the people who run this service to \
+             reset your password.",
+        ),
+        Some(_) => page
+            .text("Enter the address of your account, and we will mail you a link to set a new password.")
+            .form(
+                Form::new(&visit.base, FORGOT, &visit.visitor.token(), "Send the link")
+                    .field(Field::email("email", email))
+                    .with_problem(problem.as_ref()),
+            ),
+    };
+    let mut page = page.link(LOGIN, "Back to sign in");
+    page.error = problem;
+    page
+}
+
+/// `POST /forgot` (`email`): asks for a reset mail, then `/forgot?m=reset-sent`, whatever the
+/// address.
+pub(super) async fn forgot(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let Some(mail) = reset_mail(&visit.authd) else {
+        return visit.answer(&forgot_form(&visit, "", None), StatusCode::NOT_FOUND);
+    };
+    let fields = match form_or_page(&visit, fields).and_then(|f| {
+        visit.check_form(&f)?;
+        Ok(f)
+    }) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let email = fields.required("email").unwrap_or_default();
+    let attempt = async {
+        let email = fields.required("email")?;
+        mail.request(&visit.authd, email).await
+    };
+    match attempt.await {
+        Ok(()) => visit.redirect(&format!("{FORGOT}?m=reset-sent")),
+        Err(error) if error.status().is_server_error() => visit.failure(&error),
+        Err(error) => {
+            let field = (about(&error) == About::Email).then_some("email");
+            let problem = Problem {
+                text: sentence(&error),
+                field,
+            };
+            visit.answer(&forgot_form(&visit, &email, Some(problem)), error.status())
+        }
+    }
+}
+
+/// `GET /reset?token=…`: the form for the new password; the token goes along in the form.
+pub(super) async fn reset_page(request: HttpRequest) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    match query_param(&request, "token") {
+        Some(token) => visit.answer(&reset_form(&visit, &token, None), StatusCode::OK),
+        None => visit.answer(
+            &broken_link(&visit, "Set a new password"),
+            StatusCode::BAD_REQUEST,
+        ),
+    }
+}
+
+fn reset_form(visit: &Visit, token: &str, problem: Option<Problem>) -> Page {
+    let min = visit.authd.auth().config().min_password_len;
+    let form = Form::new(&visit.base, RESET, &visit.visitor.token(), "Set password")
+        .hidden("token", token)
+        .field(Field::new_password("new-password", "new_password", min))
+        .with_problem(problem.as_ref());
+    let mut page = visit
+        .page("Set a new password")
+        .text("Choose a new password. Every device signed in to your account will be signed out.")
+        .form(form);
+    page.error = problem;
+    page
+}
+
+/// A page for a link without its token, or with one that is unknown, used or expired.
+fn broken_link(visit: &Visit, title: &'static str) -> Page {
+    let mut page = visit
+        .page(title)
+        .link(FORGOT, "Ask for a new link")
+        .link(LOGIN, "Sign in");
+    page.error = Some(Problem {
+        text: "This link is not valid: it may have expired, or been used already.".to_owned(),
+        field: None,
+    });
+    page
+}
+
+/// `POST /reset` (`token`, `new_password`): sets the password, ending the account's sessions,
+/// then `/login?m=password-reset`.
+pub(super) async fn reset(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let fields = match form_or_page(&visit, fields).and_then(|f| {
+        visit.check_form(&f)?;
+        Ok(f)
+    }) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let token = fields.required("token").unwrap_or_default();
+    let attempt = async {
+        let token = fields.required("token")?;
+        let password = fields.required("new_password")?;
+        let client = visit.authd.client_ip(&request);
+        visit
+            .authd
+            .hashing(client, move |auth| auth.update_password(&token, &password))
+            .await
+    };
+    match attempt.await {
+        Ok(()) => visit.redirect(&format!("{LOGIN}?m=password-reset")),
+        Err(ApiError::MissingField("token") | ApiError::Auth(AuthError::UnknownResetToken)) => {
+            visit.answer(
+                &broken_link(&visit, "Set a new password"),
+                StatusCode::BAD_REQUEST,
+            )
+        }
+        Err(error) if error.status().is_server_error() => visit.failure(&error),
+        Err(error) => {
+            let field = matches!(about(&error), About::NewPassword).then_some("new-password");
+            let problem = Problem {
+                text: sentence(&error),
+                field,
+            };
+            visit.answer(&reset_form(&visit, &token, Some(problem)), error.status())
+        }
+    }
+}
+
+/// `GET /verify?token=…`: one button that confirms the address.
+pub(super) async fn verify_page(request: HttpRequest) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    verify_form(&visit, &request)
+}
+
+fn verify_form(visit: &Visit, request: &HttpRequest) -> HttpResponse {
+    if !verification_on(&visit.authd) {
+        return visit.answer(&verification_unavailable(visit), StatusCode::NOT_FOUND);
+    }
+    let Some(token) = query_param(request, "token") else {
+        return visit.answer(
+            &broken_link(visit, "Confirm your address"),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let page = visit
+        .page("Confirm your address")
+        .text("Confirm that this email address is yours.")
+        .form(
+            Form::new(
+                &visit.base,
+                VERIFY,
+                &visit.visitor.token(),
+                "Confirm my address",
+            )
+            .hidden("token", token),
+        );
+    visit.answer(&page, StatusCode::OK)
+}
+
+fn verification_unavailable(visit: &Visit) -> Page {
+    visit
+        .page("Confirm your address")
+        .text("Email verification is not available here.")
+        .link(LOGIN, "Sign in")
+}
+
+/// `POST /verify` (`token`): confirms the address, then `/login?m=verified`.
+pub(super) async fn verify(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let fields = match form_or_page(&visit, fields).and_then(|f| {
+        visit.check_form(&f)?;
+        Ok(f)
+    }) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let token = fields.required("token").unwrap_or_default();
+    match confirm_email(&visit.authd, token).await {
+        Ok(Verification::Confirmed) => visit.redirect(&format!("{LOGIN}?m=verified")),
+        Ok(Verification::UnknownToken) => visit.answer(
+            &broken_link(&visit, "Confirm your address"),
+            StatusCode::BAD_REQUEST,
+        ),
+        Ok(Verification::Unavailable) => {
+            visit.answer(&verification_unavailable(&visit), StatusCode::NOT_FOUND)
+        }
+        Err(error) => visit.failure(&error),
+    }
+}

@@ -1,0 +1,214 @@
+//! `/signup`, `/login`, `/logout`: creating an account, signing in and out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use auth::AuthError;
+
+use super::view::{Field, Form, Page, Problem};
+use super::{about, form_or_page, local_path, notice, query_param, sentence, About, Visit};
+use super::{ACCOUNT, FORGOT, LOGIN, SIGNUP};
+use crate::routes::{new_session_cookie, removed_session_cookie, sign_in};
+use crate::{ApiError, CurrentUser, Fields};
+
+/// `GET /signup`.
+pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let page = signup(&visit, "", None);
+    visit.answer(&page, StatusCode::OK)
+}
+
+fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
+    let min = visit.authd.auth().config().min_password_len;
+    let form = Form::new(
+        &visit.base,
+        SIGNUP,
+        &visit.visitor.token(),
+        "Create account",
+    )
+    .field(Field::email("email", email))
+    .field(Field::new_password("password", "password", min))
+    .with_problem(problem.as_ref());
+    let mut page = visit
+        .page("Create an account")
+        .form(form)
+        .link(LOGIN, "Already have an account? Sign in");
+    page.error = problem;
+    page
+}
+
+/// `POST /signup`: registers, then signs in, then `/account?m=welcome`.
+pub(super) async fn sign_up(
+    request: HttpRequest,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let fields = match form_or_page(&visit, fields).and_then(|f| {
+        visit.check_form(&f)?;
+        Ok(f)
+    }) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let email = fields.required("email").unwrap_or_default();
+    let attempt = async {
+        let typed = fields.required("email")?;
+        let password = fields.required("password")?;
+        let client = visit.authd.client_ip(&request);
+        let (email, again) = (typed.clone(), password.clone());
+        visit
+            .authd
+            .hashing(client, move |auth| auth.register_user(&email, &again))
+            .await?;
+        sign_in(&visit.authd, &request, typed, password).await
+    };
+    match attempt.await {
+        Ok((_, token)) => {
+            let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));
+            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
+            response
+        }
+        Err(error) if error.status().is_server_error() => visit.failure(&error),
+        Err(error) => {
+            let field = match about(&error) {
+                About::Email => Some("email"),
+                About::Password | About::NewPassword => Some("password"),
+                About::Page => None,
+            };
+            let problem = Problem {
+                text: sentence(&error),
+                field,
+            };
+            visit.answer(&signup(&visit, &email, Some(problem)), error.status())
+        }
+    }
+}
+
+/// `GET /login[?next=/path][&m=code]`.
+pub(super) async fn login_page(request: HttpRequest) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let next = query_param(&request, "next");
+    let mut page = login(&visit, "", next.as_deref(), None);
+    page.notice = notice(query_param(&request, "m").as_deref());
+    visit.answer(&page, StatusCode::OK)
+}
+
+fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem>) -> Page {
+    let mut form = Form::new(&visit.base, LOGIN, &visit.visitor.token(), "Sign in")
+        .field(Field::email("email", email))
+        .field(Field::password(
+            "password",
+            "password",
+            "Password",
+            "current-password",
+        ))
+        .with_problem(problem.as_ref());
+    if let Some(next) = next.and_then(local_path) {
+        form = form.hidden("next", next);
+    }
+    let mut page = visit
+        .page("Sign in")
+        .form(form)
+        .link(FORGOT, "Forgot your password?")
+        .link(SIGNUP, "No account yet? Create one");
+    page.error = problem;
+    page
+}
+
+/// `POST /login`: signs in and goes to `next` (a local path) or `/account`.
+pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    let fields = match form_or_page(&visit, fields).and_then(|f| {
+        visit.check_form(&f)?;
+        Ok(f)
+    }) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let email = fields.required("email").unwrap_or_default();
+    let next = fields.required("next").ok();
+    let attempt = async {
+        let typed = fields.required("email")?;
+        let password = fields.required("password")?;
+        sign_in(&visit.authd, &request, typed, password).await
+    };
+    match attempt.await {
+        Ok((_, token)) => {
+            let target = next.as_deref().and_then(local_path).map(str::to_owned);
+            let mut response = match target {
+                Some(path) => super::see_other(&path),
+                None => visit.redirect(ACCOUNT),
+            };
+            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
+            response
+        }
+        Err(error) if error.status().is_server_error() => visit.failure(&error),
+        Err(error) => {
+            let field = match about(&error) {
+                About::Email => Some("email"),
+                About::Password | About::NewPassword => Some("password"),
+                About::Page => None,
+            };
+            let problem = Problem {
+                text: sentence(&error),
+                field,
+            };
+            let page = login(&visit, &email, next.as_deref(), Some(problem));
+            let mut response = visit.answer(&page, error.status());
+            if let Some(secs) = super::retry_after(&error) {
+                response.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(secs),
+                );
+            }
+            response
+        }
+    }
+}
+
+/// `POST /logout`: ends this session (the account's others stay), clears the cookie, and
+/// goes to `/login?m=signed-out`. Without a live session it only clears the cookie.
+pub(super) async fn log_out(
+    request: HttpRequest,
+    user: Result<CurrentUser, ApiError>,
+    fields: Result<Fields, ApiError>,
+) -> HttpResponse {
+    let visit = match Visit::of(&request) {
+        Ok(visit) => visit,
+        Err(response) => return response,
+    };
+    if let Err(response) = form_or_page(&visit, fields).and_then(|f| visit.check_form(&f)) {
+        return response;
+    }
+    match user {
+        Ok(user) => {
+            let (id, current) = (user.id(), user.session_id().to_owned());
+            let ended = visit
+                .authd
+                .lookup(move |auth| match auth.log_out(id, &current) {
+                    Err(AuthError::UnknownSession) => Ok(()),
+                    other => other,
+                })
+                .await;
+            if let Err(error) = ended {
+                return visit.failure(&error);
+            }
+        }
+        Err(ApiError::NotLoggedIn) => {}
+        Err(error) => return visit.failure(&error),
+    }
+    let mut response = visit.redirect(&format!("{LOGIN}?m=signed-out"));
+    let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+    response
+}

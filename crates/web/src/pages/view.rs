@@ -1,0 +1,424 @@
+//! What a page shows: one template (`templates/page.html`) filled from a `Page`, so every page
+//! has the same head, headers, error summary and form markup. askama checks the template at
+//! compile time and escapes every value written into it.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+
+/// The stylesheet, embedded in the binary.
+pub(crate) const CSS: &str = include_str!("static/authd.css");
+
+/// A short hash of [`CSS`], in its URL: a new stylesheet is a new URL, so the old one can be
+/// cached for a year without ever going stale.
+pub(crate) const CSS_VERSION: &str = css_version();
+
+const fn css_version() -> &'static str {
+    // FNV-1a over the bytes, at compile time; 8 hex digits are plenty to tell versions apart.
+    const HASH: u64 = {
+        let bytes = CSS.as_bytes();
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut i = 0;
+        while i < bytes.len() {
+            hash ^= bytes[i] as u64;
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+            i += 1;
+        }
+        hash
+    };
+    const HEX: [u8; 8] = {
+        let digits = b"0123456789abcdef";
+        let mut out = [0u8; 8];
+        let mut i = 0;
+        while i < 8 {
+            out[i] = digits[((HASH >> (60 - 4 * i)) & 0xf) as usize];
+            i += 1;
+        }
+        out
+    };
+    match std::str::from_utf8(&HEX) {
+        Ok(text) => text,
+        Err(_) => "0",
+    }
+}
+
+/// A whole page.
+#[derive(Template)]
+#[template(path = "page.html")]
+pub(crate) struct Page {
+    /// The path the pages are mounted under ("" at the root).
+    pub(crate) base: String,
+    /// The `<h1>`, and the title after the error.
+    pub(crate) title: &'static str,
+    /// What went wrong, shown at the top and first in the `<title>`; the field it is about,
+    /// if any, shows it again beside the input.
+    pub(crate) error: Option<Problem>,
+    /// A status message after a redirect ("You are signed out.").
+    pub(crate) notice: Option<&'static str>,
+    /// Paragraphs before the forms.
+    pub(crate) texts: Vec<String>,
+    /// The account part of `/account`.
+    pub(crate) account: Option<Account>,
+    pub(crate) forms: Vec<Form>,
+    /// Links after the forms ("Forgot your password?").
+    pub(crate) links: Vec<Link>,
+}
+
+impl Page {
+    /// An empty page titled `title`.
+    pub(crate) fn new(base: &str, title: &'static str) -> Self {
+        Page {
+            base: base.to_owned(),
+            title,
+            error: None,
+            notice: None,
+            texts: Vec::new(),
+            account: None,
+            forms: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    pub(crate) fn text(mut self, text: impl Into<String>) -> Self {
+        self.texts.push(text.into());
+        self
+    }
+
+    pub(crate) fn form(mut self, form: Form) -> Self {
+        self.forms.push(form);
+        self
+    }
+
+    pub(crate) fn link(mut self, path: &str, text: &'static str) -> Self {
+        self.links.push(Link {
+            href: format!("{}{path}", self.base),
+            text,
+        });
+        self
+    }
+
+    /// The `<title>`: the error first, so a screen reader announces it on arrival.
+    pub(crate) fn head_title(&self) -> String {
+        match &self.error {
+            Some(problem) => format!("Error: {} – {} – authd", problem.text, self.title),
+            None => format!("{} – authd", self.title),
+        }
+    }
+
+    pub(crate) fn css_href(&self) -> String {
+        format!("{}/static/authd.css?v={CSS_VERSION}", self.base)
+    }
+
+    /// The page as an HTML answer with `status`.
+    pub(crate) fn answer(&self, status: StatusCode) -> HttpResponse {
+        match self.render() {
+            Ok(html) => HttpResponse::build(status)
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(error) => {
+                tracing::error!(%error, "page failed to render");
+                HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("internal error")
+            }
+        }
+    }
+}
+
+/// An error message, and the id of the input it is about.
+pub(crate) struct Problem {
+    pub(crate) text: String,
+    pub(crate) field: Option<&'static str>,
+}
+
+/// A link.
+pub(crate) struct Link {
+    pub(crate) href: String,
+    pub(crate) text: &'static str,
+}
+
+/// A form that posts to one of the pages' own routes, with the visitor's CSRF token.
+pub(crate) struct Form {
+    pub(crate) heading: Option<&'static str>,
+    pub(crate) intro: Option<&'static str>,
+    pub(crate) action: String,
+    pub(crate) csrf: String,
+    pub(crate) hidden: Vec<(&'static str, String)>,
+    pub(crate) fields: Vec<Field>,
+    pub(crate) submit: &'static str,
+    /// Red button: the form destroys something.
+    pub(crate) danger: bool,
+    /// A secondary action: a plain button.
+    pub(crate) quiet: bool,
+}
+
+impl Form {
+    pub(crate) fn new(base: &str, path: &str, csrf: &str, submit: &'static str) -> Self {
+        Form {
+            heading: None,
+            intro: None,
+            action: format!("{base}{path}"),
+            csrf: csrf.to_owned(),
+            hidden: Vec::new(),
+            fields: Vec::new(),
+            submit,
+            danger: false,
+            quiet: false,
+        }
+    }
+
+    pub(crate) fn heading(mut self, heading: &'static str) -> Self {
+        self.heading = Some(heading);
+        self
+    }
+
+    pub(crate) fn intro(mut self, intro: &'static str) -> Self {
+        self.intro = Some(intro);
+        self
+    }
+
+    pub(crate) fn hidden(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.hidden.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn field(mut self, field: Field) -> Self {
+        self.fields.push(field);
+        self
+    }
+
+    pub(crate) fn danger(mut self) -> Self {
+        self.danger = true;
+        self
+    }
+
+    pub(crate) fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Puts `problem` beside its field, if it names one of this form's.
+    pub(crate) fn with_problem(mut self, problem: Option<&Problem>) -> Self {
+        if let Some(Problem {
+            text,
+            field: Some(id),
+        }) = problem
+        {
+            for field in &mut self.fields {
+                if field.id == *id {
+                    field.error = Some(text.clone());
+                }
+            }
+        }
+        self
+    }
+
+    pub(crate) fn button_class(&self) -> &'static str {
+        match (self.danger, self.quiet) {
+            (true, _) => "danger",
+            (false, true) => "quiet",
+            (false, false) => "primary",
+        }
+    }
+}
+
+/// One labelled input.
+pub(crate) struct Field {
+    pub(crate) id: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
+    /// `email`, `password`…
+    pub(crate) kind: &'static str,
+    pub(crate) autocomplete: &'static str,
+    /// What the visitor typed (never a password).
+    pub(crate) value: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) minlength: Option<usize>,
+    pub(crate) error: Option<String>,
+}
+
+impl Field {
+    /// The email input, filled with what was typed.
+    pub(crate) fn email(id: &'static str, value: &str) -> Self {
+        Field {
+            id,
+            name: "email",
+            label: "Email",
+            kind: "email",
+            autocomplete: "username",
+            value: value.to_owned(),
+            hint: None,
+            minlength: None,
+            error: None,
+        }
+    }
+
+    /// A password input; it is never filled.
+    pub(crate) fn password(
+        id: &'static str,
+        name: &'static str,
+        label: &'static str,
+        autocomplete: &'static str,
+    ) -> Self {
+        Field {
+            id,
+            name,
+            label,
+            kind: "password",
+            autocomplete,
+            value: String::new(),
+            hint: None,
+            minlength: None,
+            error: None,
+        }
+    }
+
+    /// A new password: the minimum length as a hint and a `minlength` (the server checks it
+    /// again, by the auth layer's rules).
+    pub(crate) fn new_password(id: &'static str, name: &'static str, min: usize) -> Self {
+        let mut field = Field::password(id, name, "New password", "new-password");
+        if min > 1 {
+            field.hint = Some(format!("At least {min} characters."));
+            field.minlength = Some(min);
+        }
+        field
+    }
+
+    /// The ids the input's `aria-describedby` names: its hint and its error.
+    pub(crate) fn described_by(&self) -> String {
+        let mut ids = Vec::new();
+        if self.hint.is_some() {
+            ids.push(format!("{}-hint", self.id));
+        }
+        if self.error.is_some() {
+            ids.push(format!("{}-error", self.id));
+        }
+        ids.join(" ")
+    }
+}
+
+/// The account part of `/account`: the email and the sessions.
+pub(crate) struct Account {
+    pub(crate) email: String,
+    pub(crate) sessions: Vec<Device>,
+    /// Forms for each other session ("Sign out"), in the order of `sessions`.
+    pub(crate) csrf: String,
+    pub(crate) revoke_action: String,
+    pub(crate) logout_action: String,
+}
+
+/// A session as the account page shows it.
+pub(crate) struct Device {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) ip: String,
+    pub(crate) signed_in: String,
+    pub(crate) last_seen: String,
+    pub(crate) current: bool,
+}
+
+/// "Chrome on Linux", from a `User-Agent`; the first 40 characters of one it cannot read;
+/// "Unknown device" without one.
+pub(crate) fn device_name(user_agent: Option<&str>) -> String {
+    let Some(agent) = user_agent.map(str::trim).filter(|a| !a.is_empty()) else {
+        return "Unknown device".to_owned();
+    };
+    let browsers = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    let systems = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ];
+    let find = |list: &[(&str, &'static str)]| {
+        list.iter()
+            .find(|(needle, _)| agent.contains(needle))
+            .map(|(_, name)| *name)
+    };
+    match (find(&browsers), find(&systems)) {
+        (Some(browser), Some(system)) => format!("{browser} on {system}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) if agent.chars().count() > 40 => {
+            format!("{}…", agent.chars().take(40).collect::<String>())
+        }
+        (None, None) => agent.to_owned(),
+    }
+}
+
+/// `2023-11-14 22:13 UTC` for Unix seconds.
+pub(crate) fn utc_minute(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days: the proleptic Gregorian date of a day count.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_in_utc_to_the_minute() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_700_000_000), "2023-11-14 22:13 UTC");
+        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
+    }
+
+    #[test]
+    fn devices_are_named_by_browser_and_system() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                      HeadlessChrome/120.0.0.0 Safari/537.36";
+        assert_eq!(device_name(Some(chrome)), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 \
+                      (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_name(Some(iphone)), "Safari on iPhone");
+        assert_eq!(device_name(Some("curl/8.5.0")), "curl");
+        assert_eq!(device_name(None), "Unknown device");
+        assert_eq!(device_name(Some("  ")), "Unknown device");
+        assert_eq!(
+            device_name(Some(&"x".repeat(50))),
+            format!("{}…", "x".repeat(40))
+        );
+    }
+
+    #[test]
+    fn the_css_version_is_eight_hex_digits() {
+        assert_eq!(CSS_VERSION.len(), 8);
+        assert!(CSS_VERSION.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn what_a_visitor_typed_is_escaped() {
+        let mut page = Page::new("", "Sign in").text("<script>alert(1)</script>");
+        page.forms.push(
+            Form::new("", "/login", "t", "Sign in").field(Field::email("email", "\"><b>x</b>")),
+        );
+        let html = page.render().unwrap();
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<b>x</b>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+}

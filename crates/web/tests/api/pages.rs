@@ -1,0 +1,863 @@
+//! The pages for people, over HTTP: each page's happy and unhappy paths, the CSRF token and
+//! the cross-site refusal, the headers, the size.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use auth::AuthConfig;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use web::WebOptions;
+
+use crate::helpers::{spawn_app, spawn_apps, spawn_apps_with, spawn_on, test_config, TestApp};
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// A browser without JavaScript: keeps cookies, reads forms' CSRF tokens, follows nothing.
+struct Visitor<'a> {
+    app: &'a TestApp,
+    cookies: HashMap<String, String>,
+    user_agent: &'static str,
+}
+
+/// An answer, read whole.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    /// The `csrf_token` of the page's first form.
+    fn csrf(&self) -> String {
+        let start = self
+            .body
+            .find(r#"name="csrf_token" value=""#)
+            .unwrap_or_else(|| panic!("no CSRF token in {}", self.body));
+        let rest = &self.body[start + r#"name="csrf_token" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    fn title(&self) -> &str {
+        let start = self.body.find("<title>").unwrap() + "<title>".len();
+        &self.body[start..self.body.find("</title>").unwrap()]
+    }
+
+    /// The HTML answer headers every page has.
+    fn assert_page_headers(&self) {
+        assert_eq!(self.header("content-security-policy"), CSP);
+        assert_eq!(self.header("x-frame-options"), "DENY");
+        let referrer = self.header("referrer-policy");
+        assert!(
+            ["same-origin", "no-referrer"].contains(&referrer),
+            "{referrer}"
+        );
+        assert_eq!(self.header("x-content-type-options"), "nosniff");
+        assert_eq!(self.header("cache-control"), "no-store");
+        if !self.body.is_empty() {
+            assert_eq!(self.header("content-type"), "text/html; charset=utf-8");
+            assert!(self.body.starts_with("<!doctype html>\n<html lang=\"en\">"));
+            assert!(self.body.len() < 30 * 1024, "{} bytes", self.body.len());
+        }
+    }
+}
+
+impl<'a> Visitor<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Visitor {
+            app,
+            cookies: HashMap::new(),
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36",
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let pairs: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        pairs.join("; ")
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Answer {
+        let response = request
+            .header("cookie", self.cookie_header())
+            .header("user-agent", self.user_agent)
+            .send()
+            .await
+            .unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let request = self.app.client.get(self.app.url(path));
+        self.send(request).await
+    }
+
+    /// Posts `form` to `path` with the CSRF token of a fresh GET of `page`.
+    async fn submit(&mut self, page: &str, path: &str, form: &[(&str, &str)]) -> Answer {
+        let token = self.get(page).await.csrf();
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &token));
+        self.post(path, &fields).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let request = self.app.client.post(self.app.url(path)).form(form);
+        self.send(request).await
+    }
+
+    async fn sign_up(&mut self, email: &str, password: &str) -> Answer {
+        let form = [("email", email), ("password", password)];
+        self.submit("/signup", "/signup", &form).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Answer {
+        let form = [("email", email), ("password", password)];
+        self.submit("/login", "/login", &form).await
+    }
+
+    fn session(&self) -> Option<&str> {
+        self.cookies.get("session_id").map(String::as_str)
+    }
+}
+
+/// The public session ids listed on the account page, in order, and which is this device.
+fn listed_sessions(account: &Answer) -> Vec<(String, bool)> {
+    account
+        .body
+        .split(r#"<p class="device" id="device-"#)
+        .skip(1)
+        .map(|part| {
+            let id = part[..32].to_owned();
+            let this = part[..part.find("</p>").unwrap()].contains("This device");
+            (id, this)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_page_has_the_strict_headers_a_language_and_labelled_inputs() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    for path in ["/signup", "/login", "/forgot", "/reset?token=abc"] {
+        let page = visitor.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        page.assert_page_headers();
+        // Every input but the hidden ones has a label that names it.
+        for input in page.body.split("<input ").skip(1) {
+            if input.starts_with(r#"type="hidden""#) {
+                continue;
+            }
+            let id = input
+                .split(r#"id=""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            assert!(
+                page.body.contains(&format!(r#"<label for="{id}">"#)),
+                "{path} {id}"
+            );
+        }
+    }
+    // The visitor cookie of the CSRF tokens: set once, HttpOnly, Lax, for the whole site.
+    let mut fresh = Visitor::new(&app);
+    let page = fresh.get("/login").await;
+    let cookie = page.header("set-cookie");
+    assert!(cookie.starts_with("authd_visitor="), "{cookie}");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert_eq!(fresh.get("/signup").await.header("set-cookie"), "");
+}
+
+#[tokio::test]
+async fn signing_up_signs_in_and_shows_the_account() {
+    for app in spawn_apps().await {
+        let mut visitor = Visitor::new(&app);
+        let answer = visitor.sign_up("ada@example.com", "correct horse").await;
+        assert_eq!(answer.status, 303, "{}", app.backend);
+        assert_eq!(answer.location(), "/account?m=welcome");
+        assert!(visitor.session().is_some());
+        let account = visitor.get(answer.location()).await;
+        assert_eq!(account.status, 200);
+        account.assert_page_headers();
+        assert!(account
+            .body
+            .contains("Signed in as <strong>ada@example.com</strong>"));
+        assert!(account
+            .body
+            .contains("Your account is ready, and you are signed in."));
+        assert!(account.body.contains("Chrome on Linux"));
+        assert_eq!(listed_sessions(&account).len(), 1);
+        assert!(listed_sessions(&account)[0].1);
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_visitors_token_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.get("/signup").await;
+    let form = [("email", "eve@example.com"), ("password", "pw")];
+    let missing = visitor.post("/signup", &form).await;
+    let mut wrong = form.to_vec();
+    wrong.push(("csrf_token", "0000"));
+    let wrong = visitor.post("/signup", &wrong).await;
+    // Another visitor's token, sent with this visitor's cookie.
+    let theirs = Visitor::new(&app).get("/signup").await.csrf();
+    let mut stolen = form.to_vec();
+    stolen.push(("csrf_token", &theirs));
+    let stolen = visitor.post("/signup", &stolen).await;
+    for refused in [missing, wrong, stolen] {
+        assert_eq!(refused.status, 403);
+        refused.assert_page_headers();
+        assert!(refused.body.contains("This form could not be accepted"));
+    }
+    assert!(app
+        .auth
+        .find_user_by_email("eve@example.com")
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn the_token_of_a_signed_in_visitor_is_bound_to_the_session() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "pw").await;
+    let token = visitor.get("/account").await.csrf();
+    // The same visitor cookie with another session (a planted or older one) does not match.
+    let mut other = Visitor::new(&app);
+    other.cookies = visitor.cookies.clone();
+    other
+        .cookies
+        .insert("session_id".into(), "0123456789abcdef".into());
+    let answer = other
+        .post("/account/sessions/others", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(answer.status, 403);
+    let answer = visitor
+        .post("/account/sessions/others", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(answer.status, 303);
+}
+
+#[tokio::test]
+async fn a_cross_site_post_is_refused_with_a_page_and_changes_nothing() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "old password").await;
+    let token = visitor.get("/account").await.csrf();
+    let form = [
+        ("password", "old password"),
+        ("new_password", "new password"),
+        ("csrf_token", token.as_str()),
+    ];
+    for (name, value) in [
+        ("origin", "https://evil.example"),
+        ("origin", "null"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let request = app
+            .client
+            .post(app.url("/account/password"))
+            .header(name, value)
+            .form(&form);
+        let refused = visitor.send(request).await;
+        assert_eq!(refused.status, 403, "{name}: {value}");
+        refused.assert_page_headers();
+        assert!(refused
+            .body
+            .contains("This form was sent from another site"));
+        assert!(refused.title().starts_with("Request refused"));
+    }
+    // Nothing changed: the old password still signs in.
+    assert!(app
+        .auth
+        .valid_login("ada@example.com", "old password")
+        .unwrap());
+    // The same form from the same site goes through.
+    let request = app
+        .client
+        .post(app.url("/account/password"))
+        .header("origin", &app.address)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form);
+    assert_eq!(visitor.send(request).await.status, 303);
+}
+
+#[tokio::test]
+async fn the_json_api_refuses_a_cross_site_post_by_sec_fetch_site_too() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/users"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_error(response, 403, "cross-origin request refused").await;
+    assert!(app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .is_none());
+    // Same-site and same-origin requests are not refused.
+    for site in ["same-origin", "same-site", "none"] {
+        let response = app
+            .client
+            .post(app.url("/users"))
+            .header("sec-fetch-site", site)
+            .form(&[
+                ("email", format!("{site}@example.com")),
+                ("password", "pw".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{site}");
+    }
+}
+
+#[tokio::test]
+async fn a_listed_origin_keeps_its_cross_site_access_to_the_api() {
+    let options = WebOptions {
+        allowed_origins: vec!["https://app.example".into()],
+        ..WebOptions::default()
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    let response = app
+        .client
+        .post(app.url("/users"))
+        .header("origin", "https://app.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_shown_beside_the_field_and_in_the_title() {
+    let app = spawn_app().await;
+    app.post_users("ada@example.com", "right").await;
+    let mut visitor = Visitor::new(&app);
+    let answer = visitor.sign_in("ada@example.com", "wrong").await;
+    assert_eq!(answer.status, 401);
+    answer.assert_page_headers();
+    assert_eq!(
+        answer.title(),
+        "Error: Wrong email or password. – Sign in – authd"
+    );
+    assert!(answer
+        .body
+        .contains(r#"<p class="field-error" id="password-error">Wrong email or password.</p>"#));
+    assert!(answer
+        .body
+        .contains(r#"aria-invalid="true" autofocus aria-describedby="password-error""#));
+    // What was typed stays, the password does not.
+    assert!(answer.body.contains(r#"value="ada@example.com""#));
+    assert!(!answer.body.contains("wrong"));
+    assert!(visitor.session().is_none());
+}
+
+#[tokio::test]
+async fn a_throttled_sign_in_says_how_long_to_wait() {
+    let config = AuthConfig {
+        max_failed_logins: 2,
+        failed_login_window: Duration::from_secs(900),
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    app.post_users("ada@example.com", "right").await;
+    let mut visitor = Visitor::new(&app);
+    for _ in 0..2 {
+        assert_eq!(
+            visitor.sign_in("ada@example.com", "wrong").await.status,
+            401
+        );
+    }
+    let answer = visitor.sign_in("ada@example.com", "right").await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.header("retry-after"), "900");
+    assert!(answer
+        .title()
+        .starts_with("Error: Too many attempts. Wait 15 minutes and try again."));
+}
+
+#[tokio::test]
+async fn the_account_page_sends_a_visitor_without_a_session_to_sign_in_and_back() {
+    let app = spawn_app().await;
+    app.post_users("ada@example.com", "pw").await;
+    let mut visitor = Visitor::new(&app);
+    let answer = visitor.get("/account").await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?next=/account&m=sign-in");
+    answer.assert_page_headers();
+    let login = visitor.get(answer.location()).await;
+    assert!(login.body.contains("Sign in to see your account."));
+    assert!(login
+        .body
+        .contains(r#"<input type="hidden" name="next" value="/account">"#));
+    let form = [
+        ("email", "ada@example.com"),
+        ("password", "pw"),
+        ("next", "/account"),
+    ];
+    let answer = visitor.submit(answer.location(), "/login", &form).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/account");
+    assert_eq!(visitor.get("/account").await.status, 200);
+}
+
+#[tokio::test]
+async fn sign_in_never_redirects_off_the_site() {
+    let app = spawn_app().await;
+    app.post_users("ada@example.com", "pw").await;
+    for next in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let mut visitor = Visitor::new(&app);
+        let login = visitor
+            .get(&format!("/login?next={}", urlencode(next)))
+            .await;
+        assert!(!login.body.contains("evil"), "{next}");
+        let form = [
+            ("email", "ada@example.com"),
+            ("password", "pw"),
+            ("next", next),
+        ];
+        let answer = visitor.submit("/login", "/login", &form).await;
+        assert_eq!(answer.status, 303);
+        assert_eq!(answer.location(), "/account", "{next}");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn the_account_page_lists_devices_and_signs_one_out_or_all_others() {
+    let config = AuthConfig {
+        max_sessions_per_user: 5,
+        ..test_config()
+    };
+    for app in spawn_apps_with(config, WebOptions::default()).await {
+        let mut laptop = Visitor::new(&app);
+        laptop.sign_up("ada@example.com", "pw").await;
+        let mut phone = Visitor::new(&app);
+        phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1";
+        phone.sign_in("ada@example.com", "pw").await;
+        let mut tablet = Visitor::new(&app);
+        tablet.sign_in("ada@example.com", "pw").await;
+
+        let account = laptop.get("/account").await;
+        let sessions = listed_sessions(&account);
+        assert_eq!(sessions.len(), 3, "{}", app.backend);
+        assert_eq!(sessions.iter().filter(|(_, this)| *this).count(), 1);
+        assert!(account.body.contains("Safari on iPhone"));
+        assert!(account.body.contains("<span>IP 127.0.0.1</span>"));
+        // This device first, then the others newest first: the tablet, then the phone.
+        assert!(sessions[0].1);
+        let phone_id = sessions[2].0.clone();
+        let token = account.csrf();
+        let answer = laptop
+            .post(
+                "/account/sessions/revoke",
+                &[("id", phone_id.as_str()), ("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(answer.status, 303);
+        assert_eq!(answer.location(), "/account?m=session-revoked");
+        // The phone is sent to sign in on its next page.
+        let bounced = phone.get("/account").await;
+        assert_eq!(bounced.location(), "/login?next=/account&m=sign-in");
+        // Again: already gone.
+        let answer = laptop
+            .post(
+                "/account/sessions/revoke",
+                &[("id", phone_id.as_str()), ("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(answer.location(), "/account?m=session-gone");
+
+        let answer = laptop
+            .post("/account/sessions/others", &[("csrf_token", &token)])
+            .await;
+        assert_eq!(answer.location(), "/account?m=others-revoked");
+        assert_eq!(tablet.get("/account").await.status, 303);
+        let account = laptop.get("/account?m=others-revoked").await;
+        assert_eq!(listed_sessions(&account).len(), 1);
+        assert!(account
+            .body
+            .contains("All your other devices are signed out."));
+        assert!(!account.body.contains("Sign out all other devices"));
+    }
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices() {
+    let config = AuthConfig {
+        max_sessions_per_user: 5,
+        min_password_len: 8,
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "old password").await;
+    let other = app.log_in("ada@example.com", "old password").await;
+
+    let wrong = [("password", "not it"), ("new_password", "new password")];
+    let answer = visitor
+        .submit("/account", "/account/password", &wrong)
+        .await;
+    assert_eq!(answer.status, 401);
+    assert!(answer.title().starts_with("Error: Wrong password."));
+    assert!(answer
+        .body
+        .contains(r#"<p class="field-error" id="current-password-error">Wrong password.</p>"#));
+    assert!(answer.body.contains("Signed in as"));
+
+    let short = [("password", "old password"), ("new_password", "short")];
+    let answer = visitor
+        .submit("/account", "/account/password", &short)
+        .await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.body.contains(
+        r#"<p class="field-error" id="new-password-error">Password must be at least 8 characters.</p>"#
+    ));
+
+    let right = [
+        ("password", "old password"),
+        ("new_password", "new password"),
+    ];
+    let answer = visitor
+        .submit("/account", "/account/password", &right)
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/account?m=password-changed");
+    assert_eq!(app.get_profile(Some(&other)).await.status(), 403);
+    assert!(visitor.get("/account").await.status == 200);
+    assert!(app
+        .auth
+        .valid_login("ada@example.com", "new password")
+        .unwrap());
+}
+
+#[tokio::test]
+async fn deleting_the_account_asks_for_the_password() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "pw").await;
+    let answer = visitor
+        .submit("/account", "/account/delete", &[("password", "nope")])
+        .await;
+    assert_eq!(answer.status, 401);
+    assert!(answer
+        .body
+        .contains(r#"<p class="field-error" id="delete-password-error">Wrong password.</p>"#));
+    assert!(app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .is_some());
+
+    let answer = visitor
+        .submit("/account", "/account/delete", &[("password", "pw")])
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?m=account-deleted");
+    assert!(answer.header("set-cookie").starts_with("session_id=;"));
+    assert!(app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .is_none());
+    let login = visitor.get(answer.location()).await;
+    assert!(login.body.contains("Your account is deleted."));
+}
+
+#[tokio::test]
+async fn signing_out_ends_this_session_only() {
+    let config = AuthConfig {
+        max_sessions_per_user: 5,
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "pw").await;
+    let session = visitor.session().unwrap().to_owned();
+    let other = app.log_in("ada@example.com", "pw").await;
+    let answer = visitor.submit("/account", "/logout", &[]).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?m=signed-out");
+    assert!(visitor.session().is_none());
+    assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    assert_eq!(app.get_profile(Some(&other)).await.status(), 200);
+    let login = visitor.get(answer.location()).await;
+    assert!(login
+        .body
+        .contains(r#"role="status"><p>You are signed out.</p>"#));
+}
+
+#[tokio::test]
+async fn sign_up_problems_are_shown_and_typed_text_is_escaped() {
+    let app = spawn_app().await;
+    app.post_users("ada@example.com", "pw").await;
+    let mut visitor = Visitor::new(&app);
+    let answer = visitor.sign_up("ada@example.com", "pw").await;
+    assert_eq!(answer.status, 400);
+    assert!(answer
+        .body
+        .contains(r#"<p class="field-error" id="email-error">Email already registered.</p>"#));
+    let hostile = r#""><script>alert(1)</script>"#;
+    let answer = visitor.sign_up(hostile, "pw").await;
+    assert_eq!(answer.status, 400);
+    assert!(!answer.body.contains("<script>"), "{}", answer.body);
+    assert!(
+        answer.body.contains("&#34;&#62;&#60;script&#62;")
+            || answer.body.contains("&quot;&gt;&lt;script&gt;")
+    );
+    // Codes for messages name fixed texts only.
+    let page = visitor.get("/login?m=%3Cb%3Ehi%3C%2Fb%3E").await;
+    assert!(!page.body.contains("<b>hi") && !page.body.contains("role=\"status\""));
+}
+
+#[tokio::test]
+async fn forgot_says_reset_by_mail_is_not_available_without_mail() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    let page = visitor.get("/forgot").await;
+    assert_eq!(page.status, 200);
+    page.assert_page_headers();
+    assert!(page.body.contains("Reset by mail is not available here."));
+    assert!(!page.body.contains("<form"));
+    let answer = visitor
+        .post("/forgot", &[("email", "ada@example.com")])
+        .await;
+    assert_eq!(answer.status, 404);
+    assert!(answer.body.contains("Reset by mail is not available here."));
+}
+
+#[tokio::test]
+async fn a_reset_link_shows_a_form_and_only_its_post_uses_the_token() {
+    for app in spawn_apps().await {
+        let mut visitor = Visitor::new(&app);
+        visitor.sign_up("ada@example.com", "old").await;
+        let old_session = visitor.session().unwrap().to_owned();
+        let token = app.reset_token("ada@example.com").await;
+        let path = format!("/reset?token={token}");
+        // Opening the link twice uses nothing.
+        visitor.get(&path).await;
+        let page = visitor.get(&path).await;
+        assert_eq!(page.status, 200);
+        page.assert_page_headers();
+        assert!(page.body.contains(&format!(
+            r#"<input type="hidden" name="token" value="{token}">"#
+        )));
+        let form = [("token", token.as_str()), ("new_password", "new")];
+        let answer = visitor.submit(&path, "/reset", &form).await;
+        assert_eq!(answer.status, 303, "{}", app.backend);
+        assert_eq!(answer.location(), "/login?m=password-reset");
+        assert_eq!(app.get_profile(Some(&old_session)).await.status(), 403);
+        assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
+        // Used up.
+        let again = visitor.submit(&path, "/reset", &form).await;
+        assert_eq!(again.status, 400);
+        assert!(again.body.contains("This link is not valid"));
+        assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
+    }
+}
+
+#[tokio::test]
+async fn pages_with_a_token_in_their_url_send_no_referrer_at_all() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    for (path, policy) in [
+        ("/reset?token=abc", "no-referrer"),
+        ("/reset", "no-referrer"),
+        ("/verify?token=abc", "no-referrer"),
+        ("/login", "same-origin"),
+        ("/account", "same-origin"),
+    ] {
+        let page = visitor.get(path).await;
+        assert_eq!(page.header("referrer-policy"), policy, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_same_origin_post_is_accepted_with_the_null_origin_of_no_referrer() {
+    // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on the page's own
+    // form post, and say `Sec-Fetch-Site: same-origin`.
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "old").await;
+    let token = app.reset_token("ada@example.com").await;
+    let csrf = visitor.get(&format!("/reset?token={token}")).await.csrf();
+    let form = [
+        ("token", token.as_str()),
+        ("new_password", "new"),
+        ("csrf_token", &csrf),
+    ];
+    let refused = app
+        .client
+        .post(app.url("/reset"))
+        .header("origin", "null")
+        .form(&form);
+    assert_eq!(visitor.send(refused).await.status, 403);
+    let accepted = app
+        .client
+        .post(app.url("/reset"))
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(&form);
+    let answer = visitor.send(accepted).await;
+    assert_eq!(answer.status, 303);
+    assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
+}
+
+#[tokio::test]
+async fn a_reset_link_without_a_token_says_so() {
+    let app = spawn_app().await;
+    let page = Visitor::new(&app).get("/reset").await;
+    assert_eq!(page.status, 400);
+    assert!(page.title().starts_with("Error: This link is not valid"));
+    assert!(page.body.contains(r#"href="/forgot""#));
+}
+
+#[tokio::test]
+async fn verify_says_verification_is_not_available_without_it() {
+    let app = spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    let page = visitor.get("/verify?token=abc").await;
+    assert_eq!(page.status, 404);
+    page.assert_page_headers();
+    assert!(page
+        .body
+        .contains("Email verification is not available here."));
+    let answer = visitor
+        .submit("/login", "/verify", &[("token", "abc")])
+        .await;
+    assert_eq!(answer.status, 404);
+}
+
+#[tokio::test]
+async fn the_stylesheet_is_embedded_and_cached_for_a_year() {
+    let app = spawn_app().await;
+    let page = Visitor::new(&app).get("/login").await;
+    let start = page.body.find("/static/authd.css?v=").unwrap();
+    let href = &page.body[start..start + "/static/authd.css?v=".len() + 8];
+    let response = app.get_path(href).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/css; charset=utf-8");
+    assert_eq!(
+        headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let css = response.text().await.unwrap();
+    assert!(css.len() < 8 * 1024 && css.contains("box-sizing"));
+}
+
+#[tokio::test]
+async fn the_account_page_stays_under_30_kb_with_five_long_named_devices() {
+    let config = AuthConfig {
+        max_sessions_per_user: 5,
+        ..test_config()
+    };
+    let app = spawn_apps_with(config, WebOptions::default())
+        .await
+        .remove(0);
+    app.post_users("ada@example.com", "pw").await;
+    for _ in 0..4 {
+        let long = "<&\"x".repeat(64);
+        app.client
+            .post(app.url("/sessions"))
+            .header("user-agent", long)
+            .form(&[("email", "ada@example.com"), ("password", "pw")])
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_in("ada@example.com", "pw").await;
+    let account = visitor.get("/account").await;
+    assert_eq!(listed_sessions(&account).len(), 5);
+    account.assert_page_headers();
+    assert!(!account.body.contains("<&"));
+}
+
+#[tokio::test]
+async fn pages_are_not_served_when_turned_off() {
+    let options = WebOptions {
+        pages: false,
+        ..WebOptions::default()
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    for path in ["/login", "/signup", "/account", "/static/authd.css"] {
+        crate::helpers::assert_error(app.get_path(path).await, 404, "no such endpoint").await;
+    }
+}
+
+#[tokio::test]
+async fn other_methods_get_a_page_with_allow() {
+    let app = spawn_app().await;
+    let response = app.client.put(app.url("/login")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let response = app.get_path("/logout").await;
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "POST");
+}

@@ -1,0 +1,235 @@
+//! What the browser tests stand on: authd on 127.0.0.1:0, chromedriver on a free port, a
+//! headless Chromium per "person", and a screenshot of every page they see.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use auth::testing::TestDatabase;
+use auth::{Auth, AuthConfig};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use web::{Authd, WebOptions};
+
+/// chromedriver's path: `$CHROMEDRIVER`, else the first `chromedriver` on `PATH`.
+fn chromedriver_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMEDRIVER") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("chromedriver"))
+        .find(|path| path.is_file())
+}
+
+/// A running chromedriver, stopped on drop.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// Starts chromedriver; `None` (with a note) when it is not installed, unless `CI=true`,
+    /// where a missing browser is a failure rather than a skip.
+    pub async fn start() -> Option<Driver> {
+        let Some(path) = chromedriver_path() else {
+            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                panic!("chromedriver is missing on CI: run scripts/browser-deps first");
+            }
+            eprintln!(
+                "note: browser test skipped: no chromedriver on PATH (scripts/browser-deps \
+                 installs Chromium and ChromeDriver)"
+            );
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        // Wait for it to answer (it takes a few tens of milliseconds to listen).
+        let started = Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            let status = client.get(format!("{}/status", driver.url)).send().await;
+            if status.is_ok_and(|s| s.status().is_success()) {
+                return Some(driver);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not answer within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A new headless Chromium with a `width`×`height` window.
+    pub async fn browser(&self, width: u32, height: u32) -> Client {
+        self.connect(json!({ "args": args(width, height) })).await
+    }
+
+    /// A new headless Chromium as a phone: a `width`-pixel viewport (Chromium's windows are
+    /// at least 500 pixels wide, so this is its device emulation), touch, the viewport meta
+    /// tag honoured.
+    pub async fn phone(&self, width: u32, height: u32) -> Client {
+        self.connect(json!({
+            "args": args(width, height),
+            "mobileEmulation": {
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "touch": true, "mobile": true },
+            },
+        }))
+        .await
+    }
+
+    async fn connect(&self, chrome_options: serde_json::Value) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), chrome_options);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("chromedriver opens a Chromium session")
+    }
+}
+
+/// Headless, as root in a container: no sandbox, no /dev/shm.
+fn args(width: u32, height: u32) -> serde_json::Value {
+    json!([
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        format!("--window-size={width},{height}"),
+    ])
+}
+
+/// authd (routes and pages) on 127.0.0.1:0 over a fresh SQLite file.
+pub struct App {
+    pub address: String,
+    pub auth: Auth,
+    _db: TestDatabase,
+}
+
+impl App {
+    pub async fn spawn(config: AuthConfig) -> App {
+        let db = TestDatabase::sqlite();
+        let config = AuthConfig {
+            bcrypt_cost: 4,
+            ..config
+        };
+        let auth = Auth::open(db.url(), config).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let server = web::serve(listener, Authd::new(auth.clone(), WebOptions::default())).unwrap();
+        tokio::spawn(server);
+        App {
+            address,
+            auth,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+/// Saves screenshots as `target/screenshots/<test>-<nn>-<what>.png` (not committed).
+pub struct Shots {
+    dir: PathBuf,
+    test: &'static str,
+    count: usize,
+}
+
+impl Shots {
+    pub fn new(test: &'static str) -> Shots {
+        // CARGO_TARGET_TMPDIR is target/tmp; the screenshots go beside it.
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tmp.parent().unwrap_or(tmp).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        Shots {
+            dir,
+            test,
+            count: 0,
+        }
+    }
+
+    pub async fn take(&mut self, browser: &Client, what: &str) {
+        self.count += 1;
+        let png = browser.screenshot().await.unwrap();
+        let what: String = what
+            .chars()
+            .map(|c| match c {
+                'a'..='z' | '0'..='9' => c,
+                'A'..='Z' => c.to_ascii_lowercase(),
+                _ => '-',
+            })
+            .collect();
+        let name = format!("{}-{:02}-{what}.png", self.test, self.count);
+        std::fs::write(self.dir.join(name), png).unwrap();
+    }
+}
+
+/// Waits until the page's `<h1>` reads `heading` (a navigation has landed).
+pub async fn wait_for_heading(browser: &Client, heading: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(h1) = browser.find(Locator::Css("h1")).await {
+            if h1.text().await.is_ok_and(|text| text == heading) {
+                return;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let url = browser.current_url().await.unwrap();
+            let source = browser.source().await.unwrap_or_default();
+            panic!("no <h1>{heading}</h1> at {url}: {source}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Types `text` into the input with id `id`.
+pub async fn fill(browser: &Client, id: &str, text: &str) {
+    let input = browser.find(Locator::Id(id)).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// Clicks the button whose text is `label`.
+pub async fn press(browser: &Client, label: &str) {
+    let xpath = format!("//button[normalize-space()='{label}']");
+    browser
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|_| panic!("no button {label:?}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The page's path and query.
+pub async fn location(browser: &Client) -> String {
+    let url = browser.current_url().await.unwrap();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
