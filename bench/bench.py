@@ -430,6 +430,36 @@ def w6(server, n):
     }
 
 
+PAGES = ("/login", "/signup", "/forgot", "/reset?token=bench", "/account")
+
+
+def w7_pages(server, cookie, n=500):
+    """W7: each page of issue 13 fetched `n` times, one at a time, on a persistent connection
+    (after one untimed fetch), on the otherwise idle server: p50/p99/max in ms and the size on
+    the wire. `/account` with the bench user's session (two lookups: the session, the session
+    list); the others without any cookie, so each answer also makes a new visitor cookie."""
+    pct = lambda ts, p: ts[min(len(ts) - 1, int(round(p * (len(ts) - 1))))]
+    out = {}
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    for path in PAGES:
+        headers = {"Cookie": f"session_id={cookie}"} if path == "/account" else {}
+        conn.request("GET", path, headers=headers)
+        size = len(conn.getresponse().read())
+        times, bad = [], 0
+        for _ in range(n):
+            t = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            times.append((time.perf_counter() - t) * 1000.0)
+            bad += resp.status != 200
+        times.sort()
+        out[path] = {"p50": pct(times, 0.5), "p99": pct(times, 0.99), "max": times[-1],
+                     "bytes": size, "bad": bad}
+    conn.close()
+    return out
+
+
 def best_of(n, run):
     """The highest-rate result of `n` runs of a throughput workload: interference from other
     processes only ever lowers a rate, so the best run is the least disturbed."""
@@ -619,6 +649,15 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed):
             log(f"[{name}] W6: login p50 {r['idle_p50']:.0f} ms idle, {r['loaded_p50']:.0f} ms "
                 f"beside {HOGS} CPU hogs (p90 {r['idle_p90']:.0f} / {r['loaded_p90']:.0f} ms), "
                 f"ratio {ratio:.2f}")
+        # W7: the pages, one request at a time (issue 13: p99 under 5 ms, under 30 KB).
+        if wanted("W7") and cookie:
+            m = measured("W7", pid, args, lambda: {"pages": w7_pages(server, cookie)})
+            for path, r in m["pages"].items():
+                ok = r["p99"] <= 5.0 and r["bytes"] < 30 * 1024 and not r["bad"]
+                res.add(name, f"W7 GET {path}", f"p50/p99 {r['p50']:.2f}/{r['p99']:.2f} ms, "
+                        f"{r['bytes']:,} B", "p99 ≤ 5 ms, < 30 KB", r["p99"] / 5.0, ok, m)
+                log(f"[{name}] W7 GET {path}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
+                    f"max {r['max']:.2f} ms, {r['bytes']} bytes, {r['bad']} not 200")
     finally:
         server.stop()
     mib = server.peak_kib / 1024
@@ -658,7 +697,7 @@ def main():
     p.add_argument("--postgres-url", default=None,
                    help="URL of a PostgreSQL database to create the bench database from")
     p.add_argument("--no-w5", action="store_true", help="skip W5 (registrations)")
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6",
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7",
                    help="comma-separated workloads to run (default all; the table is seeded to "
                         "--sizes either way, e.g. --workloads W4,W6 --sizes 1,2000)")
     p.add_argument("--logins", type=int, default=20,

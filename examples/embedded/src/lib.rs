@@ -4,10 +4,15 @@ use actix_web::web::{self as aw, ServiceConfig};
 use actix_web::HttpResponse;
 use web::CurrentUser;
 
-/// The app's routes: authd's under `/auth`, and `/dashboard`. The `App` must have
-/// [`web::Authd::data`] registered, for `web::routes` and `CurrentUser` alike.
+/// The app's routes: authd's API and pages under `/auth`, and `/dashboard`. The `App` must
+/// have [`web::Authd::data`] registered, for `web::routes`, `web::pages` and `CurrentUser`
+/// alike.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(aw::scope("/auth").configure(web::routes))
+    cfg.service(
+        aw::scope("/auth")
+            .configure(web::routes)
+            .configure(web::pages),
+    )
         .route("/dashboard", aw::get().to(dashboard));
 }
 
