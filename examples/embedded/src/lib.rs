@@ -13,7 +13,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(web::routes)
             .configure(web::pages),
     )
-        .route("/dashboard", aw::get().to(dashboard));
+    .route("/dashboard", aw::get().to(dashboard));
 }
 
 /// Only for logged-in users: `CurrentUser` answers 403 JSON before this runs otherwise.

@@ -124,8 +124,14 @@ async fn the_pages_live_under_auth_and_link_there() {
     let response = test::call_service(&app, login).await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
-    assert!(html.contains(r#"<form method="post" action="/auth/login">"#), "{html}");
-    assert!(html.contains(r#"href="/auth/static/authd.css?v="#), "{html}");
+    assert!(
+        html.contains(r#"<form method="post" action="/auth/login">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="/auth/static/authd.css?v="#),
+        "{html}"
+    );
     assert!(html.contains(r#"href="/auth/signup""#), "{html}");
     let account = TestRequest::get().uri("/auth/account").to_request();
     let response = test::call_service(&app, account).await;
@@ -134,6 +140,8 @@ async fn the_pages_live_under_auth_and_link_there() {
         response.headers().get(header::LOCATION).unwrap(),
         "/auth/login?next=/auth/account&m=sign-in"
     );
-    let css = TestRequest::get().uri("/auth/static/authd.css").to_request();
+    let css = TestRequest::get()
+        .uri("/auth/static/authd.css")
+        .to_request();
     assert_eq!(test::call_service(&app, css).await.status(), StatusCode::OK);
 }

@@ -6,17 +6,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
-use super::{about, form_or_page, notice, query_param, sentence, About, Visit};
+use super::{about, notice, query_param, sentence, About, Early, Visit};
 use super::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
 use crate::routes::removed_session_cookie;
 use crate::{ApiError, CurrentUser, Fields};
 
 /// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
 /// page when the lookup failed.
-fn signed_in(
-    visit: &Visit,
-    user: Result<CurrentUser, ApiError>,
-) -> Result<CurrentUser, HttpResponse> {
+fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
     match user {
         Ok(user) => Ok(user),
         Err(ApiError::NotLoggedIn | ApiError::Auth(AuthError::UnknownUser)) => {
@@ -24,9 +21,9 @@ fn signed_in(
             let next = percent_encoding::utf8_percent_encode(&next, QUERY_VALUE);
             let mut response = visit.redirect(&format!("{LOGIN}?next={next}&m=sign-in"));
             visit.set_visitor(&mut response);
-            Err(response)
+            Err(Box::new(response))
         }
-        Err(error) => Err(visit.failure(&error)),
+        Err(error) => Err(Box::new(visit.failure(&error))),
     }
 }
 
@@ -42,14 +39,8 @@ pub(super) async fn account_page(
     request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let user = match signed_in(&visit, user) {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let user = or_answer!(signed_in(&visit, user));
     let code = query_param(&request, "m");
     render(&visit, &user, notice(code.as_deref()), None, StatusCode::OK).await
 }
@@ -154,9 +145,8 @@ fn account_form(
     visit: &Visit,
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
-) -> Result<(CurrentUser, Fields), HttpResponse> {
-    let fields = form_or_page(visit, fields)?;
-    visit.check_form(&fields)?;
+) -> Early<(CurrentUser, Fields)> {
+    let fields = visit.form(fields)?;
     let user = signed_in(visit, user)?;
     Ok((user, fields))
 }
@@ -168,14 +158,8 @@ pub(super) async fn revoke_session(
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let (user, fields) = match account_form(&visit, user, fields) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let (user, fields) = or_answer!(account_form(&visit, user, fields));
     let session = fields.required("id").unwrap_or_default();
     let own = session == user.session_id();
     let id = user.id();
@@ -203,14 +187,8 @@ pub(super) async fn revoke_others(
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let (user, _) = match account_form(&visit, user, fields) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let (user, _) = or_answer!(account_form(&visit, user, fields));
     let (id, current) = (user.id(), user.session_id().to_owned());
     match visit
         .authd
@@ -228,14 +206,8 @@ pub(super) async fn change_password(
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let (user, fields) = match account_form(&visit, user, fields) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let (user, fields) = or_answer!(account_form(&visit, user, fields));
     let attempt = async {
         let password = fields.required("password")?;
         let new_password = fields.required("new_password")?;
@@ -261,14 +233,8 @@ pub(super) async fn delete_account(
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let (user, fields) = match account_form(&visit, user, fields) {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let (user, fields) = or_answer!(account_form(&visit, user, fields));
     let attempt = async {
         let password = fields.required("password")?;
         let client = visit.authd.client_ip(&request);

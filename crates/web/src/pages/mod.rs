@@ -10,6 +10,16 @@
 //! (`csrf.rs`), behind the same cross-site check as the API (`origins.rs`), answered here with
 //! a page. Every answer gets the headers of [`page_headers`].
 
+/// The value of an [`Early`], or the handler returns its answer.
+macro_rules! or_answer {
+    ($early:expr) => {
+        match $early {
+            Ok(value) => value,
+            Err(answer) => return *answer,
+        }
+    };
+}
+
 mod account;
 mod csrf;
 mod recovery;
@@ -35,36 +45,68 @@ use view::{Page, Problem};
 /// scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
 /// it for the session cookie's API (the pages need none of its routes).
 pub fn pages(cfg: &mut ServiceConfig) {
-    let get = web::get;
-    let post = web::post;
+    let (get, post) = (web::get, web::post);
+    let both = "GET, POST";
     let resources = [
-        resource(SIGNUP)
-            .route(get().to(sign::signup_page))
-            .route(post().to(sign::sign_up)),
-        resource(LOGIN)
-            .route(get().to(sign::login_page))
-            .route(post().to(sign::log_in)),
-        resource(LOGOUT).route(post().to(sign::log_out)),
-        resource(ACCOUNT).route(get().to(account::account_page)),
-        resource(REVOKE).route(post().to(account::revoke_session)),
-        resource(REVOKE_OTHERS).route(post().to(account::revoke_others)),
-        resource(PASSWORD).route(post().to(account::change_password)),
-        resource(DELETE).route(post().to(account::delete_account)),
-        resource(FORGOT)
-            .route(get().to(recovery::forgot_page))
-            .route(post().to(recovery::forgot)),
-        resource(RESET)
-            .route(get().to(recovery::reset_page))
-            .route(post().to(recovery::reset)),
-        resource(VERIFY)
-            .route(get().to(recovery::verify_page))
-            .route(post().to(recovery::verify)),
-        resource(CSS).route(get().to(stylesheet)),
+        (
+            resource(SIGNUP)
+                .route(get().to(sign::signup_page))
+                .route(post().to(sign::sign_up)),
+            both,
+        ),
+        (
+            resource(LOGIN)
+                .route(get().to(sign::login_page))
+                .route(post().to(sign::log_in)),
+            both,
+        ),
+        (resource(LOGOUT).route(post().to(sign::log_out)), "POST"),
+        (
+            resource(ACCOUNT).route(get().to(account::account_page)),
+            "GET",
+        ),
+        (
+            resource(REVOKE).route(post().to(account::revoke_session)),
+            "POST",
+        ),
+        (
+            resource(REVOKE_OTHERS).route(post().to(account::revoke_others)),
+            "POST",
+        ),
+        (
+            resource(PASSWORD).route(post().to(account::change_password)),
+            "POST",
+        ),
+        (
+            resource(DELETE).route(post().to(account::delete_account)),
+            "POST",
+        ),
+        (
+            resource(FORGOT)
+                .route(get().to(recovery::forgot_page))
+                .route(post().to(recovery::forgot)),
+            both,
+        ),
+        (
+            resource(RESET)
+                .route(get().to(recovery::reset_page))
+                .route(post().to(recovery::reset)),
+            both,
+        ),
+        (
+            resource(VERIFY)
+                .route(get().to(recovery::verify_page))
+                .route(post().to(recovery::verify)),
+            both,
+        ),
+        (resource(CSS).route(get().to(stylesheet)), "GET"),
     ];
-    for resource in resources {
+    for (resource, allow) in resources {
         cfg.service(
             resource
-                .default_service(web::to(method_not_allowed))
+                .default_service(web::to(move |request: HttpRequest| async move {
+                    method_not_allowed(&request, allow)
+                }))
                 .wrap(from_fn(page_guard)),
         );
     }
@@ -191,10 +233,10 @@ struct Visit {
 }
 
 impl Visit {
-    fn of(request: &HttpRequest) -> Result<Self, HttpResponse> {
+    fn of(request: &HttpRequest) -> Early<Self> {
         let Some(authd) = request.app_data::<Data<Authd>>().cloned() else {
             tracing::error!("pages mounted without Data<Authd> in the app data");
-            return Err(HttpResponse::InternalServerError().finish());
+            return Err(Box::new(HttpResponse::InternalServerError().finish()));
         };
         Ok(Visit {
             base: base_of(request),
@@ -227,13 +269,15 @@ impl Visit {
         see_other(&format!("{}{path}", self.base))
     }
 
-    /// Whether the form's token is this visitor's; when not, the answer to give.
-    fn check_form(&self, fields: &Fields) -> Result<(), HttpResponse> {
+    /// The form's fields when they could be read and carry this visitor's CSRF token; else
+    /// the page to answer.
+    fn form(&self, fields: Result<Fields, ApiError>) -> Early<Fields> {
+        let fields = fields.map_err(|error| Box::new(self.failure(&error)))?;
         if self
             .visitor
             .accepts(fields.required(csrf::FIELD).ok().as_deref())
         {
-            return Ok(());
+            return Ok(fields);
         }
         let page = self
             .page("Form expired")
@@ -244,7 +288,7 @@ impl Visit {
             .text("Go back, reload the page and try again.")
             .link(ACCOUNT, "Go to your account")
             .link(LOGIN, "Sign in");
-        Err(self.answer(&page, StatusCode::FORBIDDEN))
+        Err(Box::new(self.answer(&page, StatusCode::FORBIDDEN)))
     }
 
     /// The page for a failure that no form can fix (the server's or the body's).
@@ -277,10 +321,8 @@ fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The form's fields, or the page for a body that could not be read.
-fn form_or_page(visit: &Visit, fields: Result<Fields, ApiError>) -> Result<Fields, HttpResponse> {
-    fields.map_err(|error| visit.failure(&error))
-}
+/// A value, or the answer a handler gives at once (boxed: an `HttpResponse` is large).
+type Early<T> = Result<T, Box<HttpResponse>>;
 
 /// Which input of a form an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -403,30 +445,16 @@ async fn stylesheet() -> HttpResponse {
         .body(view::CSS)
 }
 
-async fn method_not_allowed(request: HttpRequest) -> HttpResponse {
-    let page = Page::new(&base_of(&request), "Not here")
+/// 405, as a page, with the `Allow` header RFC 9110 requires.
+fn method_not_allowed(request: &HttpRequest, allow: &'static str) -> HttpResponse {
+    let mut response = Page::new(&base_of(request), "Not here")
         .text("This page cannot do that.")
         .link(ACCOUNT, "Go to your account")
         .answer(StatusCode::METHOD_NOT_ALLOWED);
-    let mut page = page;
-    let allow = if request.match_pattern().as_deref().is_some_and(|p| {
-        [LOGOUT, REVOKE, REVOKE_OTHERS, PASSWORD, DELETE]
-            .iter()
-            .any(|path| p.ends_with(path))
-    }) {
-        "POST"
-    } else if request
-        .match_pattern()
-        .as_deref()
-        .is_some_and(|p| p.ends_with(ACCOUNT) || p.ends_with(CSS))
-    {
-        "GET"
-    } else {
-        "GET, POST"
-    };
-    page.headers_mut()
+    response
+        .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allow));
-    page
+    response
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
 use super::view::{Field, Form, Page, Problem};
-use super::{about, form_or_page, notice, query_param, sentence, About, Visit};
+use super::{about, notice, query_param, sentence, About, Visit};
 use super::{FORGOT, LOGIN, RESET, VERIFY};
 use crate::{ApiError, Authd, Fields};
 
@@ -64,10 +64,7 @@ fn verification_on(_authd: &Authd) -> bool {
 
 /// `GET /forgot[?m=reset-sent]`.
 pub(super) async fn forgot_page(request: HttpRequest) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     let mut page = forgot_form(&visit, "", None);
     page.notice = notice(query_param(&request, "m").as_deref());
     visit.answer(&page, StatusCode::OK)
@@ -96,20 +93,11 @@ fn forgot_form(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
 /// `POST /forgot` (`email`): asks for a reset mail, then `/forgot?m=reset-sent`, whatever the
 /// address.
 pub(super) async fn forgot(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     let Some(mail) = reset_mail(&visit.authd) else {
         return visit.answer(&forgot_form(&visit, "", None), StatusCode::NOT_FOUND);
     };
-    let fields = match form_or_page(&visit, fields).and_then(|f| {
-        visit.check_form(&f)?;
-        Ok(f)
-    }) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let fields = or_answer!(visit.form(fields));
     let email = fields.required("email").unwrap_or_default();
     let attempt = async {
         let email = fields.required("email")?;
@@ -131,10 +119,7 @@ pub(super) async fn forgot(request: HttpRequest, fields: Result<Fields, ApiError
 
 /// `GET /reset?token=…`: the form for the new password; the token goes along in the form.
 pub(super) async fn reset_page(request: HttpRequest) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     match query_param(&request, "token") {
         Some(token) => visit.answer(&reset_form(&visit, &token, None), StatusCode::OK),
         None => visit.answer(
@@ -174,17 +159,8 @@ fn broken_link(visit: &Visit, title: &'static str) -> Page {
 /// `POST /reset` (`token`, `new_password`): sets the password, ending the account's sessions,
 /// then `/login?m=password-reset`.
 pub(super) async fn reset(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let fields = match form_or_page(&visit, fields).and_then(|f| {
-        visit.check_form(&f)?;
-        Ok(f)
-    }) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let fields = or_answer!(visit.form(fields));
     let token = fields.required("token").unwrap_or_default();
     let attempt = async {
         let token = fields.required("token")?;
@@ -217,10 +193,7 @@ pub(super) async fn reset(request: HttpRequest, fields: Result<Fields, ApiError>
 
 /// `GET /verify?token=…`: one button that confirms the address.
 pub(super) async fn verify_page(request: HttpRequest) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     verify_form(&visit, &request)
 }
 
@@ -258,17 +231,8 @@ fn verification_unavailable(visit: &Visit) -> Page {
 
 /// `POST /verify` (`token`): confirms the address, then `/login?m=verified`.
 pub(super) async fn verify(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let fields = match form_or_page(&visit, fields).and_then(|f| {
-        visit.check_form(&f)?;
-        Ok(f)
-    }) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let fields = or_answer!(visit.form(fields));
     let token = fields.required("token").unwrap_or_default();
     match confirm_email(&visit.authd, token).await {
         Ok(Verification::Confirmed) => visit.redirect(&format!("{LOGIN}?m=verified")),

@@ -5,17 +5,14 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
 use super::view::{Field, Form, Page, Problem};
-use super::{about, form_or_page, local_path, notice, query_param, sentence, About, Visit};
+use super::{about, local_path, notice, query_param, sentence, About, Visit};
 use super::{ACCOUNT, FORGOT, LOGIN, SIGNUP};
 use crate::routes::{new_session_cookie, removed_session_cookie, sign_in};
 use crate::{ApiError, CurrentUser, Fields};
 
 /// `GET /signup`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     let page = signup(&visit, "", None);
     visit.answer(&page, StatusCode::OK)
 }
@@ -44,17 +41,8 @@ pub(super) async fn sign_up(
     request: HttpRequest,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let fields = match form_or_page(&visit, fields).and_then(|f| {
-        visit.check_form(&f)?;
-        Ok(f)
-    }) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let fields = or_answer!(visit.form(fields));
     let email = fields.required("email").unwrap_or_default();
     let attempt = async {
         let typed = fields.required("email")?;
@@ -91,10 +79,7 @@ pub(super) async fn sign_up(
 
 /// `GET /login[?next=/path][&m=code]`.
 pub(super) async fn login_page(request: HttpRequest) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
     let next = query_param(&request, "next");
     let mut page = login(&visit, "", next.as_deref(), None);
     page.notice = notice(query_param(&request, "m").as_deref());
@@ -125,17 +110,8 @@ fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem
 
 /// `POST /login`: signs in and goes to `next` (a local path) or `/account`.
 pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    let fields = match form_or_page(&visit, fields).and_then(|f| {
-        visit.check_form(&f)?;
-        Ok(f)
-    }) {
-        Ok(fields) => fields,
-        Err(response) => return response,
-    };
+    let visit = or_answer!(Visit::of(&request));
+    let fields = or_answer!(visit.form(fields));
     let email = fields.required("email").unwrap_or_default();
     let next = fields.required("next").ok();
     let attempt = async {
@@ -184,13 +160,8 @@ pub(super) async fn log_out(
     user: Result<CurrentUser, ApiError>,
     fields: Result<Fields, ApiError>,
 ) -> HttpResponse {
-    let visit = match Visit::of(&request) {
-        Ok(visit) => visit,
-        Err(response) => return response,
-    };
-    if let Err(response) = form_or_page(&visit, fields).and_then(|f| visit.check_form(&f)) {
-        return response;
-    }
+    let visit = or_answer!(Visit::of(&request));
+    or_answer!(visit.form(fields));
     match user {
         Ok(user) => {
             let (id, current) = (user.id(), user.session_id().to_owned());
