@@ -419,6 +419,7 @@ fn local_path(next: &str) -> Option<&str> {
 fn notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "welcome" => "Your account is ready, and you are signed in.",
+        "created" => "Your account is ready. Sign in with it.",
         "signed-out" => "You are signed out.",
         "sign-in" => "Sign in to see your account.",
         "password-changed" => "Your password is changed. Your other devices are signed out.",

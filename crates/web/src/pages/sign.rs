@@ -44,7 +44,7 @@ pub(super) async fn sign_up(
     let visit = or_answer!(Visit::of(&request));
     let fields = or_answer!(visit.form(fields));
     let email = fields.required("email").unwrap_or_default();
-    let attempt = async {
+    let registered = async {
         let typed = fields.required("email")?;
         let password = fields.required("password")?;
         let client = visit.authd.client_ip(&request);
@@ -53,15 +53,11 @@ pub(super) async fn sign_up(
             .authd
             .hashing(client, move |auth| auth.register_user(&email, &again))
             .await?;
-        sign_in(&visit.authd, &request, typed, password).await
+        Ok::<_, ApiError>((typed, password))
     };
-    match attempt.await {
-        Ok((_, token)) => {
-            let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));
-            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
-            response
-        }
-        Err(error) if error.status().is_server_error() => visit.failure(&error),
+    let (typed, password) = match registered.await {
+        Ok(registered) => registered,
+        Err(error) if error.status().is_server_error() => return visit.failure(&error),
         Err(error) => {
             let field = match about(&error) {
                 About::Email => Some("email"),
@@ -72,8 +68,17 @@ pub(super) async fn sign_up(
                 text: sentence(&error),
                 field,
             };
-            visit.answer(&signup(&visit, &email, Some(problem)), error.status())
+            return visit.answer(&signup(&visit, &email, Some(problem)), error.status());
         }
+    };
+    match sign_in(&visit.authd, &request, typed, password).await {
+        Ok((_, token)) => {
+            let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));
+            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
+            response
+        }
+        // The account exists; only the sign-in did not happen (busy, throttled…).
+        Err(_) => visit.redirect(&format!("{LOGIN}?m=created")),
     }
 }
 
