@@ -870,14 +870,28 @@ async fn a_sign_up_whose_sign_in_is_refused_says_the_account_is_ready() {
         login_rate_per_ip: std::num::NonZeroU32::new(1),
         ..WebOptions::default()
     };
-    let app = spawn_on(auth::testing::TestDatabase::sqlite(), test_config(), options).await;
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
     let mut visitor = Visitor::new(&app);
-    assert_eq!(visitor.sign_in("nobody@example.com", "pw").await.status, 401);
+    assert_eq!(
+        visitor.sign_in("nobody@example.com", "pw").await.status,
+        401
+    );
     let answer = visitor.sign_up("ada@example.com", "pw").await;
     assert_eq!(answer.status, 303);
     assert_eq!(answer.location(), "/login?m=created");
     assert!(visitor.session().is_none());
-    assert!(app.auth.find_user_by_email("ada@example.com").unwrap().is_some());
+    assert!(app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .is_some());
     let login = visitor.get(answer.location()).await;
-    assert!(login.body.contains("Your account is ready. Sign in with it."));
+    assert!(login
+        .body
+        .contains("Your account is ready. Sign in with it."));
 }
