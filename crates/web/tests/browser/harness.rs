@@ -213,8 +213,11 @@ pub async fn fill(browser: &Client, id: &str, text: &str) {
     input.send_keys(text).await.unwrap();
 }
 
-/// Clicks the button whose text is `label`.
+/// Clicks the button whose text is `label` and waits until the page it was on is gone (every
+/// button here submits a form, so a new page replaces it; waiting for a heading alone would
+/// pass at once when the next page has the same one).
 pub async fn press(browser: &Client, label: &str) {
+    let before = browser.find(Locator::Css("html")).await.unwrap();
     let xpath = format!("//button[normalize-space()='{label}']");
     browser
         .find(Locator::XPath(&xpath))
@@ -223,6 +226,15 @@ pub async fn press(browser: &Client, label: &str) {
         .click()
         .await
         .unwrap();
+    let started = Instant::now();
+    // A stale element (its document replaced) answers every command with an error.
+    while before.tag_name().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "pressing {label:?} did not leave the page"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 /// The page's path and query.
