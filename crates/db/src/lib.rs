@@ -4,6 +4,7 @@ mod attempts;
 mod connection;
 mod error;
 mod filter;
+mod mail;
 mod migrate;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -15,8 +16,10 @@ use std::time::Duration;
 pub use connection::Backend;
 pub use error::DbError;
 pub use filter::UserFilter;
+pub use mail::TokenGrant;
 pub use sessions::Alive;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
+pub use user_model::MailLimit;
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};
 
 use connection::{AnyConnection, Manager};
