@@ -48,6 +48,19 @@ pub enum AuthError {
     /// The reset token is unknown, used, expired, or not the given email's.
     #[error("unknown reset token")]
     UnknownResetToken,
+    /// The right password, but the account has not confirmed its address yet (only when
+    /// verified email is required).
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The verification token is unknown, used or expired.
+    #[error("invalid or expired verification token")]
+    UnknownVerificationToken,
+    /// Email verification is not required, so there is nothing to verify or resend.
+    #[error("email verification is off")]
+    VerificationOff,
+    /// The operation mails, and no mail is configured.
+    #[error("mail is not configured")]
+    MailOff,
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

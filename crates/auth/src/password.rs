@@ -8,7 +8,7 @@ use tracing::instrument;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::throttle::Counted;
-use crate::{Auth, AuthError, ClientInfo, SessionToken};
+use crate::{Auth, AuthError, ClientInfo, SessionToken, VerifyToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -111,7 +111,8 @@ impl Auth {
         Ok(password)
     }
 
-    /// Creates an account.
+    /// Creates an account. With [`crate::AuthConfig::require_verified_email`] it starts
+    /// unverified and a verification link is mailed; otherwise it counts as verified.
     ///
     /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`], and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
@@ -126,15 +127,18 @@ impl Auth {
             return Err(taken());
         }
         let hash = self.hash_password(password)?;
-        let user = self
-            .db
-            .add_user(email.as_str(), &hash)
-            .map_err(|e| match e {
-                DbError::DuplicateEmail => taken(),
-                e => e.into(),
-            })?;
+        // With verification required, the account starts unverified with a token to mail,
+        // stored (as its digest) with the row itself.
+        let token = VerifyToken::generate();
+        let token_digest = token.digest();
+        let new = self.new_account(email.as_str(), &hash, &token_digest);
+        let user = self.db.add_user_with(&new).map_err(|e| match e {
+            DbError::DuplicateEmail => taken(),
+            e => e.into(),
+        })?;
         tracing::Span::current().record("user_id", user.id);
         tracing::info!(event = "registered", "user registered");
+        self.mail_new_account(&user, &token)?;
         Ok(user)
     }
 
@@ -177,7 +181,9 @@ impl Auth {
     ///
     /// Errors: `PasswordTooLong`, `PasswordHasControlCharacter`; `InvalidCredentials` for an
     /// unknown email or a wrong password alike; `Throttled` while the address is locked;
-    /// `PasswordChanged` as above.
+    /// `PasswordChanged` as above; `EmailNotVerified` for the right password of an account
+    /// that has not confirmed its address while [`crate::AuthConfig::require_verified_email`]
+    /// is set.
     #[instrument(skip_all, fields(user_id))]
     pub fn log_in_from(
         &self,
@@ -188,6 +194,17 @@ impl Auth {
         let verified = self.check_credentials(email, password)?;
         let user = &verified.user;
         tracing::Span::current().record("user_id", user.id);
+        if self.config.require_verified_email && user.email_verified_at.is_none() {
+            // The password was right: its failures are forgotten, but no session starts.
+            let user_id = user.id;
+            self.clear_attempts(verified.counted)?;
+            tracing::info!(
+                event = "login_unverified",
+                user_id,
+                "login refused: email not verified"
+            );
+            return Err(AuthError::EmailNotVerified);
+        }
         let mut changes = UserChanges::default();
         let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
         if verified.rehash || weaker {
