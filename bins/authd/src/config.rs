@@ -2,9 +2,10 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use auth::{AuthConfig, DbOptions};
+use auth::{AuthConfig, DbOptions, OutboxOptions, SmtpSettings, Templates};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use web::{TrustedProxies, WebOptions};
@@ -206,6 +207,65 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
 
+    /// The SMTP server authd mails through: smtp://[user:pass@]host[:port] (STARTTLS when the
+    /// server offers it; ?tls=required or ?tls=none to insist or refuse; port 25 unless given),
+    /// or smtps://[user:pass@]host[:port] for TLS from the start (port 465). Unset: no mail, and
+    /// POST /reset_password answers the token itself (the classic contract). Set: reset links
+    /// and password-change notices go by mail, and POST /reset_password answers the same for
+    /// every address. Needs --mail-from and --public-url.
+    #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of mail: `Name <address>` or an address. Required with --smtp-url.
+    #[arg(long, env = "AUTHD_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// The address users reach authd at (https://auth.example.com), for the links in mail:
+    /// {public-url}/reset?token=… and {public-url}/verify?token=…. Required with --smtp-url.
+    #[arg(long, env = "AUTHD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// New accounts must confirm their address (a mailed link) before they can log in; needs
+    /// --smtp-url. Accounts that exist when it is turned on count as confirmed.
+    #[arg(
+        long,
+        env = "AUTHD_REQUIRE_VERIFIED_EMAIL",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub require_verified_email: bool,
+
+    /// Seconds a verification link lives, 1 to 10 years' worth (default 24 hours).
+    #[arg(long, env = "AUTHD_VERIFY_TTL", default_value_t = 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true)]
+    pub verify_ttl: u64,
+
+    /// A folder whose files replace the built-in subjects and bodies of mail: KIND.subject,
+    /// KIND.txt and KIND.html for KIND password_reset, password_changed or
+    /// email_verification, with placeholders {{email}}, {{public_url}}, {{link}},
+    /// {{expires_in}}, {{expires_at}} (links) and {{changed_at}} (password changed). Checked at
+    /// start: a bad template exits 2. Needs --smtp-url.
+    #[arg(long, env = "AUTHD_MAIL_TEMPLATES", global = true)]
+    pub mail_templates: Option<PathBuf>,
+
+    /// Mails that may wait to be sent at once (1 to 100000); one more is dropped, logged and
+    /// counted (the request's answer does not change).
+    #[arg(long, env = "AUTHD_MAIL_QUEUE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub mail_queue_size: u64,
+
+    /// Seconds a mail is retried (with backoff from 10 s to 5 minutes) while the SMTP server is
+    /// down or answers 4xx, before it is given up; 1 to 1 week (default 30 minutes). A 5xx
+    /// answer gives up at once.
+    #[arg(long, env = "AUTHD_MAIL_GIVE_UP_AFTER", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600), global = true)]
+    pub mail_give_up_after: u64,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -224,6 +284,37 @@ fn parse_bind(text: &str) -> Result<String, String> {
         Ok(None) => Err(format!("{text} resolves to no address")),
         Err(error) => Err(format!("not an IP:port or host:port ({error})")),
     }
+}
+
+/// What mail needs, checked: the server, the sender, the links' base, the words.
+#[derive(Debug)]
+pub struct MailSettings {
+    /// The SMTP server.
+    pub smtp: SmtpSettings,
+    /// The `From`.
+    pub from: String,
+    /// The links' base, without a trailing slash.
+    pub public_url: String,
+    /// Subjects and bodies.
+    pub templates: Templates,
+    /// The outbox's queue and retries.
+    pub outbox: OutboxOptions,
+}
+
+/// Accepts `http(s)://host[:port][/path]`, without query or fragment; drops a trailing `/`.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['@', ' ']) {
+        return Err("names no host".into());
+    }
+    if text.contains(['?', '#', ' ', '\n', '"', '<', '>']) {
+        return Err("must have no query, fragment, spaces or quotes".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 /// The subcommands.
@@ -248,6 +339,51 @@ pub enum LogFormat {
 }
 
 impl Cli {
+    /// The mail settings, checked (`None` without --smtp-url). The errors name the flag and
+    /// never repeat the SMTP password.
+    pub fn mail(&self) -> Result<Option<MailSettings>, String> {
+        let Some(url) = &self.smtp_url else {
+            for (set, flag) in [
+                (self.require_verified_email, "--require-verified-email"),
+                (self.mail_templates.is_some(), "--mail-templates"),
+            ] {
+                if set {
+                    return Err(format!("{flag} needs --smtp-url"));
+                }
+            }
+            return Ok(None);
+        };
+        let smtp: SmtpSettings = url.parse().map_err(|e| format!("--smtp-url: {e}"))?;
+        let from = self
+            .mail_from
+            .clone()
+            .ok_or("--smtp-url needs --mail-from (the sender of mail)")?;
+        auth::SmtpMailer::parse_from(&from).map_err(|e| format!("--mail-from: {e}"))?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or("--smtp-url needs --public-url (the address in the links of mail)")?;
+        let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
+        let templates = match &self.mail_templates {
+            Some(folder) => {
+                Templates::load(folder).map_err(|e| format!("--mail-templates: {e}"))?
+            }
+            None => Templates::default(),
+        };
+        let outbox = OutboxOptions {
+            capacity: usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX),
+            give_up_after: Duration::from_secs(self.mail_give_up_after),
+            ..OutboxOptions::default()
+        };
+        Ok(Some(MailSettings {
+            smtp,
+            from,
+            public_url,
+            templates,
+            outbox,
+        }))
+    }
+
     /// The settings of each layer.
     pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
         let secs = Duration::from_secs;
@@ -270,6 +406,8 @@ impl Cli {
             max_lockout: secs(self.max_lockout),
             max_sessions_per_user: self.max_sessions_per_user,
             session_idle_timeout: secs(self.session_idle_timeout),
+            verify_ttl: secs(self.verify_ttl),
+            // `mail` and `require_verified_email` come with the outbox, in `main`.
             ..AuthConfig::default()
         };
         let mut web = WebOptions {

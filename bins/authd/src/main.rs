@@ -6,14 +6,45 @@ mod config;
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use auth::{Auth, AuthError, DbError};
+use std::time::Duration;
+
+use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SmtpMailer};
 use clap::Parser;
 use config::{Cli, Command, LogFormat};
+
+/// How long one SMTP step (connect, each command) may take before the try counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let (db_options, auth_config, web_options) = cli.settings();
+    let mail = match cli.mail() {
+        Ok(mail) => mail,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let (db_options, mut auth_config, web_options) = cli.settings();
+    let mut smtp = None;
+    if let Some(mail) = mail {
+        let mailer = match SmtpMailer::new(&mail.smtp, &mail.from, SMTP_TIMEOUT) {
+            Ok(mailer) => mailer,
+            Err(error) => {
+                eprintln!("authd: --smtp-url: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        // The password never reaches the log: `SmtpSettings` shows `user:..@`.
+        tracing::info!(smtp = %mail.smtp, "mail through SMTP");
+        auth_config.mail = Some(MailConfig {
+            outbox: Outbox::start(mailer.clone(), mail.outbox),
+            public_url: mail.public_url,
+            templates: mail.templates,
+        });
+        auth_config.require_verified_email = cli.require_verified_email;
+        smtp = Some(mailer);
+    }
     let auth = match Auth::connect(&db_options, auth_config) {
         Ok(auth) => auth,
         Err(error) => return fail(&error),
@@ -28,7 +59,17 @@ fn main() -> ExitCode {
                 "authd: configuration valid, database reachable (nothing changed: \
                  `authd migrate` applies any pending migrations)"
             );
-            ExitCode::SUCCESS
+            match smtp.map(|mailer| mailer.check()) {
+                None => ExitCode::SUCCESS,
+                Some(Ok(())) => {
+                    eprintln!("authd: SMTP server answers");
+                    ExitCode::SUCCESS
+                }
+                Some(Err(why)) => {
+                    eprintln!("authd: SMTP server does not answer: {why}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Serve => match serve(
             &cli.bind,

@@ -18,8 +18,8 @@ pub use error::DbError;
 pub use filter::UserFilter;
 pub use mail::TokenGrant;
 pub use sessions::Alive;
-pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::MailLimit;
+pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};
 
 use connection::{AnyConnection, Manager};

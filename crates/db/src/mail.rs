@@ -86,16 +86,12 @@ impl Db {
                     email,
                     digest,
                     expires_at,
-                }) => diesel::update(
-                    users::table
-                        .find(user_id)
-                        .filter(users::email.eq(email)),
-                )
-                .set((
-                    users::reset_token.eq(Some(digest)),
-                    users::reset_expires_at.eq(Some(expires_at)),
-                ))
-                .execute(conn)?,
+                }) => diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
+                    .set((
+                        users::reset_token.eq(Some(digest)),
+                        users::reset_expires_at.eq(Some(expires_at)),
+                    ))
+                    .execute(conn)?,
                 Some(TokenGrant::Verify {
                     user_id,
                     email,
@@ -225,9 +221,7 @@ mod tests {
             assert_eq!(db.find_mail_limit("key").unwrap(), None);
             db.save_mail_limit(&limit("100", 1), None, Some(grant("a@x.io")))
                 .unwrap();
-            let stored = db
-                .find_user_by(&[crate::UserFilter::Id(user.id)])
-                .unwrap();
+            let stored = db.find_user_by(&[crate::UserFilter::Id(user.id)]).unwrap();
             assert_eq!(stored.reset_token.as_deref(), Some("digest"));
             assert_eq!(stored.reset_expires_at, Some(500));
         });

@@ -85,9 +85,12 @@ impl ApiError {
                 | AuthError::WrongPassword
                 | AuthError::PasswordChanged => StatusCode::UNAUTHORIZED,
                 AuthError::UnknownSession => StatusCode::NOT_FOUND,
-                AuthError::UnknownEmail | AuthError::UnknownUser | AuthError::UnknownResetToken => {
-                    StatusCode::FORBIDDEN
-                }
+                AuthError::UnknownEmail
+                | AuthError::UnknownUser
+                | AuthError::UnknownResetToken
+                | AuthError::EmailNotVerified
+                | AuthError::UnknownVerificationToken => StatusCode::FORBIDDEN,
+                AuthError::VerificationOff | AuthError::MailOff => StatusCode::NOT_FOUND,
                 AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {
@@ -137,6 +140,10 @@ impl ApiError {
                 | AuthError::WrongPassword
                 | AuthError::UnknownSession
                 | AuthError::UnknownEmail
+                | AuthError::EmailNotVerified
+                | AuthError::UnknownVerificationToken
+                | AuthError::VerificationOff
+                | AuthError::MailOff
                 | AuthError::Throttled { .. } => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {

@@ -16,7 +16,7 @@ use auth::{AuthError, ClientInfo, SessionInfo};
 use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
 use crate::metrics::LoginOutcome;
-use crate::openapi::{AccountDeletion, PasswordChange};
+use crate::openapi::{AccountDeletion, PasswordChange, VerificationToken};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge, RequestTimeout};
 use crate::openapi::{Unavailable, UnsupportedMediaType};
@@ -105,6 +105,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::of::<__path_index, _, _>(index),
         Endpoint::of::<__path_register, _, _>(register),
+        Endpoint::of::<__path_verify_email, _, _>(verify_email),
+        Endpoint::of::<__path_resend_verification, _, _>(resend_verification),
         Endpoint::of::<__path_log_in, _, _>(log_in),
         Endpoint::of::<__path_log_out, _, _>(log_out),
         Endpoint::of::<__path_profile, _, _>(profile),
@@ -195,6 +197,17 @@ pub(crate) struct ResetTokenIssued<'a> {
     reset_token: &'a str,
 }
 
+/// `POST /reset_password`'s answer: the token without mail, a confirmation with it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ResetAnswer<'a> {
+    /// Without mail.
+    Token(ResetTokenIssued<'a>),
+    /// With mail.
+    Mailed(EmailMessage<'a>),
+}
+
 /// A probe's answer: `{"status": "ok"}`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Status<'a> {
@@ -255,6 +268,71 @@ async fn register(
     }))
 }
 
+/// Confirms an account's address with the token of its verification mail (the link's
+/// `token`). Only with `--require-verified-email`.
+#[utoipa::path(
+    post,
+    path = "/users/verify",
+    request_body(content(
+        (VerificationToken = "application/x-www-form-urlencoded"),
+        (VerificationToken = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Confirmed; `message` is `email verified`",
+            body = EmailMessage),
+        (status = 400, response = BadBody),
+        (status = 403, description = "The token is unknown, used or expired", body = Message),
+        (status = 404, description = "Email verification is off", body = Message),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+    let token = fields.required("token")?;
+    let user = authd.lookup(move |auth| auth.verify_email(&token)).await?;
+    Ok(ok(&EmailMessage {
+        email: &user.email,
+        message: "email verified",
+    }))
+}
+
+/// Mails a new verification link to an account that has not confirmed its address, at most
+/// one a minute and five an hour per address; answers the same for every well-formed
+/// address. Only with `--require-verified-email`.
+#[utoipa::path(
+    post,
+    path = "/users/verify/resend",
+    request_body(content(
+        (ResetRequest = "application/x-www-form-urlencoded"),
+        (ResetRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "`message` is `verification email sent`, whether or not \
+            a mail went", body = EmailMessage),
+        (status = 400, description = "A bad body (see `BadBody`) or a malformed email",
+            body = Message),
+        (status = 404, description = "Email verification is off", body = Message),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn resend_verification(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+    let email = fields.required("email")?;
+    let email = authd
+        .lookup(move |auth| auth.resend_verification(&email))
+        .await?;
+    Ok(ok(&EmailMessage {
+        email: email.as_str(),
+        message: "verification email sent",
+    }))
+}
+
 /// Logs in: sets the `session_id` cookie.
 #[utoipa::path(
     post,
@@ -270,6 +348,9 @@ async fn register(
         (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
             body = Message),
         (status = 401, description = "Wrong email or password", body = Message),
+        (status = 403, description = "The right password, but the account has not confirmed \
+            its address (`email not verified`; only with `--require-verified-email`)",
+            body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -305,7 +386,8 @@ async fn log_in(
             AuthError::InvalidCredentials
             | AuthError::PasswordTooLong
             | AuthError::PasswordHasControlCharacter
-            | AuthError::PasswordChanged,
+            | AuthError::PasswordChanged
+            | AuthError::EmailNotVerified,
         )) => Some(LoginOutcome::Failed),
         Err(
             ApiError::Auth(AuthError::Throttled { .. })
@@ -643,7 +725,10 @@ async fn delete_account(
     Ok(response)
 }
 
-/// Issues a password reset token, replacing any earlier one.
+/// Starts a password reset. Without mail (the classic contract): issues a reset token,
+/// replacing any earlier one, and answers it. With mail (`--smtp-url`): mails a link with the
+/// token to the account, if there is one and it had no reset mail in the last minute (and at
+/// most five in the last hour), and answers the same for every well-formed address.
 #[utoipa::path(
     post,
     path = "/reset_password",
@@ -652,9 +737,13 @@ async fn delete_account(
         (ResetRequest = "application/json"),
     )),
     responses(
-        (status = 200, description = "A token for the account", body = ResetTokenIssued),
-        (status = 400, response = BadBody),
-        (status = 403, description = "No account has this email", body = Message),
+        (status = 200, description = "Without mail: a token for the account \
+            (`ResetTokenIssued`). With mail: `message` is `reset email sent`, whether or not an \
+            account has the address and a mail went (`EmailMessage`)", body = ResetAnswer),
+        (status = 400, description = "A bad body (see `BadBody`); with mail, also a malformed \
+            email", body = Message),
+        (status = 403, description = "Without mail only: no account has this email",
+            body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -664,6 +753,16 @@ async fn delete_account(
 )]
 async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
+    if authd.auth().mail_enabled() {
+        // The token goes into the mail only; the answer is the same for every address.
+        let email = authd
+            .lookup(move |auth| auth.request_password_reset(&email))
+            .await?;
+        return Ok(ok(&EmailMessage {
+            email: email.as_str(),
+            message: "reset email sent",
+        }));
+    }
     let (email, token) = authd
         .lookup(move |auth| {
             let token = auth.get_reset_password_token(&email)?;

@@ -115,11 +115,12 @@ impl Authd {
         let ip_limiter = options
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
+        let metrics = Metrics::new(auth.outbox().cloned());
         Authd {
             auth,
             hashing,
             ip_limiter,
-            metrics: Metrics::new(),
+            metrics,
             options,
         }
     }

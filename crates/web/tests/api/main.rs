@@ -9,6 +9,7 @@ mod flow;
 mod helpers;
 mod input;
 mod limits;
+mod mail;
 mod openapi;
 mod operations;
 mod outage;
