@@ -816,3 +816,204 @@ async fn every_auth_event_is_one_line_with_request_id_client_and_user_but_no_add
         );
     }
 }
+
+/// Python's aiosmtpd on `port` (see scripts/smtp-sink.py), writing mail into `dir`.
+fn smtp_sink(port: u16, dir: &Path) -> Child {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let deps = Command::new(root.join("scripts/smtp-deps"))
+        .output()
+        .unwrap();
+    assert!(deps.status.success(), "scripts/smtp-deps failed");
+    let python = String::from_utf8(deps.stdout).unwrap().trim().to_owned();
+    let mut child = Command::new(python)
+        .arg(root.join("scripts/smtp-sink.py"))
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_mailed_reset_token_is_in_no_answer_no_log_line_and_not_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let mailbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut sink = smtp_sink(port, mailbox.path());
+    let smtp = format!("smtp://127.0.0.1:{port}?tls=none");
+    let server = Server::start_logging(
+        &db,
+        &[
+            "--smtp-url",
+            &smtp,
+            "--mail-from",
+            "authd <no-reply@authd.test>",
+            "--public-url",
+            "https://authd.test",
+        ],
+        "trace",
+    );
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let res = client()
+        .post(server.url("/reset_password"))
+        .form(&[("email", "bob@x.io")])
+        .send()
+        .await
+        .unwrap();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let answer = res.text().await.unwrap();
+    assert_eq!(
+        answer,
+        "{\"email\":\"bob@x.io\",\"message\":\"reset email sent\"}\n"
+    );
+    let mail = mailbox.path().join("0001.json");
+    for _ in 0..400 {
+        if mail.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mail: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mail).unwrap()).unwrap();
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("/reset?token=").unwrap() + "/reset?token=".len();
+    let token = &text[start..start + 36];
+    let form = [
+        ("email", "bob@x.io"),
+        ("reset_token", token),
+        ("new_password", "new-pw"),
+    ];
+    let res = client()
+        .put(server.url("/reset_password"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains(token));
+    // Wait for the password-changed notice, so every line about the mail is written.
+    for _ in 0..400 {
+        if mailbox.path().join("0002.json").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.log();
+    assert!(!log.contains(token), "the token is in the log");
+    // One line per send, with the request id of the request that caused it.
+    let sent = log
+        .lines()
+        .find(|line| line.contains("mail sent") && line.contains("password_reset"))
+        .expect("a mail_sent line");
+    assert!(sent.contains(&request_id), "{sent}");
+    drop(server);
+    let _ = sink.kill();
+    let _ = sink.wait();
+    for file in [db.clone(), format!("{db}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !bytes.windows(36).any(|w| w == token.as_bytes()),
+                "the token is in {file}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_mail_settings_exit_2_before_the_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("password_reset.txt"), "no link here").unwrap();
+    let templates = templates.path().display().to_string();
+    let mail = [
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://authd.test",
+    ];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--smtp-url", "http://mail.example.com"],
+        vec!["--smtp-url", "smtp://user:hunter2@mail.example.com:0"],
+        vec!["--smtp-url", "smtp://mail.example.com?tls=maybe"],
+        vec!["--require-verified-email"],
+        vec!["--mail-templates", &templates],
+        vec![
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--public-url",
+            "https://a.test",
+        ],
+        vec![
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--mail-from",
+            "a@x.io",
+        ],
+        vec!["--mail-from", "not an address"],
+        vec!["--public-url", "ftp://a.test"],
+        vec!["--mail-templates", &templates],
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let mut args = case.clone();
+        // The later cases have a URL and the rest, so that only their own flag is wrong.
+        if n >= 7 {
+            args.extend(["--smtp-url", "smtp://127.0.0.1:2525"]);
+            args.extend(mail.iter().filter(|flag| !case.contains(flag)));
+        }
+        args.extend(["--database-url", &db, "check"]);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!Path::new(&db).exists(), "{args:?} created the database");
+    }
+}
+
+#[test]
+fn check_says_whether_the_smtp_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let mailbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{port}?tls=none");
+    let args = [
+        "check",
+        "--database-url",
+        &db,
+        "--smtp-url",
+        &smtp,
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://authd.test",
+    ];
+    let down = run(&args);
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(stderr.contains("SMTP server does not answer"), "{stderr}");
+    let mut sink = smtp_sink(port, mailbox.path());
+    let up = run(&args);
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{stderr}");
+    assert!(stderr.contains("SMTP server answers"), "{stderr}");
+    let _ = sink.kill();
+    let _ = sink.wait();
+}

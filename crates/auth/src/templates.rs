@@ -248,11 +248,11 @@ pub(crate) fn escape_html(value: &str) -> String {
 
 /// `1 hour`, `24 hours`, `30 minutes`, `2 days`, `90 seconds`.
 pub(crate) fn duration_words(secs: u64) -> String {
-    let (n, unit) = if secs >= 2 * 86_400 && secs % 86_400 == 0 {
+    let (n, unit) = if secs >= 2 * 86_400 && secs.is_multiple_of(86_400) {
         (secs / 86_400, "day")
-    } else if secs >= 3600 && secs % 3600 == 0 {
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         (secs / 60, "minute")
     } else {
         (secs, "second")
