@@ -207,9 +207,9 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
 
-    /// The SMTP server authd mails through: smtp://[user:pass@]host[:port] (STARTTLS when the
+    /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS when the
     /// server offers it; ?tls=required or ?tls=none to insist or refuse; port 25 unless given),
-    /// or smtps://[user:pass@]host[:port] for TLS from the start (port 465). Unset: no mail, and
+    /// or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465). Unset: no mail, and
     /// POST /reset_password answers the token itself (the classic contract). Set: reset links
     /// and password-change notices go by mail, and POST /reset_password answers the same for
     /// every address. Needs --mail-from and --public-url.
@@ -220,8 +220,8 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
 
-    /// The address users reach authd at (https://auth.example.com), for the links in mail:
-    /// {public-url}/reset?token=… and {public-url}/verify?token=…. Required with --smtp-url.
+    /// The address users reach authd at (e.g. `https://auth.example.com`), for the links in mail:
+    /// `{public-url}/reset?token=…` and `{public-url}/verify?token=…`. Required with --smtp-url.
     #[arg(long, env = "AUTHD_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
@@ -247,8 +247,8 @@ pub struct Cli {
 
     /// A folder whose files replace the built-in subjects and bodies of mail: KIND.subject,
     /// KIND.txt and KIND.html for KIND password_reset, password_changed or
-    /// email_verification, with placeholders {{email}}, {{public_url}}, {{link}},
-    /// {{expires_in}}, {{expires_at}} (links) and {{changed_at}} (password changed). Checked at
+    /// email_verification, with placeholders `{{email}}`, `{{public_url}}`, `{{link}}`,
+    /// `{{expires_in}}`, `{{expires_at}}` (links) and `{{changed_at}}` (password changed). Checked at
     /// start: a bad template exits 2. Needs --smtp-url.
     #[arg(long, env = "AUTHD_MAIL_TEMPLATES", global = true)]
     pub mail_templates: Option<PathBuf>,
