@@ -39,6 +39,12 @@ impl Fields {
         }
     }
 
+    /// Every field as parsed; `None` for a JSON value that is not a string.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn entries(&self) -> &HashMap<String, Option<String>> {
+        &self.0
+    }
+
     /// Parses a form body. Errors: `BadBody` when it is not UTF-8, raw or percent-decoded.
     pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
         let not_utf8 = || ApiError::BadBody("request body is not valid UTF-8");
@@ -118,7 +124,9 @@ impl<'de> serde::de::Visitor<'de> for JsonBodyVisitor {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonBody, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        // Read as values, not `IgnoredAny`: serde_json skips ignored strings without checking
+        // their UTF-8, and a broken array must still be "not valid JSON" (found by fuzzing).
+        while seq.next_element::<serde_json::Value>()?.is_some() {}
         Ok(JsonBody::NotAnObject)
     }
 
@@ -341,5 +349,14 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn an_array_holding_a_string_that_is_not_utf8_is_not_json() {
+        // Found by the json_body fuzz target: it read as "not an object".
+        assert!(matches!(
+            Fields::from_json(b"[\"ai\x94il\"]"),
+            Err(ApiError::BadBody("request body is not valid JSON"))
+        ));
     }
 }
