@@ -3,6 +3,9 @@
 mod current_user;
 mod error;
 mod fields;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hashing;
 mod ip_limit;
 mod metrics;
