@@ -155,3 +155,77 @@ impl<S: Subscriber, L: Layer<S>> Layer<S> for DemoteClientFaults<L> {
         self.0.on_id_change(old, new, ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::EnvFilter;
+
+    use super::*;
+
+    /// Logs what `emit` logs through `DemoteClientFaults` under `filter`; returns the text.
+    fn logged(filter: &str, emit: impl FnOnce()) -> String {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&out);
+        let output = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || Writer(Arc::clone(&writer)));
+        let subscriber = tracing_subscriber::registry()
+            .with(EnvFilter::new(filter))
+            .with(DemoteClientFaults(output));
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn dispatcher_errors() {
+        tracing::error!(target: DISPATCHER, "stream error: {}", "request parse error: bad");
+        tracing::error!(target: DISPATCHER, "stream error: {}", "I/O error: reset by peer");
+        tracing::error!(target: DISPATCHER, "stream error: {}", "internal error");
+        tracing::error!(target: "web::error", "stream error: request parse error: not actix");
+    }
+
+    #[test]
+    fn a_clients_malformed_request_is_a_warning_and_everything_else_is_unchanged() {
+        let text = logged("info", dispatcher_errors);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(
+            lines[0],
+            " WARN actix_http::h1::dispatcher: stream error: request parse error: bad"
+        );
+        assert_eq!(
+            lines[1],
+            " WARN actix_http::h1::dispatcher: stream error: I/O error: reset by peer"
+        );
+        assert_eq!(
+            lines[2],
+            "ERROR actix_http::h1::dispatcher: stream error: internal error"
+        );
+        assert!(lines[3].starts_with("ERROR web::error:"), "{text}");
+    }
+
+    #[test]
+    fn demoted_lines_follow_the_filter_for_warnings() {
+        let text = logged("error", dispatcher_errors);
+        assert!(!text.contains("WARN"), "{text}");
+        assert!(!text.contains("request parse error: bad"), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+    }
+}
