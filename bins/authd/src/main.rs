@@ -1,6 +1,7 @@
 //! The authd server: parses its configuration, starts logging, builds `Auth` and serves the
 //! routes of the `web` crate. Nothing else lives here.
 
+mod client_faults;
 mod config;
 
 use std::net::TcpListener;
@@ -116,14 +117,19 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
 }
 
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    let output = match format {
+        LogFormat::Text => output.boxed(),
+        LogFormat::Json => output.json().flatten_event(true).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(client_faults::DemoteClientFaults(output))
+        .init();
 }

@@ -1017,3 +1017,61 @@ fn check_says_whether_the_smtp_server_answers() {
     let _ = sink.kill();
     let _ = sink.wait();
 }
+
+/// Sends `bytes` on a fresh connection and reads until the server closes it.
+fn send_raw(address: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn malformed_requests_are_logged_as_warnings_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["text", "json"] {
+        let server = Server::start(&sqlite_file(dir.path()), &["--log-format", format]);
+        let address = server.address.trim_start_matches("http://").to_owned();
+        let huge_header = format!("GET / HTTP/1.1\r\nx-a: {}\r\n\r\n", "a".repeat(64 * 1024));
+        let junk: [&[u8]; 5] = [
+            b"GARBAGE\r\n\r\n",
+            b"\x00\x01\x02\xff\xfe\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+            b"POST /users HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+            huge_header.as_bytes(),
+        ];
+        for bytes in junk {
+            let answer = send_raw(&address, bytes);
+            assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
+        }
+        // The dispatcher logs after it has answered: wait for every line.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let log = loop {
+            let log = server.log();
+            let lines = log.matches("request parse error").count();
+            if lines >= junk.len() || std::time::Instant::now() > deadline {
+                break log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let faults: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("request parse error"))
+            .collect();
+        assert_eq!(faults.len(), junk.len(), "{log}");
+        for line in faults {
+            assert!(line.contains("WARN"), "{line}");
+            assert!(line.contains("actix_http::h1::dispatcher"), "{line}");
+        }
+        assert!(!log.contains("ERROR"), "{log}");
+        // The server still answers real requests.
+        let email = format!("{format}@x.io");
+        let form = [("email", email.as_str()), ("password", "pw")];
+        assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    }
+}

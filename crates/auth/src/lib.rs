@@ -36,6 +36,18 @@ pub use token::{generate_uuid, ResetToken, SessionToken, VerifyToken};
 
 use db::Db;
 
+/// Private parsers for the fuzz targets in `fuzz/`, compiled only with the `fuzzing` feature
+/// (which only `fuzz/Cargo.toml` turns on). Not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Whether `id` can name a session in `DELETE /sessions/{id}` (32 lowercase hex
+    /// characters); anything else is refused before any query.
+    pub fn is_public_id(id: &str) -> bool {
+        crate::session::is_public_id(id)
+    }
+}
+
 /// How `Auth` hashes, how long secrets live, when logins are throttled.
 #[derive(Clone)]
 pub struct AuthConfig {

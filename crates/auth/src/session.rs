@@ -67,7 +67,7 @@ pub struct Authenticated {
 
 /// Whether `id` has the shape of a public session id (32 lowercase hex characters); anything
 /// else names no session and costs no query.
-fn is_public_id(id: &str) -> bool {
+pub(crate) fn is_public_id(id: &str) -> bool {
     id.len() == 32
         && id
             .bytes()

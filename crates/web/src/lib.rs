@@ -4,6 +4,9 @@ mod client_ip;
 mod current_user;
 mod error;
 mod fields;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hashing;
 mod ip_limit;
 mod metrics;
