@@ -4,14 +4,38 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::{ConnectionError, PgConnection, SqliteConnection};
+use diesel::ConnectionError;
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+#[cfg(feature = "sqlite")]
+use diesel::SqliteConnection;
 
 use crate::{DbError, DbOptions};
 
-/// A connection to either backend; every query in this crate is written once against it.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("the db crate needs a backend: enable its `sqlite` or `postgres` feature (or both)");
+
+// A connection to either backend; every query in this crate is written once against it. One
+// enum per set of features, as diesel's derive does not carry `#[cfg]` over to its match arms.
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 #[derive(diesel::MultiConnection)]
 pub(crate) enum AnyConnection {
     Sqlite(SqliteConnection),
+    Postgresql(PgConnection),
+}
+
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+#[derive(diesel::MultiConnection)]
+pub(crate) enum AnyConnection {
+    Sqlite(SqliteConnection),
+}
+
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+#[derive(diesel::MultiConnection)]
+pub(crate) enum AnyConnection {
     Postgresql(PgConnection),
 }
 
@@ -25,6 +49,8 @@ pub enum Backend {
 }
 
 #[derive(Debug)]
+// A URL of a backend this build lacks is parsed (to say so) but never used.
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 enum Target {
     Sqlite { path: String },
     Postgres { url: String, setup: String },
@@ -72,6 +98,19 @@ impl Manager {
                 return Err(DbError::BadUrl("the SQLite path is empty".into()));
             }
         }
+        #[cfg(not(feature = "sqlite"))]
+        if let Target::Sqlite { .. } = &target {
+            return Err(DbError::BadUrl(
+                "this build has no SQLite support (the `sqlite` feature of the db crate)".into(),
+            ));
+        }
+        #[cfg(not(feature = "postgres"))]
+        if let Target::Postgres { .. } = &target {
+            return Err(DbError::BadUrl(
+                "this build has no PostgreSQL support (the `postgres` feature of the db crate)"
+                    .into(),
+            ));
+        }
         Ok(Manager { target })
     }
 
@@ -90,6 +129,7 @@ impl Manager {
 // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
 // synchronous = FULL syncs the WAL at every commit, so a registration answered 200 survives a
 // crash of the process or the machine; it costs an fsync per write, nothing beside bcrypt.
+#[cfg(feature = "sqlite")]
 const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
@@ -124,12 +164,14 @@ impl r2d2::ManageConnection for Manager {
 impl Manager {
     fn establish(&self) -> Result<AnyConnection, ConnectionError> {
         match &self.target {
+            #[cfg(feature = "sqlite")]
             Target::Sqlite { path } => {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_SETUP)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
+            #[cfg(feature = "postgres")]
             Target::Postgres { url, setup } => {
                 let mut conn = PgConnection::establish(url)?;
                 if !setup.is_empty() {
@@ -138,6 +180,11 @@ impl Manager {
                 }
                 Ok(AnyConnection::Postgresql(conn))
             }
+            // `Manager::new` refuses URLs of a backend this build lacks.
+            #[allow(unreachable_patterns)]
+            _ => Err(ConnectionError::InvalidConnectionUrl(
+                "no such backend in this build".into(),
+            )),
         }
     }
 }

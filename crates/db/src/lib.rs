@@ -152,9 +152,11 @@ impl Db {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         self.run(|conn| {
             match conn {
+                #[cfg(feature = "sqlite")]
                 AnyConnection::Sqlite(c) => {
                     AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
                 }
+                #[cfg(feature = "postgres")]
                 AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
             }
             match query(conn) {

@@ -1,8 +1,8 @@
 //! Serves the example app on 127.0.0.1:8080, its users in `./embedded.db`.
 
 use actix_web::{App, HttpServer};
-use auth::{Auth, AuthConfig};
-use web::{Authd, WebOptions};
+use authd::{Auth, AuthConfig};
+use authd_web::{Authd, WebOptions};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {

@@ -7,10 +7,10 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
-use auth::testing::TestDatabase;
-use auth::{Auth, AuthConfig};
+use authd::testing::TestDatabase;
+use authd::{Auth, AuthConfig};
+use authd_web::{Authd, WebOptions};
 use serde_json::{json, Value};
-use web::{Authd, WebOptions};
 
 const FORM: &str = "email=bob%40example.com&password=hunter2";
 
