@@ -41,6 +41,7 @@ pub(crate) enum AnyConnection {
 
 /// The database engine behind a `Db`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backend {
     /// An embedded SQLite file.
     Sqlite,
@@ -52,8 +53,31 @@ pub enum Backend {
 // A URL of a backend this build lacks is parsed (to say so) but never used.
 #[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 enum Target {
-    Sqlite { path: String },
-    Postgres { url: String, setup: String },
+    Sqlite {
+        path: String,
+    },
+    Postgres {
+        url: String,
+        setup: String,
+        schema: Option<String>,
+    },
+}
+
+/// A PostgreSQL identifier safe to use as a schema name: what it is checked against makes it
+/// safe to splice anywhere, and it is quoted all the same (which also keeps its case).
+fn checked_schema(name: &str) -> Result<String, DbError> {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain || name.len() > 63 || name.to_ascii_lowercase().starts_with("pg_") {
+        return Err(DbError::InvalidOptions(format!(
+            "schema {name:?} is not a plain identifier (letters, digits and _, not starting \
+             with a digit or pg_, at most 63 bytes)"
+        )));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
 }
 
 /// A pooled connection, and whether a query found it dead.
@@ -72,13 +96,19 @@ impl Manager {
     pub(crate) fn new(options: &DbOptions) -> Result<Self, DbError> {
         let url = options.url.trim();
         let target = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let setup = match options.statement_timeout {
-                Some(t) => format!("SET statement_timeout = {}", t.as_millis()),
-                None => String::new(),
-            };
+            let schema = options.schema.as_deref().map(checked_schema).transpose()?;
+            let mut setup = Vec::new();
+            if let Some(t) = options.statement_timeout {
+                setup.push(format!("SET statement_timeout = {}", t.as_millis()));
+            }
+            if let Some(schema) = &schema {
+                // Only this schema: a table of the same name elsewhere is never touched.
+                setup.push(format!("SET search_path TO {schema}"));
+            }
             Target::Postgres {
                 url: url.to_owned(),
-                setup,
+                setup: setup.join("; "),
+                schema,
             }
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             Target::Sqlite {
@@ -96,6 +126,13 @@ impl Manager {
         if let Target::Sqlite { path } = &target {
             if path.is_empty() {
                 return Err(DbError::BadUrl("the SQLite path is empty".into()));
+            }
+            if options.schema.is_some() {
+                return Err(DbError::InvalidOptions(
+                    "a schema applies to PostgreSQL only; with SQLite the file is the \
+                     boundary: give authd a file of its own"
+                        .into(),
+                ));
             }
         }
         #[cfg(not(feature = "sqlite"))]
@@ -118,6 +155,14 @@ impl Manager {
         match self.target {
             Target::Sqlite { .. } => Backend::Sqlite,
             Target::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
+    /// The PostgreSQL schema to create and use, quoted.
+    pub(crate) fn schema(&self) -> Option<String> {
+        match &self.target {
+            Target::Postgres { schema, .. } => schema.clone(),
+            Target::Sqlite { .. } => None,
         }
     }
 
@@ -172,7 +217,7 @@ impl Manager {
                 Ok(AnyConnection::Sqlite(conn))
             }
             #[cfg(feature = "postgres")]
-            Target::Postgres { url, setup } => {
+            Target::Postgres { url, setup, .. } => {
                 let mut conn = PgConnection::establish(url)?;
                 if !setup.is_empty() {
                     conn.batch_execute(setup)
@@ -221,6 +266,40 @@ mod tests {
     #[test]
     fn unknown_scheme_is_refused_rather_than_taken_for_a_file() {
         assert!(matches!(target("mysql://h/db"), Err(DbError::BadUrl(_))));
+    }
+
+    #[test]
+    fn a_schema_name_must_be_a_plain_identifier() {
+        let with = |schema: &str| {
+            Manager::new(&DbOptions::new("postgres://u@h/db").with_schema(schema))
+                .map(|m| m.schema())
+        };
+        assert_eq!(with("authd").unwrap(), Some("\"authd\"".into()));
+        assert_eq!(with("Auth_2").unwrap(), Some("\"Auth_2\"".into()));
+        for bad in [
+            "",
+            "2fa",
+            "a-b",
+            "a b",
+            "a\"; DROP TABLE users; --",
+            "pg_temp",
+            "é",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                matches!(with(bad), Err(DbError::InvalidOptions(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_schema_with_sqlite_is_refused_as_the_file_is_the_boundary() {
+        let options = DbOptions::new("sqlite://authd.db").with_schema("authd");
+        assert!(matches!(
+            Manager::new(&options),
+            Err(DbError::InvalidOptions(_))
+        ));
     }
 
     #[test]

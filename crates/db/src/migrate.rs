@@ -19,8 +19,11 @@ const POSTGRES_MIGRATION_LOCK: i64 = 0x0061_7574_6864; // "authd" in ASCII
 
 /// Applies pending migrations. Safe when several instances start at once: PostgreSQL
 /// serialises them on an advisory lock, SQLite on an exclusive transaction.
-pub(crate) fn run(conn: &mut AnyConnection) -> Result<(), DbError> {
-    match conn {
+/// `schema` (quoted; PostgreSQL only) is created first if missing, under the same lock, so
+/// instances starting at once do not race to create it.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+pub(crate) fn run(conn: &mut AnyConnection, schema: Option<&str>) -> Result<(), DbError> {
+    let outcome: Result<(), Failed> = match conn {
         #[cfg(feature = "sqlite")]
         AnyConnection::Sqlite(conn) => conn.exclusive_transaction(|conn| apply(conn, SQLITE)),
         #[cfg(feature = "postgres")]
@@ -28,18 +31,44 @@ pub(crate) fn run(conn: &mut AnyConnection) -> Result<(), DbError> {
             conn.batch_execute(&format!(
                 "SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK})"
             ))?;
+            if let Some(schema) = schema {
+                conn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+            }
             apply(conn, POSTGRES)
         }),
+    };
+    outcome.map_err(|failed| match failed {
+        Failed::Driver(e) => DbError::driver(e),
+        Failed::Db(e) => e,
+    })
+}
+
+/// What a migration transaction can fail with: diesel's transactions want an error type that a
+/// diesel error converts into, which `DbError` (keeping diesel out of its API) is not.
+enum Failed {
+    Driver(diesel::result::Error),
+    Db(DbError),
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(error: diesel::result::Error) -> Self {
+        Failed::Driver(error)
     }
 }
 
-fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<(), DbError>
+impl From<DbError> for Failed {
+    fn from(error: DbError) -> Self {
+        Failed::Db(error)
+    }
+}
+
+fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<(), Failed>
 where
     C: MigrationHarness<C::Backend> + Connection,
 {
     let applied = conn
         .run_pending_migrations(migrations)
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+        .map_err(|e| Failed::Db(DbError::Migration(e.to_string())))?;
     for version in applied {
         tracing::info!(%version, "applied migration");
     }

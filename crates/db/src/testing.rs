@@ -243,6 +243,37 @@ impl TestDatabase {
         }
     }
 
+    /// The number a query of the form `SELECT count(*) AS n FROM …` answers, run on the
+    /// database directly (as `execute` runs SQL), to check what is there without `Db`.
+    pub fn count(&self, sql: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<Count> = match self.backend {
+            #[cfg(feature = "sqlite")]
+            crate::Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the count")
+            }
+            #[cfg(feature = "postgres")]
+            crate::Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open PostgreSQL");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the count")
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a test database of a backend this build lacks"),
+        };
+        rows.first().expect("one row").n
+    }
+
     /// The URL to open it with.
     pub fn url(&self) -> &str {
         &self.url
