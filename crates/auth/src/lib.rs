@@ -16,9 +16,10 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "testing")]
 pub use db::testing;
+pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
-pub use error::AuthError;
+pub use error::{AuthError, HashingError};
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
 pub use session::{Authenticated, ClientInfo, SessionInfo};
 pub use session::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
@@ -26,8 +27,11 @@ pub use token::{generate_uuid, ResetToken, SessionToken};
 
 use db::Db;
 
-/// How `Auth` hashes, how long secrets live, when logins are throttled.
+/// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
+/// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
+/// methods: fields may be added in a minor release.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// bcrypt cost, 4 to 31. Production default 12; tests use 4.
     pub bcrypt_cost: u32,
@@ -77,6 +81,32 @@ impl Default for AuthConfig {
     }
 }
 
+impl AuthConfig {
+    /// This config with bcrypt cost `cost` (4 to 31; checked by [`Auth::connect`]).
+    pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
+        self.bcrypt_cost = cost;
+        self
+    }
+
+    /// This config with sessions living `ttl` after login.
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// This config with up to `max` sessions per account (0: no limit).
+    pub fn with_max_sessions_per_user(mut self, max: u32) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
+    /// This config with "now" taken from `clock` (tests: a [`ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
@@ -121,7 +151,11 @@ impl Auth {
         Self::connect(&DbOptions::new(url), config)
     }
 
-    /// Checks `config`, opens the database and brings its schema up to date.
+    /// Checks `config`, opens the database and brings its schema up to date. Logs a warning
+    /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over 3
+    /// times what an optimised build takes: an unoptimised bcrypt, see the crate docs.
+    ///
+    /// Blocks: one bcrypt hash, connecting, migrating.
     ///
     /// Errors: `Config` for a bcrypt cost outside 4–31 or a session idle timeout under a minute
     /// (but not zero), `Storage` when the database cannot be
