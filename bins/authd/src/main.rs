@@ -52,7 +52,8 @@ fn fail(error: &AuthError) -> ExitCode {
     }
     eprintln!("authd: {}", text.trim_end());
     match error {
-        AuthError::Config(_) | AuthError::Storage(DbError::BadUrl(_)) => ExitCode::from(2),
+        AuthError::Config(_)
+        | AuthError::Storage(DbError::BadUrl(_) | DbError::InvalidOptions(_)) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     }
 }

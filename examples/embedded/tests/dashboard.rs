@@ -20,9 +20,10 @@ async fn app() -> (
     TestDatabase,
 ) {
     let db = TestDatabase::sqlite();
-    let config = AuthConfig {
-        bcrypt_cost: 4,
-        ..AuthConfig::default()
+    let config = {
+        let mut config = AuthConfig::default();
+        config.bcrypt_cost = 4;
+        config
     };
     let authd = Authd::new(Auth::open(db.url(), config).unwrap(), WebOptions::default());
     let app = App::new()

@@ -26,9 +26,10 @@ pub struct TestApp {
 
 /// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
 pub fn test_config() -> AuthConfig {
-    AuthConfig {
-        bcrypt_cost: 4,
-        ..AuthConfig::default()
+    {
+        let mut config = AuthConfig::default();
+        config.bcrypt_cost = 4;
+        config
     }
 }
 
@@ -107,9 +108,10 @@ async fn start_server(
     metrics_listener: bool,
     clock: Arc<ManualClock>,
 ) -> TestApp {
-    let config = AuthConfig {
-        clock: clock.clone(),
-        ..config
+    let config = {
+        let mut config = config;
+        config.clock = clock.clone();
+        config
     };
     let auth = Auth::connect(db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -128,6 +130,7 @@ async fn start_server(
     let backend = match db.backend() {
         auth::Backend::Sqlite => "sqlite",
         auth::Backend::Postgres => "postgres",
+        other => panic!("no test name for {other:?}"),
     };
     TestApp {
         address,
