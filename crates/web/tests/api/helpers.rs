@@ -26,11 +26,7 @@ pub struct TestApp {
 
 /// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
 pub fn test_config() -> AuthConfig {
-    {
-        let mut config = AuthConfig::default();
-        config.bcrypt_cost = 4;
-        config
-    }
+    AuthConfig::default().with_bcrypt_cost(4)
 }
 
 /// One app over a fresh SQLite file.
