@@ -145,6 +145,14 @@ pub struct Cli {
     )]
     pub cookie_secure: bool,
 
+    /// PostgreSQL schema for every table authd creates (and its migration record), created if
+    /// missing, so authd can share a database that has tables of its own, a `users` table
+    /// say. A plain identifier: letters, digits and _, not starting with a digit or pg_.
+    /// Default: the server's search_path (usually public). Not for SQLite, where the file is
+    /// the boundary: setting it there exits 2.
+    #[arg(long, env = "AUTHD_DB_SCHEMA", global = true)]
+    pub db_schema: Option<String>,
+
     /// Most database connections kept open, 1 to 1024.
     #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
@@ -370,11 +378,9 @@ impl Cli {
             }
             None => Templates::default(),
         };
-        let outbox = OutboxOptions {
-            capacity: usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX),
-            give_up_after: Duration::from_secs(self.mail_give_up_after),
-            ..OutboxOptions::default()
-        };
+        let mut outbox = OutboxOptions::default();
+        outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
+        outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
         Ok(Some(MailSettings {
             smtp,
             from,
@@ -387,42 +393,40 @@ impl Cli {
     /// The settings of each layer.
     pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
         let secs = Duration::from_secs;
-        let db = DbOptions {
-            url: self.database_url.clone(),
-            pool_size: self.db_pool_size,
-            connect_timeout: secs(self.db_connect_timeout),
-            statement_timeout: (self.db_statement_timeout > 0)
-                .then(|| secs(self.db_statement_timeout)),
-            // `check` changes nothing; serve and migrate bring the schema up to date.
-            migrate: !matches!(self.command, Some(Command::Check)),
-        };
-        let auth = AuthConfig {
-            bcrypt_cost: self.bcrypt_cost,
-            session_ttl: secs(self.session_ttl),
-            reset_ttl: secs(self.reset_ttl),
-            min_password_len: usize::from(self.min_password_length),
-            max_failed_logins: self.max_failed_logins,
-            failed_login_window: secs(self.failed_login_window),
-            max_lockout: secs(self.max_lockout),
-            max_sessions_per_user: self.max_sessions_per_user,
-            session_idle_timeout: secs(self.session_idle_timeout),
-            verify_ttl: secs(self.verify_ttl),
-            // `mail` and `require_verified_email` come with the outbox, in `main`.
-            ..AuthConfig::default()
-        };
-        let mut web = WebOptions {
-            cookie_secure: self.cookie_secure,
-            shutdown_grace: secs(self.shutdown_grace),
-            login_rate_per_ip: self.login_rate_per_ip,
-            request_timeout: secs(self.request_timeout),
-            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
-            allowed_origins: self.allowed_origins.clone(),
-            trusted_proxies: self.trusted_proxies.clone(),
-            ..WebOptions::default()
-        };
+        // The option structs are `#[non_exhaustive]`: built from their defaults, field by field.
+        let mut db = DbOptions::new(self.database_url.clone());
+        db.pool_size = self.db_pool_size;
+        db.connect_timeout = secs(self.db_connect_timeout);
+        db.statement_timeout =
+            (self.db_statement_timeout > 0).then(|| secs(self.db_statement_timeout));
+        // `check` changes nothing; serve and migrate bring the schema up to date.
+        db.migrate = !matches!(self.command, Some(Command::Check));
+        db.schema = self.db_schema.clone();
+
+        let mut auth = AuthConfig::default();
+        auth.bcrypt_cost = self.bcrypt_cost;
+        auth.session_ttl = secs(self.session_ttl);
+        auth.reset_ttl = secs(self.reset_ttl);
+        auth.min_password_len = usize::from(self.min_password_length);
+        auth.max_failed_logins = self.max_failed_logins;
+        auth.failed_login_window = secs(self.failed_login_window);
+        auth.max_lockout = secs(self.max_lockout);
+        auth.max_sessions_per_user = self.max_sessions_per_user;
+        auth.session_idle_timeout = secs(self.session_idle_timeout);
+        auth.verify_ttl = secs(self.verify_ttl);
+        // `mail` and `require_verified_email` come with the outbox, in `main`.
+
+        let mut web = WebOptions::default();
         if let Some(threads) = self.hashing_threads {
             web = web.with_hashing_threads(usize::from(threads));
         }
+        web.cookie_secure = self.cookie_secure;
+        web.shutdown_grace = secs(self.shutdown_grace);
+        web.login_rate_per_ip = self.login_rate_per_ip;
+        web.request_timeout = secs(self.request_timeout);
+        web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
+        web.allowed_origins = self.allowed_origins.clone();
+        web.trusted_proxies = self.trusted_proxies.clone();
         (db, auth, web)
     }
 }

@@ -38,11 +38,10 @@ fn main() -> ExitCode {
         };
         // The password never reaches the log: `SmtpSettings` shows `user:..@`.
         tracing::info!(smtp = %mail.smtp, "mail through SMTP");
-        auth_config.mail = Some(MailConfig {
-            outbox: Outbox::start(mailer.clone(), mail.outbox),
-            public_url: mail.public_url,
-            templates: mail.templates,
-        });
+        auth_config.mail = Some(
+            MailConfig::new(Outbox::start(mailer.clone(), mail.outbox), &mail.public_url)
+                .with_templates(mail.templates),
+        );
         auth_config.require_verified_email = cli.require_verified_email;
         smtp = Some(mailer);
     }
@@ -94,7 +93,8 @@ fn fail(error: &AuthError) -> ExitCode {
     }
     eprintln!("authd: {}", text.trim_end());
     match error {
-        AuthError::Config(_) | AuthError::Storage(DbError::BadUrl(_)) => ExitCode::from(2),
+        AuthError::Config(_)
+        | AuthError::Storage(DbError::BadUrl(_) | DbError::InvalidOptions(_)) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     }
 }

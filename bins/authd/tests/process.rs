@@ -202,6 +202,25 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
 }
 
 #[test]
+fn a_db_schema_with_sqlite_or_one_that_is_no_plain_name_exits_2_before_anything_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let output = run(&["--db-schema", "authd", "--database-url", &db, "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the file is the boundary"), "{stderr}");
+    assert!(!std::path::Path::new(&db).exists(), "nothing created");
+    // Refused before connecting: no server is needed to say so.
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    for bad in ["a-b", "x\"; DROP TABLE users", "pg_catalog", "1st"] {
+        let output = run(&["--db-schema", bad, "--database-url", url, "check"]);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("not a plain identifier"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_bad_setting_exits_2_before_the_database_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_file(dir.path());

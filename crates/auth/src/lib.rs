@@ -21,9 +21,10 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "testing")]
 pub use db::testing;
+pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
-pub use error::AuthError;
+pub use error::{AuthError, HashingError};
 pub use mail::{Mail, MailKind, MailStats, MailTransport, Outbox, OutboxOptions, SendError};
 pub use notify::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
@@ -48,8 +49,11 @@ pub mod fuzzing {
     }
 }
 
-/// How `Auth` hashes, how long secrets live, when logins are throttled.
+/// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
+/// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
+/// methods: fields may be added in a minor release.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// bcrypt cost, 4 to 31. Production default 12; tests use 4.
     pub bcrypt_cost: u32,
@@ -111,6 +115,45 @@ impl Default for AuthConfig {
     }
 }
 
+impl AuthConfig {
+    /// This config with bcrypt cost `cost` (4 to 31; checked by [`Auth::connect`]).
+    pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
+        self.bcrypt_cost = cost;
+        self
+    }
+
+    /// This config with sessions living `ttl` after login.
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// This config with up to `max` sessions per account (0: no limit).
+    pub fn with_max_sessions_per_user(mut self, max: u32) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
+    /// Mail through `mail` (reset links, notices, verification); `None`: no mail, the classic
+    /// contract.
+    pub fn with_mail(mut self, mail: Option<MailConfig>) -> Self {
+        self.mail = mail;
+        self
+    }
+
+    /// Whether new accounts must confirm their address before they can log in (needs mail).
+    pub fn with_require_verified_email(mut self, required: bool) -> Self {
+        self.require_verified_email = required;
+        self
+    }
+
+    /// This config with "now" taken from `clock` (tests: a [`ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
@@ -132,6 +175,7 @@ impl std::fmt::Debug for AuthConfig {
 
 /// How `Auth` mails: through which outbox, with which links and words.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct MailConfig {
     /// The queue and sender thread mail goes through (over SMTP, or your own
     /// [`MailTransport`]).
@@ -151,6 +195,12 @@ impl MailConfig {
             public_url: public_url.trim_end_matches('/').to_owned(),
             templates: Templates::default(),
         }
+    }
+
+    /// This mail config with `templates` in place of the built-in ones.
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
     }
 }
 
@@ -184,7 +234,12 @@ impl Auth {
         Self::connect(&DbOptions::new(url), config)
     }
 
-    /// Checks `config`, opens the database and brings its schema up to date.
+    /// Checks `config`, opens the database and brings its schema up to date. Logs a warning
+    /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over 4
+    /// times what an optimised build takes (twice, to rule out a busy moment): an unoptimised
+    /// bcrypt, see the crate docs.
+    ///
+    /// Blocks: one bcrypt hash, connecting, migrating.
     ///
     /// Errors: `Config` for a bcrypt cost outside 4–31, a session idle timeout under a minute
     /// (but not zero), `require_verified_email` without `mail`, a zero `verify_ttl` or a
@@ -217,8 +272,10 @@ impl Auth {
                 ));
             }
         }
-        let dummy_hash = password::dummy_hash(config.bcrypt_cost)?;
+        let (dummy_hash, took) = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
+        // After opening: a configuration that fails says only why.
+        password::check_hashing_speed(config.bcrypt_cost, took);
         Ok(Auth {
             db,
             config: Arc::new(config),

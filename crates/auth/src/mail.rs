@@ -17,6 +17,7 @@ use tracing::Span;
 
 /// What a mail is about. The set is closed, so it can name log fields and metric labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MailKind {
     /// A link to set a new password.
     PasswordReset,
@@ -50,6 +51,7 @@ impl MailKind {
 /// `text` and `html` may hold a secret link (a reset or verification token), and `to` is
 /// personal data: `Debug` shows neither.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mail {
     /// What it is about.
     pub kind: MailKind,
@@ -75,6 +77,7 @@ impl fmt::Debug for Mail {
 /// Why a transport could not deliver a mail. The text goes to the log: it must name no
 /// address and no token (an SMTP reply code and a category are enough).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// Worth trying again later: the server is down, unreachable, or answered 4xx.
     Transient(String),
@@ -132,6 +135,7 @@ pub trait MailTransport: Send + Sync + 'static {
 
 /// How the [`Outbox`] queues and retries.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct OutboxOptions {
     /// Mails waiting (queued, waiting for a retry, or being sent) at most; one more is dropped.
     /// Default 1000.

@@ -2,7 +2,7 @@
 //! grants in the same transaction, and email verification. Every write names what it read.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use user_model::schema::{mail_limits, users};
 use user_model::{MailLimit, User, UserId};
 
@@ -117,10 +117,7 @@ impl Db {
         });
         match written {
             Ok(outcome) => outcome,
-            Err(DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Err(DbError::Conflict),
+            Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),
             Err(e) => Err(e),
         }
     }

@@ -23,5 +23,5 @@ pub use error::ApiError;
 pub use fields::{Fields, MAX_BODY_BYTES};
 pub use origins::{cors, parse_origin, InvalidOrigin};
 pub use routes::{metrics_routes, routes, routes_without_metrics};
-pub use server::{serve, serve_with_metrics};
-pub use state::{Authd, WebOptions};
+pub use server::{app, serve, serve_with_metrics};
+pub use state::{Authd, InvalidCookieSetting, NotLoggedIn, WebOptions};

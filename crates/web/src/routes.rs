@@ -1,6 +1,5 @@
 //! The endpoints of the classic contract, plus health probes and the OpenAPI document.
 
-use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
@@ -13,9 +12,7 @@ use utoipa::ToSchema;
 
 use auth::{AuthError, ClientInfo, SessionInfo};
 
-use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
-use crate::metrics::LoginOutcome;
 use crate::openapi::{AccountDeletion, PasswordChange, VerificationToken};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge, RequestTimeout};
@@ -259,9 +256,7 @@ async fn register(
     let email = fields.required("email")?;
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);
-    let user = authd
-        .hashing(client, move |auth| auth.register_user(&email, &password))
-        .await?;
+    let user = authd.register(client, email, password).await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
         message: "user created",
@@ -370,42 +365,8 @@ async fn log_in(
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);
     let from = client_of(&authd, &request);
-    let attempt = match authd.check_login_rate(client) {
-        Ok(()) => {
-            authd
-                .hashing(client, move |auth| {
-                    auth.log_in_from(&email, &password, &from)
-                })
-                .await
-        }
-        Err(refused) => Err(refused),
-    };
-    let outcome = match &attempt {
-        Ok(_) => Some(LoginOutcome::Ok),
-        Err(ApiError::Auth(
-            AuthError::InvalidCredentials
-            | AuthError::PasswordTooLong
-            | AuthError::PasswordHasControlCharacter
-            | AuthError::PasswordChanged
-            | AuthError::EmailNotVerified,
-        )) => Some(LoginOutcome::Failed),
-        Err(
-            ApiError::Auth(AuthError::Throttled { .. })
-            | ApiError::LoginRateExceeded { .. }
-            | ApiError::ClientBusy,
-        ) => Some(LoginOutcome::Throttled),
-        Err(_) => None, // the server's trouble, not the client's attempt
-    };
-    if let Some(outcome) = outcome {
-        authd.metrics().observe_login(outcome);
-    }
-    let (user, token) = attempt?;
-    let ttl = authd.auth().config().session_ttl;
-    let cookie = session_cookie(&authd, token.expose().to_owned())
-        .max_age(time::Duration::seconds(
-            i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .finish();
+    let (user, token) = authd.log_in(client, email, password, from).await?;
+    let cookie = authd.session_cookie(&token);
     let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "logged in",
@@ -419,22 +380,13 @@ async fn log_in(
 /// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
 /// replaced; cut to 256 characters by the auth layer) and the IP address.
 fn client_of(authd: &Authd, request: &HttpRequest) -> ClientInfo {
-    ClientInfo {
-        user_agent: request
+    ClientInfo::new(
+        request
             .headers()
             .get(header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        ip: authd.client_ip(request).map(|ip| ip.to_string()),
-    }
-}
-
-/// The session cookie's fixed attributes: `Path=/; HttpOnly; SameSite=Lax` (+ `Secure`).
-fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuilder<'static> {
-    Cookie::build(SESSION_COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(authd.options().cookie_secure)
+        authd.client_ip(request).map(|ip| ip.to_string()),
+    )
 }
 
 /// Logs out: ends this session (the account's others stay) and clears the cookie.
@@ -462,9 +414,7 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
             other => other,
         })
         .await?;
-    let removal = session_cookie(&authd, String::new())
-        .max_age(time::Duration::ZERO)
-        .finish();
+    let removal = authd.session_cookie_removal();
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, "/"))
         .cookie(removal)
@@ -712,9 +662,7 @@ async fn delete_account(
     let user = authd
         .hashing(client, move |auth| auth.delete_account(id, &password))
         .await?;
-    let removal = session_cookie(&authd, String::new())
-        .max_age(time::Duration::ZERO)
-        .finish();
+    let removal = authd.session_cookie_removal();
     let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "account deleted",

@@ -2,12 +2,12 @@
 
 use actix_web::web::{self as aw, ServiceConfig};
 use actix_web::HttpResponse;
-use web::CurrentUser;
+use authd_web::CurrentUser;
 
 /// The app's routes: authd's under `/auth`, and `/dashboard`. The `App` must have
-/// [`web::Authd::data`] registered, for `web::routes` and `CurrentUser` alike.
+/// [`authd_web::Authd::data`] registered, for `web::routes` and `CurrentUser` alike.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(aw::scope("/auth").configure(web::routes))
+    cfg.service(aw::scope("/auth").configure(authd_web::routes))
         .route("/dashboard", aw::get().to(dashboard));
 }
 

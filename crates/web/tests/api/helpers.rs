@@ -26,10 +26,7 @@ pub struct TestApp {
 
 /// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
 pub fn test_config() -> AuthConfig {
-    AuthConfig {
-        bcrypt_cost: 4,
-        ..AuthConfig::default()
-    }
+    AuthConfig::default().with_bcrypt_cost(4)
 }
 
 /// One app over a fresh SQLite file.
@@ -107,9 +104,10 @@ async fn start_server(
     metrics_listener: bool,
     clock: Arc<ManualClock>,
 ) -> TestApp {
-    let config = AuthConfig {
-        clock: clock.clone(),
-        ..config
+    let config = {
+        let mut config = config;
+        config.clock = clock.clone();
+        config
     };
     let auth = Auth::connect(db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -128,6 +126,7 @@ async fn start_server(
     let backend = match db.backend() {
         auth::Backend::Sqlite => "sqlite",
         auth::Backend::Postgres => "postgres",
+        other => panic!("no test name for {other:?}"),
     };
     TestApp {
         address,
@@ -452,20 +451,18 @@ pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
         std::time::Duration::from_secs(5),
     )
     .unwrap();
-    let options = auth::OutboxOptions {
-        capacity: 100,
-        first_retry: std::time::Duration::from_millis(100),
-        max_retry: std::time::Duration::from_millis(300),
-        give_up_after: std::time::Duration::from_secs(60),
-    };
-    AuthConfig {
-        mail: Some(auth::MailConfig::new(
-            auth::Outbox::start(mailer, options),
-            "https://authd.test/",
-        )),
-        require_verified_email,
-        ..test_config()
-    }
+    let mut options = auth::OutboxOptions::default();
+    options.capacity = 100;
+    options.first_retry = std::time::Duration::from_millis(100);
+    options.max_retry = std::time::Duration::from_millis(300);
+    options.give_up_after = std::time::Duration::from_secs(60);
+    let mut config = test_config();
+    config.mail = Some(auth::MailConfig::new(
+        auth::Outbox::start(mailer, options),
+        "https://authd.test/",
+    ));
+    config.require_verified_email = require_verified_email;
+    config
 }
 
 /// The token of the first link to `{public_url}/{page}?token=` in `text`.

@@ -3,6 +3,7 @@
 
 mod browsers;
 mod durability;
+mod embedding;
 mod endpoints;
 mod fairness;
 mod flow;
