@@ -65,6 +65,25 @@ pub struct Mail {
     pub html: String,
 }
 
+impl Mail {
+    /// A mail of `kind` to `to`, with its subject and both parts.
+    pub fn new(
+        kind: MailKind,
+        to: impl Into<String>,
+        subject: impl Into<String>,
+        text: impl Into<String>,
+        html: impl Into<String>,
+    ) -> Self {
+        Mail {
+            kind,
+            to: to.into(),
+            subject: subject.into(),
+            text: text.into(),
+            html: html.into(),
+        }
+    }
+}
+
 impl fmt::Debug for Mail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mail")
@@ -117,13 +136,13 @@ impl std::error::Error for SendError {}
 ///
 /// let kept = Kept::default();
 /// let outbox = Outbox::start(kept.clone(), OutboxOptions::default());
-/// outbox.enqueue(Mail {
-///     kind: auth::MailKind::PasswordChanged,
-///     to: "bob@example.com".into(),
-///     subject: "Your password was changed".into(),
-///     text: "…".into(),
-///     html: "<p>…</p>".into(),
-/// });
+/// outbox.enqueue(Mail::new(
+///     auth::MailKind::PasswordChanged,
+///     "bob@example.com",
+///     "Your password was changed",
+///     "…",
+///     "<p>…</p>",
+/// ));
 /// outbox.wait_idle(std::time::Duration::from_secs(5));
 /// assert_eq!(kept.0.lock().unwrap().len(), 1);
 /// assert_eq!(outbox.stats().sent, 1);
