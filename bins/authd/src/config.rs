@@ -2,9 +2,10 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use auth::{AuthConfig, DbOptions};
+use auth::{AuthConfig, DbOptions, OutboxOptions, SmtpSettings, Templates};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use web::{TrustedProxies, WebOptions};
@@ -144,6 +145,14 @@ pub struct Cli {
     )]
     pub cookie_secure: bool,
 
+    /// PostgreSQL schema for every table authd creates (and its migration record), created if
+    /// missing, so authd can share a database that has tables of its own, a `users` table
+    /// say. A plain identifier: letters, digits and _, not starting with a digit or pg_.
+    /// Default: the server's search_path (usually public). Not for SQLite, where the file is
+    /// the boundary: setting it there exits 2.
+    #[arg(long, env = "AUTHD_DB_SCHEMA", global = true)]
+    pub db_schema: Option<String>,
+
     /// Most database connections kept open, 1 to 1024.
     #[arg(long, env = "AUTHD_DB_POOL_SIZE", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1024), global = true)]
@@ -225,6 +234,65 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
 
+    /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS when the
+    /// server offers it; ?tls=required or ?tls=none to insist or refuse; port 25 unless given),
+    /// or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465). Unset: no mail, and
+    /// POST /reset_password answers the token itself (the classic contract). Set: reset links
+    /// and password-change notices go by mail, and POST /reset_password answers the same for
+    /// every address. Needs --mail-from and --public-url.
+    #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of mail: `Name <address>` or an address. Required with --smtp-url.
+    #[arg(long, env = "AUTHD_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// The address users reach authd at (e.g. `https://auth.example.com`), for the links in mail:
+    /// `{public-url}/reset?token=…` and `{public-url}/verify?token=…`. Required with --smtp-url.
+    #[arg(long, env = "AUTHD_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// New accounts must confirm their address (a mailed link) before they can log in; needs
+    /// --smtp-url. Accounts that exist when it is turned on count as confirmed.
+    #[arg(
+        long,
+        env = "AUTHD_REQUIRE_VERIFIED_EMAIL",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = false,
+        default_missing_value = "true",
+        global = true
+    )]
+    pub require_verified_email: bool,
+
+    /// Seconds a verification link lives, 1 to 10 years' worth (default 24 hours).
+    #[arg(long, env = "AUTHD_VERIFY_TTL", default_value_t = 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true)]
+    pub verify_ttl: u64,
+
+    /// A folder whose files replace the built-in subjects and bodies of mail: KIND.subject,
+    /// KIND.txt and KIND.html for KIND password_reset, password_changed or
+    /// email_verification, with placeholders `{{email}}`, `{{public_url}}`, `{{link}}`,
+    /// `{{expires_in}}`, `{{expires_at}}` (links) and `{{changed_at}}` (password changed). Checked at
+    /// start: a bad template exits 2. Needs --smtp-url.
+    #[arg(long, env = "AUTHD_MAIL_TEMPLATES", global = true)]
+    pub mail_templates: Option<PathBuf>,
+
+    /// Mails that may wait to be sent at once (1 to 100000); one more is dropped, logged and
+    /// counted (the request's answer does not change).
+    #[arg(long, env = "AUTHD_MAIL_QUEUE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub mail_queue_size: u64,
+
+    /// Seconds a mail is retried (with backoff from 10 s to 5 minutes) while the SMTP server is
+    /// down or answers 4xx, before it is given up; 1 to 1 week (default 30 minutes). A 5xx
+    /// answer gives up at once.
+    #[arg(long, env = "AUTHD_MAIL_GIVE_UP_AFTER", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600), global = true)]
+    pub mail_give_up_after: u64,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -243,6 +311,37 @@ fn parse_bind(text: &str) -> Result<String, String> {
         Ok(None) => Err(format!("{text} resolves to no address")),
         Err(error) => Err(format!("not an IP:port or host:port ({error})")),
     }
+}
+
+/// What mail needs, checked: the server, the sender, the links' base, the words.
+#[derive(Debug)]
+pub struct MailSettings {
+    /// The SMTP server.
+    pub smtp: SmtpSettings,
+    /// The `From`.
+    pub from: String,
+    /// The links' base, without a trailing slash.
+    pub public_url: String,
+    /// Subjects and bodies.
+    pub templates: Templates,
+    /// The outbox's queue and retries.
+    pub outbox: OutboxOptions,
+}
+
+/// Accepts `http(s)://host[:port][/path]`, without query or fragment; drops a trailing `/`.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['@', ' ']) {
+        return Err("names no host".into());
+    }
+    if text.contains(['?', '#', ' ', '\n', '"', '<', '>']) {
+        return Err("must have no query, fragment, spaces or quotes".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
 }
 
 /// The subcommands.
@@ -267,44 +366,87 @@ pub enum LogFormat {
 }
 
 impl Cli {
+    /// The mail settings, checked (`None` without --smtp-url). The errors name the flag and
+    /// never repeat the SMTP password.
+    pub fn mail(&self) -> Result<Option<MailSettings>, String> {
+        let Some(url) = &self.smtp_url else {
+            for (set, flag) in [
+                (self.require_verified_email, "--require-verified-email"),
+                (self.mail_templates.is_some(), "--mail-templates"),
+            ] {
+                if set {
+                    return Err(format!("{flag} needs --smtp-url"));
+                }
+            }
+            return Ok(None);
+        };
+        let smtp: SmtpSettings = url.parse().map_err(|e| format!("--smtp-url: {e}"))?;
+        let from = self
+            .mail_from
+            .clone()
+            .ok_or("--smtp-url needs --mail-from (the sender of mail)")?;
+        auth::SmtpMailer::parse_from(&from).map_err(|e| format!("--mail-from: {e}"))?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or("--smtp-url needs --public-url (the address in the links of mail)")?;
+        let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
+        let templates = match &self.mail_templates {
+            Some(folder) => {
+                Templates::load(folder).map_err(|e| format!("--mail-templates: {e}"))?
+            }
+            None => Templates::default(),
+        };
+        let mut outbox = OutboxOptions::default();
+        outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
+        outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
+        Ok(Some(MailSettings {
+            smtp,
+            from,
+            public_url,
+            templates,
+            outbox,
+        }))
+    }
+
     /// The settings of each layer.
     pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
         let secs = Duration::from_secs;
-        let db = DbOptions {
-            url: self.database_url.clone(),
-            pool_size: self.db_pool_size,
-            connect_timeout: secs(self.db_connect_timeout),
-            statement_timeout: (self.db_statement_timeout > 0)
-                .then(|| secs(self.db_statement_timeout)),
-            // `check` changes nothing; serve and migrate bring the schema up to date.
-            migrate: !matches!(self.command, Some(Command::Check)),
-        };
-        let auth = AuthConfig {
-            bcrypt_cost: self.bcrypt_cost,
-            session_ttl: secs(self.session_ttl),
-            reset_ttl: secs(self.reset_ttl),
-            min_password_len: usize::from(self.min_password_length),
-            max_failed_logins: self.max_failed_logins,
-            failed_login_window: secs(self.failed_login_window),
-            max_lockout: secs(self.max_lockout),
-            max_sessions_per_user: self.max_sessions_per_user,
-            session_idle_timeout: secs(self.session_idle_timeout),
-            ..AuthConfig::default()
-        };
-        let mut web = WebOptions {
-            cookie_secure: self.cookie_secure,
-            shutdown_grace: secs(self.shutdown_grace),
-            login_rate_per_ip: self.login_rate_per_ip,
-            request_timeout: secs(self.request_timeout),
-            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
-            allowed_origins: self.allowed_origins.clone(),
-            trusted_proxies: self.trusted_proxies.clone(),
-            pages: self.pages && !self.no_pages,
-            ..WebOptions::default()
-        };
+        // The option structs are `#[non_exhaustive]`: built from their defaults, field by field.
+        let mut db = DbOptions::new(self.database_url.clone());
+        db.pool_size = self.db_pool_size;
+        db.connect_timeout = secs(self.db_connect_timeout);
+        db.statement_timeout =
+            (self.db_statement_timeout > 0).then(|| secs(self.db_statement_timeout));
+        // `check` changes nothing; serve and migrate bring the schema up to date.
+        db.migrate = !matches!(self.command, Some(Command::Check));
+        db.schema = self.db_schema.clone();
+
+        let mut auth = AuthConfig::default();
+        auth.bcrypt_cost = self.bcrypt_cost;
+        auth.session_ttl = secs(self.session_ttl);
+        auth.reset_ttl = secs(self.reset_ttl);
+        auth.min_password_len = usize::from(self.min_password_length);
+        auth.max_failed_logins = self.max_failed_logins;
+        auth.failed_login_window = secs(self.failed_login_window);
+        auth.max_lockout = secs(self.max_lockout);
+        auth.max_sessions_per_user = self.max_sessions_per_user;
+        auth.session_idle_timeout = secs(self.session_idle_timeout);
+        auth.verify_ttl = secs(self.verify_ttl);
+        // `mail` and `require_verified_email` come with the outbox, in `main`.
+
+        let mut web = WebOptions::default();
         if let Some(threads) = self.hashing_threads {
             web = web.with_hashing_threads(usize::from(threads));
         }
+        web.cookie_secure = self.cookie_secure;
+        web.shutdown_grace = secs(self.shutdown_grace);
+        web.login_rate_per_ip = self.login_rate_per_ip;
+        web.request_timeout = secs(self.request_timeout);
+        web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
+        web.allowed_origins = self.allowed_origins.clone();
+        web.trusted_proxies = self.trusted_proxies.clone();
+        web.pages = self.pages && !self.no_pages;
         (db, auth, web)
     }
 }

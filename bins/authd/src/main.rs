@@ -1,19 +1,50 @@
 //! The authd server: parses its configuration, starts logging, builds `Auth` and serves the
 //! routes of the `web` crate. Nothing else lives here.
 
+mod client_faults;
 mod config;
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use auth::{Auth, AuthError, DbError};
+use std::time::Duration;
+
+use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SmtpMailer};
 use clap::Parser;
 use config::{Cli, Command, LogFormat};
+
+/// How long one SMTP step (connect, each command) may take before the try counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let (db_options, auth_config, web_options) = cli.settings();
+    let mail = match cli.mail() {
+        Ok(mail) => mail,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let (db_options, mut auth_config, web_options) = cli.settings();
+    let mut smtp = None;
+    if let Some(mail) = mail {
+        let mailer = match SmtpMailer::new(&mail.smtp, &mail.from, SMTP_TIMEOUT) {
+            Ok(mailer) => mailer,
+            Err(error) => {
+                eprintln!("authd: --smtp-url: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        // The password never reaches the log: `SmtpSettings` shows `user:..@`.
+        tracing::info!(smtp = %mail.smtp, "mail through SMTP");
+        auth_config.mail = Some(
+            MailConfig::new(Outbox::start(mailer.clone(), mail.outbox), &mail.public_url)
+                .with_templates(mail.templates),
+        );
+        auth_config.require_verified_email = cli.require_verified_email;
+        smtp = Some(mailer);
+    }
     let auth = match Auth::connect(&db_options, auth_config) {
         Ok(auth) => auth,
         Err(error) => return fail(&error),
@@ -28,7 +59,17 @@ fn main() -> ExitCode {
                 "authd: configuration valid, database reachable (nothing changed: \
                  `authd migrate` applies any pending migrations)"
             );
-            ExitCode::SUCCESS
+            match smtp.map(|mailer| mailer.check()) {
+                None => ExitCode::SUCCESS,
+                Some(Ok(())) => {
+                    eprintln!("authd: SMTP server answers");
+                    ExitCode::SUCCESS
+                }
+                Some(Err(why)) => {
+                    eprintln!("authd: SMTP server does not answer: {why}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Serve => match serve(
             &cli.bind,
@@ -52,7 +93,8 @@ fn fail(error: &AuthError) -> ExitCode {
     }
     eprintln!("authd: {}", text.trim_end());
     match error {
-        AuthError::Config(_) | AuthError::Storage(DbError::BadUrl(_)) => ExitCode::from(2),
+        AuthError::Config(_)
+        | AuthError::Storage(DbError::BadUrl(_) | DbError::InvalidOptions(_)) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     }
 }
@@ -75,14 +117,19 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
 }
 
 fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
+    let output = match format {
+        LogFormat::Text => output.boxed(),
+        LogFormat::Json => output.json().flatten_event(true).boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(client_faults::DemoteClientFaults(output))
+        .init();
 }

@@ -202,6 +202,25 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
 }
 
 #[test]
+fn a_db_schema_with_sqlite_or_one_that_is_no_plain_name_exits_2_before_anything_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let output = run(&["--db-schema", "authd", "--database-url", &db, "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the file is the boundary"), "{stderr}");
+    assert!(!std::path::Path::new(&db).exists(), "nothing created");
+    // Refused before connecting: no server is needed to say so.
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    for bad in ["a-b", "x\"; DROP TABLE users", "pg_catalog", "1st"] {
+        let output = run(&["--db-schema", bad, "--database-url", url, "check"]);
+        assert_eq!(output.status.code(), Some(2), "{bad:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("not a plain identifier"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_bad_setting_exits_2_before_the_database_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_file(dir.path());
@@ -816,5 +835,264 @@ async fn every_auth_event_is_one_line_with_request_id_client_and_user_but_no_add
             !line.contains("bob@x.io") && !line.contains("nobody@x.io"),
             "an address in clear: {line}"
         );
+    }
+}
+
+/// Python's aiosmtpd on `port` (see scripts/smtp-sink.py), writing mail into `dir`.
+fn smtp_sink(port: u16, dir: &Path) -> Child {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let deps = Command::new(root.join("scripts/smtp-deps"))
+        .output()
+        .unwrap();
+    assert!(deps.status.success(), "scripts/smtp-deps failed");
+    let python = String::from_utf8(deps.stdout).unwrap().trim().to_owned();
+    let mut child = Command::new(python)
+        .arg(root.join("scripts/smtp-sink.py"))
+        .arg(port.to_string())
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+    child
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_mailed_reset_token_is_in_no_answer_no_log_line_and_not_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let mailbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut sink = smtp_sink(port, mailbox.path());
+    let smtp = format!("smtp://127.0.0.1:{port}?tls=none");
+    let server = Server::start_logging(
+        &db,
+        &[
+            "--smtp-url",
+            &smtp,
+            "--mail-from",
+            "authd <no-reply@authd.test>",
+            "--public-url",
+            "https://authd.test",
+        ],
+        "trace",
+    );
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let res = client()
+        .post(server.url("/reset_password"))
+        .form(&[("email", "bob@x.io")])
+        .send()
+        .await
+        .unwrap();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let answer = res.text().await.unwrap();
+    assert_eq!(
+        answer,
+        "{\"email\":\"bob@x.io\",\"message\":\"reset email sent\"}\n"
+    );
+    let mail = mailbox.path().join("0001.json");
+    for _ in 0..400 {
+        if mail.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mail: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&mail).unwrap()).unwrap();
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("/reset?token=").unwrap() + "/reset?token=".len();
+    let token = &text[start..start + 36];
+    let form = [
+        ("email", "bob@x.io"),
+        ("reset_token", token),
+        ("new_password", "new-pw"),
+    ];
+    let res = client()
+        .put(server.url("/reset_password"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains(token));
+    // Wait for the password-changed notice, so every line about the mail is written.
+    for _ in 0..400 {
+        if mailbox.path().join("0002.json").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.log();
+    assert!(!log.contains(token), "the token is in the log");
+    // One line per send, with the request id of the request that caused it.
+    let sent = log
+        .lines()
+        .find(|line| line.contains("mail sent") && line.contains("password_reset"))
+        .expect("a mail_sent line");
+    assert!(sent.contains(&request_id), "{sent}");
+    drop(server);
+    let _ = sink.kill();
+    let _ = sink.wait();
+    for file in [db.clone(), format!("{db}-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !bytes.windows(36).any(|w| w == token.as_bytes()),
+                "the token is in {file}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_mail_settings_exit_2_before_the_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(templates.path().join("password_reset.txt"), "no link here").unwrap();
+    let templates = templates.path().display().to_string();
+    let mail = [
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://authd.test",
+    ];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--smtp-url", "http://mail.example.com"],
+        vec!["--smtp-url", "smtp://user:hunter2@mail.example.com:0"],
+        vec!["--smtp-url", "smtp://mail.example.com?tls=maybe"],
+        vec!["--require-verified-email"],
+        vec!["--mail-templates", &templates],
+        vec![
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--public-url",
+            "https://a.test",
+        ],
+        vec![
+            "--smtp-url",
+            "smtp://127.0.0.1:2525",
+            "--mail-from",
+            "a@x.io",
+        ],
+        vec!["--mail-from", "not an address"],
+        vec!["--public-url", "ftp://a.test"],
+        vec!["--mail-templates", &templates],
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let mut args = case.clone();
+        // The later cases have a URL and the rest, so that only their own flag is wrong.
+        if n >= 7 {
+            args.extend(["--smtp-url", "smtp://127.0.0.1:2525"]);
+            args.extend(mail.iter().filter(|flag| !case.contains(flag)));
+        }
+        args.extend(["--database-url", &db, "check"]);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+        assert!(!Path::new(&db).exists(), "{args:?} created the database");
+    }
+}
+
+#[test]
+fn check_says_whether_the_smtp_server_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let mailbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{port}?tls=none");
+    let args = [
+        "check",
+        "--database-url",
+        &db,
+        "--smtp-url",
+        &smtp,
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://authd.test",
+    ];
+    let down = run(&args);
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(stderr.contains("SMTP server does not answer"), "{stderr}");
+    let mut sink = smtp_sink(port, mailbox.path());
+    let up = run(&args);
+    let stderr = String::from_utf8_lossy(&up.stderr);
+    assert!(up.status.success(), "{stderr}");
+    assert!(stderr.contains("SMTP server answers"), "{stderr}");
+    let _ = sink.kill();
+    let _ = sink.wait();
+}
+
+/// Sends `bytes` on a fresh connection and reads until the server closes it.
+fn send_raw(address: &str, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn malformed_requests_are_logged_as_warnings_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["text", "json"] {
+        let server = Server::start(&sqlite_file(dir.path()), &["--log-format", format]);
+        let address = server.address.trim_start_matches("http://").to_owned();
+        let huge_header = format!("GET / HTTP/1.1\r\nx-a: {}\r\n\r\n", "a".repeat(64 * 1024));
+        let junk: [&[u8]; 5] = [
+            b"GARBAGE\r\n\r\n",
+            b"\x00\x01\x02\xff\xfe\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+            b"POST /users HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+            huge_header.as_bytes(),
+        ];
+        for bytes in junk {
+            let answer = send_raw(&address, bytes);
+            assert!(answer.starts_with("HTTP/1.1 4"), "{answer:?}");
+        }
+        // The dispatcher logs after it has answered: wait for every line.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let log = loop {
+            let log = server.log();
+            let lines = log.matches("request parse error").count();
+            if lines >= junk.len() || std::time::Instant::now() > deadline {
+                break log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let faults: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains("request parse error"))
+            .collect();
+        assert_eq!(faults.len(), junk.len(), "{log}");
+        for line in faults {
+            assert!(line.contains("WARN"), "{line}");
+            assert!(line.contains("actix_http::h1::dispatcher"), "{line}");
+        }
+        assert!(!log.contains("ERROR"), "{log}");
+        // The server still answers real requests.
+        let email = format!("{format}@x.io");
+        let form = [("email", email.as_str()), ("password", "pw")];
+        assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
     }
 }

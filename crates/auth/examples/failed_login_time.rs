@@ -40,11 +40,12 @@ fn run() -> Result<String, String> {
     let (cost, rounds) = (arg(1, 12)?, arg(2, 9)?.max(1));
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}", dir.path().join("timing.db").display());
-    let config = AuthConfig {
-        bcrypt_cost: cost,
+    let config = {
+        let mut config = AuthConfig::default();
+        config.bcrypt_cost = cost;
         // Enough room that no round is throttled: every attempt is evaluated and counted.
-        max_failed_logins: 1000,
-        ..AuthConfig::default()
+        config.max_failed_logins = 1000;
+        config
     };
     let auth = Auth::open(&url, config).map_err(|e| e.to_string())?;
     auth.register_user("known@example.com", "the-password")

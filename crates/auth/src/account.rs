@@ -32,7 +32,8 @@ impl Auth {
     /// any bcrypt); then as a login: `WrongPassword` for a wrong current password and
     /// `Throttled` while the account's address is locked (each check counts as an attempt);
     /// `PasswordChanged` when the password changed while this one was being checked (nothing
-    /// is written then); `UnknownUser` when the account is gone.
+    /// is written then); `UnknownUser` when the account is gone. With mail configured, the
+    /// account is mailed a notice.
     #[instrument(skip_all, fields(user_id))]
     pub fn change_password(
         &self,
@@ -56,6 +57,7 @@ impl Auth {
             .map_err(lost_race)?;
         self.clear_attempts(verified.counted)?;
         tracing::info!(event = "password_changed", ended, "password changed");
+        self.mail_password_changed(&user);
         Ok(user)
     }
 

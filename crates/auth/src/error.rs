@@ -1,9 +1,13 @@
 //! `AuthError`: what the auth layer reports. Messages never contain secrets.
 
+use std::fmt;
+
 use db::DbError;
 
-/// What went wrong in an `Auth` operation.
+/// What went wrong in an `Auth` operation. New variants may come in a minor release: match
+/// with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// Registration of an address that already has an account.
     #[error("User {0} already exists")]
@@ -48,15 +52,56 @@ pub enum AuthError {
     /// The reset token is unknown, used, expired, or not the given email's.
     #[error("unknown reset token")]
     UnknownResetToken,
+    /// The right password, but the account has not confirmed its address yet (only when
+    /// verified email is required).
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The verification token is unknown, used or expired.
+    #[error("invalid or expired verification token")]
+    UnknownVerificationToken,
+    /// Email verification is not required, so there is nothing to verify or resend.
+    #[error("email verification is off")]
+    VerificationOff,
+    /// The operation mails, and no mail is configured.
+    #[error("mail is not configured")]
+    MailOff,
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// bcrypt failed (it does not for valid costs and lengths).
     #[error("password hashing failed")]
-    Hashing(#[source] bcrypt::BcryptError),
+    Hashing(#[source] HashingError),
     /// The storage layer failed.
     #[error("storage failed")]
     Storage(#[from] DbError),
+}
+
+/// bcrypt's own error, kept whole for logs (its `Display` is bcrypt's); the type is this crate's,
+/// so a new bcrypt is not a breaking change.
+pub struct HashingError(bcrypt::BcryptError);
+
+impl HashingError {
+    pub(crate) fn wrap(error: bcrypt::BcryptError) -> AuthError {
+        AuthError::Hashing(HashingError(error))
+    }
+}
+
+impl fmt::Debug for HashingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for HashingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for HashingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
 }
 
 impl AuthError {

@@ -3,9 +3,14 @@
 mod account;
 mod clock;
 mod error;
+mod mail;
+mod notify;
 mod password;
 mod reset;
 mod session;
+#[cfg(feature = "smtp")]
+mod smtp;
+mod templates;
 mod throttle;
 mod token;
 
@@ -16,18 +21,39 @@ use std::time::Duration;
 pub use clock::{Clock, ManualClock, SystemClock};
 #[cfg(feature = "testing")]
 pub use db::testing;
+pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
-pub use error::AuthError;
+pub use error::{AuthError, HashingError};
+pub use mail::{Mail, MailKind, MailStats, MailTransport, Outbox, OutboxOptions, SendError};
+pub use notify::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
 pub use session::{Authenticated, ClientInfo, SessionInfo};
 pub use session::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
-pub use token::{generate_uuid, ResetToken, SessionToken};
+#[cfg(feature = "smtp")]
+pub use smtp::{SmtpMailer, SmtpSettings, SmtpTls};
+pub use templates::{TemplateError, Templates};
+pub use token::{generate_uuid, ResetToken, SessionToken, VerifyToken};
 
 use db::Db;
 
-/// How `Auth` hashes, how long secrets live, when logins are throttled.
+/// Private parsers for the fuzz targets in `fuzz/`, compiled only with the `fuzzing` feature
+/// (which only `fuzz/Cargo.toml` turns on). Not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Whether `id` can name a session in `DELETE /sessions/{id}` (32 lowercase hex
+    /// characters); anything else is refused before any query.
+    pub fn is_public_id(id: &str) -> bool {
+        crate::session::is_public_id(id)
+    }
+}
+
+/// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
+/// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
+/// methods: fields may be added in a minor release.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// bcrypt cost, 4 to 31. Production default 12; tests use 4.
     pub bcrypt_cost: u32,
@@ -51,6 +77,15 @@ pub struct AuthConfig {
     /// A session unused for this long is dead; zero (the default) turns it off. At least 60
     /// seconds when set, as last use is recorded once a minute.
     pub session_idle_timeout: Duration,
+    /// Mail (reset links, password-change notices, verification links): `None` (the default)
+    /// is the classic contract, where `get_reset_password_token` hands the token to the
+    /// caller and nothing is mailed.
+    pub mail: Option<MailConfig>,
+    /// New accounts must confirm their address (a mailed link) before they can log in;
+    /// needs `mail`. Accounts registered while this was off count as confirmed.
+    pub require_verified_email: bool,
+    /// How long a verification link lives after it is mailed (default 24 hours).
+    pub verify_ttl: Duration,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Tests only: runs between a login's password check and its session write, so a test
@@ -71,9 +106,51 @@ impl Default for AuthConfig {
             max_lockout: Duration::from_secs(24 * 3600),
             max_sessions_per_user: 1,
             session_idle_timeout: Duration::ZERO,
+            mail: None,
+            require_verified_email: false,
+            verify_ttl: Duration::from_secs(24 * 3600),
             clock: Arc::new(SystemClock),
             pause_before_login_write: None,
         }
+    }
+}
+
+impl AuthConfig {
+    /// This config with bcrypt cost `cost` (4 to 31; checked by [`Auth::connect`]).
+    pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
+        self.bcrypt_cost = cost;
+        self
+    }
+
+    /// This config with sessions living `ttl` after login.
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// This config with up to `max` sessions per account (0: no limit).
+    pub fn with_max_sessions_per_user(mut self, max: u32) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
+    /// Mail through `mail` (reset links, notices, verification); `None`: no mail, the classic
+    /// contract.
+    pub fn with_mail(mut self, mail: Option<MailConfig>) -> Self {
+        self.mail = mail;
+        self
+    }
+
+    /// Whether new accounts must confirm their address before they can log in (needs mail).
+    pub fn with_require_verified_email(mut self, required: bool) -> Self {
+        self.require_verified_email = required;
+        self
+    }
+
+    /// This config with "now" taken from `clock` (tests: a [`ManualClock`]).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -89,7 +166,41 @@ impl std::fmt::Debug for AuthConfig {
             .field("max_lockout", &self.max_lockout)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("mail", &self.mail)
+            .field("require_verified_email", &self.require_verified_email)
+            .field("verify_ttl", &self.verify_ttl)
             .finish_non_exhaustive()
+    }
+}
+
+/// How `Auth` mails: through which outbox, with which links and words.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MailConfig {
+    /// The queue and sender thread mail goes through (over SMTP, or your own
+    /// [`MailTransport`]).
+    pub outbox: Outbox,
+    /// Where users reach authd, without a trailing slash (`https://auth.example.com`): links
+    /// in mail are `{public_url}/reset?token=…` and `{public_url}/verify?token=…`.
+    pub public_url: String,
+    /// Subjects and bodies.
+    pub templates: Templates,
+}
+
+impl MailConfig {
+    /// `outbox` with the built-in templates; a trailing `/` of `public_url` is dropped.
+    pub fn new(outbox: Outbox, public_url: &str) -> Self {
+        MailConfig {
+            outbox,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            templates: Templates::default(),
+        }
+    }
+
+    /// This mail config with `templates` in place of the built-in ones.
+    pub fn with_templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
     }
 }
 
@@ -103,6 +214,8 @@ pub struct Auth {
     dummy_hash: Arc<str>,
     /// Login attempts counted by this process, to sweep stale throttling rows now and then.
     attempts_counted: Arc<AtomicU64>,
+    /// Mails counted against the limits by this process, likewise.
+    mails_counted: Arc<AtomicU64>,
 }
 
 // Hand-written: the dummy hash is a hash like any other and stays out of logs.
@@ -121,10 +234,16 @@ impl Auth {
         Self::connect(&DbOptions::new(url), config)
     }
 
-    /// Checks `config`, opens the database and brings its schema up to date.
+    /// Checks `config`, opens the database and brings its schema up to date. Logs a warning
+    /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over 4
+    /// times what an optimised build takes (twice, to rule out a busy moment): an unoptimised
+    /// bcrypt, see the crate docs.
     ///
-    /// Errors: `Config` for a bcrypt cost outside 4–31 or a session idle timeout under a minute
-    /// (but not zero), `Storage` when the database cannot be
+    /// Blocks: one bcrypt hash, connecting, migrating.
+    ///
+    /// Errors: `Config` for a bcrypt cost outside 4–31, a session idle timeout under a minute
+    /// (but not zero), `require_verified_email` without `mail`, a zero `verify_ttl` or a
+    /// public URL that is not `http(s)://…` without a trailing `/`; `Storage` when the database cannot be
     /// opened or migrated.
     pub fn connect(options: &DbOptions, config: AuthConfig) -> Result<Self, AuthError> {
         let idle = config.session_idle_timeout;
@@ -135,13 +254,34 @@ impl Auth {
                 session::LAST_SEEN_EVERY_SECS
             )));
         }
-        let dummy_hash = password::dummy_hash(config.bcrypt_cost)?;
+        if config.require_verified_email && config.mail.is_none() {
+            return Err(AuthError::Config(
+                "requiring verified email needs mail to be configured".into(),
+            ));
+        }
+        if config.verify_ttl.as_secs() == 0 {
+            return Err(AuthError::Config(
+                "the verification link lifetime must be at least 1 second".into(),
+            ));
+        }
+        if let Some(mail) = &config.mail {
+            let url = &mail.public_url;
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.ends_with('/') {
+                return Err(AuthError::Config(
+                    "the public URL must start with http:// or https:// and not end with /".into(),
+                ));
+            }
+        }
+        let (dummy_hash, took) = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
+        // After opening: a configuration that fails says only why.
+        password::check_hashing_speed(config.bcrypt_cost, took);
         Ok(Auth {
             db,
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
             attempts_counted: Arc::new(AtomicU64::new(0)),
+            mails_counted: Arc::new(AtomicU64::new(0)),
         })
     }
 

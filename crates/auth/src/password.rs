@@ -7,8 +7,9 @@ use db::{Email, User, UserChanges};
 use tracing::instrument;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
+use crate::error::HashingError;
 use crate::throttle::Counted;
-use crate::{Auth, AuthError, ClientInfo, SessionToken};
+use crate::{Auth, AuthError, ClientInfo, SessionToken, VerifyToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -40,14 +41,57 @@ pub(crate) fn normalise(password: &str) -> Result<Cow<'_, str>, AuthError> {
 /// The bcrypt costs authd accepts (bcrypt's own range).
 pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
-/// Hashes a password nobody can know, so unknown emails can be verified against it.
-pub(crate) fn dummy_hash(cost: u32) -> Result<String, AuthError> {
+/// Hashes a password nobody can know, so unknown emails can be verified against it; also
+/// answers how long that took, for [`check_hashing_speed`].
+pub(crate) fn dummy_hash(cost: u32) -> Result<(String, std::time::Duration), AuthError> {
     if !BCRYPT_COSTS.contains(&cost) {
         return Err(AuthError::Config(format!(
             "bcrypt cost must be between 4 and 31, not {cost}"
         )));
     }
-    bcrypt::hash(crate::generate_uuid(), cost).map_err(AuthError::Hashing)
+    let started = std::time::Instant::now();
+    let hash = bcrypt::hash(crate::generate_uuid(), cost).map_err(HashingError::wrap)?;
+    Ok((hash, started.elapsed()))
+}
+
+/// Logs a warning when bcrypt runs far slower than it should (see [`slow_hashing`]), given
+/// how long the dummy hash took. A slow first hash is timed again, and the faster of the two
+/// judged, so that a moment of a busy CPU is not taken for an unoptimised build.
+pub(crate) fn check_hashing_speed(cost: u32, first: std::time::Duration) {
+    if slow_hashing(cost, first).is_none() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let _ = bcrypt::hash(crate::generate_uuid(), cost);
+    if let Some(warning) = slow_hashing(cost, first.min(started.elapsed())) {
+        tracing::warn!(event = "slow_bcrypt", "{warning}");
+    }
+}
+
+/// What one bcrypt hash of cost 10 takes in an optimised build on an ordinary x86-64 core
+/// (59 ms measured here; see STACK.md). Each step of cost doubles it.
+const COST_10_HASH: std::time::Duration = std::time::Duration::from_millis(60);
+
+/// Below this, a hash is too short to judge: a scheduler hiccup weighs more than the build.
+const TOO_SHORT_TO_JUDGE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The warning to log when a hash of `cost` took `took`: more than 4× what an optimised build
+/// takes. An unoptimised bcrypt (a debug build without the `opt-level = 3` profile lines the
+/// auth crate's docs give) is about 8× slower, so every login would take seconds; 4× leaves
+/// room for slower CPUs and busy machines.
+pub(crate) fn slow_hashing(cost: u32, took: std::time::Duration) -> Option<String> {
+    let expected = COST_10_HASH.mul_f64(2f64.powi(i32::try_from(cost).ok()? - 10));
+    if took <= (expected * 4).max(TOO_SHORT_TO_JUDGE) {
+        return None;
+    }
+    Some(format!(
+        "a bcrypt hash of cost {cost} took {} ms, over 4 times the ~{} ms of an optimised \
+         build: logins and registrations will be that slow. In a debug build, add \
+         `[profile.dev.package.bcrypt] opt-level = 3` and the same for `blowfish` to the \
+         workspace's Cargo.toml (see the auth crate's docs); otherwise the CPU is busy or slow",
+        took.as_millis(),
+        expected.as_millis()
+    ))
 }
 
 /// The cost a bcrypt hash was made with (`$2b$12$…` → 12).
@@ -95,7 +139,7 @@ impl Auth {
     /// normalisation), `PasswordTooShort` under the configured minimum.
     pub fn hash_password(&self, password: &str) -> Result<String, AuthError> {
         let password = self.acceptable_password(password)?;
-        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(AuthError::Hashing)
+        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(HashingError::wrap)
     }
 
     /// `password` normalised, if it is acceptable as a new password (the rules of
@@ -111,7 +155,8 @@ impl Auth {
         Ok(password)
     }
 
-    /// Creates an account.
+    /// Creates an account. With [`crate::AuthConfig::require_verified_email`] it starts
+    /// unverified and a verification link is mailed; otherwise it counts as verified.
     ///
     /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`], and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
@@ -126,29 +171,32 @@ impl Auth {
             return Err(taken());
         }
         let hash = self.hash_password(password)?;
-        let user = self
-            .db
-            .add_user(email.as_str(), &hash)
-            .map_err(|e| match e {
-                DbError::DuplicateEmail => taken(),
-                e => e.into(),
-            })?;
+        // With verification required, the account starts unverified with a token to mail,
+        // stored (as its digest) with the row itself.
+        let token = VerifyToken::generate();
+        let token_digest = token.digest();
+        let new = self.new_account(email.as_str(), &hash, &token_digest);
+        let user = self.db.add_user_with(&new).map_err(|e| match e {
+            DbError::DuplicateEmail => taken(),
+            e => e.into(),
+        })?;
         tracing::Span::current().record("user_id", user.id);
         tracing::info!(event = "registered", "user registered");
+        self.mail_new_account(&user, &token)?;
         Ok(user)
     }
 
     /// Whether `password` is the password of the account `email` (false for unknown or
-    /// malformed emails, throttled accounts and unacceptable passwords). Counts as a login
-    /// attempt for throttling.
+    /// malformed emails, throttled accounts and unacceptable passwords): the contract's
+    /// `valid_login`. Counts as a login attempt for throttling. [`Auth::check_login`] says why
+    /// an answer is false.
+    ///
+    /// Blocks: bcrypt (about 250 ms at cost 12) and database calls.
     ///
     /// Errors: only `Storage`.
     pub fn valid_login(&self, email: &str, password: &str) -> Result<bool, AuthError> {
-        match self.check_credentials(email, password) {
-            Ok(verified) => {
-                self.clear_attempts(verified.counted)?;
-                Ok(true)
-            }
+        match self.check_login(email, password) {
+            Ok(_) => Ok(true),
             Err(
                 AuthError::InvalidCredentials
                 | AuthError::Throttled { .. }
@@ -157,6 +205,22 @@ impl Auth {
             ) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// The account whose password this is, or why not: the credential check of a login
+    /// without a session (for a service that keeps its own). Counts as a login attempt for
+    /// throttling, and a success clears the address's failures, as a login does.
+    ///
+    /// Blocks: bcrypt (about 250 ms at cost 12) and database calls.
+    ///
+    /// Errors: `InvalidCredentials` for an unknown (or malformed) email and a wrong password
+    /// alike; `Throttled { retry_after_secs }` while the address is locked (no bcrypt runs);
+    /// `PasswordTooLong`, `PasswordHasControlCharacter` for a password no account can have;
+    /// `Storage`.
+    pub fn check_login(&self, email: &str, password: &str) -> Result<User, AuthError> {
+        let verified = self.check_credentials(email, password)?;
+        self.clear_attempts(verified.counted)?;
+        Ok(verified.user)
     }
 
     /// Checks the credentials and starts a new session: [`Auth::log_in_from`] for a client
@@ -177,7 +241,9 @@ impl Auth {
     ///
     /// Errors: `PasswordTooLong`, `PasswordHasControlCharacter`; `InvalidCredentials` for an
     /// unknown email or a wrong password alike; `Throttled` while the address is locked;
-    /// `PasswordChanged` as above.
+    /// `PasswordChanged` as above; `EmailNotVerified` for the right password of an account
+    /// that has not confirmed its address while [`crate::AuthConfig::require_verified_email`]
+    /// is set.
     #[instrument(skip_all, fields(user_id))]
     pub fn log_in_from(
         &self,
@@ -188,6 +254,17 @@ impl Auth {
         let verified = self.check_credentials(email, password)?;
         let user = &verified.user;
         tracing::Span::current().record("user_id", user.id);
+        if self.config.require_verified_email && user.email_verified_at.is_none() {
+            // The password was right: its failures are forgotten, but no session starts.
+            let user_id = user.id;
+            self.clear_attempts(verified.counted)?;
+            tracing::info!(
+                event = "login_unverified",
+                user_id,
+                "login refused: email not verified"
+            );
+            return Err(AuthError::EmailNotVerified);
+        }
         let mut changes = UserChanges::default();
         let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
         if verified.rehash || weaker {
@@ -314,6 +391,21 @@ mod tests {
             check_length(&format!("{}a", "é".repeat(36))),
             Err(AuthError::PasswordTooLong)
         ));
+    }
+
+    #[test]
+    fn a_hash_over_four_times_slower_than_an_optimised_build_is_reported() {
+        use std::time::Duration;
+        // Cost 12: ~240 ms expected; a debug build's 1.86 s is reported, 0.4 s is not.
+        let warning = slow_hashing(12, Duration::from_millis(1860)).unwrap();
+        assert!(warning.contains("cost 12 took 1860 ms"), "{warning}");
+        assert!(warning.contains("opt-level = 3"), "{warning}");
+        assert!(slow_hashing(12, Duration::from_millis(400)).is_none());
+        assert!(slow_hashing(12, Duration::from_millis(950)).is_none());
+        assert!(slow_hashing(12, Duration::from_millis(970)).is_some());
+        // Cost 4 (~1 ms) is too short to judge, whatever the ratio.
+        assert!(slow_hashing(4, Duration::from_millis(90)).is_none());
+        assert!(slow_hashing(4, Duration::from_millis(120)).is_some());
     }
 
     #[test]

@@ -39,7 +39,8 @@ impl Auth {
     }
 
     /// As [`Auth::update_password`], but the token must also belong to `email`; a mismatch is
-    /// `UnknownResetToken` and changes nothing. The user's session ends.
+    /// `UnknownResetToken` and changes nothing. The user's session ends. With mail
+    /// configured, the account is mailed a notice that its password changed.
     pub fn reset_password(
         &self,
         email: &str,
@@ -80,6 +81,7 @@ impl Auth {
             .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
             .map_err(unknown)?;
         tracing::info!(event = "reset_redeemed", "password reset");
+        self.mail_password_changed(&user);
         Ok(user)
     }
 }

@@ -16,8 +16,10 @@ pub const LAST_SEEN_EVERY_SECS: i64 = 60;
 /// The most sessions [`Auth::list_sessions`] returns (the newest), whatever the limit per user.
 pub const MAX_LISTED_SESSIONS: i64 = 100;
 
-/// Where a login comes from, kept with its session for the owner to see.
+/// Where a login comes from, kept with its session for the owner to see. Build it with
+/// [`ClientInfo::new`] or `ClientInfo::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientInfo {
     /// The `User-Agent` header; cut to 256 characters when stored.
     pub user_agent: Option<String>,
@@ -25,8 +27,16 @@ pub struct ClientInfo {
     pub ip: Option<String>,
 }
 
+impl ClientInfo {
+    /// A client with this `User-Agent` and IP address.
+    pub fn new(user_agent: Option<String>, ip: Option<String>) -> Self {
+        ClientInfo { user_agent, ip }
+    }
+}
+
 /// A session as its owner sees it: never the token or its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionInfo {
     /// The public id: 32 lowercase hex characters, random, unrelated to the token, so
     /// knowing it lets nobody use the session.
@@ -58,6 +68,7 @@ impl From<db::Session> for SessionInfo {
 
 /// The owner of a live session token, and the session.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Authenticated {
     /// The session's user.
     pub user: User,
@@ -67,7 +78,7 @@ pub struct Authenticated {
 
 /// Whether `id` has the shape of a public session id (32 lowercase hex characters); anything
 /// else names no session and costs no query.
-fn is_public_id(id: &str) -> bool {
+pub(crate) fn is_public_id(id: &str) -> bool {
     id.len() == 32
         && id
             .bytes()
@@ -85,6 +96,14 @@ impl Auth {
             self.db
                 .find_user_by(&[UserFilter::Email(email.to_string())]),
         )
+    }
+
+    /// The account with this id, if there is one. The returned row holds digests, never plain
+    /// tokens.
+    ///
+    /// Blocks: one database query.
+    pub fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, AuthError> {
+        found(self.db.find_user_by(&[UserFilter::Id(id)]))
     }
 
     /// Starts a new session for `email` and returns its token; `None` for an unknown (or

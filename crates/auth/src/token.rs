@@ -50,8 +50,13 @@ secret_token!(
     SessionToken
 );
 secret_token!(
-    /// What `POST /reset_password` hands out, to be given back with the new password.
+    /// What `POST /reset_password` hands out (or mails), to be given back with the new
+    /// password.
     ResetToken
+);
+secret_token!(
+    /// What the verification mail's link carries, to be given back to confirm the address.
+    VerifyToken
 );
 
 #[cfg(test)]

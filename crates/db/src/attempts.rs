@@ -2,7 +2,6 @@
 //! names the version it read, so concurrent attempts are all counted and none is lost.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use user_model::schema::login_attempts;
 use user_model::LoginAttempts;
 
@@ -47,10 +46,7 @@ impl Db {
         match written {
             Ok(1) => Ok(()),
             Ok(_) => Err(DbError::Conflict),
-            Err(DbError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _,
-            ))) => Err(DbError::Conflict),
+            Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),
             Err(e) => Err(e),
         }
     }

@@ -4,19 +4,44 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::{ConnectionError, PgConnection, SqliteConnection};
+use diesel::ConnectionError;
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
+#[cfg(feature = "sqlite")]
+use diesel::SqliteConnection;
 
 use crate::{DbError, DbOptions};
 
-/// A connection to either backend; every query in this crate is written once against it.
+#[cfg(not(any(feature = "sqlite", feature = "postgres")))]
+compile_error!("the db crate needs a backend: enable its `sqlite` or `postgres` feature (or both)");
+
+// A connection to either backend; every query in this crate is written once against it. One
+// enum per set of features, as diesel's derive does not carry `#[cfg]` over to its match arms.
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 #[derive(diesel::MultiConnection)]
 pub(crate) enum AnyConnection {
     Sqlite(SqliteConnection),
     Postgresql(PgConnection),
 }
 
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+#[derive(diesel::MultiConnection)]
+pub(crate) enum AnyConnection {
+    Sqlite(SqliteConnection),
+}
+
+/// A connection to a backend this build has; every query in this crate is written against it.
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+#[derive(diesel::MultiConnection)]
+pub(crate) enum AnyConnection {
+    Postgresql(PgConnection),
+}
+
 /// The database engine behind a `Db`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backend {
     /// An embedded SQLite file.
     Sqlite,
@@ -25,9 +50,34 @@ pub enum Backend {
 }
 
 #[derive(Debug)]
+// A URL of a backend this build lacks is parsed (to say so) but never used.
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 enum Target {
-    Sqlite { path: String },
-    Postgres { url: String, setup: String },
+    Sqlite {
+        path: String,
+    },
+    Postgres {
+        url: String,
+        setup: String,
+        schema: Option<String>,
+    },
+}
+
+/// A PostgreSQL identifier safe to use as a schema name: what it is checked against makes it
+/// safe to splice anywhere, and it is quoted all the same (which also keeps its case).
+fn checked_schema(name: &str) -> Result<String, DbError> {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain || name.len() > 63 || name.to_ascii_lowercase().starts_with("pg_") {
+        return Err(DbError::InvalidOptions(format!(
+            "schema {name:?} is not a plain identifier (letters, digits and _, not starting \
+             with a digit or pg_, at most 63 bytes)"
+        )));
+    }
+    Ok(format!("\"{}\"", name.replace('"', "\"\"")))
 }
 
 /// A pooled connection, and whether a query found it dead.
@@ -46,13 +96,19 @@ impl Manager {
     pub(crate) fn new(options: &DbOptions) -> Result<Self, DbError> {
         let url = options.url.trim();
         let target = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let setup = match options.statement_timeout {
-                Some(t) => format!("SET statement_timeout = {}", t.as_millis()),
-                None => String::new(),
-            };
+            let schema = options.schema.as_deref().map(checked_schema).transpose()?;
+            let mut setup = Vec::new();
+            if let Some(t) = options.statement_timeout {
+                setup.push(format!("SET statement_timeout = {}", t.as_millis()));
+            }
+            if let Some(schema) = &schema {
+                // Only this schema: a table of the same name elsewhere is never touched.
+                setup.push(format!("SET search_path TO {schema}"));
+            }
             Target::Postgres {
                 url: url.to_owned(),
-                setup,
+                setup: setup.join("; "),
+                schema,
             }
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             Target::Sqlite {
@@ -71,6 +127,26 @@ impl Manager {
             if path.is_empty() {
                 return Err(DbError::BadUrl("the SQLite path is empty".into()));
             }
+            if options.schema.is_some() {
+                return Err(DbError::InvalidOptions(
+                    "a schema applies to PostgreSQL only; with SQLite the file is the \
+                     boundary: give authd a file of its own"
+                        .into(),
+                ));
+            }
+        }
+        #[cfg(not(feature = "sqlite"))]
+        if let Target::Sqlite { .. } = &target {
+            return Err(DbError::BadUrl(
+                "this build has no SQLite support (the `sqlite` feature of the db crate)".into(),
+            ));
+        }
+        #[cfg(not(feature = "postgres"))]
+        if let Target::Postgres { .. } = &target {
+            return Err(DbError::BadUrl(
+                "this build has no PostgreSQL support (the `postgres` feature of the db crate)"
+                    .into(),
+            ));
         }
         Ok(Manager { target })
     }
@@ -82,6 +158,14 @@ impl Manager {
         }
     }
 
+    /// The PostgreSQL schema to create and use, quoted.
+    pub(crate) fn schema(&self) -> Option<String> {
+        match &self.target {
+            Target::Postgres { schema, .. } => schema.clone(),
+            Target::Sqlite { .. } => None,
+        }
+    }
+
     pub(crate) fn is_in_memory(&self) -> bool {
         matches!(&self.target, Target::Sqlite { path } if path == ":memory:")
     }
@@ -90,6 +174,7 @@ impl Manager {
 // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
 // synchronous = FULL syncs the WAL at every commit, so a registration answered 200 survives a
 // crash of the process or the machine; it costs an fsync per write, nothing beside bcrypt.
+#[cfg(feature = "sqlite")]
 const SQLITE_SETUP: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = FULL; \
@@ -124,13 +209,15 @@ impl r2d2::ManageConnection for Manager {
 impl Manager {
     fn establish(&self) -> Result<AnyConnection, ConnectionError> {
         match &self.target {
+            #[cfg(feature = "sqlite")]
             Target::Sqlite { path } => {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_SETUP)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
-            Target::Postgres { url, setup } => {
+            #[cfg(feature = "postgres")]
+            Target::Postgres { url, setup, .. } => {
                 let mut conn = PgConnection::establish(url)?;
                 if !setup.is_empty() {
                     conn.batch_execute(setup)
@@ -138,6 +225,11 @@ impl Manager {
                 }
                 Ok(AnyConnection::Postgresql(conn))
             }
+            // `Manager::new` refuses URLs of a backend this build lacks.
+            #[allow(unreachable_patterns)]
+            _ => Err(ConnectionError::InvalidConnectionUrl(
+                "no such backend in this build".into(),
+            )),
         }
     }
 }
@@ -174,6 +266,40 @@ mod tests {
     #[test]
     fn unknown_scheme_is_refused_rather_than_taken_for_a_file() {
         assert!(matches!(target("mysql://h/db"), Err(DbError::BadUrl(_))));
+    }
+
+    #[test]
+    fn a_schema_name_must_be_a_plain_identifier() {
+        let with = |schema: &str| {
+            Manager::new(&DbOptions::new("postgres://u@h/db").with_schema(schema))
+                .map(|m| m.schema())
+        };
+        assert_eq!(with("authd").unwrap(), Some("\"authd\"".into()));
+        assert_eq!(with("Auth_2").unwrap(), Some("\"Auth_2\"".into()));
+        for bad in [
+            "",
+            "2fa",
+            "a-b",
+            "a b",
+            "a\"; DROP TABLE users; --",
+            "pg_temp",
+            "é",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                matches!(with(bad), Err(DbError::InvalidOptions(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_schema_with_sqlite_is_refused_as_the_file_is_the_boundary() {
+        let options = DbOptions::new("sqlite://authd.db").with_schema("authd");
+        assert!(matches!(
+            Manager::new(&options),
+            Err(DbError::InvalidOptions(_))
+        ));
     }
 
     #[test]

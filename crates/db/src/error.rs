@@ -1,9 +1,15 @@
-//! `DbError`: everything the storage layer can report.
+//! `DbError`: everything the storage layer can report, in types of this crate: the driver's
+//! and the pool's errors travel inside a [`BackendError`], so a new diesel or r2d2 is not a
+//! breaking change for callers that match on `DbError`.
+
+use std::fmt;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-/// What went wrong in the storage layer. Messages never contain stored values.
+/// What went wrong in the storage layer. Messages never contain stored values. New variants
+/// may come in a minor release: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// No user matches the filters, or the user to update does not exist.
     #[error("no user matches")]
@@ -28,20 +34,78 @@ pub enum DbError {
     BadUrl(String),
     /// No connection could be had in time: the pool is exhausted or the database is down.
     #[error("database unavailable: {0}")]
-    Unavailable(#[from] r2d2::Error),
+    Unavailable(#[source] BackendError),
     /// The connection broke during the query.
     #[error("database connection lost")]
-    ConnectionLost(#[source] DieselError),
+    ConnectionLost(#[source] BackendError),
     /// The disk is full: the write was not stored (SQLite `SQLITE_FULL`, PostgreSQL `53100`).
     /// Space must be freed; a retry later may work.
     #[error("database disk full")]
-    StorageFull(#[source] DieselError),
+    StorageFull(#[source] BackendError),
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The options cannot be used as given (e.g. a schema name that is no plain identifier, or
+    /// a schema with SQLite).
+    #[error("invalid database options: {0}")]
+    InvalidOptions(String),
     /// Any other database failure.
     #[error("database error")]
-    Query(#[source] DieselError),
+    Query(#[source] BackendError),
+}
+
+/// The database driver's (diesel's) or the connection pool's (r2d2's) own error, kept whole for
+/// logs: its `Display` and `source()` are theirs. Its type is this crate's, so callers do not
+/// depend on diesel or r2d2 to hold or match a [`DbError`].
+pub struct BackendError(Inner);
+
+enum Inner {
+    Pool(r2d2::Error),
+    Driver(DieselError),
+}
+
+impl BackendError {
+    pub(crate) fn pool(error: r2d2::Error) -> Self {
+        BackendError(Inner::Pool(error))
+    }
+
+    /// Whether a unique index refused the row.
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(
+            self.0,
+            Inner::Driver(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Pool(e) => fmt::Debug::fmt(e, f),
+            Inner::Driver(e) => fmt::Debug::fmt(e, f),
+        }
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Inner::Pool(e) => fmt::Display::fmt(e, f),
+            Inner::Driver(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for BackendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Inner::Pool(e) => e.source(),
+            Inner::Driver(e) => e.source(),
+        }
+    }
 }
 
 impl DbError {
@@ -81,10 +145,17 @@ fn is_disk_full(error: &DieselError) -> bool {
     }
 }
 
-impl From<DieselError> for DbError {
-    fn from(error: DieselError) -> Self {
+impl DbError {
+    /// The pool could not hand out a connection.
+    pub(crate) fn pool(error: r2d2::Error) -> Self {
+        DbError::Unavailable(BackendError::pool(error))
+    }
+
+    /// What a driver error means here. (A function, not a public `From`: diesel's type stays
+    /// out of this crate's API.)
+    pub(crate) fn driver(error: DieselError) -> Self {
         if is_disk_full(&error) {
-            return DbError::StorageFull(error);
+            return DbError::StorageFull(BackendError(Inner::Driver(error)));
         }
         match error {
             DieselError::NotFound => DbError::NoResultFound,
@@ -94,8 +165,10 @@ impl From<DieselError> for DbError {
                 DbError::DuplicateEmail
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-            | DieselError::BrokenTransactionManager => DbError::ConnectionLost(error),
-            other => DbError::Query(other),
+            | DieselError::BrokenTransactionManager => {
+                DbError::ConnectionLost(BackendError(Inner::Driver(error)))
+            }
+            other => DbError::Query(BackendError(Inner::Driver(other))),
         }
     }
 }
@@ -114,7 +187,7 @@ mod tests {
             "database or disk is full",
             "could not extend file \"base/16384/16385\": No space left on device",
         ] {
-            let error = DbError::from(database_error(message));
+            let error = DbError::driver(database_error(message));
             assert!(matches!(error, DbError::StorageFull(_)), "{message}");
             assert!(error.is_unavailable());
         }
@@ -122,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_commit_that_failed_for_space_is_storage_full_even_if_its_rollback_failed() {
-        let error = DbError::from(DieselError::RollbackErrorOnCommit {
+        let error = DbError::driver(DieselError::RollbackErrorOnCommit {
             rollback_error: Box::new(database_error("cannot rollback - no transaction is active")),
             commit_error: Box::new(database_error("database or disk is full")),
         });
@@ -131,7 +204,7 @@ mod tests {
 
     #[test]
     fn other_database_errors_stay_query_errors() {
-        let error = DbError::from(database_error("no such table: users"));
+        let error = DbError::driver(database_error("no such table: users"));
         assert!(matches!(error, DbError::Query(_)));
         assert!(!error.is_unavailable());
     }

@@ -8,6 +8,7 @@ use user_model::UserId;
 /// Token filters take the digest as stored, never the plain token. There is deliberately no
 /// filter for "column IS NULL": a request without a token must never match a user without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UserFilter {
     /// `id = …`
     Id(UserId),

@@ -4,6 +4,7 @@ mod attempts;
 mod connection;
 mod error;
 mod filter;
+mod mail;
 mod migrate;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -13,16 +14,20 @@ mod users;
 use std::time::Duration;
 
 pub use connection::Backend;
-pub use error::DbError;
+pub use error::{BackendError, DbError};
 pub use filter::UserFilter;
+pub use mail::TokenGrant;
 pub use sessions::Alive;
+pub use user_model::MailLimit;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};
 
 use connection::{AnyConnection, Manager};
 
-/// Where the database is and how to reach it.
+/// Where the database is and how to reach it. Start from [`DbOptions::new`] and set fields
+/// (`options.pool_size = 16;`): fields may be added in a minor release.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DbOptions {
     /// `postgres://…`, `postgresql://…`, `sqlite://path`, a bare SQLite path or `:memory:`.
     pub url: String,
@@ -35,6 +40,13 @@ pub struct DbOptions {
     /// Whether [`Db::open`] applies pending migrations (`false`: the schema is left as it is,
     /// e.g. to check a configuration without changing anything).
     pub migrate: bool,
+    /// PostgreSQL only: the schema that holds every table authd creates (and diesel's
+    /// migration table), created if missing, so authd can share a database that has tables of
+    /// its own (a `users` table, say). Every pooled connection sets its `search_path` to it.
+    /// A plain identifier (letters, digits, `_`; not starting with a digit or `pg_`; at most
+    /// 63 bytes). `None`: the server's `search_path` (usually `public`). With SQLite the file
+    /// is the boundary: a schema there is an `InvalidOptions` error.
+    pub schema: Option<String>,
 }
 
 impl DbOptions {
@@ -46,7 +58,14 @@ impl DbOptions {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
             migrate: true,
+            schema: None,
         }
+    }
+
+    /// These options with `schema` (see [`DbOptions::schema`]).
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
     }
 }
 
@@ -68,10 +87,16 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Opens the pool and applies pending migrations (unless `options.migrate` is false).
     ///
-    /// Errors: `BadUrl` for a scheme authd does not speak, `Unavailable` when no connection can
-    /// be made within `connect_timeout`, `Migration` when the schema cannot be brought up to date.
+    /// With `options.schema` on PostgreSQL, the schema is created (if missing) under the same
+    /// lock as the migrations, which then run in it.
+    ///
+    /// Errors: `BadUrl` for a scheme authd does not speak (or a backend this build lacks),
+    /// `InvalidOptions` for a schema name that is not a plain identifier or a schema with
+    /// SQLite, `Unavailable` when no connection can be made within `connect_timeout`,
+    /// `Migration` when the schema cannot be brought up to date.
     pub fn open(options: &DbOptions) -> Result<Self, DbError> {
         let manager = Manager::new(options)?;
+        let manager_schema = manager.schema();
         let backend = manager.backend();
         let in_memory = manager.is_in_memory();
         let mut builder = r2d2::Pool::builder()
@@ -89,9 +114,10 @@ impl Db {
             // Each `:memory:` connection is its own database: keep the one we have forever.
             builder = builder.idle_timeout(None).max_lifetime(None);
         }
-        let pool = builder.build(manager)?;
+        let pool = builder.build(manager).map_err(DbError::pool)?;
         if options.migrate {
-            migrate::run(&mut pool.get()?.conn)?;
+            let mut pooled = pool.get().map_err(DbError::pool)?;
+            migrate::run(&mut pooled.conn, manager_schema.as_deref())?;
         }
         Ok(Db { pool, backend })
     }
@@ -152,9 +178,11 @@ impl Db {
         use diesel::connection::{AnsiTransactionManager, TransactionManager};
         self.run(|conn| {
             match conn {
+                #[cfg(feature = "sqlite")]
                 AnyConnection::Sqlite(c) => {
                     AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
                 }
+                #[cfg(feature = "postgres")]
                 AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
             }
             match query(conn) {
@@ -181,7 +209,7 @@ impl Db {
     ) -> Result<T, DbError> {
         use diesel::connection::TransactionManager;
         use diesel::result::{DatabaseErrorKind, Error};
-        let mut pooled = self.pool.get()?;
+        let mut pooled = self.pool.get().map_err(DbError::pool)?;
         let result = query(&mut pooled.conn);
         if let Err(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) = &result {
             pooled.broken = true;
@@ -189,6 +217,6 @@ impl Db {
         if AnyConnection::is_broken_transaction_manager(&mut pooled.conn) {
             pooled.broken = true;
         }
-        Ok(result?)
+        result.map_err(DbError::driver)
     }
 }

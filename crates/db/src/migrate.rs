@@ -1,5 +1,6 @@
 //! Embedded migrations, one folder per backend because their SQL differs.
 
+#[cfg(feature = "postgres")]
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -7,33 +8,67 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::connection::AnyConnection;
 use crate::DbError;
 
+#[cfg(feature = "sqlite")]
 pub(crate) const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+#[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 // Any constant will do, as long as nothing else in the database uses it.
+#[cfg(feature = "postgres")]
 const POSTGRES_MIGRATION_LOCK: i64 = 0x0061_7574_6864; // "authd" in ASCII
 
 /// Applies pending migrations. Safe when several instances start at once: PostgreSQL
 /// serialises them on an advisory lock, SQLite on an exclusive transaction.
-pub(crate) fn run(conn: &mut AnyConnection) -> Result<(), DbError> {
-    match conn {
+/// `schema` (quoted; PostgreSQL only) is created first if missing, under the same lock, so
+/// instances starting at once do not race to create it.
+#[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+pub(crate) fn run(conn: &mut AnyConnection, schema: Option<&str>) -> Result<(), DbError> {
+    let outcome: Result<(), Failed> = match conn {
+        #[cfg(feature = "sqlite")]
         AnyConnection::Sqlite(conn) => conn.exclusive_transaction(|conn| apply(conn, SQLITE)),
+        #[cfg(feature = "postgres")]
         AnyConnection::Postgresql(conn) => conn.transaction(|conn| {
             conn.batch_execute(&format!(
                 "SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK})"
             ))?;
+            if let Some(schema) = schema {
+                conn.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))?;
+            }
             apply(conn, POSTGRES)
         }),
+    };
+    outcome.map_err(|failed| match failed {
+        Failed::Driver(e) => DbError::driver(e),
+        Failed::Db(e) => e,
+    })
+}
+
+/// What a migration transaction can fail with: diesel's transactions want an error type that a
+/// diesel error converts into, which `DbError` (keeping diesel out of its API) is not.
+enum Failed {
+    Driver(diesel::result::Error),
+    Db(DbError),
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(error: diesel::result::Error) -> Self {
+        Failed::Driver(error)
     }
 }
 
-fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<(), DbError>
+impl From<DbError> for Failed {
+    fn from(error: DbError) -> Self {
+        Failed::Db(error)
+    }
+}
+
+fn apply<C>(conn: &mut C, migrations: EmbeddedMigrations) -> Result<(), Failed>
 where
     C: MigrationHarness<C::Backend> + Connection,
 {
     let applied = conn
         .run_pending_migrations(migrations)
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+        .map_err(|e| Failed::Db(DbError::Migration(e.to_string())))?;
     for version in applied {
         tracing::info!(%version, "applied migration");
     }

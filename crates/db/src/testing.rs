@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::Connection;
+#[cfg(feature = "postgres")]
+use diesel::PgConnection;
 
 /// The variable that points tests at a PostgreSQL server.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
@@ -20,12 +22,14 @@ pub struct TestDatabase {
     _guard: Guard,
 }
 
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 enum Guard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { server: String, schema: String },
     SmallDisk(SmallDisk),
 }
 
+#[cfg(feature = "sqlite")]
 /// How big `TestDatabase::sqlite_on_small_disk`'s file system is: room for the schema, a WAL
 /// and a few hundred users, and quick to fill.
 const SMALL_DISK_BYTES: u64 = 2 * 1024 * 1024;
@@ -54,6 +58,7 @@ impl Drop for SmallDisk {
 
 impl TestDatabase {
     /// A fresh SQLite file.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("create a temp dir");
         let path = dir.path().join("authd-test.db");
@@ -67,6 +72,7 @@ impl TestDatabase {
     /// A fresh schema on the server of `TEST_DATABASE_URL`, or `None` (saying so on stderr)
     /// when it is not set. Panics when it is set but the server cannot be reached: a CI run
     /// that meant to test PostgreSQL must not pass without doing it.
+    #[cfg(feature = "postgres")]
     pub fn postgres() -> Option<Self> {
         let Ok(server) = std::env::var(TEST_DATABASE_URL) else {
             // Once per test binary, and past libtest's capture (which takes only `eprintln!`),
@@ -99,6 +105,7 @@ impl TestDatabase {
     /// (`fill_disk`). Mounting needs root (or `CAP_SYS_ADMIN`). When the mount fails this panics
     /// if `CI` is `true` (CI must not pass without the test), and otherwise returns `None`,
     /// saying so on stderr.
+    #[cfg(feature = "sqlite")]
     pub fn sqlite_on_small_disk() -> Option<Self> {
         let dir = tempfile::tempdir().expect("create a temp dir");
         let mount_point = dir.path().to_path_buf();
@@ -164,11 +171,16 @@ impl TestDatabase {
         }
     }
 
-    /// SQLite always, and PostgreSQL when `TEST_DATABASE_URL` is set.
+    /// SQLite always, and PostgreSQL when `TEST_DATABASE_URL` is set (each when this build
+    /// has the backend).
     pub fn all() -> Vec<Self> {
-        std::iter::once(Self::sqlite())
-            .chain(Self::postgres())
-            .collect()
+        #[allow(unused_mut)]
+        let mut all = Vec::new();
+        #[cfg(feature = "sqlite")]
+        all.push(Self::sqlite());
+        #[cfg(feature = "postgres")]
+        all.extend(Self::postgres());
+        all
     }
 
     /// Applies the embedded migrations up to and including `version` (e.g. `"20261125000000"`,
@@ -176,7 +188,6 @@ impl TestDatabase {
     /// rows into before testing an upgrade.
     pub fn migrate_to(&self, version: &str) {
         use diesel::migration::MigrationSource;
-        use diesel::SqliteConnection;
         use diesel_migrations::MigrationHarness;
         macro_rules! run_upto {
             ($conn:expr, $source:expr, $backend:ty) => {{
@@ -194,15 +205,19 @@ impl TestDatabase {
             }};
         }
         match self.backend {
+            #[cfg(feature = "sqlite")]
             crate::Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
                 run_upto!(conn, crate::migrate::SQLITE, diesel::sqlite::Sqlite)
             }
+            #[cfg(feature = "postgres")]
             crate::Backend::Postgres => {
                 let mut conn = PgConnection::establish(&self.url).expect("open PostgreSQL");
                 run_upto!(conn, crate::migrate::POSTGRES, diesel::pg::Pg)
             }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a test database of a backend this build lacks"),
         }
     }
 
@@ -210,6 +225,7 @@ impl TestDatabase {
     /// an operator would.
     pub fn execute(&self, sql: &str) {
         match self.backend {
+            #[cfg(feature = "sqlite")]
             crate::Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
                 diesel::SqliteConnection::establish(path)
@@ -217,11 +233,45 @@ impl TestDatabase {
                     .batch_execute(sql)
                     .expect("run SQL");
             }
+            #[cfg(feature = "postgres")]
             crate::Backend::Postgres => PgConnection::establish(&self.url)
                 .expect("open PostgreSQL")
                 .batch_execute(sql)
                 .expect("run SQL"),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a test database of a backend this build lacks"),
         }
+    }
+
+    /// The number a query of the form `SELECT count(*) AS n FROM …` answers, run on the
+    /// database directly (as `execute` runs SQL), to check what is there without `Db`.
+    pub fn count(&self, sql: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let rows: Vec<Count> = match self.backend {
+            #[cfg(feature = "sqlite")]
+            crate::Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the count")
+            }
+            #[cfg(feature = "postgres")]
+            crate::Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open PostgreSQL");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the count")
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a test database of a backend this build lacks"),
+        };
+        rows.first().expect("one row").n
     }
 
     /// The URL to open it with.
@@ -252,6 +302,7 @@ fn disk_free_bytes(path: &Path) -> Option<u64> {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        #[cfg(feature = "postgres")]
         if let Guard::Postgres { server, schema } = self {
             // Best effort: a schema left behind costs nothing but space.
             if let Ok(mut conn) = PgConnection::establish(server) {

@@ -19,13 +19,23 @@ impl Db {
     /// Errors: `DuplicateEmail` when the address is taken (the unique index decides, so
     /// concurrent registrations of one address let exactly one through).
     pub fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, DbError> {
-        let new = NewUser {
+        self.add_user_with(&NewUser {
             email,
             hashed_password,
-        };
+            email_verified_at: None,
+            verify_token: None,
+            verify_expires_at: None,
+        })
+    }
+
+    /// As [`Db::add_user`], with the verification columns given too (an account registered
+    /// verified, or unverified with a verification token to mail).
+    ///
+    /// Errors: `DuplicateEmail` as for `add_user`.
+    pub fn add_user_with(&self, new: &NewUser<'_>) -> Result<User, DbError> {
         self.write(|conn| {
             diesel::insert_into(users::table)
-                .values(&new)
+                .values(new)
                 .returning(users::all_columns)
                 .get_result(conn)
         })
@@ -138,6 +148,9 @@ impl Db {
                 "reset_expires_at" => typed.reset_expires_at = Some(number()?),
                 "failed_logins" => typed.failed_logins = Some(parse_number(name, required()?)?),
                 "failed_window_start" => typed.failed_window_start = Some(number()?),
+                "email_verified_at" => typed.email_verified_at = Some(number()?),
+                "verify_token" => typed.verify_token = Some(text()),
+                "verify_expires_at" => typed.verify_expires_at = Some(number()?),
                 _ => return Err(DbError::UnknownAttribute(name.to_owned())),
             }
         }

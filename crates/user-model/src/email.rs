@@ -47,26 +47,38 @@ impl Email {
     /// sides, no inner white space or control characters, no invisible or display-changing
     /// character and no `<`/`>` (see [`InvalidEmail::ForbiddenCharacter`]), and at most 254
     /// characters.
+    ///
+    /// Every rule is checked on the lower-cased text that is stored, so what `parse` accepts
+    /// parses again to itself: `parse(parse(x).as_str()) == parse(x)`.
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(InvalidEmail::Empty);
         }
+        // Lower-casing never shortens text (each character becomes one to three), so this
+        // early check only spares the work of lower-casing a long body.
         if trimmed.chars().count() > MAX_EMAIL_LEN {
             return Err(InvalidEmail::TooLong);
         }
-        let mut parts = trimmed.split('@');
+        // The rules below hold on what is stored and echoed, not on what was sent: some
+        // characters grow when lower-cased (`İ`, U+0130, becomes `i` and U+0307), and an address
+        // that fits only before lower-casing could never be typed in again.
+        let lowered = trimmed.to_lowercase();
+        if lowered.chars().count() > MAX_EMAIL_LEN {
+            return Err(InvalidEmail::TooLong);
+        }
+        let mut parts = lowered.split('@');
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(InvalidEmail::Malformed);
         };
         let clean = |c: char| !c.is_whitespace() && !c.is_control();
-        if local.is_empty() || domain.is_empty() || !trimmed.chars().all(clean) {
+        if local.is_empty() || domain.is_empty() || !lowered.chars().all(clean) {
             return Err(InvalidEmail::Malformed);
         }
-        if trimmed.chars().any(is_forbidden) {
+        if lowered.chars().any(is_forbidden) {
             return Err(InvalidEmail::ForbiddenCharacter);
         }
-        Ok(Email(trimmed.to_lowercase()))
+        Ok(Email(lowered))
     }
 
     /// The normalised address.
@@ -175,5 +187,30 @@ mod tests {
         assert!(Email::parse(&at_limit).is_ok());
         let over = format!("{}@x.io", "a".repeat(255 - 5));
         assert_eq!(Email::parse(&over), Err(InvalidEmail::TooLong));
+    }
+
+    #[test]
+    fn an_address_that_grows_past_254_characters_when_lower_cased_is_too_long() {
+        // `İ` (U+0130) lower-cases to two characters: 254 sent, 255 stored.
+        let raw = format!("{}\u{130}@x.io", "a".repeat(248));
+        assert_eq!(raw.chars().count(), 254);
+        assert_eq!(Email::parse(&raw), Err(InvalidEmail::TooLong));
+        let fits = format!("{}\u{130}@x.io", "a".repeat(247));
+        let email = Email::parse(&fits).unwrap();
+        assert_eq!(email.as_str().chars().count(), 254);
+    }
+
+    #[test]
+    fn an_accepted_address_parses_again_to_itself() {
+        for raw in [
+            "  Bob@X.IO ",
+            "José@Café.fr",
+            "\u{130}stanbul@X.io",
+            "ΣΊΣΥΦΟΣ@x.io",
+            "K\u{212a}@x.io",
+        ] {
+            let once = Email::parse(raw).unwrap();
+            assert_eq!(Email::parse(once.as_str()), Ok(once.clone()), "{raw:?}");
+        }
     }
 }

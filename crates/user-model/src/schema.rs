@@ -21,6 +21,12 @@ diesel::table! {
         failed_logins -> Integer,
         /// Unix seconds when the current throttling window began.
         failed_window_start -> Nullable<BigInt>,
+        /// Unix seconds when the address was confirmed; NULL while it is not.
+        email_verified_at -> Nullable<BigInt>,
+        /// SHA-256 hex digest of the pending email-verification token.
+        verify_token -> Nullable<Text>,
+        /// Unix seconds after which the verification token is no longer valid.
+        verify_expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -35,6 +41,20 @@ diesel::table! {
         locked_until -> Nullable<BigInt>,
         /// Unix seconds of the latest attempt.
         last_attempt_at -> BigInt,
+        /// Goes up on every write, so a write can require the row it read.
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Mail sent per kind and address, for the rate limits.
+    mail_limits (key_digest) {
+        /// SHA-256 hex digest of the kind and the normalised address; never the address.
+        key_digest -> Text,
+        /// Unix seconds of the sends of the last hour, comma-separated, at most five.
+        sent_at -> Text,
+        /// Unix seconds of the latest send.
+        last_sent_at -> BigInt,
         /// Goes up on every write, so a write can require the row it read.
         version -> BigInt,
     }
@@ -66,4 +86,4 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_attempts, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(login_attempts, mail_limits, sessions, users,);

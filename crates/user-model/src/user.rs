@@ -34,6 +34,13 @@ pub struct User {
     pub failed_logins: i32,
     /// Unix seconds when the current throttling window began.
     pub failed_window_start: Option<i64>,
+    /// Unix seconds when the address was confirmed (or, for accounts made while confirmation
+    /// was not required, when the account was made); `None` while it is not.
+    pub email_verified_at: Option<i64>,
+    /// Digest of the pending email-verification token, if any.
+    pub verify_token: Option<String>,
+    /// Unix seconds after which the verification token is dead.
+    pub verify_expires_at: Option<i64>,
 }
 
 fn redacted(present: bool) -> &'static str {
@@ -63,6 +70,12 @@ impl fmt::Debug for User {
             .field("reset_expires_at", &self.reset_expires_at)
             .field("failed_logins", &self.failed_logins)
             .field("failed_window_start", &self.failed_window_start)
+            .field("email_verified_at", &self.email_verified_at)
+            .field(
+                "verify_token",
+                &format_args!("{}", redacted(self.verify_token.is_some())),
+            )
+            .field("verify_expires_at", &self.verify_expires_at)
             .finish()
     }
 }
@@ -75,6 +88,12 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     /// A bcrypt hash.
     pub hashed_password: &'a str,
+    /// When the address counts as confirmed; `None` (what `add_user` inserts) while it is not.
+    pub email_verified_at: Option<i64>,
+    /// Digest of a verification token to mail, with its expiry.
+    pub verify_token: Option<&'a str>,
+    /// Unix seconds after which `verify_token` is dead.
+    pub verify_expires_at: Option<i64>,
 }
 
 /// A partial update of one user. `None` leaves a column alone; for nullable columns
@@ -98,6 +117,12 @@ pub struct UserChanges {
     pub failed_logins: Option<i32>,
     /// New throttling window start.
     pub failed_window_start: Option<Option<i64>>,
+    /// New confirmation time.
+    pub email_verified_at: Option<Option<i64>>,
+    /// New verification digest.
+    pub verify_token: Option<Option<String>>,
+    /// New verification expiry.
+    pub verify_expires_at: Option<Option<i64>>,
 }
 
 impl UserChanges {
@@ -120,6 +145,9 @@ impl fmt::Debug for UserChanges {
             .field("reset_expires_at", &self.reset_expires_at)
             .field("failed_logins", &self.failed_logins)
             .field("failed_window_start", &self.failed_window_start)
+            .field("email_verified_at", &self.email_verified_at)
+            .field("verify_token", &set(self.verify_token.is_some()))
+            .field("verify_expires_at", &self.verify_expires_at)
             .finish()
     }
 }
@@ -140,6 +168,9 @@ mod tests {
             reset_expires_at: None,
             failed_logins: 0,
             failed_window_start: None,
+            email_verified_at: None,
+            verify_token: Some("verifydigest".into()),
+            verify_expires_at: None,
         }
     }
 
@@ -147,7 +178,7 @@ mod tests {
     fn debug_output_redacts_hash_and_token_digests() {
         let shown = format!("{:?}", user());
         assert!(shown.contains("bob@x.io"));
-        for secret in ["$2b$04$", "sessiondigest", "resetdigest"] {
+        for secret in ["$2b$04$", "sessiondigest", "resetdigest", "verifydigest"] {
             assert!(!shown.contains(secret), "{secret} leaked in {shown}");
         }
     }

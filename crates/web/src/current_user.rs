@@ -8,14 +8,14 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 use auth::{SessionInfo, User};
 
-use crate::{ApiError, Authd};
+use crate::{ApiError, Authd, NotLoggedIn};
 
-/// The name of the session cookie.
-pub(crate) const SESSION_COOKIE: &str = "session_id";
-
-/// The user of the request's `session_id` cookie, and which of its sessions that is.
-/// Extraction fails with 403 JSON when there is no cookie or no live session for it. Needs
-/// `Data<Authd>` in the app data.
+/// The user of the request's session cookie (`session_id` unless
+/// [`crate::WebOptions::with_session_cookie`] says otherwise), and which of its sessions that
+/// is. Extraction fails with 403 JSON (401 with [`crate::NotLoggedIn::Unauthorized`]) when
+/// there is no cookie or no live session for it. Needs `Data<Authd>` in the app data.
+///
+/// Checking the session is a database query, run on actix's blocking pool.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     user: User,
@@ -55,15 +55,22 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let authd = req.app_data::<Data<Authd>>().cloned();
-        let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let token = authd.as_ref().and_then(|authd| {
+            req.cookie(authd.options().session_cookie_name())
+                .map(|c| c.value().to_owned())
+        });
         Box::pin(async move {
             let Some(authd) = authd else {
                 tracing::error!("CurrentUser used without Data<Authd> in the app data");
                 return Err(ApiError::Internal);
             };
-            let token = token
-                .filter(|t| !t.is_empty())
-                .ok_or(ApiError::NotLoggedIn)?;
+            let refused = match authd.options().not_logged_in {
+                NotLoggedIn::Unauthorized => ApiError::LoginRequired,
+                _ => ApiError::NotLoggedIn,
+            };
+            let Some(token) = token.filter(|t| !t.is_empty()) else {
+                return Err(refused);
+            };
             authd
                 .lookup(move |auth| auth.authenticate(&token))
                 .await?
@@ -71,7 +78,7 @@ impl FromRequest for CurrentUser {
                     user: found.user,
                     session: found.session,
                 })
-                .ok_or(ApiError::NotLoggedIn)
+                .ok_or(refused)
         })
     }
 }

@@ -11,8 +11,10 @@ use serde::Serialize;
 use crate::fields::MAX_BODY_BYTES;
 
 /// What went wrong with a request. Every variant answers `{"message": "..."}`; no message
-/// carries a password, token, hash or internal detail.
+/// carries a password, token, hash or internal detail. New variants may come in a minor
+/// release: match with a `_` arm.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ApiError {
     /// A required field is missing or empty (400).
     MissingField(&'static str),
@@ -20,8 +22,10 @@ pub enum ApiError {
     NotAString(&'static str),
     /// The body cannot be read or parsed (400).
     BadBody(&'static str),
-    /// No valid `session_id` cookie (403).
+    /// No valid session cookie (403).
     NotLoggedIn,
+    /// No valid session cookie, answered 401 as [`crate::NotLoggedIn::Unauthorized`] asks.
+    LoginRequired,
     /// A state-changing request (or a CORS preflight) from a web origin that is neither
     /// authd's own nor allowed (403).
     CrossOriginRefused,
@@ -65,6 +69,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             ApiError::NotLoggedIn | ApiError::CrossOriginRefused => StatusCode::FORBIDDEN,
+            ApiError::LoginRequired => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -85,14 +90,16 @@ impl ApiError {
                 | AuthError::WrongPassword
                 | AuthError::PasswordChanged => StatusCode::UNAUTHORIZED,
                 AuthError::UnknownSession => StatusCode::NOT_FOUND,
-                AuthError::UnknownEmail | AuthError::UnknownUser | AuthError::UnknownResetToken => {
-                    StatusCode::FORBIDDEN
-                }
+                AuthError::UnknownEmail
+                | AuthError::UnknownUser
+                | AuthError::UnknownResetToken
+                | AuthError::EmailNotVerified
+                | AuthError::UnknownVerificationToken => StatusCode::FORBIDDEN,
+                AuthError::VerificationOff | AuthError::MailOff => StatusCode::NOT_FOUND,
                 AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-                AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
+                // Config, Hashing, Storage, and whatever a newer auth adds.
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
@@ -103,7 +110,9 @@ impl ApiError {
             ApiError::MissingField(field) => format!("{field} is required").into(),
             ApiError::NotAString(field) => format!("{field} must be a string").into(),
             ApiError::BadBody(why) => (*why).into(),
-            ApiError::NotLoggedIn => "no valid session: log in first".into(),
+            ApiError::NotLoggedIn | ApiError::LoginRequired => {
+                "no valid session: log in first".into()
+            }
             ApiError::CrossOriginRefused => "cross-origin request refused".into(),
             ApiError::NotFound => "no such endpoint".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
@@ -137,11 +146,13 @@ impl ApiError {
                 | AuthError::WrongPassword
                 | AuthError::UnknownSession
                 | AuthError::UnknownEmail
+                | AuthError::EmailNotVerified
+                | AuthError::UnknownVerificationToken
+                | AuthError::VerificationOff
+                | AuthError::MailOff
                 | AuthError::Throttled { .. } => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
-                AuthError::Config(_) | AuthError::Hashing(_) | AuthError::Storage(_) => {
-                    "internal error".into()
-                }
+                _ => "internal error".into(),
             },
         }
     }

@@ -22,7 +22,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// A request without a `Content-Type` is read as a form (so an empty body is simply missing
 /// fields). Other types → 415, over 16 KiB → 413, broken encoding or JSON → 400, a body that
 /// takes longer than [`crate::WebOptions::request_timeout`] to arrive (10 s without
-/// `Data<Authd>`) → 408. In a form, a repeated field keeps its first value, as Flask does.
+/// `Data<Authd>`) → 408. In a form, a repeated field keeps its first value, as Flask does; a
+/// JSON object that repeats a key → 400 (see [`Fields::from_json`]).
 #[derive(Debug, Default)]
 pub struct Fields(HashMap<String, Option<String>>);
 
@@ -36,6 +37,12 @@ impl Fields {
             Some(Some(value)) if value.is_empty() => Err(ApiError::MissingField(name)),
             Some(Some(value)) => Ok(value.clone()),
         }
+    }
+
+    /// Every field as parsed; `None` for a JSON value that is not a string.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn entries(&self) -> &HashMap<String, Option<String>> {
+        &self.0
     }
 
     /// Parses a form body. Errors: `BadBody` when it is not UTF-8, raw or percent-decoded.
@@ -57,22 +64,94 @@ impl Fields {
         Ok(Fields(fields))
     }
 
-    /// Parses a JSON object body; non-string values are kept as "not a string".
+    /// Parses a JSON object body; non-string values are kept as "not a string". Errors:
+    /// `BadBody` when it is not JSON, not an object, or names a field twice.
+    ///
+    /// A repeated key is refused rather than resolved: a form keeps a field's first value and
+    /// `serde_json`'s map would keep the last, so whichever rule JSON followed, one of the two
+    /// encodings would disagree with the other about what the client sent.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|_| ApiError::BadBody("request body is not valid JSON"))?;
-        let serde_json::Value::Object(object) = value else {
-            return Err(ApiError::BadBody("JSON body must be an object"));
-        };
-        Ok(Fields(
-            object
-                .into_iter()
-                .map(|(name, value)| match value {
-                    serde_json::Value::String(text) => (name, Some(text)),
-                    _ => (name, None),
-                })
-                .collect(),
-        ))
+        match serde_json::from_slice::<JsonBody>(body) {
+            Ok(JsonBody::Object(fields)) => Ok(Fields(fields)),
+            Ok(JsonBody::RepeatedKey) => Err(ApiError::BadBody("JSON body repeats a field")),
+            Ok(JsonBody::NotAnObject) => Err(ApiError::BadBody("JSON body must be an object")),
+            Err(_) => Err(ApiError::BadBody("request body is not valid JSON")),
+        }
+    }
+}
+
+/// A JSON body as [`Fields::from_json`] sees it, read in one pass so that a repeated key is
+/// still visible (`serde_json::Value` keeps only the last).
+enum JsonBody {
+    Object(HashMap<String, Option<String>>),
+    RepeatedKey,
+    NotAnObject,
+}
+
+impl<'de> serde::Deserialize<'de> for JsonBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonBodyVisitor)
+    }
+}
+
+struct JsonBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonBodyVisitor {
+    type Value = JsonBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
+        let mut fields = HashMap::new();
+        let mut repeated = false;
+        // Reads to the end even after a repeat, so broken JSON is still reported as such.
+        while let Some(name) = map.next_key::<String>()? {
+            let value = match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::String(text) => Some(text),
+                _ => None,
+            };
+            if fields.insert(name, value).is_some() {
+                repeated = true;
+            }
+        }
+        Ok(if repeated {
+            JsonBody::RepeatedKey
+        } else {
+            JsonBody::Object(fields)
+        })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonBody, A::Error> {
+        // Read as values, not `IgnoredAny`: serde_json skips ignored strings without checking
+        // their UTF-8, and a broken array must still be "not valid JSON" (found by fuzzing).
+        while seq.next_element::<serde_json::Value>()?.is_some() {}
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonBody, E> {
+        Ok(JsonBody::NotAnObject)
     }
 }
 
@@ -216,6 +295,68 @@ mod tests {
         assert!(matches!(
             Fields::from_json(b"[1]"),
             Err(ApiError::BadBody(_))
+        ));
+    }
+
+    #[test]
+    fn json_that_repeats_a_key_is_refused() {
+        for body in [
+            r#"{"email": "first@x.io", "email": "second@x.io"}"#,
+            r#"{"email": "a@x.io", "password": "pw", "email": 5}"#,
+            r#"{"email": "a@x.io", "\u0065mail": "b@x.io"}"#,
+        ] {
+            assert!(
+                matches!(
+                    Fields::from_json(body.as_bytes()),
+                    Err(ApiError::BadBody("JSON body repeats a field"))
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_that_repeats_a_key_and_then_breaks_is_not_json() {
+        assert!(matches!(
+            Fields::from_json(br#"{"a": "1", "a": "2", "#),
+            Err(ApiError::BadBody("request body is not valid JSON"))
+        ));
+    }
+
+    #[test]
+    fn repeated_keys_inside_a_nested_value_do_not_matter() {
+        let fields = Fields::from_json(br#"{"email": "a@x.io", "x": {"k": 1, "k": 2}}"#).unwrap();
+        assert_eq!(fields.required("email").unwrap(), "a@x.io");
+    }
+
+    #[test]
+    fn json_scalars_and_arrays_are_not_objects_and_broken_ones_not_json() {
+        for body in ["1", "\"s\"", "null", "true", "[1, {\"a\": 2}]", "-1.5"] {
+            assert!(
+                matches!(
+                    Fields::from_json(body.as_bytes()),
+                    Err(ApiError::BadBody("JSON body must be an object"))
+                ),
+                "{body}"
+            );
+        }
+        for body in ["[1", "{} x", "", "{\"a\": }", "nul"] {
+            assert!(
+                matches!(
+                    Fields::from_json(body.as_bytes()),
+                    Err(ApiError::BadBody("request body is not valid JSON"))
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_array_holding_a_string_that_is_not_utf8_is_not_json() {
+        // Found by the json_body fuzz target: it read as "not an object".
+        assert!(matches!(
+            Fields::from_json(b"[\"ai\x94il\"]"),
+            Err(ApiError::BadBody("request body is not valid JSON"))
         ));
     }
 }

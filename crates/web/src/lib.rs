@@ -4,6 +4,9 @@ mod client_ip;
 mod current_user;
 mod error;
 mod fields;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hashing;
 mod ip_limit;
 mod metrics;
@@ -22,5 +25,5 @@ pub use fields::{Fields, MAX_BODY_BYTES};
 pub use origins::{cors, parse_origin, InvalidOrigin};
 pub use pages::pages;
 pub use routes::{metrics_routes, routes, routes_without_metrics};
-pub use server::{serve, serve_with_metrics};
-pub use state::{Authd, WebOptions};
+pub use server::{app, serve, serve_with_metrics};
+pub use state::{Authd, InvalidCookieSetting, NotLoggedIn, WebOptions};

@@ -1,12 +1,15 @@
 //! Prometheus metrics (OpenMetrics text at `GET /metrics`): requests by route and status, login
-//! outcomes, and the time of jobs on the hashing threads.
+//! outcomes, the time of jobs on the hashing threads, and (with mail) the outbox's counts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -48,9 +51,59 @@ pub(crate) struct Metrics {
     hashing: Histogram,
 }
 
+/// The outbox's counts, read at each scrape: `mails_sent_total`, `mails_failed_total`,
+/// `mails_retried_total`, `mails_dropped_total` and the gauge `mails_waiting`. No labels.
+#[derive(Debug)]
+struct MailCollector(auth::Outbox);
+
+impl Collector for MailCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.stats();
+        let counters = [
+            (
+                "mails_sent",
+                "Mails delivered to the SMTP server",
+                stats.sent,
+            ),
+            (
+                "mails_failed",
+                "Mails given up: refused (5xx), or undeliverable for longer than the give-up time",
+                stats.failed,
+            ),
+            (
+                "mails_retried",
+                "Failed tries of a mail followed by another (server down or 4xx)",
+                stats.retried,
+            ),
+            (
+                "mails_dropped",
+                "Mails dropped because the outbox queue was full",
+                stats.dropped,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        let waiting = ConstGauge::new(i64::try_from(stats.waiting).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "mails_waiting",
+            "Mails in the outbox now: queued, waiting for a retry, or being sent",
+            None,
+            waiting.metric_type(),
+        )?;
+        waiting.encode(metric)
+    }
+}
+
 impl Metrics {
-    pub(crate) fn new() -> Self {
+    /// The registry; with an `outbox`, its counts too.
+    pub(crate) fn new(outbox: Option<auth::Outbox>) -> Self {
         let mut registry = Registry::with_prefix("authd");
+        if let Some(outbox) = outbox {
+            registry.register_collector(Box::new(MailCollector(outbox)));
+        }
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
@@ -143,7 +196,7 @@ mod tests {
 
     #[test]
     fn observed_values_appear_in_the_exposition() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(None);
         metrics.observe_request("GET", "/profile", 200, Duration::from_millis(2));
         metrics.observe_login(LoginOutcome::Throttled);
         metrics.observe_hashing(Duration::from_millis(250));

@@ -13,7 +13,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use crate::error::Message;
-use crate::routes::{EmailMessage, EmailOnly, ResetTokenIssued, Status};
+use crate::routes::{EmailMessage, EmailOnly, ResetAnswer, ResetTokenIssued, Status};
 use crate::routes::{Revoked, SessionList, SessionView};
 
 /// The document's fixed part; `document` adds the paths.
@@ -35,6 +35,7 @@ use crate::routes::{Revoked, SessionList, SessionView};
             EmailMessage,
             EmailOnly,
             ResetTokenIssued,
+            ResetAnswer,
             Status,
             SessionView,
             SessionList,
@@ -45,6 +46,7 @@ use crate::routes::{Revoked, SessionList, SessionView};
             PasswordReset,
             PasswordChange,
             AccountDeletion,
+            VerificationToken,
         ),
         responses(
             BadBody,
@@ -202,6 +204,14 @@ pub(crate) struct AccountDeletion {
     /// The account's password.
     #[schema(min_length = 1, max_length = 72, example = "hunter2")]
     password: String,
+}
+
+/// The token of a verification mail's link.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct VerificationToken {
+    #[schema(min_length = 1, example = "0b6f6a0e-4b8e-4f8a-9a57-2a4cf1c3e7d2")]
+    token: String,
 }
 
 // The error answers several endpoints share. Each body is `{"message": "..."}`.

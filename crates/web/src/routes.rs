@@ -1,6 +1,5 @@
 //! The endpoints of the classic contract, plus health probes and the OpenAPI document.
 
-use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
@@ -13,10 +12,8 @@ use utoipa::ToSchema;
 
 use auth::{AuthError, ClientInfo, SessionInfo};
 
-use crate::current_user::SESSION_COOKIE;
 use crate::error::{json, Message};
-use crate::metrics::LoginOutcome;
-use crate::openapi::{AccountDeletion, PasswordChange};
+use crate::openapi::{AccountDeletion, PasswordChange, VerificationToken};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge, RequestTimeout};
 use crate::openapi::{Unavailable, UnsupportedMediaType};
@@ -105,6 +102,8 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::of::<__path_index, _, _>(index),
         Endpoint::of::<__path_register, _, _>(register),
+        Endpoint::of::<__path_verify_email, _, _>(verify_email),
+        Endpoint::of::<__path_resend_verification, _, _>(resend_verification),
         Endpoint::of::<__path_log_in, _, _>(log_in),
         Endpoint::of::<__path_log_out, _, _>(log_out),
         Endpoint::of::<__path_profile, _, _>(profile),
@@ -195,6 +194,17 @@ pub(crate) struct ResetTokenIssued<'a> {
     reset_token: &'a str,
 }
 
+/// `POST /reset_password`'s answer: the token without mail, a confirmation with it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum ResetAnswer<'a> {
+    /// Without mail.
+    Token(ResetTokenIssued<'a>),
+    /// With mail.
+    Mailed(EmailMessage<'a>),
+}
+
 /// A probe's answer: `{"status": "ok"}`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Status<'a> {
@@ -246,12 +256,75 @@ async fn register(
     let email = fields.required("email")?;
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);
-    let user = authd
-        .hashing(client, move |auth| auth.register_user(&email, &password))
-        .await?;
+    let user = authd.register(client, email, password).await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
         message: "user created",
+    }))
+}
+
+/// Confirms an account's address with the token of its verification mail (the link's
+/// `token`). Only with `--require-verified-email`.
+#[utoipa::path(
+    post,
+    path = "/users/verify",
+    request_body(content(
+        (VerificationToken = "application/x-www-form-urlencoded"),
+        (VerificationToken = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Confirmed; `message` is `email verified`",
+            body = EmailMessage),
+        (status = 400, response = BadBody),
+        (status = 403, description = "The token is unknown, used or expired", body = Message),
+        (status = 404, description = "Email verification is off", body = Message),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+    let token = fields.required("token")?;
+    let user = authd.lookup(move |auth| auth.verify_email(&token)).await?;
+    Ok(ok(&EmailMessage {
+        email: &user.email,
+        message: "email verified",
+    }))
+}
+
+/// Mails a new verification link to an account that has not confirmed its address, at most
+/// one a minute and five an hour per address; answers the same for every well-formed
+/// address. Only with `--require-verified-email`.
+#[utoipa::path(
+    post,
+    path = "/users/verify/resend",
+    request_body(content(
+        (ResetRequest = "application/x-www-form-urlencoded"),
+        (ResetRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "`message` is `verification email sent`, whether or not \
+            a mail went", body = EmailMessage),
+        (status = 400, description = "A bad body (see `BadBody`) or a malformed email",
+            body = Message),
+        (status = 404, description = "Email verification is off", body = Message),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
+async fn resend_verification(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+    let email = fields.required("email")?;
+    let email = authd
+        .lookup(move |auth| auth.resend_verification(&email))
+        .await?;
+    Ok(ok(&EmailMessage {
+        email: email.as_str(),
+        message: "verification email sent",
     }))
 }
 
@@ -270,6 +343,9 @@ async fn register(
         (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
             body = Message),
         (status = 401, description = "Wrong email or password", body = Message),
+        (status = 403, description = "The right password, but the account has not confirmed \
+            its address (`email not verified`; only with `--require-verified-email`)",
+            body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -287,8 +363,10 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
-    let (user, token) = sign_in(&authd, &request, email, password).await?;
-    let cookie = new_session_cookie(&authd, &token);
+    let client = authd.client_ip(&request);
+    let from = client_of(&authd, &request);
+    let (user, token) = authd.log_in(client, email, password, from).await?;
+    let cookie = authd.session_cookie(&token);
     let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "logged in",
@@ -299,83 +377,16 @@ async fn log_in(
     Ok(response)
 }
 
-/// A login as both `POST /sessions` and the sign-in page run it: the per-IP rate, then the
-/// password check on the hashing threads, counted in the login metrics.
-pub(crate) async fn sign_in(
-    authd: &Authd,
-    request: &HttpRequest,
-    email: String,
-    password: String,
-) -> Result<(auth::User, auth::SessionToken), ApiError> {
-    let client = authd.client_ip(request);
-    let from = client_of(authd, request);
-    let attempt = match authd.check_login_rate(client) {
-        Ok(()) => {
-            authd
-                .hashing(client, move |auth| {
-                    auth.log_in_from(&email, &password, &from)
-                })
-                .await
-        }
-        Err(refused) => Err(refused),
-    };
-    let outcome = match &attempt {
-        Ok(_) => Some(LoginOutcome::Ok),
-        Err(ApiError::Auth(
-            AuthError::InvalidCredentials
-            | AuthError::PasswordTooLong
-            | AuthError::PasswordHasControlCharacter
-            | AuthError::PasswordChanged,
-        )) => Some(LoginOutcome::Failed),
-        Err(
-            ApiError::Auth(AuthError::Throttled { .. })
-            | ApiError::LoginRateExceeded { .. }
-            | ApiError::ClientBusy,
-        ) => Some(LoginOutcome::Throttled),
-        Err(_) => None, // the server's trouble, not the client's attempt
-    };
-    if let Some(outcome) = outcome {
-        authd.metrics().observe_login(outcome);
-    }
-    attempt
-}
-
-/// The `Set-Cookie` of a new session: the token, for the session's lifetime.
-pub(crate) fn new_session_cookie(authd: &Authd, token: &auth::SessionToken) -> Cookie<'static> {
-    let ttl = authd.auth().config().session_ttl;
-    session_cookie(authd, token.expose().to_owned())
-        .max_age(time::Duration::seconds(
-            i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .finish()
-}
-
-/// The `Set-Cookie` that removes the session cookie.
-pub(crate) fn removed_session_cookie(authd: &Authd) -> Cookie<'static> {
-    session_cookie(authd, String::new())
-        .max_age(time::Duration::ZERO)
-        .finish()
-}
-
 /// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
 /// replaced; cut to 256 characters by the auth layer) and the IP address.
-fn client_of(authd: &Authd, request: &HttpRequest) -> ClientInfo {
-    ClientInfo {
-        user_agent: request
+pub(crate) fn client_of(authd: &Authd, request: &HttpRequest) -> ClientInfo {
+    ClientInfo::new(
+        request
             .headers()
             .get(header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        ip: authd.client_ip(request).map(|ip| ip.to_string()),
-    }
-}
-
-/// The session cookie's fixed attributes: `Path=/; HttpOnly; SameSite=Lax` (+ `Secure`).
-fn session_cookie(authd: &Authd, value: String) -> actix_web::cookie::CookieBuilder<'static> {
-    Cookie::build(SESSION_COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(authd.options().cookie_secure)
+        authd.client_ip(request).map(|ip| ip.to_string()),
+    )
 }
 
 /// Logs out: ends this session (the account's others stay) and clears the cookie.
@@ -403,7 +414,7 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
             other => other,
         })
         .await?;
-    let removal = removed_session_cookie(&authd);
+    let removal = authd.session_cookie_removal();
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, "/"))
         .cookie(removal)
@@ -651,7 +662,7 @@ async fn delete_account(
     let user = authd
         .hashing(client, move |auth| auth.delete_account(id, &password))
         .await?;
-    let removal = removed_session_cookie(&authd);
+    let removal = authd.session_cookie_removal();
     let mut response = ok(&EmailMessage {
         email: &user.email,
         message: "account deleted",
@@ -662,7 +673,10 @@ async fn delete_account(
     Ok(response)
 }
 
-/// Issues a password reset token, replacing any earlier one.
+/// Starts a password reset. Without mail (the classic contract): issues a reset token,
+/// replacing any earlier one, and answers it. With mail (`--smtp-url`): mails a link with the
+/// token to the account, if there is one and it had no reset mail in the last minute (and at
+/// most five in the last hour), and answers the same for every well-formed address.
 #[utoipa::path(
     post,
     path = "/reset_password",
@@ -671,9 +685,13 @@ async fn delete_account(
         (ResetRequest = "application/json"),
     )),
     responses(
-        (status = 200, description = "A token for the account", body = ResetTokenIssued),
-        (status = 400, response = BadBody),
-        (status = 403, description = "No account has this email", body = Message),
+        (status = 200, description = "Without mail: a token for the account \
+            (`ResetTokenIssued`). With mail: `message` is `reset email sent`, whether or not an \
+            account has the address and a mail went (`EmailMessage`)", body = ResetAnswer),
+        (status = 400, description = "A bad body (see `BadBody`); with mail, also a malformed \
+            email", body = Message),
+        (status = 403, description = "Without mail only: no account has this email",
+            body = Message),
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -683,6 +701,16 @@ async fn delete_account(
 )]
 async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
+    if authd.auth().mail_enabled() {
+        // The token goes into the mail only; the answer is the same for every address.
+        let email = authd
+            .lookup(move |auth| auth.request_password_reset(&email))
+            .await?;
+        return Ok(ok(&EmailMessage {
+            email: email.as_str(),
+            message: "reset email sent",
+        }));
+    }
     let (email, token) = authd
         .lookup(move |auth| {
             let token = auth.get_reset_password_token(&email)?;

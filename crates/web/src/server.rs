@@ -2,7 +2,8 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, Service};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{guard, web, App, HttpMessage, HttpServer};
 use tracing_actix_web::TracingLogger;
@@ -11,7 +12,58 @@ use crate::origins::refuse_preflight;
 use crate::telemetry::{add_request_id, RequestSpan};
 use crate::{cors, metrics_routes, pages, routes, routes_without_metrics, Authd};
 
-/// Serves authd's routes (and, unless [`crate::WebOptions::pages`] is off, its pages) on `listener` until the returned `Server` is stopped or receives
+/// A new `App` with authd's state ([`Authd::data`]) and everything [`serve`] puts around the
+/// routes: for each request a tracing span with a request id (sent back as `x-request-id`),
+/// one log line when it is answered (status, latency; never bodies, cookies or query strings),
+/// the HTTP metrics of `GET /metrics` (`authd_http_requests_total`,
+/// `authd_http_request_duration_seconds`), CORS for [`crate::WebOptions::allowed_origins`]
+/// ([`crate::cors`]) and a JSON 403 for a preflight that is not granted. It covers every route
+/// of the app, yours too; add them as usual:
+///
+/// ```no_run
+/// # use actix_web::{web as aw, HttpServer};
+/// # async fn run(authd: web::Authd) -> std::io::Result<()> {
+/// let grace = authd.options().shutdown_grace;
+/// HttpServer::new(move || web::app(&authd).service(aw::scope("/account").configure(web::routes)))
+///     .shutdown_timeout(grace.as_secs()) // what `serve` does on SIGTERM
+///     .bind("127.0.0.1:8080")?
+///     .run()
+///     .await
+/// # }
+/// ```
+///
+/// What stays with the `HttpServer` (and `serve` sets from [`crate::WebOptions`]):
+/// `.shutdown_timeout(shutdown_grace)`, `.client_request_timeout(request_timeout)` and
+/// `.max_connections(max_connections / workers)`.
+pub fn app(
+    authd: &Authd,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let options = authd.options();
+    App::new()
+        .app_data(authd.data())
+        .wrap(Condition::new(
+            !options.allowed_origins.is_empty(),
+            cors(options),
+        ))
+        .wrap(from_fn(refuse_preflight))
+        .wrap_fn(|request, service| {
+            let answer = service.call(request);
+            async move { answer.await.map(add_request_id) }
+        })
+        // Outermost: the request id exists before anything else runs.
+        .wrap(TracingLogger::<RequestSpan>::new())
+}
+
+/// Serves authd's routes (and, unless [`crate::WebOptions::pages`] is off, its pages) on
+/// `listener` until the returned `Server` is stopped or receives
 /// SIGINT/SIGTERM; in-flight requests then get `shutdown_grace` to finish. At most
 /// `max_connections` connections are open at once (rounded down to a multiple of the worker
 /// count, one per core), and each request's head must arrive within `request_timeout`.
@@ -34,28 +86,16 @@ pub fn serve_with_metrics(
     let per_worker = (options.max_connections / workers).max(1);
     let request_timeout = options.bounded_request_timeout();
     let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
-    let data = authd.data();
-    let options = options.clone();
     let server = HttpServer::new(move || {
-        let app = App::new()
-            .app_data(data.clone())
-            .wrap(Condition::new(
-                !options.allowed_origins.is_empty(),
-                cors(&options),
-            ))
-            .wrap(from_fn(refuse_preflight))
-            .wrap_fn(move |request, service| {
-                // One app serves both listeners; the router's guard below needs to know which
-                // one a request came in on.
-                if Some(request.app_config().local_addr()) == metrics_address {
-                    request.extensions_mut().insert(OnMetricsListener);
-                }
-                let answer = service.call(request);
-                async move { answer.await.map(add_request_id) }
-            })
-            // Outermost: the request id exists before anything else runs.
-            .wrap(TracingLogger::<RequestSpan>::new());
-        let serve_pages = options.pages;
+        let app = app(&authd).wrap_fn(move |request, service| {
+            // One app serves both listeners; the router's guard below needs to know which
+            // one a request came in on.
+            if Some(request.app_config().local_addr()) == metrics_address {
+                request.extensions_mut().insert(OnMetricsListener);
+            }
+            service.call(request)
+        });
+        let serve_pages = authd.options().pages;
         let maybe_pages = move |cfg: &mut web::ServiceConfig| {
             if serve_pages {
                 pages(cfg);

@@ -5,18 +5,22 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::web::{self, Data};
 use actix_web::HttpRequest;
-use auth::{Auth, AuthError};
+use auth::{Auth, AuthError, ClientInfo, SessionToken, User};
 
 use crate::client_ip::TrustedProxies;
 use crate::hashing::{Client, Hashing};
 use crate::ip_limit::IpLimiter;
-use crate::metrics::Metrics;
+use crate::metrics::{LoginOutcome, Metrics};
 use crate::ApiError;
 
-/// Web-layer settings.
+/// Web-layer settings. Start from `WebOptions::default()` and set fields
+/// (`options.cookie_secure = true;`) or use the `with_*` methods: fields may be added in a
+/// minor release.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct WebOptions {
     /// Add `Secure` to the session cookie (set it when clients reach authd over HTTPS).
     pub cookie_secure: bool,
@@ -50,10 +54,41 @@ pub struct WebOptions {
     /// Proxies whose `X-Forwarded-For` names the client address; default none, so the client
     /// address is the peer's (then a proxy in front makes every client one address).
     pub trusted_proxies: TrustedProxies,
+    /// What [`crate::CurrentUser`] answers a request without a live session: 403 (the
+    /// default, the classic contract's answer) or 401.
+    pub not_logged_in: NotLoggedIn,
+    /// The session cookie's name and path; see [`WebOptions::with_session_cookie`].
+    session_cookie: (String, String),
     /// Serve the pages for people ([`crate::pages`]: sign-up, sign-in, account, reset and
     /// verification links) beside the API; default true.
     pub pages: bool,
 }
+
+/// The status [`crate::CurrentUser`] (and so every route that needs a session) answers
+/// without a live session; the body is `{"message": "no valid session: log in first"}` either
+/// way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NotLoggedIn {
+    /// 403 Forbidden: the classic contract's answer (`GET /profile` without a cookie).
+    #[default]
+    Forbidden,
+    /// 401 Unauthorized, for services whose clients expect it. No `WWW-Authenticate` header is
+    /// sent: there is no standard scheme for a session cookie.
+    Unauthorized,
+}
+
+/// A session cookie name or path that [`WebOptions::with_session_cookie`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidCookieSetting(String);
+
+impl std::fmt::Display for InvalidCookieSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid session cookie setting: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidCookieSetting {}
 
 /// The default of [`WebOptions::request_timeout`].
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +107,8 @@ impl Default for WebOptions {
             max_connections: 512,
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            not_logged_in: NotLoggedIn::Forbidden,
+            session_cookie: ("session_id".to_owned(), "/".to_owned()),
             pages: true,
         }
         .with_hashing_threads(threads)
@@ -83,6 +120,44 @@ impl WebOptions {
     pub(crate) fn bounded_request_timeout(&self) -> Duration {
         self.request_timeout
             .clamp(Duration::from_secs(1), Duration::from_secs(300))
+    }
+
+    /// These options with the session cookie called `name` (default `session_id`) and sent for
+    /// `path` and below (default `/`). The path must cover every route that takes
+    /// [`crate::CurrentUser`]: authd's routes mounted under `/account` and a guarded `/app`
+    /// need `/`.
+    ///
+    /// Errors: a name that is not an RFC 6265 token (letters, digits and ``!#$%&'*+-.^_`|~``,
+    /// at most 64), or a path that does not start with `/` or holds `;`, a space or a control
+    /// character.
+    pub fn with_session_cookie(
+        mut self,
+        name: &str,
+        path: &str,
+    ) -> Result<Self, InvalidCookieSetting> {
+        let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if name.is_empty() || name.len() > 64 || !name.chars().all(token_char) {
+            return Err(InvalidCookieSetting(format!("name {name:?}")));
+        }
+        if !path.starts_with('/')
+            || path
+                .chars()
+                .any(|c| c == ';' || c.is_whitespace() || c.is_control())
+        {
+            return Err(InvalidCookieSetting(format!("path {path:?}")));
+        }
+        self.session_cookie = (name.to_owned(), path.to_owned());
+        Ok(self)
+    }
+
+    /// The session cookie's name (default `session_id`).
+    pub fn session_cookie_name(&self) -> &str {
+        &self.session_cookie.0
+    }
+
+    /// The session cookie's path (default `/`).
+    pub fn session_cookie_path(&self) -> &str {
+        &self.session_cookie.1
     }
 
     /// `threads` hashing threads, with a queue of 64 waiting jobs per thread and 32 jobs waiting
@@ -119,11 +194,12 @@ impl Authd {
         let ip_limiter = options
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
+        let metrics = Metrics::new(auth.outbox().cloned());
         Authd {
             auth,
             hashing,
             ip_limiter,
-            metrics: Metrics::new(),
+            metrics,
             options,
         }
     }
@@ -148,8 +224,10 @@ impl Authd {
     }
 
     /// The client's address: the peer's, or the one a trusted proxy forwarded (see
-    /// [`WebOptions::trusted_proxies`]). `None` when the peer address is unknown.
-    pub(crate) fn client_ip(&self, request: &HttpRequest) -> Option<IpAddr> {
+    /// [`WebOptions::trusted_proxies`]). `None` when the peer address is unknown. Pass it to
+    /// [`Authd::register`], [`Authd::log_in`] and [`Authd::run_hashing`], so each address
+    /// gets its fair share of the hashing threads.
+    pub fn client_ip(&self, request: &HttpRequest) -> Option<IpAddr> {
         self.options
             .trusted_proxies
             .client_ip(request.peer_addr().map(|a| a.ip()), request.headers())
@@ -163,6 +241,126 @@ impl Authd {
                 .map_err(|retry_after_secs| ApiError::LoginRateExceeded { retry_after_secs }),
             _ => Ok(()),
         }
+    }
+
+    /// Registers an account from an async handler of your own (an admin page, an import): the
+    /// same path as `POST /users`, on the hashing threads in `client`'s turn (`None`: the
+    /// turn of "unknown address", shared by every such call), with the same back-pressure
+    /// and metrics.
+    ///
+    /// Errors: `Auth(..)` as [`Auth::register_user`] (`UserAlreadyExists`, `InvalidEmail`,
+    /// the password rules); `ClientBusy` (429) when `client` has its share of jobs waiting or
+    /// running; `Busy` (503) when the hashing queue is full. `ApiError` is a `ResponseError`,
+    /// so a handler can end in `?`.
+    pub async fn register(
+        &self,
+        client: Option<IpAddr>,
+        email: String,
+        password: String,
+    ) -> Result<User, ApiError> {
+        self.hashing(client, move |auth| auth.register_user(&email, &password))
+            .await
+    }
+
+    /// Logs in from an async handler of your own: the same path as `POST /sessions` (the
+    /// per-IP login rate, the hashing threads in `client`'s turn, `authd_logins_total`).
+    /// Answers the user and the session token; [`Authd::session_cookie`] makes the cookie.
+    ///
+    /// Errors: `Auth(..)` as [`Auth::log_in_from`] (`InvalidCredentials`, `Throttled`,
+    /// `PasswordChanged`, …); `LoginRateExceeded` over the per-IP limit; `ClientBusy`, `Busy`.
+    pub async fn log_in(
+        &self,
+        client: Option<IpAddr>,
+        email: String,
+        password: String,
+        from: ClientInfo,
+    ) -> Result<(User, SessionToken), ApiError> {
+        let attempt = match self.check_login_rate(client) {
+            Ok(()) => {
+                self.hashing(client, move |auth| {
+                    auth.log_in_from(&email, &password, &from)
+                })
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
+        let outcome = match &attempt {
+            Ok(_) => Some(LoginOutcome::Ok),
+            Err(ApiError::Auth(
+                AuthError::InvalidCredentials
+                | AuthError::PasswordTooLong
+                | AuthError::PasswordHasControlCharacter
+                | AuthError::PasswordChanged
+                | AuthError::EmailNotVerified,
+            )) => Some(LoginOutcome::Failed),
+            Err(
+                ApiError::Auth(AuthError::Throttled { .. })
+                | ApiError::LoginRateExceeded { .. }
+                | ApiError::ClientBusy,
+            ) => Some(LoginOutcome::Throttled),
+            Err(_) => None, // the server's trouble, not the client's attempt
+        };
+        if let Some(outcome) = outcome {
+            self.metrics.observe_login(outcome);
+        }
+        attempt
+    }
+
+    /// The session cookie for `token`, as `POST /sessions` sets it: the configured name and
+    /// path, `HttpOnly; SameSite=Lax`, `Secure` when configured, `Max-Age` the session TTL.
+    pub fn session_cookie(&self, token: &SessionToken) -> Cookie<'static> {
+        let ttl = self.auth.config().session_ttl;
+        self.cookie(token.expose().to_owned())
+            .max_age(time::Duration::seconds(
+                i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+            ))
+            .finish()
+    }
+
+    /// The cookie that clears the session cookie (empty, `Max-Age=0`), as logout sends it.
+    pub fn session_cookie_removal(&self) -> Cookie<'static> {
+        self.cookie(String::new())
+            .max_age(time::Duration::ZERO)
+            .finish()
+    }
+
+    /// The session cookie's fixed attributes: the configured path, `HttpOnly; SameSite=Lax`
+    /// (+ `Secure`).
+    fn cookie(&self, value: String) -> actix_web::cookie::CookieBuilder<'static> {
+        let (name, path) = &self.options.session_cookie;
+        Cookie::build(name.clone(), value)
+            .path(path.clone())
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.options.cookie_secure)
+    }
+
+    /// Runs `op`, an operation that hashes with bcrypt (register, log in, change or reset a
+    /// password, delete an account), on authd's hashing threads in `client`'s turn, as
+    /// authd's own routes do: `authd_hashing_job_duration_seconds` times it, and the caller's
+    /// span carries over. Use it rather than `web::block` for any `Auth` call that runs
+    /// bcrypt.
+    ///
+    /// Errors: what `op` returns, as `ApiError::Auth`; `ClientBusy` (429) when `client` has
+    /// its share of jobs waiting or running; `Busy` (503) when the queue is full.
+    pub async fn run_hashing<T, F>(&self, client: Option<IpAddr>, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
+    {
+        self.hashing(client, op).await
+    }
+
+    /// Runs `op`, an operation that only reads or writes the database (find a user, check a
+    /// session, list or revoke sessions), on actix's blocking pool, as authd's routes do.
+    ///
+    /// Errors: what `op` returns, as `ApiError::Auth` (`is_unavailable` ones answer 503).
+    pub async fn run_lookup<T, F>(&self, op: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
+    {
+        self.lookup(op).await
     }
 
     /// Runs an operation that hashes with bcrypt on the hashing threads, in `client`'s turn.

@@ -2,16 +2,16 @@
 
 use actix_web::web::{self as aw, ServiceConfig};
 use actix_web::HttpResponse;
-use web::CurrentUser;
+use authd_web::CurrentUser;
 
 /// The app's routes: authd's API and pages under `/auth`, and `/dashboard`. The `App` must
-/// have [`web::Authd::data`] registered, for `web::routes`, `web::pages` and `CurrentUser`
-/// alike.
+/// have [`authd_web::Authd::data`] registered, for `web::routes`, `web::pages` and
+/// `CurrentUser` alike.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         aw::scope("/auth")
-            .configure(web::routes)
-            .configure(web::pages),
+            .configure(authd_web::routes)
+            .configure(authd_web::pages),
     )
     .route("/dashboard", aw::get().to(dashboard));
 }

@@ -6,28 +6,30 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
-use actix_web::App;
-use auth::testing::TestDatabase;
-use auth::{Auth, AuthConfig};
+use authd::testing::TestDatabase;
+use authd::{Auth, AuthConfig};
+use authd_web::{Authd, WebOptions};
 use serde_json::{json, Value};
-use web::{Authd, WebOptions};
 
 const FORM: &str = "email=bob%40example.com&password=hunter2";
 
 /// The app as `main` builds it, over a fresh SQLite file (kept alive by the returned guard).
 async fn app() -> (
-    impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
     TestDatabase,
 ) {
     let db = TestDatabase::sqlite();
-    let config = AuthConfig {
-        bcrypt_cost: 4,
-        ..AuthConfig::default()
+    let config = {
+        let mut config = AuthConfig::default();
+        config.bcrypt_cost = 4;
+        config
     };
     let authd = Authd::new(Auth::open(db.url(), config).unwrap(), WebOptions::default());
-    let app = App::new()
-        .app_data(authd.data())
-        .configure(embedded::configure);
+    let app = authd_web::app(&authd).configure(embedded::configure);
     (test::init_service(app).await, db)
 }
 
@@ -115,6 +117,24 @@ async fn authd_lives_under_auth_and_its_document_says_so() {
     let outside = TestRequest::post().uri("/users").to_request();
     let response = test::call_service(&app, outside).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn the_apps_own_routes_get_request_ids_and_metrics_too() {
+    let (app, _db) = app().await;
+    let response = test::call_service(&app, get_dashboard(None)).await;
+    let id = response.headers().get("x-request-id").cloned();
+    assert_eq!(id.unwrap().len(), 36, "a UUID request id");
+    let metrics = TestRequest::get().uri("/auth/metrics").to_request();
+    let response = test::call_service(&app, metrics).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            r#"authd_http_requests_total{method="GET",route="/dashboard",status="403"} 1"#
+        ),
+        "{text}"
+    );
 }
 
 #[actix_web::test]

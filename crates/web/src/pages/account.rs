@@ -8,7 +8,6 @@ use auth::{AuthError, SessionInfo};
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
 use super::{about, notice, query_param, sentence, About, Early, Visit};
 use super::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
-use crate::routes::removed_session_cookie;
 use crate::{ApiError, CurrentUser, Fields};
 
 /// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
@@ -16,7 +15,11 @@ use crate::{ApiError, CurrentUser, Fields};
 fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
     match user {
         Ok(user) => Ok(user),
-        Err(ApiError::NotLoggedIn | ApiError::Auth(AuthError::UnknownUser)) => {
+        Err(
+            ApiError::NotLoggedIn
+            | ApiError::LoginRequired
+            | ApiError::Auth(AuthError::UnknownUser),
+        ) => {
             let next = format!("{}{ACCOUNT}", visit.base);
             let next = percent_encoding::utf8_percent_encode(&next, QUERY_VALUE);
             let mut response = visit.redirect(&format!("{LOGIN}?next={next}&m=sign-in"));
@@ -170,7 +173,7 @@ pub(super) async fn revoke_session(
     {
         Ok(()) if own => {
             let mut response = visit.redirect(&format!("{LOGIN}?m=signed-out"));
-            let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+            let _ = response.add_cookie(&visit.authd.session_cookie_removal());
             response
         }
         Ok(()) => visit.redirect(&format!("{ACCOUNT}?m=session-revoked")),
@@ -248,7 +251,7 @@ pub(super) async fn delete_account(
     match attempt.await {
         Ok(_) => {
             let mut response = visit.redirect(&format!("{LOGIN}?m=account-deleted"));
-            let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+            let _ = response.add_cookie(&visit.authd.session_cookie_removal());
             response
         }
         Err(error) => refuse(&visit, &user, Which::Delete, &error).await,

@@ -5,7 +5,7 @@
 //! token is `SHA-256("authd-csrf-v1" ‖ visitor cookie ‖ session cookie)`, and a POST is
 //! accepted only when its `csrf_token` field equals the token computed from the cookies it
 //! arrives with. So the token is bound to this browser (the visitor cookie) and, once signed
-//! in, to its session (the `session_id` cookie, which is `HttpOnly` and secret): a page of
+//! in, to its session (the session cookie, which is `HttpOnly` and secret): a page of
 //! another site can read neither, and one that managed to plant a visitor cookie (a sibling
 //! subdomain over plain HTTP; the `__Host-` prefix rules that out under HTTPS) still cannot
 //! compute the token of a signed-in visitor. No server-side key is needed, so any number of
@@ -16,7 +16,6 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::HttpRequest;
 use sha2::{Digest, Sha256};
 
-use crate::current_user::SESSION_COOKIE;
 use crate::Authd;
 
 /// The visitor cookie's name over plain HTTP.
@@ -59,7 +58,7 @@ impl Visitor {
     /// The visitor of `request`, or a new one when it has no (well-formed) cookie.
     pub(crate) fn of(authd: &Authd, request: &HttpRequest) -> Self {
         let session = request
-            .cookie(SESSION_COOKIE)
+            .cookie(authd.options().session_cookie_name())
             .map(|c| c.value().to_owned())
             .filter(|value| !value.is_empty());
         match request.cookie(cookie_name(authd)) {

@@ -314,6 +314,20 @@ impl Visit {
     }
 }
 
+/// A login as `POST /sessions` runs it ([`Authd::log_in`]: the per-IP rate, the hashing
+/// threads in the client's turn, the login metrics), with the client's user agent and address.
+async fn sign_in(
+    authd: &Authd,
+    request: &HttpRequest,
+    email: String,
+    password: String,
+) -> Result<(auth::User, auth::SessionToken), ApiError> {
+    let from = crate::routes::client_of(authd, request);
+    authd
+        .log_in(authd.client_ip(request), email, password, from)
+        .await
+}
+
 /// 303 See Other to a local path.
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -6,8 +6,7 @@ use auth::AuthError;
 
 use super::view::{Field, Form, Page, Problem};
 use super::{about, local_path, notice, query_param, sentence, About, Visit};
-use super::{ACCOUNT, FORGOT, LOGIN, SIGNUP};
-use crate::routes::{new_session_cookie, removed_session_cookie, sign_in};
+use super::{sign_in, ACCOUNT, FORGOT, LOGIN, SIGNUP};
 use crate::{ApiError, CurrentUser, Fields};
 
 /// `GET /signup`.
@@ -74,7 +73,7 @@ pub(super) async fn sign_up(
     match sign_in(&visit.authd, &request, typed, password).await {
         Ok((_, token)) => {
             let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));
-            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
+            let _ = response.add_cookie(&visit.authd.session_cookie(&token));
             response
         }
         // The account exists; only the sign-in did not happen (busy, throttled…).
@@ -131,7 +130,7 @@ pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError
                 Some(path) => super::see_other(&path),
                 None => visit.redirect(ACCOUNT),
             };
-            let _ = response.add_cookie(&new_session_cookie(&visit.authd, &token));
+            let _ = response.add_cookie(&visit.authd.session_cookie(&token));
             response
         }
         Err(error) if error.status().is_server_error() => visit.failure(&error),
@@ -181,10 +180,10 @@ pub(super) async fn log_out(
                 return visit.failure(&error);
             }
         }
-        Err(ApiError::NotLoggedIn) => {}
+        Err(ApiError::NotLoggedIn | ApiError::LoginRequired) => {}
         Err(error) => return visit.failure(&error),
     }
     let mut response = visit.redirect(&format!("{LOGIN}?m=signed-out"));
-    let _ = response.add_cookie(&removed_session_cookie(&visit.authd));
+    let _ = response.add_cookie(&visit.authd.session_cookie_removal());
     response
 }

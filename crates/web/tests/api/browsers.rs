@@ -10,9 +10,10 @@ const EVIL: &str = "https://evil.example";
 const APP: &str = "https://app.example";
 
 async fn spawn_allowing(origins: &[&str]) -> Vec<TestApp> {
-    let options = WebOptions {
-        allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
-        ..WebOptions::default()
+    let options = {
+        let mut options = WebOptions::default();
+        options.allowed_origins = origins.iter().map(|o| o.to_string()).collect();
+        options
     };
     spawn_apps_with(test_config(), options).await
 }

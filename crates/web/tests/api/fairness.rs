@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth::testing::TestDatabase;
-use auth::AuthConfig;
 use reqwest::Response;
 use web::WebOptions;
 
@@ -38,13 +37,15 @@ struct Tally {
 #[tokio::test]
 async fn a_login_from_another_address_succeeds_while_one_address_floods() {
     // One hashing thread and a real cost, so 200 concurrent logins are a real flood.
-    let config = AuthConfig {
-        bcrypt_cost: 10,
-        ..test_config()
+    let config = {
+        let mut config = test_config();
+        config.bcrypt_cost = 10;
+        config
     };
-    let options = WebOptions {
-        trusted_proxies: "127.0.0.1".parse().unwrap(),
-        ..WebOptions::default().with_hashing_threads(1)
+    let options = {
+        let mut options = WebOptions::default().with_hashing_threads(1);
+        options.trusted_proxies = "127.0.0.1".parse().unwrap();
+        options
     };
     let app = Arc::new(spawn_on(TestDatabase::sqlite(), config, options).await);
     assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
@@ -104,9 +105,10 @@ async fn a_login_from_another_address_succeeds_while_one_address_floods() {
 
 #[tokio::test]
 async fn an_address_over_its_share_of_hashing_gets_429_with_retry_after() {
-    let options = WebOptions {
-        hashing_per_client: 1,
-        ..WebOptions::default().with_hashing_threads(1)
+    let options = {
+        let mut options = WebOptions::default().with_hashing_threads(1);
+        options.hashing_per_client = 1;
+        options
     };
     let app = spawn_on(TestDatabase::sqlite(), test_config(), options).await;
     let emails: Vec<String> = (0..20).map(|n| format!("nobody{n}@x.io")).collect();
@@ -127,10 +129,11 @@ async fn an_address_over_its_share_of_hashing_gets_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_forwarded_address_counts_only_behind_a_trusted_proxy() {
-    let limited = |trusted_proxies: &str| WebOptions {
-        login_rate_per_ip: std::num::NonZeroU32::new(1),
-        trusted_proxies: trusted_proxies.parse().unwrap(),
-        ..WebOptions::default()
+    let limited = |trusted_proxies: &str| {
+        let mut options = WebOptions::default();
+        options.login_rate_per_ip = std::num::NonZeroU32::new(1);
+        options.trusted_proxies = trusted_proxies.parse().unwrap();
+        options
     };
     // Behind the trusted proxy, each forwarded address has its own allowance.
     let app = spawn_on(TestDatabase::sqlite(), test_config(), limited("127.0.0.1")).await;

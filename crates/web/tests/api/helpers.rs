@@ -26,10 +26,7 @@ pub struct TestApp {
 
 /// What the tests run with unless they say otherwise: the defaults, at bcrypt cost 4.
 pub fn test_config() -> AuthConfig {
-    AuthConfig {
-        bcrypt_cost: 4,
-        ..AuthConfig::default()
-    }
+    AuthConfig::default().with_bcrypt_cost(4)
 }
 
 /// One app over a fresh SQLite file.
@@ -107,9 +104,10 @@ async fn start_server(
     metrics_listener: bool,
     clock: Arc<ManualClock>,
 ) -> TestApp {
-    let config = AuthConfig {
-        clock: clock.clone(),
-        ..config
+    let config = {
+        let mut config = config;
+        config.clock = clock.clone();
+        config
     };
     let auth = Auth::connect(db_options, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -128,6 +126,7 @@ async fn start_server(
     let backend = match db.backend() {
         auth::Backend::Sqlite => "sqlite",
         auth::Backend::Postgres => "postgres",
+        other => panic!("no test name for {other:?}"),
     };
     TestApp {
         address,
@@ -345,4 +344,136 @@ pub async fn assert_error(response: Response, status: u16, message: &str) {
         json_body(response, status).await,
         json!({ "message": message })
     );
+}
+
+/// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, writing what
+/// it accepts into a temporary folder; stopped when dropped.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The python that has aiosmtpd: `scripts/smtp-deps` installs it once per test binary.
+fn smtp_python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let output = std::process::Command::new(workspace_root().join("scripts/smtp-deps"))
+            .output()
+            .expect("run scripts/smtp-deps");
+        assert!(
+            output.status.success(),
+            "scripts/smtp-deps failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    })
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        Self::start_on(free_port(), &[])
+    }
+
+    /// On `port`, with extra arguments (`--refuse N`, `--reject`); waits until it listens.
+    pub fn start_on(port: u16, extra: &[&str]) -> SmtpSink {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(smtp_python())
+            .arg(workspace_root().join("scripts/smtp-sink.py"))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "listening", "the SMTP sink did not start");
+        SmtpSink { child, port, dir }
+    }
+
+    /// Every mail received so far, in order.
+    pub fn mails(&self) -> Vec<Value> {
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Waits (at most 20 s) until `count` mails have arrived; returns them.
+    pub async fn wait_for(&self, count: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{count} mails did not arrive: {:?}", self.mails().len());
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mail through the SMTP server on `port` (plain text: it is loopback), with quick retries.
+pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
+    let settings: auth::SmtpSettings = format!("smtp://127.0.0.1:{port}?tls=none").parse().unwrap();
+    let mailer = auth::SmtpMailer::new(
+        &settings,
+        "authd <no-reply@authd.test>",
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut options = auth::OutboxOptions::default();
+    options.capacity = 100;
+    options.first_retry = std::time::Duration::from_millis(100);
+    options.max_retry = std::time::Duration::from_millis(300);
+    options.give_up_after = std::time::Duration::from_secs(60);
+    let mut config = test_config();
+    config.mail = Some(auth::MailConfig::new(
+        auth::Outbox::start(mailer, options),
+        "https://authd.test/",
+    ));
+    config.require_verified_email = require_verified_email;
+    config
+}
+
+/// The token of the first link to `{public_url}/{page}?token=` in `text`.
+pub fn link_token(text: &str, page: &str) -> String {
+    let prefix = format!("https://authd.test/{page}?token=");
+    let start = text
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no link in {text}"))
+        + prefix.len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect()
 }

@@ -225,3 +225,41 @@ async fn look_alike_and_markup_characters_in_emails_get_400() {
         }
     }
 }
+
+#[tokio::test]
+async fn json_that_repeats_a_field_gets_400_and_registers_no_one() {
+    for app in spawn_apps().await {
+        let body = r#"{"email":"first@x.io","email":"second@x.io","password":"pw"}"#;
+        let res = app.send_raw(Method::POST, "/users", JSON, body).await;
+        assert_error(res, 400, "JSON body repeats a field").await;
+        for email in ["first@x.io", "second@x.io"] {
+            let res = app.post_sessions(email, "pw").await;
+            assert_eq!(res.status(), 401, "{email} was registered");
+        }
+        // A form keeps the first value of a repeated field, as Flask does.
+        let form = Some("application/x-www-form-urlencoded");
+        let body = "email=first%40x.io&email=second%40x.io&password=pw";
+        let res = app.send_raw(Method::POST, "/users", form, body).await;
+        assert_eq!(json_body(res, 200).await["email"], "first@x.io");
+        assert_eq!(app.post_sessions("second@x.io", "pw").await.status(), 401);
+    }
+}
+
+#[tokio::test]
+async fn an_address_that_grows_when_lower_cased_is_refused_so_none_is_stored_unusable() {
+    for app in spawn_apps().await {
+        // 254 characters as sent; `İ` lower-cases to two, so 255 would be stored.
+        let grows = format!("{}\u{130}@x.io", "a".repeat(248));
+        let res = app.post_users(&grows, "pw").await;
+        assert_error(res, 400, "email must be at most 254 characters").await;
+        // One character shorter fits, and the echoed address works for every later request.
+        let fits = format!("{}\u{130}@x.io", "a".repeat(247));
+        let echoed = json_body(app.post_users(&fits, "pw").await, 200).await["email"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(echoed.chars().count(), 254);
+        assert_eq!(app.post_sessions(&echoed, "pw").await.status(), 200);
+        assert_eq!(app.post_reset_password(&echoed).await.status(), 200);
+    }
+}

@@ -32,9 +32,10 @@ async fn answer_within(mut stream: TcpStream, limit: Duration) -> Option<String>
 
 #[tokio::test]
 async fn logins_and_probes_are_answered_during_a_slow_body_flood_which_times_out() {
-    let options = WebOptions {
-        request_timeout: Duration::from_secs(2),
-        ..WebOptions::default()
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(2);
+        options
     };
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),
@@ -72,10 +73,11 @@ async fn logins_and_probes_are_answered_during_a_slow_body_flood_which_times_out
 
 #[tokio::test]
 async fn past_max_connections_new_ones_wait_and_are_served_when_slow_ones_time_out() {
-    let options = WebOptions {
-        request_timeout: Duration::from_secs(1),
-        max_connections: 2,
-        ..WebOptions::default()
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(1);
+        options.max_connections = 2;
+        options
     };
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),

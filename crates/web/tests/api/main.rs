@@ -3,12 +3,14 @@
 
 mod browsers;
 mod durability;
+mod embedding;
 mod endpoints;
 mod fairness;
 mod flow;
 mod helpers;
 mod input;
 mod limits;
+mod mail;
 mod openapi;
 mod operations;
 mod outage;

@@ -9,10 +9,12 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 18] = [
+const SERVED: [(&str, &str); 20] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
+    ("/users/verify", "post"),
+    ("/users/verify/resend", "post"),
     ("/sessions", "post"),
     ("/sessions", "delete"),
     ("/sessions", "get"),

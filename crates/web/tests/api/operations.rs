@@ -79,9 +79,10 @@ async fn invented_methods_and_paths_cannot_grow_the_metrics() {
 
 #[tokio::test]
 async fn the_hashing_job_metric_is_not_called_bcrypt_time_as_some_jobs_run_no_bcrypt() {
-    let config = auth::AuthConfig {
-        max_failed_logins: 1,
-        ..test_config()
+    let config = {
+        let mut config = test_config();
+        config.max_failed_logins = 1;
+        config
     };
     for app in spawn_apps_with(config, web::WebOptions::default()).await {
         assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);

@@ -89,9 +89,10 @@ async fn a_lost_database_gives_503_json_and_authd_recovers_by_itself() {
     let (_, target) = via(db.url(), "127.0.0.1:1".parse().unwrap());
     let relay = Relay::start(&target).await;
     let (url, _) = via(db.url(), relay.address);
-    let db_options = DbOptions {
-        connect_timeout: Duration::from_secs(1),
-        ..DbOptions::new(url)
+    let db_options = {
+        let mut options = DbOptions::new(url);
+        options.connect_timeout = Duration::from_secs(1);
+        options
     };
     let app = spawn_over(db, db_options, test_config(), WebOptions::default()).await;
     let session = app.logged_in("bob@x.io", "pw").await;

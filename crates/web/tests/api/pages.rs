@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use auth::AuthConfig;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use web::WebOptions;
@@ -351,10 +350,8 @@ async fn the_json_api_refuses_a_cross_site_post_by_sec_fetch_site_too() {
 
 #[tokio::test]
 async fn a_listed_origin_keeps_its_cross_site_access_to_the_api() {
-    let options = WebOptions {
-        allowed_origins: vec!["https://app.example".into()],
-        ..WebOptions::default()
-    };
+    let mut options = WebOptions::default();
+    options.allowed_origins = vec!["https://app.example".into()];
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),
         test_config(),
@@ -399,11 +396,9 @@ async fn a_wrong_password_is_shown_beside_the_field_and_in_the_title() {
 
 #[tokio::test]
 async fn a_throttled_sign_in_says_how_long_to_wait() {
-    let config = AuthConfig {
-        max_failed_logins: 2,
-        failed_login_window: Duration::from_secs(900),
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.max_failed_logins = 2;
+    config.failed_login_window = Duration::from_secs(900);
     let app = spawn_apps_with(config, WebOptions::default())
         .await
         .remove(0);
@@ -480,10 +475,8 @@ fn urlencode(text: &str) -> String {
 
 #[tokio::test]
 async fn the_account_page_lists_devices_and_signs_one_out_or_all_others() {
-    let config = AuthConfig {
-        max_sessions_per_user: 5,
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.max_sessions_per_user = 5;
     for app in spawn_apps_with(config, WebOptions::default()).await {
         let mut laptop = Visitor::new(&app);
         laptop.sign_up("ada@example.com", "pw").await;
@@ -539,11 +532,9 @@ async fn the_account_page_lists_devices_and_signs_one_out_or_all_others() {
 
 #[tokio::test]
 async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices() {
-    let config = AuthConfig {
-        max_sessions_per_user: 5,
-        min_password_len: 8,
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.max_sessions_per_user = 5;
+    config.min_password_len = 8;
     let app = spawn_apps_with(config, WebOptions::default())
         .await
         .remove(0);
@@ -623,10 +614,8 @@ async fn deleting_the_account_asks_for_the_password() {
 
 #[tokio::test]
 async fn signing_out_ends_this_session_only() {
-    let config = AuthConfig {
-        max_sessions_per_user: 5,
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.max_sessions_per_user = 5;
     let app = spawn_apps_with(config, WebOptions::default())
         .await
         .remove(0);
@@ -807,10 +796,8 @@ async fn the_stylesheet_is_embedded_and_cached_for_a_year() {
 
 #[tokio::test]
 async fn the_account_page_stays_under_30_kb_with_five_long_named_devices() {
-    let config = AuthConfig {
-        max_sessions_per_user: 5,
-        ..test_config()
-    };
+    let mut config = test_config();
+    config.max_sessions_per_user = 5;
     let app = spawn_apps_with(config, WebOptions::default())
         .await
         .remove(0);
@@ -835,10 +822,8 @@ async fn the_account_page_stays_under_30_kb_with_five_long_named_devices() {
 
 #[tokio::test]
 async fn pages_are_not_served_when_turned_off() {
-    let options = WebOptions {
-        pages: false,
-        ..WebOptions::default()
-    };
+    let mut options = WebOptions::default();
+    options.pages = false;
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),
         test_config(),
@@ -866,10 +851,8 @@ async fn other_methods_get_a_page_with_allow() {
 async fn a_sign_up_whose_sign_in_is_refused_says_the_account_is_ready() {
     // One login a minute from this address: a failed sign-in uses it up, so the sign-in that
     // follows the registration is refused while the account is created.
-    let options = WebOptions {
-        login_rate_per_ip: std::num::NonZeroU32::new(1),
-        ..WebOptions::default()
-    };
+    let mut options = WebOptions::default();
+    options.login_rate_per_ip = std::num::NonZeroU32::new(1);
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),
         test_config(),

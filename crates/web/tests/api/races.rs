@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use auth::AuthConfig;
 use futures_util::future::join_all;
 use web::WebOptions;
 
@@ -52,10 +51,11 @@ async fn profile_keeps_answering_fast_while_logins_saturate_the_cpu() {
     // Production cost: one verify takes ~0.25 s here. If bcrypt ran on the async workers, a
     // profile request would wait behind whole verifies; on the idle-priority hashing threads
     // it waits for neither.
-    let config = AuthConfig {
-        bcrypt_cost: 12,
-        max_failed_logins: 0,
-        ..test_config()
+    let config = {
+        let mut config = test_config();
+        config.bcrypt_cost = 12;
+        config.max_failed_logins = 0;
+        config
     };
     for app in spawn_apps_with(config, WebOptions::default()).await {
         let session = app.logged_in("bob@x.io", "pw").await;

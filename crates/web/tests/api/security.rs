@@ -3,7 +3,6 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use auth::AuthConfig;
 use serde_json::json;
 use web::WebOptions;
 
@@ -67,10 +66,11 @@ async fn a_session_expires_after_its_ttl() {
 
 #[tokio::test]
 async fn ttls_are_configurable() {
-    let config = AuthConfig {
-        session_ttl: Duration::from_secs(60),
-        reset_ttl: Duration::from_secs(30),
-        ..test_config()
+    let config = {
+        let mut config = test_config();
+        config.session_ttl = Duration::from_secs(60);
+        config.reset_ttl = Duration::from_secs(30);
+        config
     };
     for app in spawn_apps_with(config, WebOptions::default()).await {
         let res = app.post_users("bob@x.io", "pw").await;
@@ -112,9 +112,10 @@ async fn a_password_reset_ends_the_session() {
 
 #[tokio::test]
 async fn the_cookie_is_secure_when_configured() {
-    let options = WebOptions {
-        cookie_secure: true,
-        ..WebOptions::default()
+    let options = {
+        let mut options = WebOptions::default();
+        options.cookie_secure = true;
+        options
     };
     for app in spawn_apps_with(test_config(), options).await {
         app.post_users("bob@x.io", "pw").await;
@@ -157,10 +158,11 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
 #[tokio::test]
 async fn a_throttled_login_runs_no_bcrypt() {
     // Cost 13 (~0.5 s a verify): an answer in well under that ran no verify.
-    let config = AuthConfig {
-        bcrypt_cost: 13,
-        max_failed_logins: 1,
-        ..test_config()
+    let config = {
+        let mut config = test_config();
+        config.bcrypt_cost = 13;
+        config.max_failed_logins = 1;
+        config
     };
     for app in spawn_apps_with(config, WebOptions::default()).await {
         let hash_started = Instant::now();
@@ -179,9 +181,10 @@ async fn a_throttled_login_runs_no_bcrypt() {
 
 #[tokio::test]
 async fn logins_can_be_limited_per_client_ip() {
-    let options = WebOptions {
-        login_rate_per_ip: NonZeroU32::new(3),
-        ..WebOptions::default()
+    let options = {
+        let mut options = WebOptions::default();
+        options.login_rate_per_ip = NonZeroU32::new(3);
+        options
     };
     for app in spawn_apps_with(test_config(), options).await {
         app.post_users("bob@x.io", "pw").await;

@@ -11,9 +11,10 @@ use crate::helpers::*;
 
 /// `test_config` allowing `n` sessions per account.
 fn sessions_config(n: u32) -> AuthConfig {
-    AuthConfig {
-        max_sessions_per_user: n,
-        ..test_config()
+    {
+        let mut config = test_config();
+        config.max_sessions_per_user = n;
+        config
     }
 }
 
@@ -296,9 +297,10 @@ async fn a_password_change_refuses_a_wrong_password_a_bad_new_one_and_a_bad_body
 
 #[tokio::test]
 async fn wrong_passwords_in_account_operations_count_toward_the_login_throttle() {
-    let config = AuthConfig {
-        max_failed_logins: 2,
-        ..sessions_config(5)
+    let config = {
+        let mut config = sessions_config(5);
+        config.max_failed_logins = 2;
+        config
     };
     for app in spawn_apps_with(config, WebOptions::default()).await {
         let cookie = app.logged_in("bob@x.io", "pw").await;

@@ -131,10 +131,8 @@ pub struct App {
 impl App {
     pub async fn spawn(config: AuthConfig) -> App {
         let db = TestDatabase::sqlite();
-        let config = AuthConfig {
-            bcrypt_cost: 4,
-            ..config
-        };
+        let mut config = config;
+        config.bcrypt_cost = 4;
         let auth = Auth::open(db.url(), config).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());

@@ -29,10 +29,9 @@ async fn closing<T>(browsers: &[&Client], flow: impl Future<Output = T>) -> T {
 }
 
 fn sessions_allowed(n: u32) -> AuthConfig {
-    AuthConfig {
-        max_sessions_per_user: n,
-        ..AuthConfig::default()
-    }
+    let mut config = AuthConfig::default();
+    config.max_sessions_per_user = n;
+    config
 }
 
 async fn main_text(browser: &Client) -> String {

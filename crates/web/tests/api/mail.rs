@@ -1,0 +1,392 @@
+//! Mail against a real SMTP server on loopback (aiosmtpd, see `SmtpSink`): reset links,
+//! password-change notices, the rate limits, delivery after an outage, email verification.
+
+use std::time::Duration;
+
+use auth::testing::TestDatabase;
+use serde_json::{json, Value};
+use web::WebOptions;
+
+use crate::helpers::*;
+
+/// One app per backend, mailing through its own SMTP sink.
+async fn mail_apps(require_verified_email: bool) -> Vec<(TestApp, SmtpSink)> {
+    let mut apps = Vec::new();
+    for db in TestDatabase::all() {
+        let sink = SmtpSink::start();
+        let config = mail_config(sink.port, require_verified_email);
+        apps.push((spawn_on(db, config, WebOptions::default()).await, sink));
+    }
+    apps
+}
+
+fn idle(app: &TestApp) {
+    let outbox = app.auth.outbox().unwrap();
+    assert!(outbox.wait_idle(Duration::from_secs(20)));
+}
+
+async fn text_of(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    response.text().await.unwrap()
+}
+
+fn reset_sent(email: &str) -> String {
+    format!("{{\"email\":\"{email}\",\"message\":\"reset email sent\"}}\n")
+}
+
+fn text(mail: &Value) -> &str {
+    mail["text"].as_str().unwrap()
+}
+
+#[tokio::test]
+async fn a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_password() {
+    for (app, sink) in mail_apps(false).await {
+        assert_eq!(app.post_users("bob@x.io", "old-pw").await.status(), 200);
+        let answer = text_of(app.post_reset_password("Bob@X.io").await, 200).await;
+        assert_eq!(answer, reset_sent("bob@x.io"));
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails.len(), 1);
+        let mail = &mails[0];
+        assert_eq!(mail["rcpt_tos"], json!(["bob@x.io"]));
+        assert_eq!(mail["mail_from"], "no-reply@authd.test");
+        assert_eq!(mail["content_type"], "multipart/alternative");
+        let headers = &mail["headers"];
+        for header in ["date", "message-id", "from", "to", "subject"] {
+            assert!(headers[header].is_string(), "{header} missing: {headers}");
+        }
+        assert_eq!(headers["subject"], "Reset your password");
+        assert!(headers["message-id"]
+            .as_str()
+            .unwrap()
+            .ends_with("@authd.test>"));
+        let html = mail["html"].as_str().unwrap();
+        assert!(
+            text(mail).contains("expires in 1 hour") && text(mail).contains("did not ask"),
+            "{}",
+            text(mail)
+        );
+        let token = link_token(text(mail), "reset");
+        assert_eq!(token.len(), 36);
+        assert_eq!(link_token(html, "reset"), token);
+        assert!(!answer.contains(&token));
+
+        let res = app.put_reset_password("bob@x.io", &token, "new-pw").await;
+        let body = text_of(res, 200).await;
+        assert!(!body.contains(&token));
+        assert_eq!(app.post_sessions("bob@x.io", "new-pw").await.status(), 200);
+        // Used up.
+        let again = app.put_reset_password("bob@x.io", &token, "other").await;
+        assert_eq!(again.status(), 403);
+
+        // The notice that the password changed follows.
+        let mails = sink.wait_for(2).await;
+        assert_eq!(mails[1]["headers"]["subject"], "Your password was changed");
+        assert_eq!(mails[1]["rcpt_tos"], json!(["bob@x.io"]));
+        idle(&app);
+        // Delivered: the token is nowhere in the database (it holds only a digest).
+        if let Some(path) = app.sqlite_path() {
+            for file in [path.clone(), format!("{path}-wal")] {
+                if let Ok(bytes) = std::fs::read(&file) {
+                    let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+                    assert!(!found, "the token is in {file}");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
+    for (app, sink) in mail_apps(false).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let known = app.post_reset_password("bob@x.io").await;
+        let unknown = app.post_reset_password("nobody@x.io").await;
+        let headers = |res: &reqwest::Response| {
+            let mut names: Vec<_> = res
+                .headers()
+                .iter()
+                .filter(|(name, _)| {
+                    !["date", "x-request-id", "content-length"].contains(&name.as_str())
+                })
+                .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(headers(&known), headers(&unknown));
+        assert_eq!(text_of(known, 200).await, reset_sent("bob@x.io"));
+        assert_eq!(text_of(unknown, 200).await, reset_sent("nobody@x.io"));
+        idle(&app);
+        let mails = sink.mails();
+        assert_eq!(mails.len(), 1);
+        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+        // A malformed address is a 400, as at registration.
+        assert_error(
+            app.post_reset_password("not-an-address").await,
+            400,
+            "email must look like name@domain",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn at_most_one_reset_mail_a_minute_and_five_an_hour_reach_an_address() {
+    for (app, sink) in mail_apps(false).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        for _ in 0..3 {
+            let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+            assert_eq!(answer, reset_sent("bob@x.io"));
+        }
+        idle(&app);
+        assert_eq!(sink.mails().len(), 1);
+        for _ in 0..6 {
+            app.clock.advance(Duration::from_secs(61));
+            let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+            assert_eq!(answer, reset_sent("bob@x.io"));
+        }
+        idle(&app);
+        assert_eq!(sink.mails().len(), 5, "{}", app.backend);
+        // An hour after the first, one more may go.
+        app.clock.advance(Duration::from_secs(3600));
+        app.post_reset_password("bob@x.io").await;
+        idle(&app);
+        assert_eq!(sink.mails().len(), 6);
+    }
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_share_the_limit_and_send_each_mail_once() {
+    for db in TestDatabase::all() {
+        let sink = SmtpSink::start();
+        let config = mail_config(sink.port, false);
+        let first = spawn_on(db, config.clone(), WebOptions::default()).await;
+        let second = first.spawn_beside(config, WebOptions::default()).await;
+        assert_eq!(first.post_users("bob@x.io", "pw").await.status(), 200);
+        let (a, b) = tokio::join!(
+            first.post_reset_password("bob@x.io"),
+            second.post_reset_password("bob@x.io")
+        );
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+        idle(&first);
+        assert_eq!(sink.mails().len(), 1, "{}", first.backend);
+    }
+}
+
+#[tokio::test]
+async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
+    let port = free_port();
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        mail_config(port, false),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let started = std::time::Instant::now();
+    let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+    assert_eq!(answer, reset_sent("bob@x.io"));
+    // The answer did not wait for SMTP.
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let outbox = app.auth.outbox().unwrap();
+    for _ in 0..200 {
+        if outbox.stats().retried >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = outbox.stats();
+    assert!(stats.retried >= 2, "{stats:?}");
+    assert_eq!((stats.sent, stats.waiting), (0, 1));
+    let metrics = app.get_path("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
+
+    let sink = SmtpSink::start_on(port, &[]);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    idle(&app);
+    let metrics = app.get_path("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("authd_mails_sent_total 1"), "{metrics}");
+    assert!(metrics.contains("authd_mails_waiting 0"), "{metrics}");
+    assert!(metrics.contains("authd_mails_failed_total 0"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
+    let sink = SmtpSink::start_on(free_port(), &["--refuse", "2"]);
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        mail_config(sink.port, false),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    app.post_reset_password("bob@x.io").await;
+    sink.wait_for(1).await;
+    idle(&app);
+    let stats = app.auth.outbox().unwrap().stats();
+    assert_eq!((stats.sent, stats.retried, stats.failed), (1, 2, 0));
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_with_5xx_fails_the_mail_at_once() {
+    let sink = SmtpSink::start_on(free_port(), &["--reject"]);
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        mail_config(sink.port, false),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+    assert_eq!(answer, reset_sent("bob@x.io"));
+    idle(&app);
+    let stats = app.auth.outbox().unwrap().stats();
+    assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn changing_the_password_mails_a_notice() {
+    for (app, sink) in mail_apps(false).await {
+        let session = app.logged_in("bob@x.io", "old-pw").await;
+        let res = app
+            .put_profile_password(Some(&session), "old-pw", "new-pw")
+            .await;
+        assert_eq!(res.status(), 200);
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails[0]["headers"]["subject"], "Your password was changed");
+        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+        assert!(text(&mails[0]).contains("bob@x.io"));
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_account_cannot_log_in_until_its_link_is_redeemed() {
+    for (app, sink) in mail_apps(true).await {
+        let created = app.post_users("bob@x.io", "pw").await;
+        assert_eq!(
+            json_body(created, 200).await,
+            json!({"email": "bob@x.io", "message": "user created"})
+        );
+        assert_error(
+            app.post_sessions("bob@x.io", "pw").await,
+            403,
+            "email not verified",
+        )
+        .await;
+        assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails[0]["headers"]["subject"], "Confirm your email address");
+        assert!(text(&mails[0]).contains("24 hours"));
+        let token = link_token(text(&mails[0]), "verify");
+
+        assert_error(
+            app.post_form("/users/verify", &[("token", "not-a-token")])
+                .await,
+            403,
+            "invalid or expired verification token",
+        )
+        .await;
+        let verified = app.post_form("/users/verify", &[("token", &token)]).await;
+        assert_eq!(
+            json_body(verified, 200).await,
+            json!({"email": "bob@x.io", "message": "email verified"})
+        );
+        let again = app.post_form("/users/verify", &[("token", &token)]).await;
+        assert_eq!(again.status(), 403);
+        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
+
+        // A verified account gets the same answer to a resend, and no mail.
+        let resend = app
+            .post_form("/users/verify/resend", &[("email", "bob@x.io")])
+            .await;
+        let expected = json!({"email": "bob@x.io", "message": "verification email sent"});
+        assert_eq!(json_body(resend, 200).await, expected);
+        idle(&app);
+        assert_eq!(sink.mails().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_verification_link_is_refused() {
+    for (app, sink) in mail_apps(true).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
+        app.clock.advance(Duration::from_secs(24 * 3600));
+        let res = app.post_form("/users/verify", &[("token", &token)]).await;
+        assert_eq!(res.status(), 403);
+    }
+}
+
+#[tokio::test]
+async fn a_resend_mails_a_fresh_link_within_the_limits_and_the_old_one_stops_working() {
+    for (app, sink) in mail_apps(true).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let first = link_token(text(&sink.wait_for(1).await[0]), "verify");
+        let resend = |email: &'static str| {
+            let app = &app;
+            async move {
+                let res = app
+                    .post_form("/users/verify/resend", &[("email", email)])
+                    .await;
+                json_body(res, 200).await
+            }
+        };
+        // Within a minute of the registration's mail: nothing more goes.
+        resend("bob@x.io").await;
+        idle(&app);
+        assert_eq!(sink.mails().len(), 1);
+        app.clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            resend("bob@x.io").await["message"],
+            "verification email sent"
+        );
+        assert_eq!(
+            resend("nobody@x.io").await["message"],
+            "verification email sent"
+        );
+        let mails = sink.wait_for(2).await;
+        idle(&app);
+        assert_eq!(sink.mails().len(), 2);
+        let second = link_token(text(&mails[1]), "verify");
+        assert_ne!(first, second);
+        let old = app.post_form("/users/verify", &[("token", &first)]).await;
+        assert_eq!(old.status(), 403);
+        let new = app.post_form("/users/verify", &[("token", &second)]).await;
+        assert_eq!(new.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn verification_routes_answer_404_when_verification_is_off() {
+    let app = spawn_app().await;
+    for (path, field) in [
+        ("/users/verify", "token"),
+        ("/users/verify/resend", "email"),
+    ] {
+        assert_error(
+            app.post_form(path, &[(field, "bob@x.io")]).await,
+            404,
+            "email verification is off",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_get_on_the_link_paths_uses_no_token() {
+    for (app, sink) in mail_apps(true).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
+        // What a mail scanner does: GET the links.
+        for path in [
+            format!("/verify?token={token}"),
+            format!("/users/verify?token={token}"),
+        ] {
+            let status = app.get_path(&path).await.status();
+            assert!(status == 404 || status == 405, "{path}: {status}");
+        }
+        let verified = app.post_form("/users/verify", &[("token", &token)]).await;
+        assert_eq!(verified.status(), 200);
+    }
+}
