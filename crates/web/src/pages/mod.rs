@@ -371,6 +371,11 @@ fn about(error: &ApiError) -> About {
 /// An error in words for a person: the API's message as a sentence, and a wait in minutes
 /// or hours rather than seconds.
 fn sentence(error: &ApiError) -> String {
+    if matches!(error, ApiError::Auth(AuthError::EmailNotVerified)) {
+        return "Your email address is not confirmed yet. Open the link in the mail we sent \
+                you, then sign in."
+            .to_owned();
+    }
     if let Some(secs) = throttle_wait(error) {
         return format!(
             "Too many attempts. Wait {} and try again.",
@@ -434,6 +439,10 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "welcome" => "Your account is ready, and you are signed in.",
         "created" => "Your account is ready. Sign in with it.",
+        "check-mail" => {
+            "Your account is ready. We sent you a mail with a link to confirm your address: \
+             open it, then sign in."
+        }
         "signed-out" => "You are signed out.",
         "sign-in" => "Sign in to see your account.",
         "password-changed" => "Your password is changed. Your other devices are signed out.",

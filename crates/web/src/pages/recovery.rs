@@ -2,9 +2,10 @@
 //! where the links of the mails land. A GET only shows a form: the token is used up by the
 //! POST of its button, so a mail scanner that fetches links uses nothing.
 //!
-//! Mail is issue 12's. Until it is wired, [`reset_mail`] says no mail is configured (so
-//! `/forgot` says reset by mail is not available here) and [`confirm_email`] says
-//! verification is not available; `/reset` already redeems tokens with `Auth::update_password`.
+//! The links are the ones `auth` mails: `{public_url}/reset?token=…` (redeemed with
+//! `Auth::update_password`) and `{public_url}/verify?token=…` (`Auth::verify_email`). Without
+//! mail, `/forgot` says reset by mail is not available; without verification, `/verify` says
+//! so.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -15,30 +16,28 @@ use super::{about, notice, query_param, sentence, About, Visit};
 use super::{FORGOT, LOGIN, RESET, VERIFY};
 use crate::{ApiError, Authd, Fields};
 
-/// How reset mails are sent here: `None` when no mail is configured.
-///
-/// TODO(issue 12): return `Some(ResetMail)` when `Auth` has mail configured, and make
-/// [`ResetMail::request`] call its "request a reset mail" operation (which answers the same
-/// for every address).
-fn reset_mail(_authd: &Authd) -> Option<ResetMail> {
-    None
+/// How reset mails are sent here: `None` when no mail is configured (then `/forgot` says
+/// reset by mail is not available).
+fn reset_mail(authd: &Authd) -> Option<ResetMail> {
+    authd.auth().mail_enabled().then_some(ResetMail)
 }
 
 /// Sends reset mails (see [`reset_mail`]).
 struct ResetMail;
 
 impl ResetMail {
-    /// Asks for a reset mail to `email`; the answer is the same whether an account has it.
-    async fn request(&self, _authd: &Authd, _email: String) -> Result<(), ApiError> {
-        Err(ApiError::NotFound)
+    /// Asks for a reset mail to `email` as `POST /reset_password` does
+    /// ([`auth::Auth::request_password_reset`]: no bcrypt, the same answer whether an account
+    /// has the address). Errors: `InvalidEmail` for a malformed address.
+    async fn request(&self, authd: &Authd, email: String) -> Result<(), ApiError> {
+        authd
+            .lookup(move |auth| auth.request_password_reset(&email))
+            .await
+            .map(|_| ())
     }
 }
 
 /// What redeeming a verification token came to.
-#[expect(
-    dead_code,
-    reason = "Confirmed and UnknownToken come with issue 12's verify-email operation"
-)]
 enum Verification {
     /// The address is confirmed.
     Confirmed,
@@ -48,18 +47,20 @@ enum Verification {
     Unavailable,
 }
 
-/// Redeems an email verification token.
-///
-/// TODO(issue 12): call `Auth`'s verify-email operation through `authd.lookup` (it hashes
-/// nothing), mapping its unknown-token error to `UnknownToken`; and let `verification_on`
-/// say whether verification is configured.
-async fn confirm_email(_authd: &Authd, _token: String) -> Result<Verification, ApiError> {
-    Ok(Verification::Unavailable)
+/// Redeems an email verification token as `POST /users/verify` does
+/// ([`auth::Auth::verify_email`], no bcrypt).
+async fn confirm_email(authd: &Authd, token: String) -> Result<Verification, ApiError> {
+    match authd.lookup(move |auth| auth.verify_email(&token)).await {
+        Ok(_) => Ok(Verification::Confirmed),
+        Err(ApiError::Auth(AuthError::UnknownVerificationToken)) => Ok(Verification::UnknownToken),
+        Err(ApiError::Auth(AuthError::VerificationOff)) => Ok(Verification::Unavailable),
+        Err(error) => Err(error),
+    }
 }
 
-/// Whether this server sends verification mails (see [`confirm_email`]).
-fn verification_on(_authd: &Authd) -> bool {
-    false
+/// Whether this server asks new accounts to confirm their address by mail.
+fn verification_on(authd: &Authd) -> bool {
+    authd.auth().requires_verified_email()
 }
 
 /// `GET /forgot[?m=reset-sent]`.

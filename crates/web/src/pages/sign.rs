@@ -70,6 +70,10 @@ pub(super) async fn sign_up(
             return visit.answer(&signup(&visit, &email, Some(problem)), error.status());
         }
     };
+    if visit.authd.auth().requires_verified_email() {
+        // The account cannot sign in before its address is confirmed; the mail is on its way.
+        return visit.redirect(&format!("{LOGIN}?m=check-mail"));
+    }
     match sign_in(&visit.authd, &request, typed, password).await {
         Ok((_, token)) => {
             let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));

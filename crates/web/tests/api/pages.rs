@@ -878,3 +878,95 @@ async fn a_sign_up_whose_sign_in_is_refused_says_the_account_is_ready() {
         .body
         .contains("Your account is ready. Sign in with it."));
 }
+
+/// An app mailing through its own SMTP sink.
+async fn mail_app(require_verified_email: bool) -> (TestApp, crate::helpers::SmtpSink) {
+    let sink = crate::helpers::SmtpSink::start();
+    let config = crate::helpers::mail_config(sink.port, require_verified_email);
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        config,
+        WebOptions::default(),
+    )
+    .await;
+    (app, sink)
+}
+
+#[tokio::test]
+async fn forgot_mails_a_link_with_the_same_answer_for_every_address() {
+    let (app, sink) = mail_app(false).await;
+    app.post_users("ada@example.com", "old").await;
+    let mut visitor = Visitor::new(&app);
+    let page = visitor.get("/forgot").await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .body
+        .contains(r#"<form method="post" action="/forgot">"#));
+    let known = visitor
+        .submit("/forgot", "/forgot", &[("email", "Ada@Example.com")])
+        .await;
+    let unknown = visitor
+        .submit("/forgot", "/forgot", &[("email", "nobody@example.com")])
+        .await;
+    for answer in [&known, &unknown] {
+        assert_eq!(answer.status, 303);
+        assert_eq!(answer.location(), "/forgot?m=reset-sent");
+    }
+    let sent = visitor.get("/forgot?m=reset-sent").await;
+    assert!(sent.body.contains("If an account has this address"));
+    let malformed = visitor
+        .submit("/forgot", "/forgot", &[("email", "not an address")])
+        .await;
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.body.contains(r#"id="email-error""#));
+
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], serde_json::json!(["ada@example.com"]));
+    let text = mails[0]["text"].as_str().unwrap();
+    let token = crate::helpers::link_token(text, "reset");
+    let path = format!("/reset?token={token}");
+    let form = [("token", token.as_str()), ("new_password", "new")];
+    let answer = visitor.submit(&path, "/reset", &form).await;
+    assert_eq!(answer.location(), "/login?m=password-reset");
+    assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
+}
+
+#[tokio::test]
+async fn with_verification_sign_up_asks_to_check_the_mail_and_its_link_confirms() {
+    let (app, sink) = mail_app(true).await;
+    let mut visitor = Visitor::new(&app);
+    let answer = visitor.sign_up("ada@example.com", "pw").await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?m=check-mail");
+    assert!(visitor.session().is_none());
+    let login = visitor.get(answer.location()).await;
+    assert!(login
+        .body
+        .contains("We sent you a mail with a link to confirm your address"));
+
+    let refused = visitor.sign_in("ada@example.com", "pw").await;
+    assert_eq!(refused.status, 403);
+    assert!(refused
+        .title()
+        .starts_with("Error: Your email address is not confirmed yet."));
+
+    let mails = sink.wait_for(1).await;
+    let token = crate::helpers::link_token(mails[0]["text"].as_str().unwrap(), "verify");
+    let path = format!("/verify?token={token}");
+    // Opening the link confirms nothing: its button does.
+    let page = visitor.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("referrer-policy"), "no-referrer");
+    assert!(page.body.contains("Confirm my address"));
+    assert_eq!(visitor.sign_in("ada@example.com", "pw").await.status, 403);
+    let answer = visitor.submit(&path, "/verify", &[("token", &token)]).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?m=verified");
+    let answer = visitor.sign_in("ada@example.com", "pw").await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/account");
+    // Used up.
+    let again = visitor.submit(&path, "/verify", &[("token", &token)]).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("This link is not valid"));
+}
