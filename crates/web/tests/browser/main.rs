@@ -5,6 +5,10 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod harness;
+// The SMTP sink of the HTTP tests (a real SMTP server on loopback) and their mail settings.
+#[allow(dead_code, unused_imports)]
+#[path = "../api/helpers.rs"]
+mod helpers;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -159,13 +163,81 @@ async fn a_reset_link_sets_a_new_password_and_ends_the_old_sessions() {
 }
 
 #[tokio::test]
-#[ignore = "needs issue 12 (reset by mail and its test SMTP server): forgot password -> the \
-            mail arrives -> open its link -> new password -> old sessions gone -> sign in"]
-async fn forgot_password_mail_link_sets_a_new_password() {
-    // TODO(issue 12): start authd with the test SMTP server, fill /forgot, read the mail,
-    // open its /reset link in the browser, set a new password, check that the other
-    // browser's session is gone, sign in with the new password.
-    unimplemented!("wired after issue 12 is merged")
+async fn forgot_password_mail_link_sets_a_new_password_and_ends_the_old_sessions() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let sink = helpers::SmtpSink::start();
+    let mut config = helpers::mail_config(sink.port, false);
+    config.max_sessions_per_user = 5;
+    let app = App::spawn(config).await;
+    let laptop = driver.browser(1280, 1000).await;
+    let phone = driver.browser(1280, 1000).await;
+    let mut shots = Shots::new("forgot");
+    closing(&[&laptop, &phone], async {
+        sign_up(&laptop, &app, "ada@example.com", "old password").await;
+        sign_in_fresh(&phone, &app, "ada@example.com", "old password").await;
+
+        phone.goto(&app.url("/login")).await.unwrap();
+        wait_for_heading(&phone, "Sign in").await;
+        press_link(&phone, "Forgot your password?").await;
+        wait_for_heading(&phone, "Forgot your password?").await;
+        shots.take(&phone, "form").await;
+        fill(&phone, "email", "ada@example.com").await;
+        press(&phone, "Send the link").await;
+        wait_for_heading(&phone, "Forgot your password?").await;
+        assert!(main_text(&phone)
+            .await
+            .contains("If an account has this address"));
+        shots.take(&phone, "sent").await;
+
+        // The mail arrives at the SMTP server; its link (public URL https://authd.test) is
+        // opened on the test server.
+        let mails = sink.wait_for(1).await;
+        let text = mails[0]["text"].as_str().unwrap();
+        let token = helpers::link_token(text, "reset");
+        assert!(text.contains(&format!("https://authd.test/reset?token={token}")));
+        phone
+            .goto(&app.url(&format!("/reset?token={token}")))
+            .await
+            .unwrap();
+        wait_for_heading(&phone, "Set a new password").await;
+        shots.take(&phone, "reset").await;
+        fill(&phone, "new-password", "new password").await;
+        press(&phone, "Set password").await;
+        wait_for_heading(&phone, "Sign in").await;
+        assert_eq!(location(&phone).await, "/login?m=password-reset");
+
+        // The laptop's session is gone.
+        laptop.goto(&app.url("/account")).await.unwrap();
+        wait_for_heading(&laptop, "Sign in").await;
+        shots.take(&laptop, "old-session-gone").await;
+        sign_in(&phone, "ada@example.com", "old password").await;
+        wait_for_heading(&phone, "Sign in").await;
+        sign_in(&phone, "ada@example.com", "new password").await;
+        wait_for_heading(&phone, "Your account").await;
+        shots.take(&phone, "signed-in").await;
+    })
+    .await;
+}
+
+/// Signs in a second browser to an account that exists.
+async fn sign_in_fresh(browser: &Client, app: &App, email: &str, password: &str) {
+    browser.goto(&app.url("/login")).await.unwrap();
+    wait_for_heading(browser, "Sign in").await;
+    sign_in(browser, email, password).await;
+    wait_for_heading(browser, "Your account").await;
+}
+
+/// Follows the link whose text is `text`.
+async fn press_link(browser: &Client, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap_or_else(|_| panic!("no link {text:?}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
