@@ -545,9 +545,9 @@ def pgbench_vs_w2(server, admin_url, cookie, args, rounds, secs):
     """`pgbench -S -M prepared` on a scratch scale-10 database with as many clients as wrk has
     connections, and W2 on authd, `rounds` times each, interleaved, `secs` seconds each.
     Returns the mean rates, their ratio and the range of the per-round ratios."""
-    base = admin_url.split("?", 1)[0].rsplit("/", 1)[0]
+    base, _, query = admin_url.partition("?")
     db = f"authd_bench_{os.getpid()}_pgbench"
-    url = f"{base}/{db}"
+    url = base.rsplit("/", 1)[0] + f"/{db}" + ("?" + query if query else "")
     psql = lambda u, sql: subprocess.run(["psql", "-X", "-q", u, "-c", sql], check=True,
                                          capture_output=True, timeout=600)
     psql(admin_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -904,11 +904,15 @@ def main():
             else:
                 db = f"authd_bench_{os.getpid()}"
                 admin = args.postgres_url
-                base = admin.rsplit("/", 1)[0]
+                # The admin URL's options (scripts/postgres-up: sslmode=disable) hold for the
+                # bench database too: before, they were dropped and libpq's default `prefer`
+                # put TLS on the loopback connection.
+                base, _, query = admin.partition("?")
+                base, query = base.rsplit("/", 1)[0], ("?" + query if query else "")
                 subprocess.run(["psql", "-X", "-q", admin, "-c", f"CREATE DATABASE {db}"],
                                check=True, timeout=60)
                 try:
-                    url = f"{base}/{db}"
+                    url = f"{base}/{db}{query}"
                     limits += run_backend("postgres", url, PostgresSeeder(url), args, res,
                                           workdir, hashed, admin)
                 except (RuntimeError, subprocess.SubprocessError, OSError) as e:
