@@ -290,6 +290,11 @@ impl Auth {
         &self.config
     }
 
+    /// Most database connections open at once: more operations at a time wait for one.
+    pub fn max_db_connections(&self) -> u32 {
+        self.db.max_connections()
+    }
+
     /// Whether the database answers now (for readiness probes).
     pub fn is_ready(&self) -> bool {
         self.db.ping().is_ok()

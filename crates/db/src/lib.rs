@@ -122,6 +122,11 @@ impl Db {
         Ok(Db { pool, backend })
     }
 
+    /// Most connections the pool holds at once.
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     /// Which backend the URL picked.
     pub fn backend(&self) -> Backend {
         self.backend

@@ -145,15 +145,27 @@ impl Db {
         token_digest: &str,
         alive: Alive,
     ) -> Result<Option<(User, Session)>, DbError> {
-        self.read(|conn| {
-            sessions::table
-                .inner_join(users::table)
-                .filter(sessions::token_digest.eq(token_digest))
-                .filter(sessions::expires_at.gt(alive.now))
-                .filter(sessions::last_seen_at.gt(alive.seen_after))
-                .select((User::as_select(), Session::as_select()))
-                .first(conn)
-                .optional()
+        // The same statically typed query on each backend's own connection, not through
+        // `AnyConnection`: diesel's MultiConnection wraps every query in a `SerializedQuery`
+        // whose `walk_ast` renders the whole SQL text again on each execution, even when the
+        // prepared statement is found in the cache (diesel_derives 2.3, multiconnection.rs).
+        // Called directly, a cached statement is found by its type and only the binds are
+        // collected. Every request with a cookie runs this query.
+        macro_rules! lookup {
+            ($conn:expr) => {
+                sessions::table
+                    .inner_join(users::table)
+                    .filter(sessions::token_digest.eq(token_digest))
+                    .filter(sessions::expires_at.gt(alive.now))
+                    .filter(sessions::last_seen_at.gt(alive.seen_after))
+                    .select((User::as_select(), Session::as_select()))
+                    .first($conn)
+                    .optional()
+            };
+        }
+        self.read(|conn| match conn {
+            AnyConnection::Postgresql(conn) => lookup!(conn),
+            AnyConnection::Sqlite(conn) => lookup!(conn),
         })
     }
 

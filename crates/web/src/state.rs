@@ -179,6 +179,8 @@ pub struct Authd {
     auth: Auth,
     hashing: Hashing,
     ip_limiter: Option<Arc<IpLimiter>>,
+    /// One permit per database connection: see [`Authd::lookup`].
+    lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
     options: WebOptions,
 }
@@ -195,7 +197,9 @@ impl Authd {
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
         let metrics = Metrics::new(auth.outbox().cloned());
+        let connections = usize::try_from(auth.max_db_connections()).unwrap_or(1);
         Authd {
+            lookups: Arc::new(tokio::sync::Semaphore::new(connections.max(1))),
             auth,
             hashing,
             ip_limiter,
@@ -382,12 +386,22 @@ impl Authd {
         Ok(self.hashing.run(Client::of(client), job).await??)
     }
 
-    /// Runs a database-only operation on actix's blocking pool.
+    /// Runs a database-only operation on actix's blocking pool, at most one per database
+    /// connection at a time: beyond that, requests wait here, as futures on their worker,
+    /// rather than as blocking threads asleep in the pool's checkout, each of which costs a
+    /// futex wait and wake-up (GET /profile on PostgreSQL with 16 clients and 8 connections:
+    /// 63 -> 50 us of authd CPU per request, bench/README.md).
     pub(crate) async fn lookup<T, F>(&self, op: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
     {
+        // Never closed, so acquiring only waits.
+        let _permit = self
+            .lookups
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Internal)?;
         let auth = self.auth.clone();
         // The request's span goes along, so what `op` logs carries the request id and client.
         let span = tracing::Span::current();
