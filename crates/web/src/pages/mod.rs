@@ -5,8 +5,8 @@
 //! again with the problem beside its field and first in the title.
 //!
 //! The handlers call the same `auth` operations as the JSON routes (through `Authd::hashing`
-//! and `lookup`, and `routes::sign_in` for the login itself), so every rule, limit and audit
-//! line is the API's. Every state-changing form carries a CSRF token bound to the visitor
+//! and `lookup`, and `Authd::log_in` for the login itself), so every rule, limit, metric and
+//! audit line is the API's. Every state-changing form carries a CSRF token bound to the visitor
 //! (`csrf.rs`), behind the same cross-site check as the API (`origins.rs`), answered here with
 //! a page. Every answer gets the headers of [`page_headers`].
 
