@@ -41,7 +41,7 @@ use csrf::Visitor;
 use view::{Page, Problem};
 
 /// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
-/// `/verify`, `/static/authd.css`) on an `App` or a scope; links and redirects follow the
+/// `/verify`, `/verify/resend`, `/static/authd.css`) on an `App` or a scope; links and redirects follow the
 /// scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
 /// it for the session cookie's API (the pages need none of its routes).
 pub fn pages(cfg: &mut ServiceConfig) {
@@ -99,6 +99,7 @@ pub fn pages(cfg: &mut ServiceConfig) {
                 .route(post().to(recovery::verify)),
             both,
         ),
+        (resource(RESEND).route(post().to(recovery::resend)), "POST"),
         (resource(CSS).route(get().to(stylesheet)), "GET"),
     ];
     for (resource, allow) in resources {
@@ -123,9 +124,10 @@ const DELETE: &str = "/account/delete";
 const FORGOT: &str = "/forgot";
 const RESET: &str = "/reset";
 const VERIFY: &str = "/verify";
+const RESEND: &str = "/verify/resend";
 const CSS: &str = "/static/authd.css";
 
-const PATHS: [&str; 12] = [
+const PATHS: [&str; 13] = [
     SIGNUP,
     LOGIN,
     LOGOUT,
@@ -137,6 +139,7 @@ const PATHS: [&str; 12] = [
     FORGOT,
     RESET,
     VERIFY,
+    RESEND,
     CSS,
 ];
 
@@ -456,6 +459,9 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
              its way. The link works once."
         }
         "verified" => "Your email address is confirmed.",
+        "verification-sent" => {
+            "If this address has an account waiting for confirmation, a new link is on its way."
+        }
         _ => return None,
     })
 }

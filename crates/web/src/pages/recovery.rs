@@ -247,3 +247,25 @@ pub(super) async fn verify(request: HttpRequest, fields: Result<Fields, ApiError
         Err(error) => visit.failure(&error),
     }
 }
+
+/// `POST /verify/resend` (`email`), from the sign-in page of an unconfirmed account: mails a
+/// new link as `POST /users/verify/resend` does (the same answer whatever the account's
+/// state), then `/login?m=verification-sent`.
+pub(super) async fn resend(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
+    let visit = or_answer!(Visit::of(&request));
+    let fields = or_answer!(visit.form(fields));
+    let sent = async {
+        let email = fields.required("email")?;
+        visit
+            .authd
+            .lookup(move |auth| auth.resend_verification(&email))
+            .await
+    };
+    match sent.await {
+        Ok(_) => visit.redirect(&format!("{LOGIN}?m=verification-sent")),
+        Err(ApiError::Auth(AuthError::VerificationOff)) => {
+            visit.answer(&verification_unavailable(&visit), StatusCode::NOT_FOUND)
+        }
+        Err(error) => visit.failure(&error),
+    }
+}

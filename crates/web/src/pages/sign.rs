@@ -6,7 +6,7 @@ use auth::AuthError;
 
 use super::view::{Field, Form, Page, Problem};
 use super::{about, local_path, notice, query_param, sentence, About, Visit};
-use super::{sign_in, ACCOUNT, FORGOT, LOGIN, SIGNUP};
+use super::{sign_in, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
 use crate::{ApiError, CurrentUser, Fields};
 
 /// `GET /signup`.
@@ -148,7 +148,20 @@ pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError
                 text: sentence(&error),
                 field,
             };
-            let page = login(&visit, &email, next.as_deref(), Some(problem));
+            let mut page = login(&visit, &email, next.as_deref(), Some(problem));
+            if matches!(error, ApiError::Auth(AuthError::EmailNotVerified)) {
+                page = page.form(
+                    Form::new(
+                        &visit.base,
+                        RESEND,
+                        &visit.visitor.token(),
+                        "Send the link again",
+                    )
+                    .intro("No mail, or the link expired?")
+                    .hidden("email", email.as_str())
+                    .quiet(),
+                );
+            }
             let mut response = visit.answer(&page, error.status());
             if let Some(secs) = super::retry_after(&error) {
                 response.headers_mut().insert(

@@ -950,8 +950,27 @@ async fn with_verification_sign_up_asks_to_check_the_mail_and_its_link_confirms(
         .title()
         .starts_with("Error: Your email address is not confirmed yet."));
 
-    let mails = sink.wait_for(1).await;
-    let token = crate::helpers::link_token(mails[0]["text"].as_str().unwrap(), "verify");
+    // The refusal offers the link again.
+    assert!(refused
+        .body
+        .contains(r#"<form method="post" action="/verify/resend">"#));
+    assert!(refused
+        .body
+        .contains(r#"<input type="hidden" name="email" value="ada@example.com">"#));
+    sink.wait_for(1).await;
+    // Past the one-mail-a-minute limit per address.
+    app.clock.advance(Duration::from_secs(61));
+    let token = refused.csrf();
+    let answer = visitor
+        .post(
+            "/verify/resend",
+            &[("email", "ada@example.com"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/login?m=verification-sent");
+    let mails = sink.wait_for(2).await;
+    let token = crate::helpers::link_token(mails[1]["text"].as_str().unwrap(), "verify");
     let path = format!("/verify?token={token}");
     // Opening the link confirms nothing: its button does.
     let page = visitor.get(&path).await;
