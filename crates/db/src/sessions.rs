@@ -164,7 +164,9 @@ impl Db {
             };
         }
         self.read(|conn| match conn {
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgresql(conn) => lookup!(conn),
+            #[cfg(feature = "sqlite")]
             AnyConnection::Sqlite(conn) => lookup!(conn),
         })
     }
