@@ -7,8 +7,8 @@ pub use auth::fuzzing::is_public_id;
 
 use crate::Fields;
 
-/// The name of the cookie `CurrentUser` reads the session token from.
-pub const SESSION_COOKIE: &str = crate::current_user::SESSION_COOKIE;
+/// The name of the cookie `CurrentUser` reads the session token from, by default.
+pub const SESSION_COOKIE: &str = crate::state::DEFAULT_SESSION_COOKIE;
 
 /// Every field of `fields` as parsed; `None` for a JSON value that is not a string.
 pub fn entries(fields: &Fields) -> &HashMap<String, Option<String>> {

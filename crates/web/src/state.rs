@@ -16,6 +16,10 @@ use crate::ip_limit::IpLimiter;
 use crate::metrics::{LoginOutcome, Metrics};
 use crate::ApiError;
 
+/// The session cookie's name unless [`WebOptions::with_session_cookie`] says otherwise (the
+/// classic contract's).
+pub(crate) const DEFAULT_SESSION_COOKIE: &str = "session_id";
+
 /// Web-layer settings. Start from `WebOptions::default()` and set fields
 /// (`options.cookie_secure = true;`) or use the `with_*` methods: fields may be added in a
 /// minor release.
@@ -108,7 +112,7 @@ impl Default for WebOptions {
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             not_logged_in: NotLoggedIn::Forbidden,
-            session_cookie: ("session_id".to_owned(), "/".to_owned()),
+            session_cookie: (DEFAULT_SESSION_COOKIE.to_owned(), "/".to_owned()),
             pages: true,
         }
         .with_hashing_threads(threads)
