@@ -32,7 +32,7 @@ pub use session::{Authenticated, ClientInfo, SessionInfo};
 pub use session::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpMailer, SmtpSettings, SmtpTls};
-pub use templates::{TemplateError, Templates};
+pub use templates::{utc_minute, TemplateError, Templates};
 pub use token::{generate_uuid, ResetToken, SessionToken, VerifyToken};
 
 use db::Db;

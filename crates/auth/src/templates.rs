@@ -261,8 +261,8 @@ pub(crate) fn duration_words(secs: u64) -> String {
 }
 
 /// `2026-11-28 13:05 UTC` for Unix seconds (proleptic Gregorian; H. Hinnant's
-/// days-to-civil).
-pub(crate) fn utc_minute(unix: i64) -> String {
+/// days-to-civil): how mail and the pages show a time to a person.
+pub fn utc_minute(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let z = days + 719_468;
