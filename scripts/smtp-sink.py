@@ -1,8 +1,10 @@
-"""A real SMTP server (aiosmtpd) for authd's mail tests: listens on 127.0.0.1:PORT and writes
-each message it accepts into DIR as NNNN.json (envelope, headers, decoded text and HTML parts,
-and the raw message), renamed into place once complete. Prints "listening" once it accepts
-connections. With --refuse N, the first N messages are refused with a 451 (try again later);
-with --reject, every message is refused with a 550 (a permanent failure).
+"""A real SMTP server (aiosmtpd) for authd's mail tests: listens on 127.0.0.1:PORT (0: a port
+the system picks) and writes each message it accepts into DIR as NNNN.json (envelope, headers,
+decoded text and HTML parts, and the raw message), renamed into place once complete. Prints
+"listening PORT" once it accepts connections. With --refuse N, the first N messages are refused
+with a 451 (try again later); with --reject, every message is refused with a 550 (a permanent
+failure). With --hold, it binds the port and prints "bound PORT" but refuses connections (a
+server that is down) until a line arrives on stdin; then it listens and prints "listening PORT".
 
 Run with the python of scripts/smtp-deps:  python scripts/smtp-sink.py PORT DIR [--refuse N]
 """
@@ -13,6 +15,8 @@ import email
 import email.policy
 import json
 import os
+import socket
+import sys
 
 from aiosmtpd.smtp import SMTP
 
@@ -59,13 +63,20 @@ async def main():
     parser.add_argument("folder")
     parser.add_argument("--refuse", type=int, default=0)
     parser.add_argument("--reject", action="store_true")
+    parser.add_argument("--hold", action="store_true")
     args = parser.parse_args()
     sink = Sink(args.folder, args.refuse, args.reject)
+    # Bound first, listening later: a bound socket that does not listen refuses connections,
+    # and nobody else can take its port meanwhile.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", args.port))
+    port = sock.getsockname()[1]
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(
-        lambda: SMTP(sink, hostname="smtp.test"), "127.0.0.1", args.port
-    )
-    print("listening", flush=True)
+    if args.hold:
+        print("bound", port, flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+    server = await loop.create_server(lambda: SMTP(sink, hostname="smtp.test"), sock=sock)
+    print("listening", port, flush=True)
     await server.serve_forever()
 
 

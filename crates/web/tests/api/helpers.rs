@@ -12,6 +12,8 @@ use web::{Authd, WebOptions};
 pub const START: i64 = 1_700_000_000;
 
 pub struct TestApp {
+    /// Says, if the test fails while this app is in use, which backend it runs on.
+    _note: auth::testing::FailureNote,
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -123,12 +125,9 @@ async fn start_server(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let backend = match db.backend() {
-        auth::Backend::Sqlite => "sqlite",
-        auth::Backend::Postgres => "postgres",
-        other => panic!("no test name for {other:?}"),
-    };
+    let backend = db.backend_name();
     TestApp {
+        _note: db.failure_note(),
         address,
         client,
         clock,
@@ -346,21 +345,13 @@ pub async fn assert_error(response: Response, status: u16, message: &str) {
     );
 }
 
-/// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, writing what
-/// it accepts into a temporary folder; stopped when dropped.
+/// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, on a port the
+/// system picks, writing what it accepts into a temporary folder; stopped when dropped.
 pub struct SmtpSink {
     child: std::process::Child,
     pub port: u16,
     dir: tempfile::TempDir,
-}
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    said: std::io::BufReader<std::process::ChildStdout>,
 }
 
 fn workspace_root() -> std::path::PathBuf {
@@ -384,28 +375,65 @@ fn smtp_python() -> &'static str {
 }
 
 impl SmtpSink {
+    /// A server that accepts every mail.
     pub fn start() -> SmtpSink {
-        Self::start_on(free_port(), &[])
+        Self::start_with(&[])
     }
 
-    /// On `port`, with extra arguments (`--refuse N`, `--reject`); waits until it listens.
-    pub fn start_on(port: u16, extra: &[&str]) -> SmtpSink {
-        use std::io::BufRead;
+    /// With extra arguments (`--refuse N`, `--reject`); waits until it listens.
+    pub fn start_with(extra: &[&str]) -> SmtpSink {
+        let mut sink = Self::spawn(extra);
+        sink.expect("listening");
+        sink
+    }
+
+    /// A server that is down: its port is taken (bound) but refuses connections until
+    /// [`SmtpSink::open`].
+    pub fn down() -> SmtpSink {
+        let mut sink = Self::spawn(&["--hold"]);
+        sink.expect("bound");
+        sink
+    }
+
+    /// Brings a server made by [`SmtpSink::down`] up, on the same port; waits until it listens.
+    pub fn open(&mut self) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("a held SMTP sink");
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+        self.expect("listening");
+    }
+
+    fn spawn(extra: &[&str]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(smtp_python())
             .arg(workspace_root().join("scripts/smtp-sink.py"))
-            .arg(port.to_string())
+            .arg("0")
             .arg(dir.path())
             .args(extra)
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        let said = std::io::BufReader::new(child.stdout.take().unwrap());
+        SmtpSink {
+            child,
+            port: 0,
+            dir,
+            said,
+        }
+    }
+
+    /// Reads the sink's next line, `<what> <port>`, and takes the port from it.
+    fn expect(&mut self, what: &str) {
+        use std::io::BufRead;
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "listening", "the SMTP sink did not start");
-        SmtpSink { child, port, dir }
+        self.said.read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix(what)
+            .and_then(|port| port.trim().parse().ok());
+        self.port = port.unwrap_or_else(|| panic!("the SMTP sink said {line:?}, not {what}"));
     }
 
     /// Every mail received so far, in order.

@@ -175,10 +175,10 @@ async fn two_instances_on_one_database_share_the_limit_and_send_each_mail_once()
 
 #[tokio::test]
 async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
-    let port = free_port();
+    let mut sink = SmtpSink::down();
     let app = spawn_on(
         TestDatabase::sqlite(),
-        mail_config(port, false),
+        mail_config(sink.port, false),
         WebOptions::default(),
     )
     .await;
@@ -201,7 +201,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
     let metrics = app.get_path("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
 
-    let sink = SmtpSink::start_on(port, &[]);
+    sink.open();
     let mails = sink.wait_for(1).await;
     assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
     idle(&app);
@@ -213,7 +213,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
 
 #[tokio::test]
 async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
-    let sink = SmtpSink::start_on(free_port(), &["--refuse", "2"]);
+    let sink = SmtpSink::start_with(&["--refuse", "2"]);
     let app = spawn_on(
         TestDatabase::sqlite(),
         mail_config(sink.port, false),
@@ -230,7 +230,7 @@ async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
 
 #[tokio::test]
 async fn a_server_that_refuses_with_5xx_fails_the_mail_at_once() {
-    let sink = SmtpSink::start_on(free_port(), &["--reject"]);
+    let sink = SmtpSink::start_with(&["--reject"]);
     let app = spawn_on(
         TestDatabase::sqlite(),
         mail_config(sink.port, false),
