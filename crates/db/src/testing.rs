@@ -281,6 +281,41 @@ impl TestDatabase {
         rows.first().expect("one row").n
     }
 
+    /// Runs `sql` in a transaction of another client that stays open (holding whatever locks
+    /// `sql` took, e.g. `LOCK TABLE users`) until the answer is dropped: a database that is
+    /// busy, or slow, for authd.
+    pub fn hold(&self, sql: &str) -> HeldTransaction {
+        let (url, backend, sql) = (self.url.clone(), self.backend, sql.to_owned());
+        let (taken, took) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let run = |conn: &mut dyn SimpleConnection| {
+                conn.batch_execute(&format!("BEGIN; {sql}")).expect("hold");
+                taken.send(()).expect("the test waits");
+                // Until dropped (or the test is gone).
+                let _ = released.recv();
+            };
+            match backend {
+                #[cfg(feature = "sqlite")]
+                crate::Backend::Sqlite => {
+                    let path = url.trim_start_matches("sqlite://");
+                    run(&mut diesel::SqliteConnection::establish(path).expect("open SQLite"))
+                }
+                #[cfg(feature = "postgres")]
+                crate::Backend::Postgres => {
+                    run(&mut PgConnection::establish(&url).expect("open PostgreSQL"))
+                }
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("a test database of a backend this build lacks"),
+            }
+        });
+        took.recv().expect("the transaction began");
+        HeldTransaction {
+            release: Some(release),
+            holder: Some(holder),
+        }
+    }
+
     /// SQLite only: runs `run` and counts the transactions committed meanwhile (by anyone), as
     /// the commit frames they add to the write-ahead log, emptied first by a checkpoint. A
     /// commit is what costs an `fsync`, so this is how a test compares the write work of two
@@ -358,6 +393,22 @@ impl TestDatabase {
     /// A [`FailureNote`] naming this database's backend: hold it while a test body runs on it.
     pub fn failure_note(&self) -> FailureNote {
         FailureNote::new(self.backend_name())
+    }
+}
+
+/// A transaction another client holds open (see [`TestDatabase::hold`]); rolled back when
+/// dropped.
+pub struct HeldTransaction {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for HeldTransaction {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(holder) = self.holder.take() {
+            let _ = holder.join();
+        }
     }
 }
 

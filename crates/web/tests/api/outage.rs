@@ -156,3 +156,32 @@ fn via_swaps_only_the_address() {
     assert_eq!(url, "postgres://postgres@127.0.0.1:9/test?options=x");
     assert_eq!(original, "127.0.0.1:5432");
 }
+
+/// A statement that runs past `--db-statement-timeout` (here: waiting for a table another
+/// client has locked) is cancelled by PostgreSQL, and the request is answered as for a
+/// database that does not answer: 503 JSON with `Retry-After`; once the lock is gone, the same
+/// request works.
+#[tokio::test]
+async fn a_statement_past_the_statement_timeout_answers_503_and_the_next_one_works() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let db_options = {
+        let mut options = DbOptions::new(db.url());
+        options.statement_timeout = Some(Duration::from_secs(1));
+        options
+    };
+    let app = spawn_over(db, db_options, test_config(), WebOptions::default()).await;
+    let session = app.logged_in("bob@x.io", "pw").await;
+    let lock = app
+        .database()
+        .hold("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+    let read = app.get_profile(Some(&session));
+    let res = tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("the statement timeout did not end the wait");
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_error(res, 503, "database unavailable, retry shortly").await;
+    drop(lock);
+    assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+}
