@@ -88,3 +88,69 @@ impl Drop for FailureNote {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Output};
+
+    /// Runs the test `name` of this binary alone in a child process, with `env`.
+    fn child(name: &str, env: &[(&str, &str)]) -> Output {
+        let test = format!("testing::prerequisite::tests::{name}");
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", &test, "--test-threads=1"])
+            .env_remove("CI")
+            .env_remove(STRICT)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_missing_prerequisite_skips_with_a_line_past_the_capture_or_fails_when_strict() {
+        let name = "a_missing_prerequisite_skips_with_a_line_past_the_capture_or_fails_when_strict";
+        if std::env::var_os("AUTHD_TEST_PROBE").is_some() {
+            assert!(require::<()>("the probe", Err("it is missing".into())).is_none());
+            return;
+        }
+        let line =
+            format!("SKIPPED: testing::prerequisite::tests::{name}: the probe: it is missing");
+        // Not strict: the test passes and says so, although libtest captures its output.
+        let out = child(name, &[("AUTHD_TEST_PROBE", "1")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        assert_eq!(stdout.matches(&line).count(), 1, "{stdout}");
+        for strict in [(STRICT, "1"), ("CI", "true")] {
+            let out = child(name, &[("AUTHD_TEST_PROBE", "1"), strict]);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(!out.status.success(), "{strict:?}: {stdout}");
+            assert!(!stdout.contains("SKIPPED:"), "{strict:?}: {stdout}");
+            assert!(
+                stdout.contains("the probe cannot run here: it is missing"),
+                "{stdout}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failure_on_a_backend_names_it_once() {
+        let name = "a_failure_on_a_backend_names_it_once";
+        if std::env::var_os("AUTHD_TEST_PROBE").is_some() {
+            let _first = FailureNote::new("sqlite");
+            let _second = FailureNote::new("postgres");
+            panic!("the probe failed");
+        }
+        let out = child(name, &[("AUTHD_TEST_PROBE", "1")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{stdout}");
+        // The innermost note (dropped first) speaks, once.
+        assert_eq!(
+            stdout
+                .matches("note: the failure above happened on")
+                .count(),
+            1,
+            "{stdout}"
+        );
+        assert!(stdout.contains("happened on postgres"), "{stdout}");
+    }
+}
