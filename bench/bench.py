@@ -569,6 +569,37 @@ def login_writes(name, database_url, seeder, workdir, args, n):
     return {"throttling off (bench flags)": per(off), "throttling on (defaults)": per(on)}
 
 
+def w9(server, n):
+    """W9, on an authd with the defaults (throttling on): `n` failed logins of seeded accounts
+    and `n` of addresses nobody has, interleaved, one at a time (each address fails once); then
+    an address locked by 10 failures, tried `n` times. Medians in ms. The tests check that both
+    failures run one verify at the configured cost and commit the same writes, and that a
+    throttled login runs no bcrypt; this is what that costs in time."""
+    pct = lambda ts, p: ts[min(len(ts) - 1, int(round(p * (len(ts) - 1))))]
+
+    def timed(email, status):
+        body = f"email={email.replace('@', '%40')}&password=wrong-{os.getpid()}"
+        t = time.perf_counter()
+        resp, data = server.request("POST", "/sessions", body)
+        took = (time.perf_counter() - t) * 1000.0
+        if resp.status != status:
+            raise RuntimeError(f"W9 login of {email} answered {resp.status}: {data!r}")
+        return took
+
+    tag = f"{os.getpid()}-{int(time.time())}"
+    known, unknown = [], []
+    for k in range(n):
+        known.append(timed(f"user{(k + 500) % LOGIN_ACCOUNTS + 1}@bench.test", 401))
+        unknown.append(timed(f"nobody{k}-{tag}@bench.test", 401))
+    locked = f"locked-{tag}@bench.test"
+    for _ in range(10):
+        timed(locked, 401)
+    throttled = [timed(locked, 429) for _ in range(n)]
+    known, unknown, throttled = sorted(known), sorted(unknown), sorted(throttled)
+    return {"known": pct(known, 0.5), "unknown": pct(unknown, 0.5),
+            "throttled": pct(throttled, 0.5)}
+
+
 # ---------------------------------------------------------------------------------------------
 # The database's own ceiling: pgbench's point select, interleaved with authd's W2.
 
@@ -851,6 +882,25 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
                         f"{r['bytes']:,} B", "p99 ≤ 5 ms, < 30 KB", r["p99"] / 5.0, ok, m)
                 log(f"[{name}] W8 GET {path}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
                     f"max {r['max']:.2f} ms, {r['bytes']} bytes, {r['bad']} not 200")
+
+        # W9: what a failed login costs, known address or not, and a throttled one.
+        if wanted("W9"):
+            w9_server = Server(database_url, args.server_flag,
+                               os.path.join(workdir, f"authd-{name}-w9.log"))
+            try:
+                r = measured("W9", w9_server.proc.pid, args, lambda: w9(w9_server, args.logins))
+            finally:
+                w9_server.stop()
+            ratio = r["unknown"] / r["known"]
+            res.add(name, "W9 failed login p50, unknown ÷ known address",
+                    f"{r['unknown']:.0f} / {r['known']:.0f} ms", "0.8–1.25", ratio,
+                    0.8 <= ratio <= 1.25, r)
+            share = r["throttled"] / r["known"]
+            res.add(name, "W9 throttled login p50 ÷ failed login p50",
+                    f"{r['throttled']:.1f} / {r['known']:.0f} ms", "≤ 0.25", share / 0.25,
+                    share <= 0.25, r)
+            log(f"[{name}] W9: failed login p50 {r['known']:.1f} ms known, {r['unknown']:.1f} ms "
+                f"unknown (ratio {ratio:.2f}); throttled {r['throttled']:.2f} ms ({share:.3f})")
     finally:
         server.stop()
     mib = server.peak_kib / 1024
@@ -897,11 +947,11 @@ def main():
     p.add_argument("--pgbench-secs", type=int, default=6,
                    help="PostgreSQL: seconds of each pgbench and W2 round (default 6; 3 with "
                         "--quick)")
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8",
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8,W9",
                    help="comma-separated workloads to run (default all; the table is seeded to "
                         "--sizes either way, e.g. --workloads W4,W6 --sizes 1,2000)")
     p.add_argument("--logins", type=int, default=20,
-                   help="W6: sequential logins timed idle and under outside load (default 20)")
+                   help="W6, W9: sequential logins timed (default 20)")
     p.add_argument("--noise", type=float, default=0.10,
                    help="share of the machine other processes may use during a workload before "
                         "it is run again (default 0.10)")
