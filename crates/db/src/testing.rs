@@ -416,6 +416,7 @@ impl Drop for HeldTransaction {
 /// a 32-byte header (page size at 8, salts at 16), then frames of a 24-byte header (the
 /// database size after a commit at 4, zero in other frames; the salts at 8) and a page. Frames
 /// whose salts differ from the header's are left over from before and do not count.
+#[cfg(feature = "sqlite")]
 fn commit_frames(log: &[u8]) -> usize {
     let be32 = |at: usize| {
         log.get(at..at + 4)

@@ -7,10 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[cfg(feature = "sqlite")]
 /// How big the SQLite disk is: room for the schema, a WAL and a few hundred users, and quick
 /// to fill.
 pub(super) const SQLITE_DISK_BYTES: u64 = 2 * 1024 * 1024;
 
+#[cfg(feature = "postgres")]
 /// How big the PostgreSQL data directory's disk is: a fresh cluster's files take about 40 MiB
 /// (its WAL lives elsewhere, so that a full disk refuses writes with `53100` rather than
 /// stopping the server).
@@ -33,6 +35,7 @@ pub(super) fn script(name: &str) -> PathBuf {
 
 impl SmallDisk {
     /// A tmpfs of `bytes` on a fresh temp dir; `Err` says why it cannot be had.
+    #[cfg(feature = "sqlite")]
     pub(super) fn mount(bytes: u64) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
         let mount_point = dir.path().to_path_buf();
@@ -58,6 +61,7 @@ impl SmallDisk {
 
     /// A throw-away PostgreSQL cluster with its data directory on a tmpfs of
     /// [`POSTGRES_DISK_BYTES`]; answers it and the URL of its `postgres` database.
+    #[cfg(feature = "postgres")]
     pub(super) fn postgres_cluster() -> Result<(Self, String), String> {
         let dir = tempfile::tempdir().map_err(|e| format!("no temp dir: {e}"))?;
         let out = Command::new(script("pg-small-disk"))
