@@ -131,14 +131,14 @@ impl FromRequest for CsrfForm {
         let fields = Fields::from_request(request, payload);
         let request = request.clone();
         Box::pin(async move {
-            let visit = Visit::of(&request).map_err(refused)?;
+            let visit = Visit::of(&request).map_err(|answer| refused(*answer))?;
             let fields = match fields.await {
                 Ok(fields) => fields,
-                Err(error) => return Err(refused(Box::new(visit.failure(&error)))),
+                Err(error) => return Err(refused(visit.failure(&error))),
             };
             let submitted = fields.required(FIELD).ok();
             if !visit.visitor.accepts(submitted.as_deref()) {
-                return Err(refused(Box::new(expired(&visit))));
+                return Err(refused(expired(&visit)));
             }
             Ok(CsrfForm { visit, fields })
         })
@@ -146,8 +146,8 @@ impl FromRequest for CsrfForm {
 }
 
 /// The answer of a form that is not let through, as the extractor's error.
-fn refused(answer: Box<HttpResponse>) -> actix_web::Error {
-    InternalError::from_response("page form refused", *answer).into()
+fn refused(answer: HttpResponse) -> actix_web::Error {
+    InternalError::from_response("page form refused", answer).into()
 }
 
 /// 403 "Form expired": the token is missing or not this visitor's.
