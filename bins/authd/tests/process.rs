@@ -1212,3 +1212,64 @@ async fn malformed_requests_are_logged_as_warnings_not_errors() {
         assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
     }
 }
+
+/// The `curl` lines of the README's API section, continuation lines joined.
+fn readme_curl_lines() -> Vec<String> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(readme).unwrap();
+    let api = &readme[readme.find("## The API").unwrap()..];
+    let block = &api[api.find("```sh\n").unwrap() + "```sh\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::to_owned)
+        .filter(|line| line.starts_with("curl "))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readmes_curl_commands_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &[]);
+    let port = server.address.rsplit(':').next().unwrap().to_owned();
+    // What each line's answer must hold, in order: a line added to the README needs a row.
+    let expected = [
+        r#"{"message":"Bienvenue"}"#,
+        r#"{"email":"bob@example.com","message":"user created"}"#,
+        r#"{"email":"bob@example.com","message":"logged in"}"#,
+        r#"{"email":"bob@example.com"}"#,
+        r#""current":true"#,
+        "HTTP/1.1 302 Found",
+        r#""reset_token":""#,
+        r#"{"email":"bob@example.com","message":"Password updated"}"#,
+        r#"{"email":"bob@example.com","message":"logged in"}"#,
+        r#"{"email":"eve@example.com","message":"user created"}"#,
+    ];
+    let lines = readme_curl_lines();
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    let (mut cookie, mut token) = (String::new(), String::new());
+    for (line, expected) in lines.iter().zip(expected) {
+        let command = line
+            .replace("localhost:5000", &format!("localhost:{port}"))
+            .replace("<the cookie value>", &cookie)
+            .replace("<the token>", &token);
+        // Every wait has its end: curl gives up after 10 s.
+        let command = command.replacen("curl ", "curl --max-time 10 ", 1);
+        let output = Command::new("sh")
+            .args(["-c", &command])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command}: {output:?}");
+        let answer = String::from_utf8(output.stdout).unwrap();
+        assert!(answer.contains(expected), "{command}\n{answer}");
+        if let Some(start) = answer.find("set-cookie: session_id=") {
+            let value = &answer[start + "set-cookie: session_id=".len()..];
+            cookie = value[..value.find(';').unwrap()].to_owned();
+        }
+        if let Some(start) = answer.find(r#""reset_token":""#) {
+            let value = &answer[start + r#""reset_token":""#.len()..];
+            token = value[..value.find('"').unwrap()].to_owned();
+        }
+    }
+}
