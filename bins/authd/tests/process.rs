@@ -1256,10 +1256,7 @@ async fn the_readmes_curl_commands_work_as_written() {
             .replace("<the token>", &token);
         // Every wait has its end: curl gives up after 10 s.
         let command = command.replacen("curl ", "curl --max-time 10 ", 1);
-        let output = Command::new("sh")
-            .args(["-c", &command])
-            .output()
-            .unwrap();
+        let output = Command::new("sh").args(["-c", &command]).output().unwrap();
         assert!(output.status.success(), "{command}: {output:?}");
         let answer = String::from_utf8(output.stdout).unwrap();
         assert!(answer.contains(expected), "{command}\n{answer}");
@@ -1272,4 +1269,17 @@ async fn the_readmes_curl_commands_work_as_written() {
             token = value[..value.find('"').unwrap()].to_owned();
         }
     }
+}
+
+#[test]
+fn the_licenses_the_manifest_names_are_at_the_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#"license = "MIT OR Apache-2.0""#));
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).unwrap();
+    assert!(mit.starts_with("MIT License"), "{mit}");
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = std::fs::read_to_string(root.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
 }
