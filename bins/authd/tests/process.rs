@@ -1283,3 +1283,35 @@ fn the_licenses_the_manifest_names_are_at_the_root() {
     assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
     assert!(apache.contains("END OF TERMS AND CONDITIONS"));
 }
+
+/// The scheduling of the server's bcrypt threads: (`nice`, policy) of each, from `/proc`.
+fn hashing_threads_scheduling(pid: u32) -> Vec<(i64, u64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let mut found = Vec::new();
+    for task in tasks {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap();
+        if !comm.starts_with("authd-hashing") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        // Fields after the command's closing parenthesis: state is field 3, nice 19, policy 41.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push((
+            fields[19 - 3].parse().unwrap(),
+            fields[41 - 3].parse().unwrap(),
+        ));
+    }
+    found
+}
+
+#[tokio::test]
+async fn bcrypt_runs_at_normal_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &["--hashing-threads", "2"]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let threads = hashing_threads_scheduling(server.child.id());
+    // nice 0 and SCHED_OTHER (0): the crate READMEs say normal priority, not the idle class.
+    assert_eq!(threads, [(0, 0), (0, 0)]);
+}
