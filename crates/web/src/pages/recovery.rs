@@ -217,7 +217,7 @@ pub(super) async fn reset(request: HttpRequest, form: CsrfForm) -> HttpResponse 
         Err(ApiError::Auth(AuthError::UnknownResetToken)) => {
             visit.answer(&stale_reset(&visit), StatusCode::BAD_REQUEST)
         }
-        Err(error) if error.status().is_server_error() => visit.failure(&error),
+        // A server error too keeps the form (and its token), so trying again is one press.
         Err(error) => {
             let field = matches!(about(&error), About::NewPassword).then_some("new-password");
             let problem = Problem::new(sentence(&error), field);
