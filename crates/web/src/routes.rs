@@ -228,7 +228,12 @@ fn ok(body: &impl Serialize) -> HttpResponse {
 #[utoipa::path(
     method(get, head),
     path = "/",
-    responses((status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message)),
+    responses(
+        (status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message),
+        (status = 303, description = "A browser that opened it (`Sec-Fetch-Mode: navigate`, or \
+            an `Accept` preferring `text/html`) is sent to the account page, when the pages are \
+            mounted beside", headers(("Location" = String, description = "The account page"))),
+    ),
 )]
 async fn index(request: HttpRequest) -> HttpResponse {
     if let Some(account) = crate::pages::account_for_browser(&request) {
