@@ -11,7 +11,7 @@ use crate::{Auth, AuthError, SessionToken};
 
 /// A session's last use is written at most once per this many seconds, so reading a session
 /// is not a database write on every request. With an idle timeout under two minutes it is
-/// written every half of that timeout instead (see [`last_seen_every`]), so a session in use
+/// written every half of that timeout instead, so a session in use
 /// never looks idle.
 pub const LAST_SEEN_EVERY_SECS: i64 = 60;
 
