@@ -80,7 +80,7 @@ pub struct Cli {
     pub max_sessions_per_user: u32,
 
     /// Seconds after which an unused session is dead; 0 (the default) turns it off, else at
-    /// least 60 (last use is recorded once a minute).
+    /// least 60 (last use is recorded once a minute, or every half of this when shorter).
     #[arg(
         long,
         env = "AUTHD_SESSION_IDLE_TIMEOUT",
@@ -255,7 +255,9 @@ pub struct Cli {
         global = true, help_heading = MAIL)]
     pub require_verified_email: bool,
 
-    /// Seconds a verification link lives, 1 to 10 years' worth (default 24 hours).
+    /// Seconds a verification link lives, 1 to 10 years' worth (default 24 hours). With
+    /// --require-verified-email, an account unconfirmed this long after its registration no
+    /// longer holds its address: a new registration of the address replaces it.
     #[arg(long, env = "AUTHD_VERIFY_TTL", default_value_t = 24 * 3600,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true, help_heading = MAIL)]
     pub verify_ttl: u64,

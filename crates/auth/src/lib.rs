@@ -75,7 +75,8 @@ pub struct AuthConfig {
     /// 1 (the default) is the classic contract: a login ends the earlier session. 0: no limit.
     pub max_sessions_per_user: u32,
     /// A session unused for this long is dead; zero (the default) turns it off. At least 60
-    /// seconds when set, as last use is recorded once a minute.
+    /// seconds when set. Last use is recorded once a minute, or every half of this timeout when
+    /// that is shorter, so a session used more often than that never goes idle.
     pub session_idle_timeout: Duration,
     /// Mail (reset links, password-change notices, verification links): `None` (the default)
     /// is the classic contract, where `get_reset_password_token` hands the token to the
@@ -249,8 +250,7 @@ impl Auth {
         let idle = config.session_idle_timeout;
         if !idle.is_zero() && idle.as_secs() < session::LAST_SEEN_EVERY_SECS.unsigned_abs() {
             return Err(AuthError::Config(format!(
-                "the session idle timeout must be 0 (off) or at least {} seconds, as last use \
-                 is recorded once a minute",
+                "the session idle timeout must be 0 (off) or at least {} seconds",
                 session::LAST_SEEN_EVERY_SECS
             )));
         }

@@ -27,6 +27,8 @@ diesel::table! {
         verify_token -> Nullable<Text>,
         /// Unix seconds after which the verification token is no longer valid.
         verify_expires_at -> Nullable<BigInt>,
+        /// Unix seconds of the registration (the upgrade time for older rows).
+        created_at -> Nullable<BigInt>,
     }
 }
 
