@@ -51,7 +51,8 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            eprintln!("authd: migrations applied");
+            // Each migration applied, or "no migration was pending", is logged above.
+            eprintln!("authd: the database schema is up to date");
             ExitCode::SUCCESS
         }
         Command::Check => {
@@ -99,6 +100,15 @@ fn fail(error: &AuthError) -> ExitCode {
     }
 }
 
+/// The warning of a server that hands out reset tokens on a port other machines reach.
+const OPEN_RESET: &str = "authd listens beyond this machine without --smtp-url: anyone who \
+    can reach this port can take over any account whose email address they know, because \
+    POST /reset_password answers with the reset token itself (the classic contract) and \
+    PUT /reset_password then sets a new password with it. To close it, listen on this machine \
+    only (--bind 127.0.0.1:5000, the default) and let through a reverse proxy only what should \
+    be public, or set --smtp-url (with --mail-from and --public-url) so that reset links go \
+    only to the account's mailbox";
+
 #[actix_web::main]
 async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std::io::Result<()> {
     let listen = |bind: &str| {
@@ -107,7 +117,12 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
     };
     let listener = listen(bind)?;
     let metrics = metrics_bind.map(listen).transpose()?;
-    tracing::info!(address = %listener.local_addr()?, "authd listening");
+    let address = listener.local_addr()?;
+    // Before the line that says where authd listens, so nobody reads one without the other.
+    if !address.ip().is_loopback() && !authd.auth().mail_enabled() {
+        tracing::warn!("{OPEN_RESET}");
+    }
+    tracing::info!(%address, "authd listening");
     if let Some(metrics) = &metrics {
         tracing::info!(metrics_listener = %metrics.local_addr()?, "metrics on their own listener");
     }

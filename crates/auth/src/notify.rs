@@ -172,6 +172,37 @@ impl Auth {
         Ok(user)
     }
 
+    /// Whether `token` would confirm an address now (known, unused, unexpired), without using
+    /// it up: for a page that opens a verification link and should say at once when it is
+    /// stale. False when verification is off.
+    pub fn verification_token_is_live(&self, token: &str) -> Result<bool, AuthError> {
+        if !self.config.require_verified_email || token.is_empty() {
+            return Ok(false);
+        }
+        let filters = [
+            db::UserFilter::VerifyToken(digest(token)),
+            db::UserFilter::VerifyExpiresAfter(self.now()),
+        ];
+        match self.db.find_user_by(&filters) {
+            Ok(user) => Ok(user.email_verified_at.is_none()),
+            Err(DbError::NoResultFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the limits would hold back a mail of `kind` to `email` if it were asked for now
+    /// (one a minute, five an hour). Every well-formed address is counted, known or not, so
+    /// the answer says nothing about whether an account has it. For words on a page only: a
+    /// request that follows may still race another.
+    ///
+    /// Errors: `InvalidEmail` for a malformed address.
+    pub fn mail_limited(&self, kind: MailKind, email: &str) -> Result<bool, AuthError> {
+        let email = Email::parse(email)?;
+        let key = limit_key(kind, &email);
+        let row = self.db.find_mail_limit(&key)?;
+        Ok(count_send(&key, row.as_ref(), self.now()).is_none())
+    }
+
     /// Mails a new verification link to the account of `email` if it has one that is not
     /// verified, within the same limits as reset mail. Returns the normalised address, the
     /// same whatever the account's state.

@@ -30,6 +30,23 @@ impl Auth {
         Ok(token)
     }
 
+    /// Whether `reset_token` would be accepted now (known, unused, unexpired), without using
+    /// it up: for a page that opens a reset link and should say at once when it is stale.
+    pub fn reset_token_is_live(&self, reset_token: &str) -> Result<bool, AuthError> {
+        if reset_token.is_empty() {
+            return Ok(false);
+        }
+        let filters = [
+            UserFilter::ResetToken(digest(reset_token)),
+            UserFilter::ResetExpiresAfter(self.now()),
+        ];
+        match self.db.find_user_by(&filters) {
+            Ok(_) => Ok(true),
+            Err(DbError::NoResultFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Sets a new password for the owner of `reset_token` and uses the token up.
     ///
     /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token; the password

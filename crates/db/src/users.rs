@@ -118,6 +118,10 @@ impl Db {
                         query.filter(users::session_expires_at.gt(t))
                     }
                     UserFilter::ResetExpiresAfter(t) => query.filter(users::reset_expires_at.gt(t)),
+                    UserFilter::VerifyToken(v) => query.filter(users::verify_token.eq(v)),
+                    UserFilter::VerifyExpiresAfter(t) => {
+                        query.filter(users::verify_expires_at.gt(t))
+                    }
                 };
             }
             query

@@ -211,17 +211,34 @@ pub(crate) struct Status<'a> {
     status: &'a str,
 }
 
+/// The readiness probe's refusal: `{"status": "unavailable", "message": "database
+/// unreachable"}` (a `status` as the probes answer, a `message` as every error does).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NotReady<'a> {
+    status: &'a str,
+    message: &'a str,
+}
+
 fn ok(body: &impl Serialize) -> HttpResponse {
     json(StatusCode::OK, body)
 }
 
-/// The welcome message.
+/// The welcome message. A browser that opens it (with the pages mounted beside) is sent to
+/// the account page instead; programs get the JSON.
 #[utoipa::path(
     method(get, head),
     path = "/",
-    responses((status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message)),
+    responses(
+        (status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message),
+        (status = 303, description = "A browser that opened it (`Sec-Fetch-Mode: navigate`, or \
+            an `Accept` preferring `text/html`) is sent to the account page, when the pages are \
+            mounted beside", headers(("Location" = String, description = "The account page"))),
+    ),
 )]
-async fn index() -> HttpResponse {
+async fn index(request: HttpRequest) -> HttpResponse {
+    if let Some(account) = crate::pages::account_for_browser(&request) {
+        return account;
+    }
     ok(&Message {
         message: "Bienvenue",
     })
@@ -795,7 +812,7 @@ async fn metrics(authd: Data<Authd>) -> HttpResponse {
     path = "/readyz",
     responses(
         (status = 200, description = "Ready", body = Status),
-        (status = 503, description = "The database is unreachable", body = Message),
+        (status = 503, description = "The database is unreachable", body = NotReady),
     ),
 )]
 async fn readyz(authd: Data<Authd>) -> HttpResponse {
@@ -803,7 +820,8 @@ async fn readyz(authd: Data<Authd>) -> HttpResponse {
         Ok(true) => ok(&Status { status: "ok" }),
         _ => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            &Message {
+            &NotReady {
+                status: "unavailable",
                 message: "database unreachable",
             },
         ),
