@@ -98,6 +98,13 @@ pub fn serve_with_metrics(
     let per_worker = (options.max_connections / workers).max(1);
     let request_timeout = options.bounded_request_timeout();
     let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    for listener in std::iter::once(&listener).chain(metrics.as_ref()) {
+        // Listening again sets the accept queue's length: `TcpListener::bind` asks for 128,
+        // and connections the per-address cap closes at once can come faster than that
+        // (530 reopened without pause overflowed it, and another client's connection then
+        // waited for the kernel to retry it, 1 s). actix's own `bind` asks for 1024.
+        socket2::SockRef::from(listener).listen(ACCEPT_BACKLOG)?;
+    }
     let connections = Arc::clone(authd.connections());
     let server = HttpServer::new(move || {
         let app = app(&authd)
@@ -204,6 +211,10 @@ impl StopSignals {
         }
     }
 }
+
+/// Connections the kernel may hold for `serve` before it accepts them (capped by the system's
+/// `net.core.somaxconn`).
+const ACCEPT_BACKLOG: i32 = 1024;
 
 /// Marks a request that came in on the metrics listener.
 #[derive(Clone, Copy)]
