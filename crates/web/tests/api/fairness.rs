@@ -391,3 +391,47 @@ async fn a_forwarded_address_counts_only_behind_a_trusted_proxy() {
         429
     );
 }
+
+#[tokio::test]
+async fn ipv6_clients_are_counted_per_64_by_the_login_rate_unless_the_prefix_says_otherwise() {
+    let limited = |prefix: u8| {
+        let mut options = WebOptions::default();
+        options.login_rate_per_ip = std::num::NonZeroU32::new(1);
+        options.trusted_proxies = "127.0.0.1".parse().unwrap();
+        options.ipv6_client_prefix = prefix;
+        options
+    };
+    let app = spawn_on(TestDatabase::sqlite(), test_config(), limited(64)).await;
+    assert_eq!(
+        app.log_in_from("2001:db8::1", "a@x.io", "pw")
+            .await
+            .status(),
+        401
+    );
+    // Another address of the same /64 is the same client; the next /64 is another.
+    assert_eq!(
+        app.log_in_from("2001:db8::ffff:2", "a@x.io", "pw")
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        app.log_in_from("2001:db8:0:1::1", "a@x.io", "pw")
+            .await
+            .status(),
+        401
+    );
+    let app = spawn_on(TestDatabase::sqlite(), test_config(), limited(128)).await;
+    assert_eq!(
+        app.log_in_from("2001:db8::1", "a@x.io", "pw")
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.log_in_from("2001:db8::2", "a@x.io", "pw")
+            .await
+            .status(),
+        401
+    );
+}
