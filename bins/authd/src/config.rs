@@ -193,6 +193,21 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=100_000), global = true, help_heading = LISTENING)]
     pub max_connections: u64,
 
+    /// Connections open at once from one client address (IPv6: one network, see
+    /// --ipv6-client-prefix), so one client cannot hold every slot; one more is closed at once
+    /// (a request already sent on it gets 429). Connections from --trusted-proxies are not
+    /// counted. 1 to 100000.
+    #[arg(long, env = "AUTHD_MAX_CONNECTIONS_PER_IP", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=100_000), global = true, help_heading = LISTENING)]
+    pub max_connections_per_ip: u64,
+
+    /// How many leading bits of an IPv6 address name one client for every per-address limit
+    /// (--login-rate-per-ip, the sharing of password hashing, --max-connections-per-ip), 32 to
+    /// 128; 64 (the default) is one subscriber's usual share, 128 counts each address alone.
+    #[arg(long, env = "AUTHD_IPV6_CLIENT_PREFIX", default_value_t = 64,
+          value_parser = clap::value_parser!(u8).range(32..=128), global = true, help_heading = LISTENING)]
+    pub ipv6_client_prefix: u8,
+
     /// Web origins whose pages may call authd with the session cookie, comma-separated
     /// (`https://app.example,http://localhost:3000`): they get CORS headers with credentials.
     /// POST/PUT/DELETE requests whose Origin is neither authd's own host nor listed get 403.
@@ -445,6 +460,9 @@ impl Cli {
         web.login_rate_per_ip = self.login_rate_per_ip;
         web.request_timeout = secs(self.request_timeout);
         web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
+        web.max_connections_per_ip =
+            usize::try_from(self.max_connections_per_ip).unwrap_or(usize::MAX);
+        web.ipv6_client_prefix = self.ipv6_client_prefix;
         web.allowed_origins = self.allowed_origins.clone();
         web.trusted_proxies = self.trusted_proxies.clone();
         web.pages = self.pages && !self.no_pages;
@@ -565,6 +583,14 @@ mod tests {
             }),
             ("max-connections", &["--max-connections", "110"], |c| {
                 c.settings().2.max_connections == 110
+            }),
+            (
+                "max-connections-per-ip",
+                &["--max-connections-per-ip", "11"],
+                |c| c.settings().2.max_connections_per_ip == 11,
+            ),
+            ("ipv6-client-prefix", &["--ipv6-client-prefix", "56"], |c| {
+                c.settings().2.ipv6_client_prefix == 56
             }),
             (
                 "allowed-origins",
@@ -777,6 +803,38 @@ mod tests {
                 continue;
             }
             assert!(arg.get_help_heading().is_some(), "--{long} has no heading");
+        }
+    }
+
+    fn web_with(args: &[&str]) -> WebOptions {
+        let cli =
+            Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied())).unwrap();
+        cli.settings().2
+    }
+
+    #[test]
+    fn the_per_address_limits_come_from_their_flags() {
+        let defaults = web_with(&[]);
+        assert_eq!(defaults.max_connections_per_ip, 64);
+        assert_eq!(defaults.ipv6_client_prefix, 64);
+        let set = web_with(&[
+            "--max-connections-per-ip",
+            "3",
+            "--ipv6-client-prefix",
+            "56",
+            "--max-connections",
+            "100",
+        ]);
+        assert_eq!(set.max_connections_per_ip, 3);
+        assert_eq!(set.ipv6_client_prefix, 56);
+        assert_eq!(set.max_connections, 100);
+        for bad in [
+            &["--max-connections-per-ip", "0"][..],
+            &["--ipv6-client-prefix", "31"],
+            &["--ipv6-client-prefix", "129"],
+        ] {
+            let args = std::iter::once("authd").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
         }
     }
 

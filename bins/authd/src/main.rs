@@ -122,11 +122,14 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
     if !address.ip().is_loopback() && !authd.auth().mail_enabled() {
         tracing::warn!("{OPEN_RESET}");
     }
+    let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    let server = web::serve_with_metrics(listener, metrics, authd)?;
+    // Said once the server is set up, signal handling included.
     tracing::info!(%address, "authd listening");
-    if let Some(metrics) = &metrics {
-        tracing::info!(metrics_listener = %metrics.local_addr()?, "metrics on their own listener");
+    if let Some(metrics_listener) = metrics_address {
+        tracing::info!(%metrics_listener, "metrics on their own listener");
     }
-    web::serve_with_metrics(listener, metrics, authd)?.await?;
+    server.await?;
     tracing::info!("authd stopped");
     Ok(())
 }

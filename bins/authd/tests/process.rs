@@ -1315,3 +1315,132 @@ async fn bcrypt_runs_at_normal_priority() {
     // nice 0 and SCHED_OTHER (0): the crate READMEs say normal priority, not the idle class.
     assert_eq!(threads, [(0, 0), (0, 0)]);
 }
+
+impl Server {
+    /// Waits (at most `limit`) until a log line contains `text`.
+    async fn wait_for_log(&self, text: &str, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.log().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {text:?}: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (at most `limit`) for the process to exit and its last log lines to be read;
+    /// `None` if it is still running then (it is killed when dropped).
+    async fn exit_within(mut self, limit: Duration) -> Option<(std::process::ExitStatus, String)> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
+                return Some((status, self.log()));
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A connection that has sent the head of a login promising a body of `body.len()` bytes, and
+/// none of the body yet: a request in flight, which the server waits for. Returns once the
+/// server has read the head (it answers `100 Continue` to `Expect: 100-continue`), so a signal
+/// sent next finds the request in flight, not a connection still waiting to be accepted.
+fn login_in_flight(server: &Server, body: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let address = server.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST /sessions HTTP/1.1\r\nHost: authd\r\nContent-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{answer:?}"
+    );
+    stream
+}
+
+#[tokio::test]
+async fn sigint_stops_gracefully_letting_a_request_in_flight_finish_then_exits_0() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &[]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let body = "email=bob%40x.io&password=pw";
+    let mut stream = login_in_flight(&server, body);
+    server.signal("-INT");
+    server.wait_for_log("SIGINT", Duration::from_secs(30)).await;
+    // The signal has landed; the request in flight still completes.
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("set-cookie: session_id="), "{answer}");
+    let (status, log) = server
+        .exit_within(Duration::from_secs(60))
+        .await
+        .expect("authd did not exit after SIGINT");
+    assert!(status.success(), "{status:?}");
+    assert!(log.contains("authd stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn shutdown_grace_is_how_long_a_request_in_flight_may_hold_the_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // The request below would hold its connection for 300 s and the default grace is 30 s;
+    // with a grace of 1 s authd exits long before either.
+    let server = Server::start(
+        &sqlite_file(dir.path()),
+        &["--shutdown-grace", "1", "--request-timeout", "300"],
+    );
+    let stream = login_in_flight(&server, "email=bob%40x.io&password=pw");
+    server.signal("-TERM");
+    let (status, log) = server
+        .exit_within(Duration::from_secs(20))
+        .await
+        .expect("authd waited past --shutdown-grace for a request in flight");
+    assert!(status.success(), "{status:?}");
+    assert!(log.contains("authd stopped"), "{log}");
+    drop(stream);
+}
+
+#[test]
+fn a_port_in_use_exits_1_naming_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run(&[
+        "--bind",
+        &address,
+        "--database-url",
+        &sqlite_file(dir.path()),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("authd: cannot listen on {address}: ")),
+        "{stderr}"
+    );
+}

@@ -190,7 +190,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status();
-        if status.is_server_error() {
+        // A full hashing queue is load, not a fault: the hashing threads count it and log it
+        // at WARN at most once a second (an ERROR line per refusal flooded the log).
+        if status.is_server_error() && !matches!(self, ApiError::Busy) {
             tracing::error!(error = %error_chain(self), "request failed");
         }
         let mut response = json(
