@@ -400,6 +400,72 @@ mod tests {
         );
     }
 
+    /// Every log line of this test binary, formatted without colours. Global, as the
+    /// outbox's sender threads log there too; each test picks its own lines by a marker.
+    fn log_lines() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+        static LINES: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+            std::sync::OnceLock::new();
+        LINES.get_or_init(|| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let writer = lines.clone();
+            let _ = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(move || Capture(writer.clone()))
+                .try_init();
+            lines
+        })
+    }
+
+    struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Refuses every mail as a server does an unknown recipient.
+    struct RefusesRecipients;
+
+    impl crate::MailTransport for RefusesRecipients {
+        fn send(&self, _: &Mail) -> Result<(), crate::SendError> {
+            Err(crate::SendError::Permanent(
+                "550 5.1.1 no such mailbox (marker-8e1f)".into(),
+            ))
+        }
+    }
+
+    /// Issue 17 item 7: a client chooses the address, so a relay refusing it is the client's
+    /// doing, not authd's: WARN, never ERROR.
+    #[test]
+    fn a_mail_refused_for_its_recipient_is_not_logged_as_an_error() {
+        let lines = log_lines();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("authd.db").display());
+        let outbox = crate::Outbox::start(RefusesRecipients, crate::OutboxOptions::default());
+        let config = crate::AuthConfig::default()
+            .with_bcrypt_cost(4)
+            .with_mail(Some(MailConfig::new(outbox, "https://authd.test")));
+        let auth = Auth::open(&url, config).unwrap();
+        auth.register_user("bob@x.io", "pw").unwrap();
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        assert!(outbox.wait_idle(std::time::Duration::from_secs(10)));
+        assert_eq!(outbox.stats().failed, 1);
+        let log = String::from_utf8_lossy(&lines.lock().unwrap()).into_owned();
+        let ours: Vec<&str> = log.lines().filter(|l| l.contains("marker-8e1f")).collect();
+        assert!(!ours.is_empty(), "no line about the refusal: {log}");
+        for line in ours {
+            assert!(!line.contains("ERROR"), "{line}");
+        }
+    }
+
     #[test]
     fn the_key_is_a_digest_per_kind() {
         let bob = Email::parse("Bob@x.io").unwrap();

@@ -400,12 +400,32 @@ impl SmtpSink {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
         assert_eq!(line.trim(), "listening", "the SMTP sink did not start");
+        let bound = lines.next().and_then(Result::ok).unwrap_or_default();
+        let port = bound.trim().strip_prefix("port ").unwrap().parse().unwrap();
         SmtpSink { child, port, dir }
+    }
+
+    /// On a port the kernel picks, with extra arguments (see `scripts/smtp-sink.py`).
+    pub fn start_with(extra: &[&str]) -> SmtpSink {
+        Self::start_on(0, extra)
+    }
+
+    /// The sink's counts: `connections`, `peak_sessions`, `auth_ok`, `auth_failed`.
+    pub fn stats(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("stats.txt")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every line clients sent so far: `{"conn", "tls", "line"}`.
+    pub fn conversation(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("conversation.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
     }
 
     /// Every mail received so far, in order.
