@@ -28,8 +28,15 @@ struct ResetMail;
 impl ResetMail {
     /// Asks for a reset mail to `email` as `POST /reset_password` does
     /// ([`auth::Auth::request_password_reset`]: no bcrypt, the same answer whether an account
-    /// has the address). Errors: `InvalidEmail` for a malformed address.
-    async fn request(&self, authd: &Authd, email: String) -> Result<(), ApiError> {
+    /// has the address), within the per-client limit on mail requests. Errors:
+    /// `MailRateExceeded` over that limit, `InvalidEmail` for a malformed address.
+    async fn request(
+        &self,
+        authd: &Authd,
+        request: &HttpRequest,
+        email: String,
+    ) -> Result<(), ApiError> {
+        authd.check_mail_rate(authd.client_ip(request))?;
         authd
             .lookup(move |auth| auth.request_password_reset(&email))
             .await
@@ -102,7 +109,7 @@ pub(super) async fn forgot(request: HttpRequest, fields: Result<Fields, ApiError
     let email = fields.required("email").unwrap_or_default();
     let attempt = async {
         let email = fields.required("email")?;
-        mail.request(&visit.authd, email).await
+        mail.request(&visit.authd, &request, email).await
     };
     match attempt.await {
         Ok(()) => visit.redirect(&format!("{FORGOT}?m=reset-sent")),
@@ -113,7 +120,15 @@ pub(super) async fn forgot(request: HttpRequest, fields: Result<Fields, ApiError
                 text: sentence(&error),
                 field,
             };
-            visit.answer(&forgot_form(&visit, &email, Some(problem)), error.status())
+            let mut response =
+                visit.answer(&forgot_form(&visit, &email, Some(problem)), error.status());
+            if let Some(secs) = super::retry_after(&error) {
+                response.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(secs),
+                );
+            }
+            response
         }
     }
 }
@@ -255,6 +270,11 @@ pub(super) async fn resend(request: HttpRequest, fields: Result<Fields, ApiError
     let visit = or_answer!(Visit::of(&request));
     let fields = or_answer!(visit.form(fields));
     let sent = async {
+        if verification_on(&visit.authd) {
+            visit
+                .authd
+                .check_mail_rate(visit.authd.client_ip(&request))?;
+        }
         let email = fields.required("email")?;
         visit
             .authd

@@ -464,6 +464,15 @@ impl Drop for SmtpSink {
 
 /// Mail through the SMTP server on `port` (plain text: it is loopback), with quick retries.
 pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
+    mail_config_with(port, require_verified_email, |_| {})
+}
+
+/// As `mail_config`, with the outbox's options changed by `tune`.
+pub fn mail_config_with(
+    port: u16,
+    require_verified_email: bool,
+    tune: impl FnOnce(&mut auth::OutboxOptions),
+) -> AuthConfig {
     let settings: auth::SmtpSettings = format!("smtp://127.0.0.1:{port}?tls=none").parse().unwrap();
     let mailer = auth::SmtpMailer::new(
         &settings,
@@ -476,6 +485,7 @@ pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
     options.first_retry = std::time::Duration::from_millis(100);
     options.max_retry = std::time::Duration::from_millis(300);
     options.give_up_after = std::time::Duration::from_secs(60);
+    tune(&mut options);
     let mut config = test_config();
     config.mail = Some(auth::MailConfig::new(
         auth::Outbox::start(mailer, options),
