@@ -375,12 +375,15 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
-    /// Validate every setting and connect to the database, changing nothing (no migrations);
-    /// with --smtp-url, also try the relay as sending would (TLS, authentication, MAIL FROM
-    /// the sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0
-    /// when all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that
-    /// fails the check (the cause is printed: "connection refused", "certificate: unknown
-    /// issuer", "STARTTLS not offered", …).
+    /// Check the settings, the database and the SMTP relay, changing nothing: exit 0 if all
+    /// is fine, 1 if the database or the relay fails, 2 for a bad setting.
+    ///
+    /// Validates every setting and connects to the database (no migrations); with
+    /// --smtp-url, also tries the relay as sending would (TLS, authentication, MAIL FROM the
+    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0 when
+    /// all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that fails
+    /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
+    /// "STARTTLS not offered", …).
     Check,
 }
 

@@ -74,12 +74,16 @@ fn main() -> ExitCode {
                 None => ExitCode::SUCCESS,
                 Some(Ok(())) => {
                     eprintln!(
-                        "authd: SMTP relay answers and would take mail from the sender                          (MAIL FROM and RCPT TO accepted, then reset: nothing was sent)"
+                        "authd: SMTP server answers and would take mail from the sender \
+                         (MAIL FROM and RCPT TO accepted, then reset: nothing was sent)"
                     );
                     ExitCode::SUCCESS
                 }
                 Some(Err(why)) => {
-                    eprintln!("authd: SMTP relay check failed: {}", why.cause());
+                    eprintln!(
+                        "authd: SMTP server does not answer as it should: {}",
+                        why.cause()
+                    );
                     ExitCode::FAILURE
                 }
             }

@@ -627,6 +627,165 @@ mod tests {
         }
     }
 
+    /// Fails the first `failures` tries with `error`, then delivers; counts the tries.
+    struct Flaky {
+        failures: usize,
+        error: crate::SendError,
+        tries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl crate::MailTransport for Flaky {
+        fn send(&self, _: &Mail) -> Result<(), crate::SendError> {
+            let try_number = self.tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if try_number < self.failures {
+                Err(self.error.clone())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// An `Auth` on a fresh SQLite file mailing through `transport` with quick retries
+    /// (changed by `tune`), with bob@x.io registered; and the folder to keep alive.
+    fn mailing(
+        transport: impl crate::MailTransport,
+        tune: impl FnOnce(&mut crate::OutboxOptions),
+    ) -> (Auth, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("authd.db").display());
+        let mut options = crate::OutboxOptions {
+            first_retry: std::time::Duration::from_millis(5),
+            max_retry: std::time::Duration::from_millis(20),
+            ..crate::OutboxOptions::default()
+        };
+        tune(&mut options);
+        let outbox = crate::Outbox::start(transport, options);
+        let config = crate::AuthConfig::default()
+            .with_bcrypt_cost(4)
+            .with_mail(Some(MailConfig::new(outbox, "https://authd.test")));
+        let auth = Auth::open(&url, config).unwrap();
+        auth.register_user("bob@x.io", "pw").unwrap();
+        (auth, dir)
+    }
+
+    fn flaky(
+        failures: usize,
+        error: crate::SendError,
+    ) -> (Flaky, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let tries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let transport = Flaky {
+            failures,
+            error,
+            tries: tries.clone(),
+        };
+        (transport, tries)
+    }
+
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    #[test]
+    fn temporary_failures_are_retried_until_the_mail_goes() {
+        let (transport, tries) = flaky(3, crate::SendError::Transient("421".into()));
+        let (auth, _dir) = mailing(transport, |_| {});
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        assert!(outbox.wait_idle(WAIT));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 4);
+        let stats = outbox.stats();
+        assert_eq!((stats.sent, stats.retried, stats.failed), (1, 3, 0));
+    }
+
+    #[test]
+    fn a_permanent_failure_is_not_retried() {
+        let (transport, tries) = flaky(1, crate::SendError::Permanent("550".into()));
+        let (auth, _dir) = mailing(transport, |_| {});
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        assert!(outbox.wait_idle(WAIT));
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let stats = outbox.stats();
+        assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 1));
+    }
+
+    #[test]
+    fn a_mail_failing_for_longer_than_the_give_up_time_is_given_up() {
+        let (transport, _) = flaky(usize::MAX, crate::SendError::Transient("down".into()));
+        let (auth, _dir) = mailing(transport, |options| {
+            options.give_up_after = std::time::Duration::from_millis(50);
+        });
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        assert!(outbox.wait_idle(WAIT));
+        let stats = outbox.stats();
+        assert_eq!((stats.sent, stats.failed, stats.waiting), (0, 1, 0));
+        assert!(stats.retried >= 1);
+    }
+
+    /// Issue 17: a certificate or login problem is the configuration's: one ERROR line for the
+    /// cause, not a WARN at every retry for half an hour.
+    #[test]
+    fn a_configuration_error_is_logged_once_at_error_and_not_at_every_retry() {
+        let lines = log_lines();
+        let why = "certificate: unknown issuer (marker-5c2a)";
+        let (transport, tries) = flaky(usize::MAX, crate::SendError::Configuration(why.into()));
+        let (auth, _dir) = mailing(transport, |_| {});
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while outbox.stats().retried < 5 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(tries.load(std::sync::atomic::Ordering::SeqCst) >= 5);
+        outbox.shutdown(WAIT);
+        let log = String::from_utf8_lossy(&lines.lock().unwrap()).into_owned();
+        let ours: Vec<&str> = log.lines().filter(|l| l.contains("marker-5c2a")).collect();
+        let errors = ours.iter().filter(|l| l.contains("ERROR")).count();
+        let warnings = ours.iter().filter(|l| l.contains(" WARN ")).count();
+        assert_eq!((errors, warnings), (1, 0), "{ours:#?}");
+        assert_eq!(
+            outbox.stats().waiting,
+            1,
+            "the mail waits for a fixed setting"
+        );
+    }
+
+    #[test]
+    fn a_shutdown_stops_the_senders_and_says_how_much_mail_waits() {
+        let lines = log_lines();
+        let (transport, tries) = flaky(usize::MAX, crate::SendError::Transient("down".into()));
+        let (auth, _dir) = mailing(transport, |options| {
+            options.first_retry = std::time::Duration::from_millis(1);
+        });
+        auth.request_password_reset("bob@x.io").unwrap();
+        let outbox = auth.outbox().unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while outbox.stats().retried < 2 {
+            assert!(std::time::Instant::now() < deadline, "{:?}", outbox.stats());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let report = tracing::info_span!("shutdown", marker = "marker-77d0")
+            .in_scope(|| outbox.shutdown(WAIT));
+        assert_eq!((report.unfinished, report.waiting), (0, 1), "{report:?}");
+        let after = tries.load(std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(
+            tries.load(std::sync::atomic::Ordering::SeqCst),
+            after,
+            "still sending"
+        );
+        let log = String::from_utf8_lossy(&lines.lock().unwrap()).into_owned();
+        let stopped: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("marker-77d0") && l.contains("mail outbox stopped"))
+            .collect();
+        assert_eq!(stopped.len(), 1, "{log}");
+        assert!(
+            stopped[0].contains(" INFO ") && stopped[0].contains("1 mail(s) wait in the database"),
+            "{}",
+            stopped[0]
+        );
+    }
+
     #[test]
     fn the_key_is_a_digest_per_kind() {
         let key = limit_key(MailKind::PasswordReset, "bob@x.io");

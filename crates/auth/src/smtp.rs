@@ -553,11 +553,17 @@ impl SmtpMailer {
     fn failure(&self, step: Step, error: &SmtpError) -> SendError {
         if let Some(tls) = rustls_error(error) {
             let mut cause = tls_cause(tls, &self.inner.host);
-            if matches!(
+            // A self-signed certificate fails as an unknown issuer or a bad signature (the
+            // verifier tried its own key as the issuer's): look at it to say which.
+            let chain_problem = matches!(
                 tls,
-                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
-            ) && self.presents_self_signed()
-            {
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer
+                        | rustls::CertificateError::BadSignature
+                        | rustls::CertificateError::Other(_)
+                )
+            );
+            if chain_problem && self.presents_self_signed() {
                 cause = "certificate: self-signed (trust it with --smtp-ca-file, or have the \
                          relay use a certificate from a CA)"
                     .into();

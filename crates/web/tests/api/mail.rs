@@ -662,3 +662,340 @@ async fn a_reset_request_writes_the_same_for_every_address_and_reads_no_account(
         assert_eq!(database.count("SELECT count(*) AS n FROM mail_outbox"), 0);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against a real relay: TLS, causes, timeouts, the outbox's bounds (issue 17, issue 18 item 9).
+
+/// The test certificates (`scripts/smtp-certs`: a private CA, a certificate it issued for
+/// localhost and 127.0.0.1, one for another name, a self-signed one), made once per binary.
+fn certs() -> &'static std::path::Path {
+    static CERTS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let script =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-certs");
+            let made = std::process::Command::new(script)
+                .arg(dir.path())
+                .output()
+                .expect("run scripts/smtp-certs (needs openssl)");
+            assert!(
+                made.status.success(),
+                "scripts/smtp-certs failed: {}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            dir
+        })
+        .path()
+}
+
+fn cert(name: &str) -> String {
+    certs().join(name).display().to_string()
+}
+
+/// A mailer for `url`, trusting the test CA when `trust_ca`, with `timeout` per step.
+fn mailer(url: &str, trust_ca: bool, timeout: Duration) -> auth::SmtpMailer {
+    let settings: auth::SmtpSettings = url.parse().unwrap();
+    let from = "authd <no-reply@authd.test>";
+    if trust_ca {
+        let pem = std::fs::read(certs().join("ca.pem")).unwrap();
+        auth::SmtpMailer::new_trusting(&settings, from, timeout, &pem).unwrap()
+    } else {
+        auth::SmtpMailer::new(&settings, from, timeout).unwrap()
+    }
+}
+
+/// Mail through `mailer`, with quick retries, the outbox tuned by `tune`.
+fn config_over(
+    mailer: auth::SmtpMailer,
+    tune: impl FnOnce(&mut auth::OutboxOptions),
+) -> auth::AuthConfig {
+    let mut options = auth::OutboxOptions::default();
+    options.first_retry = Duration::from_millis(100);
+    options.max_retry = Duration::from_millis(300);
+    tune(&mut options);
+    let mut config = test_config();
+    config.mail = Some(auth::MailConfig::new(
+        auth::Outbox::start(mailer, options),
+        "https://authd.test/",
+    ));
+    config
+}
+
+/// Lines the client sent without TLS.
+fn said_in_clear(sink: &SmtpSink) -> Vec<String> {
+    sink.conversation()
+        .iter()
+        .filter(|said| said["tls"] == false)
+        .map(|said| said["line"].as_str().unwrap().to_ascii_uppercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn starttls_carries_the_login_and_the_mail_to_a_relay_whose_private_ca_is_trusted() {
+    let (chain, key) = (cert("server.pem"), cert("server.key"));
+    let sink = SmtpSink::start_with(&["--starttls", &chain, &key, "--auth", "mailer:pw-4e1d"]);
+    // Credentials and no ?tls=: STARTTLS is required, on loopback too.
+    let url = format!("smtp://mailer:pw-4e1d@localhost:{}", sink.port);
+    let mailer = mailer(&url, true, Duration::from_secs(5));
+    mailer.check().unwrap();
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        config_over(mailer, |_| {}),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    app.post_reset_password("bob@x.io").await;
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    assert_eq!(
+        sink.stats()["auth_ok"],
+        2,
+        "the check and the send logged in"
+    );
+    for line in said_in_clear(&sink) {
+        assert!(
+            line.starts_with("EHLO") || line == "STARTTLS",
+            "in clear: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn smtps_speaks_tls_from_the_first_byte() {
+    let (chain, key) = (cert("server.pem"), cert("server.key"));
+    let sink = SmtpSink::start_with(&["--implicit-tls", &chain, &key]);
+    let url = format!("smtps://localhost:{}", sink.port);
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        config_over(mailer(&url, true, Duration::from_secs(5)), |_| {}),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    app.post_reset_password("bob@x.io").await;
+    sink.wait_for(1).await;
+    assert!(
+        said_in_clear(&sink).is_empty(),
+        "{:?}",
+        said_in_clear(&sink)
+    );
+    assert!(!sink.conversation().is_empty());
+}
+
+/// Each way a relay can be set up wrong or be away reads differently in `check` (and in the
+/// retry log, which prints the same cause), and says whose fix it is.
+#[tokio::test]
+async fn each_relay_failure_keeps_its_own_cause() {
+    let (server, server_key) = (cert("server.pem"), cert("server.key"));
+    let (other, other_key) = (cert("other.pem"), cert("other.key"));
+    let (own, own_key) = (cert("self.pem"), cert("self.key"));
+    let starttls = |chain: &str, key: &str| {
+        SmtpSink::start_with(&["--starttls", chain, key, "--auth", "mailer:right"])
+    };
+    let check = |url: String, trust_ca: bool| {
+        mailer(&url, trust_ca, Duration::from_secs(2))
+            .check()
+            .unwrap_err()
+    };
+    let configuration = |error: auth::SendError| match error {
+        auth::SendError::Configuration(why) => why,
+        other => panic!("not a configuration error: {other:?}"),
+    };
+    let transient = |error: auth::SendError| match error {
+        auth::SendError::Transient(why) => why,
+        other => panic!("not a temporary failure: {other:?}"),
+    };
+
+    let sink = starttls(&server, &server_key);
+    let why = configuration(check(format!("smtp://localhost:{}", sink.port), false));
+    assert!(why.starts_with("certificate: unknown issuer"), "{why}");
+
+    let sink = starttls(&own, &own_key);
+    let why = configuration(check(format!("smtp://localhost:{}", sink.port), false));
+    assert!(why.starts_with("certificate: self-signed"), "{why}");
+
+    let sink = starttls(&other, &other_key);
+    let why = configuration(check(format!("smtp://localhost:{}", sink.port), true));
+    assert!(why.starts_with("certificate: host name mismatch"), "{why}");
+
+    let sink = starttls(&server, &server_key);
+    let why = configuration(check(format!("smtps://localhost:{}", sink.port), true));
+    assert!(why.contains("does not speak TLS on this port"), "{why}");
+
+    let why = configuration(check(
+        format!("smtp://mailer:wrong@localhost:{}", sink.port),
+        true,
+    ));
+    assert!(why.starts_with("authentication failed"), "{why}");
+
+    let plain = SmtpSink::start_with(&[]);
+    let why = configuration(check(
+        format!("smtp://localhost:{}?tls=required", plain.port),
+        true,
+    ));
+    assert!(why.starts_with("STARTTLS not offered"), "{why}");
+    let in_clear = said_in_clear(&plain);
+    assert!(
+        in_clear
+            .iter()
+            .all(|line| line.starts_with("EHLO") || line == "QUIT"),
+        "{in_clear:?}"
+    );
+
+    let refusing = SmtpSink::start_with(&["--reject-sender"]);
+    let why = configuration(check(
+        format!("smtp://localhost:{}?tls=none", refusing.port),
+        false,
+    ));
+    assert!(why.starts_with("the relay refused the sender"), "{why}");
+
+    let why = transient(check(format!("smtp://127.0.0.1:{}", free_port()), false));
+    assert_eq!(why, "connection refused");
+
+    // A server that accepts the connection and never says a word.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", hanging.local_addr().unwrap().port());
+    let why = transient(check(url, false));
+    assert!(why.starts_with("timed out"), "{why}");
+
+    // And a relay that takes the sender passes.
+    mailer(
+        &format!("smtp://localhost:{}", plain.port),
+        false,
+        Duration::from_secs(2),
+    )
+    .check()
+    .unwrap();
+}
+
+/// Issue 18 item 9: a hanging SMTP server costs a try its timeout, and the mail waits for a
+/// later try instead of holding the sender for ever.
+#[tokio::test]
+async fn a_relay_that_never_answers_times_out_and_the_mail_waits() {
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", hanging.local_addr().unwrap().port());
+    let app = spawn_on(
+        TestDatabase::sqlite(),
+        config_over(mailer(&url, false, Duration::from_millis(500)), |_| {}),
+        WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    app.post_reset_password("bob@x.io").await;
+    let outbox = app.auth.outbox().unwrap();
+    for _ in 0..400 {
+        if outbox.stats().retried >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stats = outbox.stats();
+    assert!(stats.retried >= 2, "{stats:?}");
+    assert_eq!((stats.sent, stats.failed, stats.waiting), (0, 0, 1));
+}
+
+/// Issue 18 item 9 (`authd_mails_dropped_total`) and issue 17 item 1: a mail the full outbox
+/// could not take is counted as dropped and spends no allowance of its mailbox, so asking
+/// again at once works once there is room.
+#[tokio::test]
+async fn a_mail_the_full_outbox_drops_is_counted_and_spends_no_allowance() {
+    for db in TestDatabase::all() {
+        let sink = SmtpSink::start_with(&[]);
+        let queue_only = mail_config_with(sink.port, false, |options| {
+            options.capacity = 1;
+            options.senders = 0;
+        });
+        let app = spawn_on(db, queue_only, WebOptions::default()).await;
+        for email in ["ann@x.io", "bob@x.io"] {
+            assert_eq!(app.post_users(email, "pw").await.status(), 200);
+            let answer = text_of(app.post_reset_password(email).await, 200).await;
+            assert_eq!(answer, reset_sent(email));
+        }
+        let metrics = app.get_path("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains("authd_mails_dropped_total 1"), "{metrics}");
+        assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
+
+        let sender = app
+            .spawn_beside(mail_config(sink.port, false), WebOptions::default())
+            .await;
+        sink.wait_for(1).await;
+        idle(&sender);
+        // Within the same minute: bob's first request was not counted.
+        let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+        assert_eq!(answer, reset_sent("bob@x.io"));
+        let mails = sink.wait_for(2).await;
+        let to: Vec<&Value> = mails.iter().map(|mail| &mail["rcpt_tos"][0]).collect();
+        assert_eq!(
+            to,
+            [&json!("ann@x.io"), &json!("bob@x.io")],
+            "{}",
+            app.backend
+        );
+    }
+}
+
+/// Issue 17 item 1: the senders send in parallel, each over a connection it keeps.
+#[tokio::test]
+async fn the_senders_send_in_parallel_over_connections_they_keep() {
+    let sink = SmtpSink::start_with(&["--delay", "0.2"]);
+    let queue_only = mail_config_with(sink.port, false, |options| options.senders = 0);
+    let mut unlimited = WebOptions::default();
+    unlimited.mail_rate_per_ip = None;
+    let app = spawn_on(TestDatabase::sqlite(), queue_only, unlimited).await;
+    for n in 0..12 {
+        let email = format!("user{n}@x.io");
+        assert_eq!(app.post_users(&email, "pw").await.status(), 200);
+        assert_eq!(app.post_reset_password(&email).await.status(), 200);
+    }
+    let sender = app
+        .spawn_beside(
+            mail_config_with(sink.port, false, |options| options.senders = 4),
+            WebOptions::default(),
+        )
+        .await;
+    sink.wait_for(12).await;
+    idle(&sender);
+    let stats = sink.stats();
+    assert!(stats["connections"].as_u64().unwrap() <= 4, "{stats}");
+    assert!(stats["peak_sessions"].as_u64().unwrap() >= 2, "{stats}");
+}
+
+/// "A restart loses queued mail": an instance that stops while a send hangs leaves its claim;
+/// once the claim runs out, another instance sends the mail (once).
+#[tokio::test]
+async fn a_mail_whose_sender_stopped_mid_send_goes_out_from_another_instance() {
+    for db in TestDatabase::all() {
+        let db = std::sync::Arc::new(db);
+        let options = auth::DbOptions::new(db.url());
+        let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("smtp://127.0.0.1:{}", hanging.local_addr().unwrap().port());
+        let first = auth::Auth::connect(
+            &options,
+            config_over(mailer(&url, false, Duration::from_secs(30)), |options| {
+                options.claim_for = Duration::from_secs(2);
+            }),
+        )
+        .unwrap();
+        first.register_user("bob@x.io", "pw").unwrap();
+        first.request_password_reset("bob@x.io").unwrap();
+        // Wait until the send is under way: the row is claimed.
+        let claimed = "SELECT count(*) AS n FROM mail_outbox WHERE claimed_by IS NOT NULL";
+        for _ in 0..400 {
+            if db.count(claimed) == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(db.count(claimed), 1);
+        let report = first.outbox().unwrap().shutdown(Duration::ZERO);
+        assert_eq!((report.unfinished, report.waiting), (1, 1), "{report:?}");
+
+        let sink = SmtpSink::start_with(&[]);
+        let _second = auth::Auth::connect(&options, mail_config(sink.port, false)).unwrap();
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+        drop(hanging);
+    }
+}
