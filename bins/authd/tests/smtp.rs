@@ -147,6 +147,24 @@ fn check_tries_the_relay_and_exits_1_with_the_cause_when_it_fails() {
         !sink.dir.path().join("0001.json").exists(),
         "check sent a mail"
     );
+    let said = std::fs::read_to_string(sink.dir.path().join("conversation.jsonl")).unwrap();
+    let commands: Vec<String> = said
+        .lines()
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).unwrap();
+            line["line"].as_str().unwrap().to_ascii_uppercase()
+        })
+        .filter(|line| !line.starts_with("EHLO"))
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "MAIL FROM:<NO-REPLY@AUTHD.TEST>",
+            "RCPT TO:<NO-REPLY@AUTHD.TEST>",
+            "RSET",
+            "QUIT"
+        ]
+    );
 }
 
 #[test]

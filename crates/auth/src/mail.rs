@@ -446,6 +446,14 @@ impl Outbox {
             state.senders = self.shared.options.senders;
         }
         self.shared.recount(db);
+        if self.shared.options.senders == 0 {
+            // Nothing sends here, so nothing would count what waits: a thread that only does.
+            let (shared, db) = (self.shared.clone(), db.clone());
+            std::thread::Builder::new()
+                .name("authd-mail-gauge".into())
+                .spawn(move || count_until_closed(&shared, &db))
+                .expect("start the mail gauge thread");
+        }
         // The senders log where the code that connected `Auth` logs (a test's subscriber, or
         // the global one).
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
@@ -580,6 +588,21 @@ impl Outbox {
             report.waiting,
         );
         report
+    }
+}
+
+/// For an instance without senders: counts the waiting mail every `poll_every`, until closed.
+fn count_until_closed(shared: &Shared, db: &Db) {
+    let mut state = shared.lock();
+    while !state.closing {
+        drop(state);
+        shared.recount(db);
+        state = shared.lock();
+        state = shared
+            .changed
+            .wait_timeout(state, shared.options.poll_every)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0;
     }
 }
 

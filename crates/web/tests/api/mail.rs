@@ -224,10 +224,14 @@ async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
     .await;
     assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
     app.post_reset_password("bob@x.io").await;
-    sink.wait_for(1).await;
+    let mails = sink.wait_for(1).await;
     idle(&app);
     let stats = app.auth.outbox().unwrap().stats();
     assert_eq!((stats.sent, stats.retried, stats.failed), (1, 2, 0));
+    // Each try made its own token; the one delivered is the one that works.
+    let token = link_token(text(&mails[0]), "reset");
+    let res = app.put_reset_password("bob@x.io", &token, "new-pw").await;
+    assert_eq!(res.status(), 200);
 }
 
 #[tokio::test]
@@ -997,5 +1001,90 @@ async fn a_mail_whose_sender_stopped_mid_send_goes_out_from_another_instance() {
         let mails = sink.wait_for(1).await;
         assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
         drop(hanging);
+    }
+}
+
+/// Issue 17 item 1: mail requests are bounded per client address like logins, across the API
+/// and the pages, whatever the email; other addresses are not affected; without mail (the
+/// classic contract) nothing changes.
+#[tokio::test]
+async fn mail_requests_are_limited_per_client_address_across_the_api_and_the_pages() {
+    let sink = SmtpSink::start_with(&[]);
+    let mut options = WebOptions::default();
+    options.trusted_proxies = "127.0.0.1".parse().unwrap();
+    options.mail_rate_per_ip = std::num::NonZeroU32::new(2);
+    let config = mail_config(sink.port, true);
+    let app = spawn_on(TestDatabase::sqlite(), config, options.clone()).await;
+    let (a, b) = ("198.51.100.1", "198.51.100.2");
+    assert_eq!(
+        post_from(&app, a, "/reset_password", &[("email", "x@x.io")]).await,
+        200
+    );
+    let resend = [("email", "y@x.io")];
+    assert_eq!(
+        post_from(&app, a, "/users/verify/resend", &resend).await,
+        200
+    );
+
+    // The third from `a`, on the page: a page that says so, with Retry-After.
+    let form = app
+        .client
+        .get(app.url("/forgot"))
+        .header("x-forwarded-for", a)
+        .send()
+        .await
+        .unwrap();
+    let cookie = form.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let body = form.text().await.unwrap();
+    let marker = r#"name="csrf_token" value=""#;
+    let token_at = body.find(marker).unwrap() + marker.len();
+    let token = &body[token_at..token_at + body[token_at..].find('"').unwrap()];
+    let page = app
+        .client
+        .post(app.url("/forgot"))
+        .header("x-forwarded-for", a)
+        .header("cookie", &cookie)
+        .form(&[("email", "z@x.io"), ("csrf_token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 429);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Too many mail requests from this address"));
+
+    let refused = app
+        .client
+        .post(app.url("/reset_password"))
+        .header("x-forwarded-for", a)
+        .form(&[("email", "x@x.io")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(
+        json_body(refused, 429).await,
+        json!({"message": format!("too many mail requests from this address, retry in {wait} seconds")})
+    );
+    assert_eq!(
+        post_from(&app, b, "/reset_password", &[("email", "x@x.io")]).await,
+        200
+    );
+
+    // Without mail, the classic contract: no such limit.
+    let classic = spawn_on(TestDatabase::sqlite(), test_config(), options).await;
+    for _ in 0..4 {
+        let status = post_from(&classic, a, "/reset_password", &[("email", "x@x.io")]).await;
+        assert_eq!(status, 403);
     }
 }
