@@ -337,6 +337,9 @@ struct Shared {
     reported: Mutex<Option<String>>,
     /// This instance's name in claims.
     instance: String,
+    /// Tests only: runs after a sender claimed a mail, before it looks whether to send it.
+    #[cfg(test)]
+    after_claim: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
 }
 
 impl Shared {
@@ -419,6 +422,8 @@ impl Outbox {
             spans: Mutex::new(BTreeMap::new()),
             reported: Mutex::new(None),
             instance: uuid::Uuid::new_v4().simple().to_string(),
+            #[cfg(test)]
+            after_claim: Mutex::new(None),
         });
         Outbox {
             _closer: Arc::new(Closer(Arc::clone(&shared))),
@@ -503,6 +508,18 @@ impl Outbox {
             kind = kind.as_str(),
             "mail queue full: mail dropped"
         );
+    }
+
+    /// Tests only: `hook` runs after each claim, before the sender looks whether to send.
+    #[cfg(test)]
+    pub(crate) fn after_claim(&self, hook: impl Fn() + Send + Sync + 'static) {
+        *self.shared.after_claim.lock().unwrap() = Some(Arc::new(hook));
+    }
+
+    /// Tests only: whether a shutdown has begun.
+    #[cfg(test)]
+    pub(crate) fn is_closing(&self) -> bool {
+        self.shared.lock().closing
     }
 
     /// What this instance's outbox has done so far, and how many mails wait.
@@ -689,6 +706,13 @@ fn claim_next(
             match compose.claim(row, &shared.instance, until)? {
                 Claim::Ready(claimed) => {
                     let claimed = *claimed;
+                    #[cfg(test)]
+                    {
+                        let hook = shared.after_claim.lock().unwrap().clone();
+                        if let Some(hook) = hook {
+                            hook();
+                        }
+                    }
                     let mut state = shared.lock();
                     if state.closing {
                         // Claimed as the shutdown began: hand it back untouched.

@@ -786,6 +786,46 @@ mod tests {
         );
     }
 
+    /// A mail claimed when the shutdown begins, before its send started, is handed back
+    /// unclaimed (and never sent by this instance).
+    #[test]
+    fn a_mail_claimed_as_the_shutdown_begins_is_handed_back() {
+        let (transport, tries) = flaky(0, crate::SendError::Transient(String::new()));
+        let (auth, _dir) = mailing(transport, |options| options.senders = 1);
+        let outbox = auth.outbox().unwrap().clone();
+        let (claimed, at_claim) = std::sync::mpsc::channel();
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Mutex::new(gate);
+        outbox.after_claim(move || {
+            let _ = claimed.send(());
+            let _ = gate.lock().unwrap().recv_timeout(WAIT);
+        });
+        auth.request_password_reset("bob@x.io").unwrap();
+        at_claim
+            .recv_timeout(WAIT)
+            .expect("the sender claims the mail");
+        let stopping = outbox.clone();
+        let shutdown = std::thread::spawn(move || stopping.shutdown(WAIT));
+        let deadline = std::time::Instant::now() + WAIT;
+        while !outbox.is_closing() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the shutdown did not begin"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        go.send(()).unwrap();
+        let report = shutdown.join().unwrap();
+        assert_eq!(
+            (report.handed_back, report.unfinished, report.waiting),
+            (1, 0, 1),
+            "{report:?}"
+        );
+        assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let row = &auth.db.due_mails(i64::MAX, 10).unwrap()[0];
+        assert_eq!((row.claimed_by.as_deref(), row.tries), (None, 0));
+    }
+
     #[test]
     fn the_key_is_a_digest_per_kind() {
         let key = limit_key(MailKind::PasswordReset, "bob@x.io");

@@ -920,6 +920,18 @@ async fn a_mail_the_full_outbox_drops_is_counted_and_spends_no_allowance() {
         let metrics = app.get_path("/metrics").await.text().await.unwrap();
         assert!(metrics.contains("authd_mails_dropped_total 1"), "{metrics}");
         assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
+        // The bound is the outbox's, over every instance on the database.
+        let other = app
+            .spawn_beside(
+                mail_config_with(sink.port, false, |options| {
+                    options.capacity = 1;
+                    options.senders = 0;
+                }),
+                WebOptions::default(),
+            )
+            .await;
+        assert_eq!(other.post_reset_password("carl@x.io").await.status(), 200);
+        assert_eq!(other.auth.outbox().unwrap().stats().dropped, 1);
 
         let sender = app
             .spawn_beside(mail_config(sink.port, false), WebOptions::default())
