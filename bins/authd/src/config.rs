@@ -238,14 +238,21 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true, help_heading = LISTENING)]
     pub metrics_bind: Option<String>,
 
-    /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS when the
-    /// server offers it; ?tls=required or ?tls=none to insist or refuse; port 25 unless given),
-    /// or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465). Unset: no mail, and
-    /// POST /reset_password answers the token itself (the classic contract). Set: reset links
-    /// and password-change notices go by mail, and POST /reset_password answers the same for
-    /// every address. Needs --mail-from and --public-url.
+    /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS, port 25
+    /// unless given) or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465).
+    /// STARTTLS is required unless the relay is on loopback without credentials (then used when
+    /// offered); `?tls=opportunistic` or `?tls=none` allow plain text, never with credentials.
+    /// Unset: no mail, and POST /reset_password answers the token itself (the classic
+    /// contract). Set: reset links and password-change notices go by mail, and POST
+    /// /reset_password answers the same for every address. Needs --mail-from and --public-url.
     #[arg(long, env = "AUTHD_SMTP_URL", hide_env_values = true, global = true, help_heading = MAIL)]
     pub smtp_url: Option<String>,
+
+    /// A PEM file of CA certificates to trust for the SMTP relay's certificate (a private CA),
+    /// besides the system's (read once, at start; SSL_CERT_FILE=PATH replaces those). Needs
+    /// --smtp-url.
+    #[arg(long, env = "AUTHD_SMTP_CA_FILE", global = true, help_heading = MAIL)]
+    pub smtp_ca_file: Option<PathBuf>,
 
     /// The sender of mail: `Name <address>` or an address. Required with --smtp-url.
     #[arg(long, env = "AUTHD_MAIL_FROM", global = true, help_heading = MAIL)]
@@ -285,8 +292,10 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_MAIL_TEMPLATES", global = true, help_heading = MAIL)]
     pub mail_templates: Option<PathBuf>,
 
-    /// Mails that may wait to be sent at once (1 to 100000); one more is dropped, logged and
-    /// counted (the request's answer does not change).
+    /// Mails that may wait to be sent at once, over every instance on the database (1 to
+    /// 100000); one more is dropped, logged and counted, and spends no allowance of its
+    /// address (the request's answer does not change). Waiting mail is kept in the database
+    /// across restarts.
     #[arg(long, env = "AUTHD_MAIL_QUEUE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(1..=100_000), global = true, help_heading = MAIL)]
     pub mail_queue_size: u64,
@@ -297,6 +306,19 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_MAIL_GIVE_UP_AFTER", default_value_t = 1800,
           value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600), global = true, help_heading = MAIL)]
     pub mail_give_up_after: u64,
+
+    /// SMTP connections this instance sends mail over in parallel (1 to 64), each kept open
+    /// and reused from mail to mail.
+    #[arg(long, env = "AUTHD_MAIL_SENDERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64), global = true, help_heading = MAIL)]
+    pub mail_senders: u64,
+
+    /// Mail requests (POST /reset_password with mail, POST /users/verify/resend, the /forgot
+    /// and resend forms) allowed per client address per minute, counted per instance; over it
+    /// 429 with Retry-After. 0 turns the limit off.
+    #[arg(long, env = "AUTHD_MAIL_RATE_PER_IP", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100_000), global = true, help_heading = MAIL)]
+    pub mail_rate_per_ip: u32,
 
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, help_heading = LOGS)]
@@ -332,6 +354,8 @@ fn parse_bind(text: &str) -> Result<String, String> {
 pub struct MailSettings {
     /// The SMTP server.
     pub smtp: SmtpSettings,
+    /// CA certificates (PEM) to trust besides the system's, from --smtp-ca-file.
+    pub ca: Option<Vec<u8>>,
     /// The `From`.
     pub from: String,
     /// The links' base, without a trailing slash.
@@ -365,8 +389,15 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
-    /// Validate every setting and connect to the database, changing nothing (no migrations):
-    /// exit 0 when both are fine, 2 for a bad setting, 1 for an unreachable database.
+    /// Check the settings, the database and the SMTP relay, changing nothing: exit 0 if all
+    /// is fine, 1 if the database or the relay fails, 2 for a bad setting.
+    ///
+    /// Validates every setting and connects to the database (no migrations); with
+    /// --smtp-url, also tries the relay as sending would (TLS, authentication, MAIL FROM the
+    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0 when
+    /// all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that fails
+    /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
+    /// "STARTTLS not offered", …).
     Check,
 }
 
@@ -389,6 +420,7 @@ impl Cli {
                 (self.mail_templates.is_some(), "--mail-templates"),
                 (self.mail_from.is_some(), "--mail-from"),
                 (self.public_url.is_some(), "--public-url"),
+                (self.smtp_ca_file.is_some(), "--smtp-ca-file"),
             ] {
                 if set {
                     return Err(format!("{flag} needs --smtp-url"));
@@ -413,11 +445,20 @@ impl Cli {
             }
             None => Templates::default(),
         };
+        let ca = match &self.smtp_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("--smtp-ca-file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
         let mut outbox = OutboxOptions::default();
         outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
         outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
+        outbox.senders = usize::try_from(self.mail_senders).unwrap_or(1);
         Ok(Some(MailSettings {
             smtp,
+            ca,
             from,
             public_url,
             templates,
@@ -458,6 +499,7 @@ impl Cli {
         web.cookie_secure = self.cookie_secure;
         web.shutdown_grace = secs(self.shutdown_grace);
         web.login_rate_per_ip = self.login_rate_per_ip;
+        web.mail_rate_per_ip = NonZeroU32::new(self.mail_rate_per_ip);
         web.request_timeout = secs(self.request_timeout);
         web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
         web.max_connections_per_ip =
@@ -702,6 +744,42 @@ mod tests {
                         .is_some_and(|m| m.outbox.give_up_after == secs(113))
                 },
             ),
+            (
+                "smtp-ca-file",
+                &[
+                    "--smtp-url",
+                    "smtp://mail.test",
+                    "--mail-from",
+                    "a@x.io",
+                    "--public-url",
+                    "https://a.test",
+                    "--smtp-ca-file",
+                    "/nowhere/ca.pem",
+                ],
+                |c| c.smtp_ca_file.as_deref() == Some(std::path::Path::new("/nowhere/ca.pem")),
+            ),
+            (
+                "mail-senders",
+                &[
+                    "--smtp-url",
+                    "smtp://mail.test",
+                    "--mail-from",
+                    "a@x.io",
+                    "--public-url",
+                    "https://a.test",
+                    "--mail-senders",
+                    "7",
+                ],
+                |c| {
+                    c.mail()
+                        .ok()
+                        .flatten()
+                        .is_some_and(|m| m.outbox.senders == 7)
+                },
+            ),
+            ("mail-rate-per-ip", &["--mail-rate-per-ip", "13"], |c| {
+                c.settings().2.mail_rate_per_ip == NonZeroU32::new(13)
+            }),
             ("log-format", &["--log-format", "json"], |c| {
                 matches!(c.log_format, LogFormat::Json)
             }),

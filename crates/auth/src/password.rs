@@ -9,7 +9,7 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::HashingError;
 use crate::throttle::Counted;
-use crate::{Auth, AuthError, ClientInfo, SessionToken, VerifyToken};
+use crate::{Auth, AuthError, ClientInfo, SessionToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -181,11 +181,9 @@ impl Auth {
             other => other,
         };
         let hash = self.hash_password(password)?;
-        // With verification required, the account starts unverified with a token to mail,
-        // stored (as its digest) with the row itself.
-        let token = VerifyToken::generate();
-        let token_digest = token.digest();
-        let new = self.new_account(email.as_str(), &hash, &token_digest);
+        // With verification required, the account starts unverified; the verification mail
+        // (and its token) is made when the outbox sends it.
+        let new = self.new_account(email.as_str(), &hash);
         let now = self.now();
         let added = match &stale {
             None => self.db.add_user_at(&new, now),
@@ -204,7 +202,7 @@ impl Auth {
             );
         }
         tracing::info!(event = "registered", "user registered");
-        self.mail_new_account(&user, &token)?;
+        self.mail_new_account(&user)?;
         Ok(user)
     }
 

@@ -81,7 +81,7 @@ impl Collector for MailCollector {
             ),
             (
                 "mails_dropped",
-                "Mails dropped because the outbox queue was full",
+                "Mails not queued because the outbox was full (they spent no allowance)",
                 stats.dropped,
             ),
         ];
@@ -93,7 +93,8 @@ impl Collector for MailCollector {
         let waiting = ConstGauge::new(i64::try_from(stats.waiting).unwrap_or(i64::MAX));
         let metric = encoder.encode_descriptor(
             "mails_waiting",
-            "Mails in the outbox now: queued, waiting for a retry, or being sent",
+            "Mails in the outbox now (in the database, every instance's): queued, waiting \
+             for a retry, or being sent",
             None,
             waiting.metric_type(),
         )?;

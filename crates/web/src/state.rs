@@ -45,6 +45,12 @@ pub struct WebOptions {
     /// Login attempts allowed per client IP per minute (`None`: no per-IP limit). Counted in
     /// this process only, on the client address (see `trusted_proxies`).
     pub login_rate_per_ip: Option<NonZeroU32>,
+    /// Mail requests (`POST /reset_password` with mail on, `POST /users/verify/resend`, and
+    /// the pages' forgot and resend forms) allowed per client address per minute, a burst of
+    /// as many at once (`None`: no limit); over it, 429 with `Retry-After`. Counted in this
+    /// process, on the client address (see `trusted_proxies`), known email or not. Default 10:
+    /// one client cannot fill the outbox that every user's reset mail waits in.
+    pub mail_rate_per_ip: Option<NonZeroU32>,
     /// How long a client may take to send a request's head, and then again its body; slower
     /// ones get 408 and their connection is closed. Default 10 s; `serve` keeps it within 1 s
     /// to 5 minutes.
@@ -107,6 +113,9 @@ impl std::fmt::Display for InvalidCookieSetting {
 
 impl std::error::Error for InvalidCookieSetting {}
 
+/// The default of [`WebOptions::mail_rate_per_ip`]: mail requests per client address a minute.
+pub(crate) const DEFAULT_MAIL_RATE_PER_IP: u32 = 10;
+
 /// The default of [`WebOptions::request_timeout`].
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -120,6 +129,7 @@ impl Default for WebOptions {
             hashing_per_client: 0,
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
+            mail_rate_per_ip: NonZeroU32::new(DEFAULT_MAIL_RATE_PER_IP),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: 512,
             max_connections_per_ip: 64,
@@ -200,6 +210,7 @@ pub struct Authd {
     ip_limiter: Option<Arc<IpLimiter>>,
     /// Open connections per client, for `serve`'s per-address cap.
     connections: Arc<ConnectionLimit>,
+    mail_limiter: Option<Arc<IpLimiter>>,
     /// One permit per database connection: see [`Authd::lookup`].
     lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
@@ -217,6 +228,9 @@ impl Authd {
         let ip_limiter = options
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
+        let mail_limiter = options
+            .mail_rate_per_ip
+            .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
         let connections = Arc::new(ConnectionLimit::new(&options));
         let metrics = Metrics::new(
             auth.outbox().cloned(),
@@ -230,6 +244,7 @@ impl Authd {
             hashing,
             ip_limiter,
             connections,
+            mail_limiter,
             metrics,
             options,
         }
@@ -281,6 +296,16 @@ impl Authd {
             (Some(limiter), Some(client)) => limiter
                 .check(client)
                 .map_err(|retry_after_secs| ApiError::LoginRateExceeded { retry_after_secs }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a mail request from `ip`. Errors: `MailRateExceeded` over the per-IP limit.
+    pub(crate) fn check_mail_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match (&self.mail_limiter, self.client_key(ip)) {
+            (Some(limiter), Some(client)) => limiter
+                .check(client)
+                .map_err(|retry_after_secs| ApiError::MailRateExceeded { retry_after_secs }),
             _ => Ok(()),
         }
     }

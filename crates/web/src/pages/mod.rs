@@ -459,6 +459,7 @@ fn throttle_wait(error: &ApiError) -> Option<u64> {
 fn retry_after(error: &ApiError) -> Option<u64> {
     match error {
         ApiError::Busy | ApiError::ClientBusy => Some(1),
+        ApiError::MailRateExceeded { retry_after_secs } => Some(*retry_after_secs),
         error => throttle_wait(error),
     }
 }

@@ -29,11 +29,19 @@ struct ResetMail;
 impl ResetMail {
     /// Asks for a reset mail to `email` as `POST /reset_password` does
     /// ([`auth::Auth::request_password_reset`]: no bcrypt, the same answer whether an account
-    /// has the address). True when the mail limit held it back (which says nothing about
-    /// whether an account has the address: every address is counted).
+    /// has the address), within the per-client limit on mail requests. True when the mail
+    /// limit held it back (which says nothing about whether an account has the address: every
+    /// address is counted).
     ///
-    /// Errors: `InvalidEmail` for a malformed address.
-    async fn request(&self, authd: &Authd, email: String) -> Result<bool, ApiError> {
+    /// Errors: `MailRateExceeded` over the per-client limit, `InvalidEmail` for a malformed
+    /// address.
+    async fn request(
+        &self,
+        authd: &Authd,
+        request: &HttpRequest,
+        email: String,
+    ) -> Result<bool, ApiError> {
+        authd.check_mail_rate(authd.client_ip(request))?;
         authd
             .lookup(move |auth| {
                 let limited = auth.mail_limited(MailKind::PasswordReset, &email)?;
@@ -101,7 +109,7 @@ fn forgot_form(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
 
 /// `POST /forgot` (`email`): asks for a reset mail, then `/forgot?m=reset-sent` (or
 /// `reset-limited` when the mail limit held it back), whatever the address.
-pub(super) async fn forgot(form: CsrfForm) -> HttpResponse {
+pub(super) async fn forgot(request: HttpRequest, form: CsrfForm) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let Some(mail) = reset_mail(&visit.authd) else {
         return visit.answer(&forgot_form(&visit, "", None), StatusCode::NOT_FOUND);
@@ -109,7 +117,7 @@ pub(super) async fn forgot(form: CsrfForm) -> HttpResponse {
     let email = fields.required("email").unwrap_or_default();
     let attempt = async {
         let email = fields.required("email")?;
-        mail.request(&visit.authd, email).await
+        mail.request(&visit.authd, &request, email).await
     };
     match attempt.await {
         Ok(false) => visit.redirect(&format!("{FORGOT}?m=reset-sent")),
@@ -316,10 +324,15 @@ pub(super) async fn verify(form: CsrfForm) -> HttpResponse {
 /// stale verification link: mails a new link as `POST /users/verify/resend` does (the same
 /// answer whatever the account's state), then `/login?m=verification-sent` (or
 /// `verification-limited` when the mail limit held it back).
-pub(super) async fn resend(form: CsrfForm) -> HttpResponse {
+pub(super) async fn resend(request: HttpRequest, form: CsrfForm) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
     let sent = async {
+        if verification_on(&visit.authd) {
+            visit
+                .authd
+                .check_mail_rate(visit.authd.client_ip(&request))?;
+        }
         let email = fields.required("email")?;
         visit
             .authd

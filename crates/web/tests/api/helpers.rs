@@ -400,12 +400,32 @@ impl SmtpSink {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().and_then(Result::ok).unwrap_or_default();
         assert_eq!(line.trim(), "listening", "the SMTP sink did not start");
+        let bound = lines.next().and_then(Result::ok).unwrap_or_default();
+        let port = bound.trim().strip_prefix("port ").unwrap().parse().unwrap();
         SmtpSink { child, port, dir }
+    }
+
+    /// On a port the kernel picks, with extra arguments (see `scripts/smtp-sink.py`).
+    pub fn start_with(extra: &[&str]) -> SmtpSink {
+        Self::start_on(0, extra)
+    }
+
+    /// The sink's counts: `connections`, `peak_sessions`, `auth_ok`, `auth_failed`.
+    pub fn stats(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("stats.txt")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every line clients sent so far: `{"conn", "tls", "line"}`.
+    pub fn conversation(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("conversation.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
     }
 
     /// Every mail received so far, in order.
@@ -444,6 +464,15 @@ impl Drop for SmtpSink {
 
 /// Mail through the SMTP server on `port` (plain text: it is loopback), with quick retries.
 pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
+    mail_config_with(port, require_verified_email, |_| {})
+}
+
+/// As `mail_config`, with the outbox's options changed by `tune`.
+pub fn mail_config_with(
+    port: u16,
+    require_verified_email: bool,
+    tune: impl FnOnce(&mut auth::OutboxOptions),
+) -> AuthConfig {
     let settings: auth::SmtpSettings = format!("smtp://127.0.0.1:{port}?tls=none").parse().unwrap();
     let mailer = auth::SmtpMailer::new(
         &settings,
@@ -456,6 +485,7 @@ pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
     options.first_retry = std::time::Duration::from_millis(100);
     options.max_retry = std::time::Duration::from_millis(300);
     options.give_up_after = std::time::Duration::from_secs(60);
+    tune(&mut options);
     let mut config = test_config();
     config.mail = Some(auth::MailConfig::new(
         auth::Outbox::start(mailer, options),
