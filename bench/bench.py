@@ -520,6 +520,232 @@ def w8_pages(server, cookie, n=500):
 
 
 # ---------------------------------------------------------------------------------------------
+# Overload from several addresses (W9) and one address holding connections (W10). The clients
+# bind their own source address: Linux accepts any 127.x.y.z on loopback, so authd sees distinct
+# client addresses without --trusted-proxies.
+
+FLOOD_ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+FLOOD_CONNECTIONS = 45  # per flooding address
+FIFTH_ADDRESS = "127.0.0.6"
+SLOW_ADDRESS = "127.0.0.2"
+SLOW_CONNECTIONS = 530
+
+
+def log_lines(server, start):
+    """(WARN lines, ERROR lines, their first texts) that authd wrote after byte `start` of its
+    log."""
+    with open(server.log_path, errors="replace") as f:
+        f.seek(start)
+        lines = f.read().splitlines()
+    warn = [l for l in lines if " WARN " in l]
+    error = [l for l in lines if " ERROR " in l]
+    return len(warn), len(error), (warn[:1] + error[:1])
+
+
+def login_from(server, source, k, password, timeout=60):
+    """One login of user{k} on a fresh connection from `source`: (ms, status)."""
+    body = f"email=user{k}%40bench.test&password={password}"
+    t = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout,
+                                      source_address=(source, 0))
+    try:
+        conn.request("POST", "/sessions", body=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        resp.read()
+        status = resp.status
+    except OSError:
+        status = 0
+    finally:
+        conn.close()
+    return (time.perf_counter() - t) * 1000.0, status
+
+
+def w9_overload(server, seconds):
+    """W9 (issue 17, item 2): 4 addresses flood POST /sessions, 45 connections each, every
+    request a wrong password of a seeded account (a full cost-12 verify), each connection
+    sending its next login as soon as the last is answered (whatever the answer); after 2 s,
+    a fifth address logs in with the right password, one login at a time on a fresh connection,
+    for `seconds` (and 3 times before the flood, on the idle server). Returns the fifth address's times and answers, the flood's answers, and the
+    WARN and ERROR lines authd logged meanwhile."""
+    stop = threading.Event()
+    lock = threading.Lock()
+    answers = {}
+
+    def flood(source, n):
+        conn, k = None, n
+        while not stop.is_set():
+            k = k % LOGIN_ACCOUNTS + 1
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60,
+                                                      source_address=(source, 0))
+                conn.request("POST", "/sessions", body=f"email=user{k}%40bench.test&password=x",
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except OSError:
+                status = 0
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with lock:
+                answers[status] = answers.get(status, 0) + 1
+        if conn is not None:
+            conn.close()
+
+    # The same login on the idle server first: what bcrypt alone takes on this machine now.
+    idle = sorted(login_from(server, FIFTH_ADDRESS, LOGIN_ACCOUNTS - k, PASSWORD)[0]
+                  for k in range(3))
+    with open(server.log_path) as f:
+        log_start = f.seek(0, 2)
+    threads = [threading.Thread(target=flood, args=(a, i * 1000 + j), daemon=True)
+               for i, a in enumerate(FLOOD_ADDRESSES) for j in range(FLOOD_CONNECTIONS)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(2.0)  # the flood fills the hashing queue
+    times, statuses = [], []
+    end = time.monotonic() + seconds
+    k = 0
+    while time.monotonic() < end or len(times) < 5:
+        k += 1
+        ms, status = login_from(server, FIFTH_ADDRESS, k, PASSWORD)
+        times.append(ms)
+        statuses.append(status)
+        time.sleep(0.2)
+    flood_secs = time.monotonic() - started
+    stop.set()
+    for t in threads:  # each ends once its request in flight is answered (the queue drains)
+        t.join(timeout=120)
+    warn, error, examples = log_lines(server, log_start)
+    ok = sorted(t for t, s in zip(times, statuses) if s == 200)
+    return {"times": sorted(times), "ok": len(ok), "n": len(times), "idle": idle,
+            "refused": sum(s != 200 for s in statuses), "answers": answers,
+            "warn": warn, "error": error, "examples": examples, "secs": flood_secs}
+
+
+def w10_slow_connections(server, seconds):
+    """W10 (issue 17, item 6): 530 connections from one address that each send half a request
+    head and then nothing, each opened again as soon as authd closes it; meanwhile, from
+    127.0.0.1, GET /healthz one at a time and, beside it, logins of seeded accounts one at a
+    time, each on a fresh connection, for `seconds` (at least 3 of each); and 3 of each before,
+    on the idle server. Returns their times and answers and how
+    often authd closed a slow connection."""
+    import selectors
+    stop = threading.Event()
+    counts = {"opened": 0, "closed": 0, "failed": 0}
+    head = b"GET /healthz HTTP/1.1\r\nHost: authd\r\n"  # and never the blank line
+
+    def slow_flood():
+        sel = selectors.DefaultSelector()
+
+        def open_one():
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                sock.bind((SLOW_ADDRESS, 0))
+                sock.connect_ex(("127.0.0.1", server.port))
+            except OSError:
+                counts["failed"] += 1
+                sock.close()
+                return False
+            sel.register(sock, selectors.EVENT_WRITE, "connecting")
+            return True
+
+        pending = SLOW_CONNECTIONS
+        while not stop.is_set():
+            while pending and open_one():
+                pending -= 1
+            for key, _ in sel.select(timeout=0.05):
+                sock = key.fileobj
+                if key.data == "connecting":
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                        sel.unregister(sock)
+                        sock.close()
+                        counts["failed"] += 1
+                        pending += 1
+                        continue
+                    try:
+                        sock.send(head)
+                    except OSError:
+                        pass
+                    counts["opened"] += 1
+                    sel.modify(sock, selectors.EVENT_READ, "open")
+                else:
+                    try:
+                        data = sock.recv(4096)
+                    except OSError:
+                        data = b""
+                    if not data:  # closed by authd (408 first, or at once)
+                        sel.unregister(sock)
+                        sock.close()
+                        counts["closed"] += 1
+                        pending += 1
+            if pending and counts["failed"]:
+                time.sleep(0.001)  # out of ports or backlog: do not spin
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+
+    # The same probes on the idle server first.
+    idle_health = []
+    for _ in range(3):
+        t = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        conn.close()
+        idle_health.append((time.perf_counter() - t) * 1000.0)
+    idle_logins = [login_from(server, "127.0.0.1", LOGIN_ACCOUNTS - k, PASSWORD)[0]
+                   for k in range(3)]
+    flooder = threading.Thread(target=slow_flood, daemon=True)
+    flooder.start()
+    while counts["opened"] < SLOW_CONNECTIONS and flooder.is_alive():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    # Two probes side by side, so neither rides on a slot the other just got.
+    health, logins = [], []
+    end = time.monotonic() + seconds
+
+    def probe_health():
+        while time.monotonic() < end or len(health) < 3:
+            t = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            try:
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except OSError:
+                status = 0
+            finally:
+                conn.close()
+            health.append(((time.perf_counter() - t) * 1000.0, status))
+            time.sleep(0.2)
+
+    def probe_logins():
+        k = 0
+        while time.monotonic() < end or len(logins) < 3:
+            k += 1
+            logins.append(login_from(server, "127.0.0.1", k, PASSWORD))
+            time.sleep(0.2)
+
+    probes = [threading.Thread(target=probe_health), threading.Thread(target=probe_logins)]
+    for t in probes:
+        t.start()
+    for t in probes:
+        t.join()
+    stop.set()
+    flooder.join(timeout=30)
+    return {"health": health, "logins": logins, "idle": {"GET /healthz": sorted(idle_health),
+            "login": sorted(idle_logins)}, **counts}
+
+
+# ---------------------------------------------------------------------------------------------
 # The cost of a login in database writes.
 
 def sqlite_wal_commits(path):
@@ -569,8 +795,8 @@ def login_writes(name, database_url, seeder, workdir, args, n):
     return {"throttling off (bench flags)": per(off), "throttling on (defaults)": per(on)}
 
 
-def w9(server, n):
-    """W9, on an authd with the defaults (throttling on): `n` failed logins of seeded accounts
+def w11(server, n):
+    """W11, on an authd with the defaults (throttling on): `n` failed logins of seeded accounts
     and `n` of addresses nobody has, interleaved, one at a time (each address fails once); then
     an address locked by 10 failures, tried `n` times. Medians in ms. The tests check that both
     failures run one verify at the configured cost and commit the same writes, and that a
@@ -583,7 +809,7 @@ def w9(server, n):
         resp, data = server.request("POST", "/sessions", body)
         took = (time.perf_counter() - t) * 1000.0
         if resp.status != status:
-            raise RuntimeError(f"W9 login of {email} answered {resp.status}: {data!r}")
+            raise RuntimeError(f"W11 login of {email} answered {resp.status}: {data!r}")
         return took
 
     tag = f"{os.getpid()}-{int(time.time())}"
@@ -883,23 +1109,62 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
                 log(f"[{name}] W8 GET {path}: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms, "
                     f"max {r['max']:.2f} ms, {r['bytes']} bytes, {r['bad']} not 200")
 
-        # W9: what a failed login costs, known address or not, and a throttled one.
+        # W9: four addresses flood logins; a login from a fifth.
         if wanted("W9"):
-            w9_server = Server(database_url, args.server_flag,
-                               os.path.join(workdir, f"authd-{name}-w9.log"))
+            r = measured("W9", pid, args, lambda: w9_overload(server, dur))
+            t = r["times"]
+            worst = t[-1]
+            ok = r["ok"] == r["n"] and worst <= 3000.0
+            res.add(name, "W9 login from a 5th address, idle server",
+                    f"p50 {r['idle'][1]:,.0f} ms")
+            res.add(name, f"W9 login from a 5th address, 4 × {FLOOD_CONNECTIONS} flooding",
+                    f"{r['ok']}/{r['n']} ok, p50/max {t[len(t) // 2]:,.0f}/{worst:,.0f} ms",
+                    "all ok, max ≤ 3 s", worst / 3000.0, ok, r)
+            a = r["answers"]
+            flood = ", ".join(f"{k or 'no answer'}: {v:,}" for k, v in sorted(a.items()))
+            per_sec = r["warn"] / max(r["secs"], 1e-3)
+            res.add(name, "W9 log lines during the flood",
+                    f"{r['warn']} WARN, {r['error']} ERROR in {r['secs']:.0f} s",
+                    "0 ERROR, ≤ 1 WARN/s", per_sec, r["error"] == 0 and per_sec <= 1.05)
+            log(f"[{name}] W9: fifth-address logins {r['ok']}/{r['n']} ok, times (ms) "
+                + ", ".join(f"{x:.0f}" for x in t) + f"; flood answers {flood}; "
+                f"log: {r['warn']} WARN, {r['error']} ERROR lines, e.g. {r['examples']}")
+
+        # W10: one address holds connections; /healthz and a login from another.
+        if wanted("W10"):
+            r = measured("W10", pid, args, lambda: w10_slow_connections(server, dur))
+            for what, samples in (("GET /healthz", r["health"]), ("login", r["logins"])):
+                res.add(name, f"W10 {what} from another address, idle server",
+                        f"p50 {r['idle'][what][1]:,.0f} ms")
+                t = sorted(ms for ms, _ in samples)
+                good = sum(status == 200 for _, status in samples)
+                res.add(name, f"W10 {what} from another address, {SLOW_CONNECTIONS} slow "
+                        "connections from one",
+                        f"{good}/{len(t)} ok, p50/max {t[len(t) // 2]:,.0f}/{t[-1]:,.0f} ms",
+                        "all ok, max ≤ 1 s", t[-1] / 1000.0,
+                        good == len(t) and t[-1] <= 1000.0, r)
+                log(f"[{name}] W10 {what}: " + ", ".join(f"{ms:.0f} ms {s}" for ms, s in samples))
+            log(f"[{name}] W10 slow connections: {r['opened']:,} opened, {r['closed']:,} closed "
+                f"by authd, {r['failed']:,} connects failed")
+
+        # W11: what a failed login costs, known address or not, and a throttled one.
+        if wanted("W11"):
+            w11_server = Server(database_url, args.server_flag,
+                                os.path.join(workdir, f"authd-{name}-w11.log"))
             try:
-                r = measured("W9", w9_server.proc.pid, args, lambda: w9(w9_server, args.logins))
+                r = measured("W11", w11_server.proc.pid, args,
+                             lambda: w11(w11_server, args.logins))
             finally:
-                w9_server.stop()
+                w11_server.stop()
             ratio = r["unknown"] / r["known"]
-            res.add(name, "W9 failed login p50, unknown ÷ known address",
+            res.add(name, "W11 failed login p50, unknown ÷ known address",
                     f"{r['unknown']:.0f} / {r['known']:.0f} ms", "0.8–1.25", ratio,
                     0.8 <= ratio <= 1.25, r)
             share = r["throttled"] / r["known"]
-            res.add(name, "W9 throttled login p50 ÷ failed login p50",
+            res.add(name, "W11 throttled login p50 ÷ failed login p50",
                     f"{r['throttled']:.1f} / {r['known']:.0f} ms", "≤ 0.25", share / 0.25,
                     share <= 0.25, r)
-            log(f"[{name}] W9: failed login p50 {r['known']:.1f} ms known, {r['unknown']:.1f} ms "
+            log(f"[{name}] W11: failed login p50 {r['known']:.1f} ms known, {r['unknown']:.1f} ms "
                 f"unknown (ratio {ratio:.2f}); throttled {r['throttled']:.2f} ms ({share:.3f})")
     finally:
         server.stop()
@@ -947,11 +1212,11 @@ def main():
     p.add_argument("--pgbench-secs", type=int, default=6,
                    help="PostgreSQL: seconds of each pgbench and W2 round (default 6; 3 with "
                         "--quick)")
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8,W9",
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11",
                    help="comma-separated workloads to run (default all; the table is seeded to "
                         "--sizes either way, e.g. --workloads W4,W6 --sizes 1,2000)")
     p.add_argument("--logins", type=int, default=20,
-                   help="W6, W9: sequential logins timed (default 20)")
+                   help="W6, W11: sequential logins timed (default 20)")
     p.add_argument("--noise", type=float, default=0.10,
                    help="share of the machine other processes may use during a workload before "
                         "it is run again (default 0.10)")

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
-use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SmtpMailer};
+use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SendError, SmtpMailer};
 use clap::Parser;
 use config::{Cli, Command, LogFormat};
 
@@ -30,17 +30,28 @@ fn main() -> ExitCode {
         }
     };
     let (db_options, mut auth_config, web_options) = cli.settings();
+    let serving = matches!(cli.command, None | Some(Command::Serve));
     let mut smtp = None;
-    if let Some(mail) = mail {
-        let mailer = match SmtpMailer::new(&mail.smtp, &mail.from, SMTP_TIMEOUT) {
+    if let Some(mut mail) = mail {
+        let mailer = match &mail.ca {
+            Some(pem) => SmtpMailer::new_trusting(&mail.smtp, &mail.from, SMTP_TIMEOUT, pem)
+                .map_err(|e| format!("--smtp-ca-file: {e}")),
+            None => SmtpMailer::new(&mail.smtp, &mail.from, SMTP_TIMEOUT)
+                .map_err(|e| format!("--smtp-url: {e}")),
+        };
+        let mailer = match mailer {
             Ok(mailer) => mailer,
             Err(error) => {
-                eprintln!("authd: --smtp-url: {error}");
+                eprintln!("authd: {error}");
                 return ExitCode::from(2);
             }
         };
         // The password never reaches the log: `SmtpSettings` shows `user:..@`.
         tracing::info!(smtp = %mail.smtp, "mail through SMTP");
+        if !serving {
+            // `check` and `migrate` send nothing: waiting mail stays for `serve`.
+            mail.outbox.senders = 0;
+        }
         auth_config.mail = Some(
             MailConfig::new(Outbox::start(mailer.clone(), mail.outbox), &mail.public_url)
                 .with_templates(mail.templates),
@@ -54,7 +65,8 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
-            eprintln!("authd: migrations applied");
+            // Each migration applied, or "no migration was pending", is logged above.
+            eprintln!("authd: the database schema is up to date");
             ExitCode::SUCCESS
         }
         Command::Check => {
@@ -65,26 +77,75 @@ fn main() -> ExitCode {
             match smtp.map(|mailer| mailer.check()) {
                 None => ExitCode::SUCCESS,
                 Some(Ok(())) => {
-                    eprintln!("authd: SMTP server answers");
+                    eprintln!(
+                        "authd: SMTP server answers and would take mail from the sender \
+                         (MAIL FROM and RCPT TO accepted, then reset: nothing was sent)"
+                    );
                     ExitCode::SUCCESS
                 }
                 Some(Err(why)) => {
-                    eprintln!("authd: SMTP server does not answer: {why}");
+                    eprintln!(
+                        "authd: SMTP server does not answer as it should: {}",
+                        why.cause()
+                    );
                     ExitCode::FAILURE
                 }
             }
         }
-        Command::Serve => match serve(
-            &cli.bind,
-            cli.metrics_bind.as_deref(),
-            web::Authd::new(auth, web_options),
-        ) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("authd: {error}");
-                ExitCode::FAILURE
+        Command::Serve => {
+            if let Some(mailer) = smtp {
+                check_relay_in_background(mailer);
             }
-        },
+            let outbox = auth.outbox().cloned();
+            let served = serve(
+                &cli.bind,
+                cli.metrics_bind.as_deref(),
+                web::Authd::new(auth, web_options),
+            );
+            if let Some(outbox) = outbox {
+                // Sends under way may finish; the rest waits in the database for the next start.
+                outbox.shutdown(Duration::from_secs(cli.shutdown_grace));
+            }
+            match served {
+                Ok(()) => {
+                    tracing::info!("authd stopped");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("authd: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Tries the relay as `authd check` does and logs the outcome, without delaying the start or
+/// failing it: mail waits in the outbox until the relay takes it.
+fn check_relay_in_background(mailer: SmtpMailer) {
+    let checked = std::thread::Builder::new()
+        .name("authd-smtp-check".into())
+        .spawn(move || match mailer.check() {
+            Ok(()) => tracing::info!(
+                event = "smtp_check",
+                outcome = "ok",
+                "SMTP relay check passed: it would take mail from the sender"
+            ),
+            Err(SendError::Configuration(why)) => tracing::error!(
+                event = "smtp_check",
+                outcome = "misconfigured",
+                error = %why,
+                "SMTP relay check failed: mail waits in the outbox until this is fixed"
+            ),
+            Err(error) => tracing::warn!(
+                event = "smtp_check",
+                outcome = "failed",
+                error = %error.cause(),
+                "SMTP relay check failed: mail waits in the outbox and is retried"
+            ),
+        });
+    if let Err(error) = checked {
+        tracing::warn!(%error, "could not start the SMTP relay check");
     }
 }
 
@@ -120,6 +181,15 @@ fn fail(error: &AuthError) -> ExitCode {
     }
 }
 
+/// The warning of a server that hands out reset tokens on a port other machines reach.
+const OPEN_RESET: &str = "authd listens beyond this machine without --smtp-url: anyone who \
+    can reach this port can take over any account whose email address they know, because \
+    POST /reset_password answers with the reset token itself (the classic contract) and \
+    PUT /reset_password then sets a new password with it. To close it, listen on this machine \
+    only (--bind 127.0.0.1:5000, the default) and let through a reverse proxy only what should \
+    be public, or set --smtp-url (with --mail-from and --public-url) so that reset links go \
+    only to the account's mailbox";
+
 #[actix_web::main]
 async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std::io::Result<()> {
     let listen = |bind: &str| {
@@ -128,12 +198,19 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
     };
     let listener = listen(bind)?;
     let metrics = metrics_bind.map(listen).transpose()?;
-    tracing::info!(address = %listener.local_addr()?, "authd listening");
-    if let Some(metrics) = &metrics {
-        tracing::info!(metrics_listener = %metrics.local_addr()?, "metrics on their own listener");
+    let address = listener.local_addr()?;
+    // Before the line that says where authd listens, so nobody reads one without the other.
+    if !address.ip().is_loopback() && !authd.auth().mail_enabled() {
+        tracing::warn!("{OPEN_RESET}");
     }
-    web::serve_with_metrics(listener, metrics, authd)?.await?;
-    tracing::info!("authd stopped");
+    let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    let server = web::serve_with_metrics(listener, metrics, authd)?;
+    // Said once the server is set up, signal handling included.
+    tracing::info!(%address, "authd listening");
+    if let Some(metrics_listener) = metrics_address {
+        tracing::info!(%metrics_listener, "metrics on their own listener");
+    }
+    server.await?;
     Ok(())
 }
 

@@ -42,8 +42,11 @@ impl Server {
         filter: &str,
         env: &[(&str, &str)],
     ) -> Server {
+        // 127.0.0.1:0 unless `extra` names its own address.
+        let bind = (!extra.contains(&"--bind")).then_some(["--bind", "127.0.0.1:0"]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
-            .args(["--bind", "127.0.0.1:0", "--database-url", database])
+            .args(bind.iter().flatten())
+            .args(["--database-url", database])
             .args(extra)
             // Through the environment, so that `extra` may still pass --bcrypt-cost.
             .env("AUTHD_BCRYPT_COST", "4")
@@ -299,6 +302,87 @@ fn check_changes_nothing_in_the_database() {
     assert!(migrated.contains("applied migration"), "{migrated}");
     let again = logged(&["migrate", "--database-url", &db]);
     assert!(!again.contains("applied migration"), "{again}");
+}
+
+#[test]
+fn migrate_says_when_nothing_was_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let migrate = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(["migrate", "--database-url", &db])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let first = migrate();
+    assert!(first.contains("applied migration"), "{first}");
+    assert!(!first.contains("no migration was pending"), "{first}");
+    assert!(
+        first.contains("authd: the database schema is up to date"),
+        "{first}"
+    );
+    let again = migrate();
+    assert!(!again.contains("applied migration"), "{again}");
+    assert!(again.contains("no migration was pending"), "{again}");
+    assert!(
+        again.contains("authd: the database schema is up to date"),
+        "{again}"
+    );
+}
+
+/// What the start-up warning of an open reset says, word for word where it matters.
+const OPEN_RESET_WARNING: &str = "anyone who can reach this port can take over any account";
+
+#[tokio::test]
+async fn listening_beyond_loopback_without_mail_warns_that_anyone_can_reset_any_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let open = Server::start(&db, &["--bind", "0.0.0.0:0"]);
+    let log = open.log();
+    let warning = log
+        .lines()
+        .find(|line| line.contains(OPEN_RESET_WARNING))
+        .unwrap_or_else(|| panic!("no warning in {log}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    // What anyone can do, and the two ways to close it.
+    for words in [
+        "POST /reset_password",
+        "PUT /reset_password",
+        "--bind 127.0.0.1:5000",
+        "--smtp-url",
+    ] {
+        assert!(warning.contains(words), "{words:?} not in {warning}");
+    }
+    drop(open);
+    // On loopback, or with mail, there is nothing to warn about.
+    let local = Server::start(&db, &[]);
+    assert!(!local.log().contains(OPEN_RESET_WARNING), "{}", local.log());
+    drop(local);
+    let sink = SmtpSink::start();
+    let smtp = format!("smtp://127.0.0.1:{}?tls=none", sink.port);
+    let mailing = Server::start(
+        &db,
+        &[
+            "--bind",
+            "0.0.0.0:0",
+            "--smtp-url",
+            &smtp,
+            "--mail-from",
+            "a@x.io",
+            "--public-url",
+            "https://authd.test",
+        ],
+    );
+    assert!(
+        !mailing.log().contains(OPEN_RESET_WARNING),
+        "{}",
+        mailing.log()
+    );
+    drop(mailing);
+    drop(sink);
 }
 
 #[tokio::test]
@@ -1002,45 +1086,74 @@ fn bad_mail_settings_exit_2_before_the_database_is_created() {
     let templates = tempfile::tempdir().unwrap();
     std::fs::write(templates.path().join("password_reset.txt"), "no link here").unwrap();
     let templates = templates.path().display().to_string();
-    let mail = [
-        "--mail-from",
-        "a@x.io",
-        "--public-url",
-        "https://authd.test",
-    ];
-    let cases: Vec<Vec<&str>> = vec![
-        vec!["--smtp-url", "http://mail.example.com"],
-        vec!["--smtp-url", "smtp://user:hunter2@mail.example.com:0"],
-        vec!["--smtp-url", "smtp://mail.example.com?tls=maybe"],
-        vec!["--require-verified-email"],
-        vec!["--mail-templates", &templates],
-        vec![
+    // Each case: the flags, and the flag its one line on stderr must name.
+    let alone: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--smtp-url", "http://mail.example.com"], "--smtp-url"),
+        (
+            vec!["--smtp-url", "smtp://user:hunter2@mail.example.com:0"],
             "--smtp-url",
-            "smtp://127.0.0.1:2525",
-            "--public-url",
-            "https://a.test",
-        ],
-        vec![
+        ),
+        (
+            vec!["--smtp-url", "smtp://mail.example.com?tls=maybe"],
             "--smtp-url",
-            "smtp://127.0.0.1:2525",
+        ),
+        (vec!["--require-verified-email"], "--require-verified-email"),
+        (vec!["--mail-templates", &templates], "--mail-templates"),
+        (vec!["--public-url", "https://a.test"], "--public-url"),
+        (vec!["--mail-from", "a@x.io"], "--mail-from"),
+        (
+            vec![
+                "--smtp-url",
+                "smtp://127.0.0.1:2525",
+                "--public-url",
+                "https://a.test",
+            ],
             "--mail-from",
-            "a@x.io",
-        ],
-        vec!["--mail-from", "not an address"],
-        vec!["--public-url", "ftp://a.test"],
-        vec!["--mail-templates", &templates],
+        ),
+        (
+            vec![
+                "--smtp-url",
+                "smtp://127.0.0.1:2525",
+                "--mail-from",
+                "a@x.io",
+            ],
+            "--public-url",
+        ),
     ];
-    for (n, case) in cases.iter().enumerate() {
-        let mut args = case.clone();
-        // The later cases have a URL and the rest, so that only their own flag is wrong.
-        if n >= 7 {
-            args.extend(["--smtp-url", "smtp://127.0.0.1:2525"]);
-            args.extend(mail.iter().filter(|flag| !case.contains(flag)));
+    // With a good URL, sender and public URL, but one of them (or the templates) replaced.
+    let good = [
+        ("--smtp-url", "smtp://127.0.0.1:2525"),
+        ("--mail-from", "a@x.io"),
+        ("--public-url", "https://authd.test"),
+    ];
+    let replaced: Vec<(&str, &str)> = vec![
+        ("--mail-from", "not an address"),
+        ("--mail-from", ""),
+        ("--public-url", "ftp://a.test"),
+        ("--public-url", "https://"),
+        ("--public-url", "https://a.test?next=/"),
+        ("--public-url", "https://user@a.test"),
+        ("--public-url", "a.test"),
+        ("--mail-templates", &templates),
+    ];
+    let mut cases = alone;
+    for (flag, value) in replaced {
+        let mut args = vec![flag, value];
+        for (good_flag, good_value) in good {
+            if good_flag != flag {
+                args.extend([good_flag, good_value]);
+            }
         }
+        cases.push((args, flag));
+    }
+    for (case, flag) in cases {
+        let mut args = case.clone();
         args.extend(["--database-url", &db, "check"]);
         let output = run(&args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
         assert!(!stderr.contains("hunter2"), "{stderr}");
         assert!(!Path::new(&db).exists(), "{args:?} created the database");
     }
@@ -1131,4 +1244,236 @@ async fn malformed_requests_are_logged_as_warnings_not_errors() {
         let form = [("email", email.as_str()), ("password", "pw")];
         assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
     }
+}
+
+/// The `curl` lines of the README's API section, continuation lines joined.
+fn readme_curl_lines() -> Vec<String> {
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+    let readme = std::fs::read_to_string(readme).unwrap();
+    let api = &readme[readme.find("## The API").unwrap()..];
+    let block = &api[api.find("```sh\n").unwrap() + "```sh\n".len()..];
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::to_owned)
+        .filter(|line| line.starts_with("curl "))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readmes_curl_commands_work_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &[]);
+    let port = server.address.rsplit(':').next().unwrap().to_owned();
+    // What each line's answer must hold, in order: a line added to the README needs a row.
+    let expected = [
+        r#"{"message":"Bienvenue"}"#,
+        r#"{"email":"bob@example.com","message":"user created"}"#,
+        r#"{"email":"bob@example.com","message":"logged in"}"#,
+        r#"{"email":"bob@example.com"}"#,
+        r#""current":true"#,
+        "HTTP/1.1 302 Found",
+        r#""reset_token":""#,
+        r#"{"email":"bob@example.com","message":"Password updated"}"#,
+        r#"{"email":"bob@example.com","message":"logged in"}"#,
+        r#"{"email":"eve@example.com","message":"user created"}"#,
+    ];
+    let lines = readme_curl_lines();
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    let (mut cookie, mut token) = (String::new(), String::new());
+    for (line, expected) in lines.iter().zip(expected) {
+        let command = line
+            .replace("localhost:5000", &format!("localhost:{port}"))
+            .replace("<the cookie value>", &cookie)
+            .replace("<the token>", &token);
+        // Every wait has its end: curl gives up after 10 s.
+        let command = command.replacen("curl ", "curl --max-time 10 ", 1);
+        let output = Command::new("sh").args(["-c", &command]).output().unwrap();
+        assert!(output.status.success(), "{command}: {output:?}");
+        let answer = String::from_utf8(output.stdout).unwrap();
+        assert!(answer.contains(expected), "{command}\n{answer}");
+        if let Some(start) = answer.find("set-cookie: session_id=") {
+            let value = &answer[start + "set-cookie: session_id=".len()..];
+            cookie = value[..value.find(';').unwrap()].to_owned();
+        }
+        if let Some(start) = answer.find(r#""reset_token":""#) {
+            let value = &answer[start + r#""reset_token":""#.len()..];
+            token = value[..value.find('"').unwrap()].to_owned();
+        }
+    }
+}
+
+#[test]
+fn the_licenses_the_manifest_names_are_at_the_root() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#"license = "MIT OR Apache-2.0""#));
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT")).unwrap();
+    assert!(mit.starts_with("MIT License"), "{mit}");
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    let apache = std::fs::read_to_string(root.join("LICENSE-APACHE")).unwrap();
+    assert!(apache.contains("Apache License") && apache.contains("Version 2.0, January 2004"));
+    assert!(apache.contains("END OF TERMS AND CONDITIONS"));
+}
+
+/// The scheduling of the server's bcrypt threads: (`nice`, policy) of each, from `/proc`.
+fn hashing_threads_scheduling(pid: u32) -> Vec<(i64, u64)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    let mut found = Vec::new();
+    for task in tasks {
+        let task = task.unwrap().path();
+        let comm = std::fs::read_to_string(task.join("comm")).unwrap();
+        if !comm.starts_with("authd-hashing") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        // Fields after the command's closing parenthesis: state is field 3, nice 19, policy 41.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        found.push((
+            fields[19 - 3].parse().unwrap(),
+            fields[41 - 3].parse().unwrap(),
+        ));
+    }
+    found
+}
+
+#[tokio::test]
+async fn bcrypt_runs_at_normal_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &["--hashing-threads", "2"]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let threads = hashing_threads_scheduling(server.child.id());
+    // nice 0 and SCHED_OTHER (0): the crate READMEs say normal priority, not the idle class.
+    assert_eq!(threads, [(0, 0), (0, 0)]);
+}
+
+impl Server {
+    /// Waits (at most `limit`) until a log line contains `text`.
+    async fn wait_for_log(&self, text: &str, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.log().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {text:?}: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (at most `limit`) for the process to exit and its last log lines to be read;
+    /// `None` if it is still running then (it is killed when dropped).
+    async fn exit_within(mut self, limit: Duration) -> Option<(std::process::ExitStatus, String)> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
+                return Some((status, self.log()));
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A connection that has sent the head of a login promising a body of `body.len()` bytes, and
+/// none of the body yet: a request in flight, which the server waits for. Returns once the
+/// server has read the head (it answers `100 Continue` to `Expect: 100-continue`), so a signal
+/// sent next finds the request in flight, not a connection still waiting to be accepted.
+fn login_in_flight(server: &Server, body: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let address = server.address.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "POST /sessions HTTP/1.1\r\nHost: authd\r\nContent-Type: \
+         application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        answer.push(byte[0]);
+    }
+    assert!(
+        answer.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{answer:?}"
+    );
+    stream
+}
+
+#[tokio::test]
+async fn sigint_stops_gracefully_letting_a_request_in_flight_finish_then_exits_0() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_file(dir.path()), &[]);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let body = "email=bob%40x.io&password=pw";
+    let mut stream = login_in_flight(&server, body);
+    server.signal("-INT");
+    server.wait_for_log("SIGINT", Duration::from_secs(30)).await;
+    // The signal has landed; the request in flight still completes.
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert!(answer.contains("set-cookie: session_id="), "{answer}");
+    let (status, log) = server
+        .exit_within(Duration::from_secs(60))
+        .await
+        .expect("authd did not exit after SIGINT");
+    assert!(status.success(), "{status:?}");
+    assert!(log.contains("authd stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn shutdown_grace_is_how_long_a_request_in_flight_may_hold_the_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    // The request below would hold its connection for 300 s and the default grace is 30 s;
+    // with a grace of 1 s authd exits long before either.
+    let server = Server::start(
+        &sqlite_file(dir.path()),
+        &["--shutdown-grace", "1", "--request-timeout", "300"],
+    );
+    let stream = login_in_flight(&server, "email=bob%40x.io&password=pw");
+    server.signal("-TERM");
+    let (status, log) = server
+        .exit_within(Duration::from_secs(20))
+        .await
+        .expect("authd waited past --shutdown-grace for a request in flight");
+    assert!(status.success(), "{status:?}");
+    assert!(log.contains("authd stopped"), "{log}");
+    drop(stream);
+}
+
+#[test]
+fn a_port_in_use_exits_1_naming_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let output = run(&[
+        "--bind",
+        &address,
+        "--database-url",
+        &sqlite_file(dir.path()),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("authd: cannot listen on {address}: ")),
+        "{stderr}"
+    );
 }

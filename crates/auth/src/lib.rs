@@ -25,6 +25,7 @@ pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::{AuthError, HashingError};
+pub use mail::ShutdownReport;
 pub use mail::{Mail, MailKind, MailStats, MailTransport, Outbox, OutboxOptions, SendError};
 pub use notify::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
@@ -75,7 +76,8 @@ pub struct AuthConfig {
     /// 1 (the default) is the classic contract: a login ends the earlier session. 0: no limit.
     pub max_sessions_per_user: u32,
     /// A session unused for this long is dead; zero (the default) turns it off. At least 60
-    /// seconds when set, as last use is recorded once a minute.
+    /// seconds when set. Last use is recorded once a minute, or every half of this timeout when
+    /// that is shorter, so a session used more often than that never goes idle.
     pub session_idle_timeout: Duration,
     /// Mail (reset links, password-change notices, verification links): `None` (the default)
     /// is the classic contract, where `get_reset_password_token` hands the token to the
@@ -177,7 +179,7 @@ impl std::fmt::Debug for AuthConfig {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct MailConfig {
-    /// The queue and sender thread mail goes through (over SMTP, or your own
+    /// The durable outbox mail goes through, and its senders (over SMTP, or your own
     /// [`MailTransport`]).
     pub outbox: Outbox,
     /// Where users reach authd, without a trailing slash (`https://auth.example.com`): links
@@ -234,7 +236,8 @@ impl Auth {
         Self::connect(&DbOptions::new(url), config)
     }
 
-    /// Checks `config`, opens the database and brings its schema up to date. Logs a warning
+    /// Checks `config`, opens the database and brings its schema up to date, and with mail
+    /// configured starts the outbox's sender threads over it. Logs a warning
     /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over 4
     /// times what an optimised build takes (twice, to rule out a busy moment): an unoptimised
     /// bcrypt, see the crate docs.
@@ -249,8 +252,7 @@ impl Auth {
         let idle = config.session_idle_timeout;
         if !idle.is_zero() && idle.as_secs() < session::LAST_SEEN_EVERY_SECS.unsigned_abs() {
             return Err(AuthError::Config(format!(
-                "the session idle timeout must be 0 (off) or at least {} seconds, as last use \
-                 is recorded once a minute",
+                "the session idle timeout must be 0 (off) or at least {} seconds",
                 session::LAST_SEEN_EVERY_SECS
             )));
         }
@@ -276,13 +278,26 @@ impl Auth {
         let db = Db::open(options)?;
         // After opening: a configuration that fails says only why.
         password::check_hashing_speed(config.bcrypt_cost, took);
-        Ok(Auth {
+        let auth = Auth {
             db,
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
             attempts_counted: Arc::new(AtomicU64::new(0)),
             mails_counted: Arc::new(AtomicU64::new(0)),
-        })
+        };
+        if let Some(mail) = &auth.config.mail {
+            // The outbox keeps its mail in this database; its senders start now.
+            mail.outbox
+                .bind(&auth.db, auth.composer(mail))
+                .map_err(|_| {
+                    AuthError::Config(
+                        "this mail outbox already serves another Auth: start one Outbox per \
+                         Auth::connect (clones of an Auth share theirs)"
+                            .into(),
+                    )
+                })?;
+        }
+        Ok(auth)
     }
 
     /// The configuration in force.

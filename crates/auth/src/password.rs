@@ -9,7 +9,7 @@ use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::HashingError;
 use crate::throttle::Counted;
-use crate::{Auth, AuthError, ClientInfo, SessionToken, VerifyToken};
+use crate::{Auth, AuthError, ClientInfo, SessionToken};
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -172,32 +172,65 @@ impl Auth {
     /// Creates an account. With [`crate::AuthConfig::require_verified_email`] it starts
     /// unverified and a verification link is mailed; otherwise it counts as verified.
     ///
+    /// The address must be one a new account may have ([`Email::parse_new`]: no quoted local
+    /// part, a domain mail can go to, no label mixing scripts) and is stored in its canonical
+    /// form. It is taken when an account has that form or the form as typed. With
+    /// verification required, an account that has not confirmed its address within
+    /// [`crate::AuthConfig::verify_ttl`] of its registration no longer holds it: this
+    /// registration (by the mailbox's owner, who alone can confirm it) replaces that account,
+    /// in one write conditional on the row as read.
+    ///
     /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`], and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
-    /// when a concurrent registration took it first.
+    /// when a concurrent registration (or confirmation) came first.
     #[instrument(skip_all, fields(user_id))]
     pub fn register_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
-        let email = Email::parse(email)?;
+        let typed = email;
+        let email = Email::parse_new(email)?;
         let taken = || AuthError::UserAlreadyExists(email.to_string());
         // Cheap check first, so a taken address costs no bcrypt; the unique index still
         // decides between concurrent registrations.
-        if self.find_user_by_email(email.as_str())?.is_some() {
-            return Err(taken());
-        }
+        let stale = match self.find_user_by_email(typed)? {
+            Some(user) if self.holds_address(&user) => return Err(taken()),
+            other => other,
+        };
         let hash = self.hash_password(password)?;
-        // With verification required, the account starts unverified with a token to mail,
-        // stored (as its digest) with the row itself.
-        let token = VerifyToken::generate();
-        let token_digest = token.digest();
-        let new = self.new_account(email.as_str(), &hash, &token_digest);
-        let user = self.db.add_user_with(&new).map_err(|e| match e {
-            DbError::DuplicateEmail => taken(),
+        // With verification required, the account starts unverified; the verification mail
+        // (and its token) is made when the outbox sends it.
+        let new = self.new_account(email.as_str(), &hash);
+        let now = self.now();
+        let added = match &stale {
+            None => self.db.add_user_at(&new, now),
+            Some(stale) => self.db.replace_unverified_user(stale, &new, now),
+        };
+        let user = added.map_err(|e| match e {
+            DbError::DuplicateEmail | DbError::Conflict => taken(),
             e => e.into(),
         })?;
         tracing::Span::current().record("user_id", user.id);
+        if let Some(stale) = &stale {
+            tracing::info!(
+                event = "unverified_account_replaced",
+                replaced_user_id = stale.id,
+                "an account that never confirmed its address gave it up"
+            );
+        }
         tracing::info!(event = "registered", "user registered");
-        self.mail_new_account(&user, &token)?;
+        self.mail_new_account(&user)?;
         Ok(user)
+    }
+
+    /// Whether `user` still holds its address against a new registration: always, unless
+    /// verification is required and it has not confirmed its address within the verification
+    /// link's lifetime of its registration. (A row without a registration time, inserted by
+    /// other means, always holds it.)
+    fn holds_address(&self, user: &User) -> bool {
+        if !self.config.require_verified_email || user.email_verified_at.is_some() {
+            return true;
+        }
+        let ttl = crate::clock::secs(self.config.verify_ttl);
+        user.created_at
+            .is_none_or(|created| self.now().saturating_sub(created) < ttl)
     }
 
     /// Whether `password` is the password of the account `email` (false for unknown or
@@ -307,10 +340,7 @@ impl Auth {
     /// The user whose password this is, after the attempt was counted for throttling.
     fn check_credentials(&self, email: &str, password: &str) -> Result<Verified, AuthError> {
         let normalised = normalise(password)?;
-        let address = match Email::parse(email) {
-            Ok(email) => email.to_string(),
-            Err(_) => email.trim().to_lowercase(),
-        };
+        let address = crate::throttle::throttle_key(email);
         // Counted before bcrypt, and the same way for every address, known or not: parallel
         // guesses cannot pass the limit, and the writes reveal nothing.
         let counted = match self.count_attempt(&address) {
@@ -344,7 +374,7 @@ impl Auth {
         let normalised = normalise(password)?;
         let user = crate::session::found(self.db.find_user_by(&[db::UserFilter::Id(user_id)]))?
             .ok_or(AuthError::UnknownUser)?;
-        let counted = match self.count_attempt(&user.email) {
+        let counted = match self.count_attempt(&crate::throttle::throttle_key(&user.email)) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
                 tracing::info!(

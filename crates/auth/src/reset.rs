@@ -30,6 +30,23 @@ impl Auth {
         Ok(token)
     }
 
+    /// Whether `reset_token` would be accepted now (known, unused, unexpired), without using
+    /// it up: for a page that opens a reset link and should say at once when it is stale.
+    pub fn reset_token_is_live(&self, reset_token: &str) -> Result<bool, AuthError> {
+        if reset_token.is_empty() {
+            return Ok(false);
+        }
+        let filters = [
+            UserFilter::ResetToken(digest(reset_token)),
+            UserFilter::ResetExpiresAfter(self.now()),
+        ];
+        match self.db.find_user_by(&filters) {
+            Ok(_) => Ok(true),
+            Err(DbError::NoResultFound) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Sets a new password for the owner of `reset_token` and uses the token up.
     ///
     /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token; the password
@@ -39,8 +56,13 @@ impl Auth {
     }
 
     /// As [`Auth::update_password`], but the token must also belong to `email`; a mismatch is
-    /// `UnknownResetToken` and changes nothing. The user's session ends. With mail
-    /// configured, the account is mailed a notice that its password changed.
+    /// `UnknownResetToken` and changes nothing.
+    ///
+    /// A completed reset (by either method) ends every session of the account and clears the
+    /// failed-login lock of its address. With mail configured, the account is mailed a notice
+    /// that its password changed, and, as the token travelled by mail, the account's address
+    /// counts as confirmed. (A token handed out by [`Auth::get_reset_password_token`] while
+    /// mail is configured confirms it too: give such a token only to the mailbox's owner.)
     pub fn reset_password(
         &self,
         email: &str,
@@ -76,11 +98,19 @@ impl Auth {
         let owner = self.db.find_user_by(&filters).map_err(unknown)?;
         tracing::Span::current().record("user_id", owner.id);
         let hash = self.hash_password(password)?;
-        let user = self
-            .db
-            .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
-            .map_err(unknown)?;
+        // With mail configured, reset tokens travel only by mail: redeeming one proves the
+        // mailbox, so the address counts as confirmed (in the same write).
+        let redeemed = if self.config.mail.is_some() {
+            self.db
+                .redeem_mailed_reset_token(&token_digest, Some(&owner.email), &hash, now)
+        } else {
+            self.db
+                .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
+        };
+        let user = redeemed.map_err(unknown)?;
         tracing::info!(event = "reset_redeemed", "password reset");
+        // The owner proved themselves: the address's failed logins start over.
+        self.clear_lock_of(&user.email);
         self.mail_password_changed(&user);
         Ok(user)
     }

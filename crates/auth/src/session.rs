@@ -10,8 +10,22 @@ use crate::token::digest;
 use crate::{Auth, AuthError, SessionToken};
 
 /// A session's last use is written at most once per this many seconds, so reading a session
-/// is not a database write on every request.
+/// is not a database write on every request. With an idle timeout under two minutes it is
+/// written every half of that timeout instead, so a session in use
+/// never looks idle.
 pub const LAST_SEEN_EVERY_SECS: i64 = 60;
+
+/// How often a session's use is recorded under an idle timeout of `idle` seconds (0: none):
+/// every minute, or every half of the timeout when that is shorter. A session used at least
+/// every `idle / 2` seconds is then always seen within the timeout: its recorded use lags its
+/// real use by less than half of it.
+pub(crate) fn last_seen_every(idle: i64) -> i64 {
+    if idle > 0 {
+        LAST_SEEN_EVERY_SECS.min(idle / 2).max(1)
+    } else {
+        LAST_SEEN_EVERY_SECS
+    }
+}
 
 /// The most sessions [`Auth::list_sessions`] returns (the newest), whatever the limit per user.
 pub const MAX_LISTED_SESSIONS: i64 = 100;
@@ -47,7 +61,8 @@ pub struct SessionInfo {
     pub last_seen_at: i64,
     /// Unix seconds after which the session is dead.
     pub expires_at: i64,
-    /// The client's `User-Agent` at login (at most 256 characters).
+    /// The client's `User-Agent` at login (at most 256 characters), without control,
+    /// invisible or direction-changing characters.
     pub user_agent: Option<String>,
     /// The client's IP address at login.
     pub ip: Option<String>,
@@ -60,7 +75,11 @@ impl From<db::Session> for SessionInfo {
             created_at: row.created_at,
             last_seen_at: row.last_seen_at,
             expires_at: row.expires_at,
-            user_agent: row.user_agent,
+            // Cleaned again on the way out: rows stored before the rule may hold overrides.
+            user_agent: row
+                .user_agent
+                .as_deref()
+                .and_then(NewSession::cut_user_agent),
             ip: row.ip,
         }
     }
@@ -88,13 +107,27 @@ pub(crate) fn is_public_id(id: &str) -> bool {
 impl Auth {
     /// The account of `email`, if there is one (a malformed address has none). The returned
     /// row holds digests, never plain tokens.
+    ///
+    /// The address as typed (trimmed, lower-cased) is looked up first, so an account stored
+    /// under any form keeps working; then its canonical form ([`Email::canonical`], the form
+    /// new accounts are stored in), so `bob@Ｘ.io` finds `bob@x.io`.
     pub fn find_user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
-        let Ok(email) = Email::parse(email) else {
+        let Ok(typed) = Email::parse(email) else {
             return Ok(None);
         };
+        if let Some(user) = found(
+            self.db
+                .find_user_by(&[UserFilter::Email(typed.to_string())]),
+        )? {
+            return Ok(Some(user));
+        }
+        let canonical = typed.canonical();
+        if canonical == typed {
+            return Ok(None);
+        }
         found(
             self.db
-                .find_user_by(&[UserFilter::Email(email.to_string())]),
+                .find_user_by(&[UserFilter::Email(canonical.to_string())]),
         )
     }
 
@@ -176,9 +209,9 @@ impl Auth {
     }
 
     /// The live session of `token` and its user; `None` for an empty, unknown, expired or
-    /// idle one. Records the use (at most once a minute per session: the write is conditional
-    /// on the last one being older). A failed record of use is logged, not an error: the
-    /// request it serves is a read.
+    /// idle one. Records the use (at most once a minute per session, or every half of the
+    /// idle timeout when that is shorter: the write is conditional on the last one being
+    /// older). A failed record of use is logged, not an error: the request it serves is a read.
     pub fn authenticate(&self, token: &str) -> Result<Option<Authenticated>, AuthError> {
         if token.is_empty() {
             return Ok(None);
@@ -187,8 +220,9 @@ impl Auth {
         let Some((user, session)) = self.db.find_session(&digest(token), self.alive(now))? else {
             return Ok(None);
         };
-        if session.last_seen_at < now.saturating_sub(LAST_SEEN_EVERY_SECS) {
-            if let Err(error) = self.db.touch_session(session.id, now, LAST_SEEN_EVERY_SECS) {
+        let every = last_seen_every(secs(self.config.session_idle_timeout));
+        if session.last_seen_at < now.saturating_sub(every) {
+            if let Err(error) = self.db.touch_session(session.id, now, every) {
                 tracing::warn!(%error, user_id = user.id, "could not record a session's use");
             }
         }
@@ -297,6 +331,15 @@ pub(crate) fn found(lookup: Result<User, DbError>) -> Result<Option<User>, AuthE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn use_is_recorded_every_minute_or_every_half_of_a_shorter_idle_timeout() {
+        assert_eq!(last_seen_every(0), 60);
+        assert_eq!(last_seen_every(60), 30);
+        assert_eq!(last_seen_every(90), 45);
+        assert_eq!(last_seen_every(120), 60);
+        assert_eq!(last_seen_every(3600), 60);
+    }
 
     #[test]
     fn only_32_lowercase_hex_characters_can_be_a_public_id() {

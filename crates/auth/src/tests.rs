@@ -39,11 +39,17 @@ fn on_each_backend(body: impl Fn(&Env)) {
 }
 
 fn on_each_backend_with(config: AuthConfig, body: impl Fn(&Env)) {
+    on_each_backend_configured(|| config.clone(), body);
+}
+
+/// As [`on_each_backend_with`], with a config made afresh for each backend (an `Outbox`
+/// serves one `Auth`, so a config with mail is made once per database).
+fn on_each_backend_configured(config: impl Fn() -> AuthConfig, body: impl Fn(&Env)) {
     crate::testing::each_backend(|test_db| {
         let clock = Arc::new(ManualClock::new(START));
         let config = AuthConfig {
             clock: clock.clone(),
-            ..config.clone()
+            ..config()
         };
         let auth = Auth::open(test_db.url(), config).unwrap();
         let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
@@ -438,7 +444,7 @@ fn verifies_of_a_failed_login(auth: &Auth, email: &str) -> Vec<String> {
 #[test]
 fn an_unknown_email_costs_one_verify_at_the_configured_cost_as_a_wrong_password_does() {
     // Skipping the dummy verify would make unknown emails answer in well under a millisecond:
-    // the work is compared here, the time in bench/run (W9).
+    // the work is compared here, the time in bench/run (W11).
     let config = AuthConfig {
         bcrypt_cost: 5,
         max_failed_logins: 0,
@@ -652,7 +658,7 @@ fn each_round_of_failures_locks_the_address_twice_as_long() {
 fn known_and_unknown_addresses_cost_a_failed_login_the_same_writes() {
     // At cost 4 a write and its fsync would dominate: when only a known address's failure was
     // written, unknown addresses answered about 6× faster. The commits are counted here (in
-    // SQLite's WAL), the time in bench/run (W9).
+    // SQLite's WAL), the time in bench/run (W11).
     let config = AuthConfig {
         max_failed_logins: 1000,
         ..test_config()
@@ -1253,4 +1259,565 @@ fn with_a_schema_authd_shares_a_database_that_has_its_own_users_table() {
 /// 32 random hex digits, for names that must not collide between test runs.
 fn uuid_like() -> String {
     crate::generate_uuid().replace('-', "")
+}
+
+// ---- Issue 17 (accounts, addresses, sessions) and issue 18 item 7 (race outcomes) ----
+
+/// A hash of `pw` at cost 4, for rows written directly (as an earlier release left them).
+fn pw_hash() -> String {
+    bcrypt::hash("pw", 4).unwrap()
+}
+
+#[test]
+fn a_quoted_local_part_or_a_backslash_is_refused_at_registration() {
+    on_each_backend(|env| {
+        for raw in [
+            r#""victim"@x.io"#,
+            r#""\v\ictim"@x.io"#,
+            r#"vic\tim@x.io"#,
+            r#"victim\@x.io"#,
+        ] {
+            assert!(
+                matches!(
+                    env.auth.register_user(raw, "pw"),
+                    Err(AuthError::InvalidEmail(_))
+                ),
+                "{raw}"
+            );
+        }
+        // No account was made: the plain address is free.
+        env.auth.register_user("victim@x.io", "pw").unwrap();
+    });
+}
+
+#[test]
+fn an_account_stored_with_a_quoted_address_still_logs_in_and_resets() {
+    on_each_backend(|env| {
+        let quoted = r#""victim"@x.io"#;
+        let user = env.db.add_user(quoted, &pw_hash()).unwrap();
+        assert_eq!(env.auth.log_in(quoted, "pw").unwrap().0.id, user.id);
+        assert!(env.auth.valid_login(&quoted.to_uppercase(), "pw").unwrap());
+        let token = env.auth.get_reset_password_token(quoted).unwrap();
+        env.auth
+            .reset_password(quoted, token.expose(), "new-pw")
+            .unwrap();
+        assert_eq!(env.auth.log_in(quoted, "new-pw").unwrap().0.id, user.id);
+        // It is still its own account: the plain address is another one.
+        assert!(env
+            .auth
+            .find_user_by_email("victim@x.io")
+            .unwrap()
+            .is_none());
+        assert!(matches!(
+            env.auth.register_user(quoted, "pw"),
+            Err(AuthError::InvalidEmail(_) | AuthError::UserAlreadyExists(_))
+        ));
+    });
+}
+
+#[test]
+fn addresses_no_mail_server_accepts_are_refused_at_registration() {
+    on_each_backend(|env| {
+        let long_local = format!("{}@x.io", "a".repeat(65));
+        for raw in [
+            "bob@x.io.",       // trailing dot
+            "bob,eve@x.io",    // a comma
+            "bob@[127.0.0.1]", // an IP literal
+            "bob@[ipv6:2001:db8::1]",
+            "bob@127.0.0.1", // an IP address as a name
+            "bob@localhost", // no dot
+            "bob@x..io",     // an empty label
+            "bob@-x.io",     // a label starting with a hyphen
+            "bob@x_y.io",    // not a host name
+            ".bob@x.io",     // dots first, last or doubled
+            "bob.@x.io",
+            "bo..b@x.io",
+            "bob(x)@x.io",
+            "bob;eve@x.io",
+            "bob\u{ff20}evil@x.io", // a full-width at sign
+            "bob\u{fe6b}evil@x.io", // a small at sign
+            long_local.as_str(),    // over 64 bytes before the @
+        ] {
+            assert!(
+                matches!(
+                    env.auth.register_user(raw, "pw"),
+                    Err(AuthError::InvalidEmail(_))
+                ),
+                "{raw}"
+            );
+        }
+        for fine in [
+            "bob+tag@x.io",
+            "o'neil@x.io",
+            "bob.smith@mail.x.io",
+            "josé@café.fr",
+            "user@пример.рф",
+            "user@例え.テスト",
+            "a-b_c!#$%&*/=?^`{|}~@x-y.io",
+        ] {
+            env.auth
+                .register_user(fine, "pw")
+                .unwrap_or_else(|e| panic!("{fine}: {e}"));
+        }
+    });
+}
+
+#[test]
+fn a_domain_whose_labels_mix_scripts_is_refused() {
+    on_each_backend(|env| {
+        for raw in [
+            "bob@\u{440}aypal.com",       // a Cyrillic р in a Latin name
+            "bob@g\u{43e}\u{43e}gle.com", // Cyrillic о
+            "bob@x.\u{3b9}o",             // a Greek iota in the top-level label
+        ] {
+            assert!(
+                matches!(
+                    env.auth.register_user(raw, "pw"),
+                    Err(AuthError::InvalidEmail(_))
+                ),
+                "{raw}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_domain_is_stored_in_its_canonical_form_and_found_in_any_spelling() {
+    on_each_backend(|env| {
+        // Full-width letters and an ideographic full stop map to their plain forms.
+        let bob = env
+            .auth
+            .register_user("Bob@\u{ff38}\u{3002}io", "pw")
+            .unwrap();
+        assert_eq!(bob.email, "bob@x.io");
+        assert_eq!(env.auth.log_in("bob@x.io", "pw").unwrap().0.id, bob.id);
+        assert_eq!(
+            env.auth.log_in("BOB@\u{ff38}.IO", "pw").unwrap().0.id,
+            bob.id
+        );
+        assert!(matches!(
+            env.auth.register_user("bob@X.io", "pw"),
+            Err(AuthError::UserAlreadyExists(_))
+        ));
+        // Punycode and decomposed accents: one account, stored in Unicode NFC.
+        let al = env.auth.register_user("al@xn--caf-dma.fr", "pw").unwrap();
+        assert_eq!(al.email, "al@caf\u{e9}.fr");
+        assert!(matches!(
+            env.auth.register_user("al@cafe\u{301}.FR", "pw"),
+            Err(AuthError::UserAlreadyExists(_))
+        ));
+        assert_eq!(
+            env.auth.log_in("al@xn--caf-dma.fr", "pw").unwrap().0.id,
+            al.id
+        );
+        assert_eq!(
+            env.auth.log_in("al@cafe\u{301}.fr", "pw").unwrap().0.id,
+            al.id
+        );
+    });
+}
+
+#[test]
+fn accounts_stored_before_the_upgrade_stay_reachable_in_the_form_they_were_stored() {
+    let stored = [
+        r#""victim"@x.io"#,
+        "bob@\u{ff58}.io", // full-width x, lower-cased as the previous release did
+        "al@xn--caf-dma.fr", // punycode
+        "carol@caf\u{e9}.fr",
+        "dan@x.io.",
+        "eve@localhost",
+        "fay@cafe\u{301}.fr", // decomposed
+    ];
+    crate::testing::each_backend(|test_db| {
+        // The last migration of the previous release.
+        test_db.migrate_to("20261128000000");
+        let hash = pw_hash();
+        for email in stored {
+            test_db.execute(&format!(
+                "INSERT INTO users (email, hashed_password, email_verified_at) \
+                 VALUES ('{email}', '{hash}', {START})"
+            ));
+        }
+        let clock = Arc::new(ManualClock::new(START));
+        let auth = Auth::open(
+            test_db.url(),
+            AuthConfig {
+                clock,
+                ..test_config()
+            },
+        )
+        .unwrap();
+        for email in stored {
+            let (user, token) = auth
+                .log_in(email, "pw")
+                .unwrap_or_else(|e| panic!("{email}: {e}"));
+            assert_eq!(user.email, email);
+            assert!(auth.authenticate(token.expose()).unwrap().is_some());
+            let reset = auth.get_reset_password_token(email).unwrap();
+            auth.reset_password(email, reset.expose(), "new-pw")
+                .unwrap();
+            assert_eq!(
+                auth.log_in(email, "new-pw").unwrap().0.id,
+                user.id,
+                "{email}"
+            );
+            // The exact stored form is taken; registering it again is refused either way.
+            assert!(auth.register_user(email, "pw").is_err(), "{email}");
+        }
+        // Case still does not matter.
+        assert!(auth.valid_login("CAROL@CAF\u{c9}.FR", "new-pw").unwrap());
+        // Stored addresses are not rewritten: the canonical spelling of an old non-canonical
+        // one is another account, and both keep their own passwords.
+        let canonical = auth.register_user("bob@x.io", "other").unwrap();
+        assert_eq!(canonical.email, "bob@x.io");
+        assert!(auth.valid_login("bob@\u{ff58}.io", "new-pw").unwrap());
+        assert!(auth.valid_login("bob@x.io", "other").unwrap());
+        // A spelling that is the stored form of one and maps to another finds the stored one.
+        assert!(auth.valid_login("BOB@\u{ff38}.IO", "new-pw").unwrap());
+    });
+}
+
+#[test]
+fn with_the_minimum_idle_timeout_a_session_used_every_5_seconds_lives_for_three_minutes() {
+    let config = AuthConfig {
+        session_idle_timeout: Duration::from_secs(60),
+        ..test_config()
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, token) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        for step in 1..=36 {
+            env.clock.advance(Duration::from_secs(5));
+            assert!(is_live(env, &token), "dead after {} s of use", step * 5);
+        }
+        // Unused for the timeout, it is dead.
+        env.clock.advance(Duration::from_secs(60));
+        assert!(!is_live(env, &token));
+    });
+}
+
+#[test]
+fn a_completed_reset_clears_the_failed_login_lock() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        for _ in 0..10 {
+            assert!(env.auth.log_in("bob@x.io", "wrong").is_err());
+        }
+        assert!(matches!(
+            env.auth.log_in("bob@x.io", "pw"),
+            Err(AuthError::Throttled { .. })
+        ));
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        env.auth
+            .reset_password("bob@x.io", token.expose(), "new-pw")
+            .unwrap();
+        env.auth.log_in("Bob@x.io", "new-pw").unwrap();
+    });
+}
+
+#[test]
+fn a_completed_password_change_clears_the_failed_login_count() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, token) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let current = env.auth.authenticate(token.expose()).unwrap().unwrap();
+        for _ in 0..9 {
+            assert!(env.auth.log_in("bob@x.io", "wrong").is_err());
+        }
+        // The change's own check is the tenth attempt; its success clears them all.
+        env.auth
+            .change_password(current.user.id, &current.session.id, "pw", "new-pw")
+            .unwrap();
+        assert!(env.auth.log_in("bob@x.io", "wrong").is_err());
+        env.auth.log_in("bob@x.io", "new-pw").unwrap();
+    });
+}
+
+/// Keeps every mail it is given, for the tests that read a link.
+#[derive(Clone, Default)]
+struct Kept(Arc<std::sync::Mutex<Vec<Mail>>>);
+
+impl MailTransport for Kept {
+    fn send(&self, mail: &Mail) -> Result<(), SendError> {
+        self.0.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+impl Kept {
+    /// The token of the newest mail with a `{page}?token=` link, once the outbox is idle.
+    /// (The senders work in parallel: mails of two kinds queued together may arrive in either
+    /// order.)
+    fn token(&self, auth: &Auth, page: &str) -> String {
+        assert!(auth.outbox().unwrap().wait_idle(Duration::from_secs(20)));
+        let mails = self.0.lock().unwrap();
+        let prefix = format!("https://authd.test/{page}?token=");
+        let text = &mails
+            .iter()
+            .rev()
+            .find(|mail| mail.text.contains(&prefix))
+            .expect("a mail with a link")
+            .text;
+        let start = text.find(&prefix).expect("a link") + prefix.len();
+        text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+            .collect()
+    }
+}
+
+/// `test_config` mailing into `kept`, with verified addresses required.
+fn verified_mail_config(kept: &Kept) -> AuthConfig {
+    let outbox = Outbox::start(kept.clone(), OutboxOptions::default());
+    AuthConfig {
+        mail: Some(MailConfig::new(outbox, "https://authd.test")),
+        require_verified_email: true,
+        max_sessions_per_user: 5,
+        ..test_config()
+    }
+}
+
+#[test]
+fn an_unverified_account_older_than_the_verify_ttl_gives_its_address_to_a_new_registration() {
+    let kept = Kept::default();
+    on_each_backend_configured(
+        || verified_mail_config(&kept),
+        |env| {
+            let squatter = env.auth.register_user("bob@x.io", "squat").unwrap();
+            // While its link could still be redeemed, the address is held.
+            env.clock.advance(Duration::from_secs(24 * 3600 - 1));
+            assert!(matches!(
+                env.auth.register_user("bob@x.io", "real"),
+                Err(AuthError::UserAlreadyExists(_))
+            ));
+            env.clock.advance(Duration::from_secs(1));
+            let owner = env.auth.register_user("Bob@x.io", "real").unwrap();
+            assert_ne!(owner.id, squatter.id);
+            assert!(env.auth.find_user_by_id(squatter.id).unwrap().is_none());
+            assert!(matches!(
+                env.auth.log_in("bob@x.io", "squat"),
+                Err(AuthError::InvalidCredentials)
+            ));
+            assert!(matches!(
+                env.auth.log_in("bob@x.io", "real"),
+                Err(AuthError::EmailNotVerified)
+            ));
+            let token = kept.token(&env.auth, "verify");
+            env.auth.verify_email(&token).unwrap();
+            env.auth.log_in("bob@x.io", "real").unwrap();
+        },
+    );
+}
+
+#[test]
+fn a_verified_account_or_a_young_unverified_one_keeps_its_address() {
+    let kept = Kept::default();
+    on_each_backend_configured(
+        || verified_mail_config(&kept),
+        |env| {
+            env.auth.register_user("bob@x.io", "pw").unwrap();
+            let token = kept.token(&env.auth, "verify");
+            env.auth.verify_email(&token).unwrap();
+            env.auth.register_user("eve@x.io", "pw").unwrap();
+            env.clock.advance(Duration::from_secs(3600));
+            for email in ["bob@x.io", "eve@x.io"] {
+                assert!(matches!(
+                    env.auth.register_user(email, "other"),
+                    Err(AuthError::UserAlreadyExists(_))
+                ));
+            }
+            env.clock.advance(Duration::from_secs(48 * 3600));
+            assert!(matches!(
+                env.auth.register_user("bob@x.io", "other"),
+                Err(AuthError::UserAlreadyExists(_))
+            ));
+            env.auth.log_in("bob@x.io", "pw").unwrap();
+        },
+    );
+}
+
+#[test]
+fn completing_a_reset_by_mail_verifies_the_account_and_ends_every_session() {
+    let kept = Kept::default();
+    on_each_backend_configured(
+        || verified_mail_config(&kept),
+        |env| {
+            // Unverified: the reset mail proves the mailbox.
+            let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+            assert!(bob.email_verified_at.is_none());
+            env.auth.request_password_reset("bob@x.io").unwrap();
+            let token = kept.token(&env.auth, "reset");
+            let user = env
+                .auth
+                .reset_password("bob@x.io", &token, "new-pw")
+                .unwrap();
+            assert_eq!(user.email_verified_at, Some(START));
+            assert_eq!(env.row("bob@x.io").verify_token, None);
+            let (_, first) = env.auth.log_in("bob@x.io", "new-pw").unwrap();
+            let (_, second) = env.auth.log_in("bob@x.io", "new-pw").unwrap();
+            // A second reset by mail: every session ends.
+            env.clock.advance(Duration::from_secs(120));
+            env.auth.request_password_reset("bob@x.io").unwrap();
+            let token = kept.token(&env.auth, "reset");
+            env.auth.update_password(&token, "newer-pw").unwrap();
+            assert!(!is_live(env, &first) && !is_live(env, &second));
+            assert!(env.auth.list_sessions(bob.id).unwrap().is_empty());
+            assert_eq!(env.row("bob@x.io").email_verified_at, Some(START));
+        },
+    );
+}
+
+#[test]
+fn bidirectional_overrides_never_reach_a_listed_device_name() {
+    on_each_backend_with(sessions_config(5), |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let agent = "Evil\u{202e}gpj.exe\u{202c} \u{2066}x\u{2069}\u{200f}";
+        let client = ClientInfo::new(Some(agent.into()), None);
+        env.auth.log_in_from("bob@x.io", "pw", &client).unwrap();
+        // A row stored before the rule, as it was.
+        env.db
+            .start_session(
+                &db::NewSession {
+                    public_id: "0123456789abcdef0123456789abcdef".into(),
+                    token_digest: "old".into(),
+                    user_id: bob.id,
+                    created_at: START,
+                    last_seen_at: START,
+                    expires_at: START + 3600,
+                    user_agent: Some(agent.into()),
+                    ip: None,
+                },
+                None,
+                &db::UserChanges::default(),
+                0,
+                db::Alive {
+                    now: START,
+                    seen_after: i64::MIN,
+                },
+            )
+            .unwrap();
+        let listed = env.auth.list_sessions(bob.id).unwrap();
+        assert_eq!(listed.len(), 2);
+        for session in listed {
+            assert_eq!(session.user_agent.as_deref(), Some("Evilgpj.exe x"));
+        }
+    });
+}
+
+/// Logins of one account from `threads` threads at once; the tokens of those that succeeded.
+fn concurrent_logins(auth: &Auth, threads: usize) -> Vec<SessionToken> {
+    let barrier = Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (auth, barrier) = (auth.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                auth.log_in("bob@x.io", "pw")
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap().1)
+        .collect()
+}
+
+#[test]
+fn the_session_limit_holds_under_fifty_concurrent_logins() {
+    for limit in [1, 3] {
+        let config = AuthConfig {
+            max_sessions_per_user: limit,
+            // Every login runs to its session write: the race under test.
+            max_failed_logins: 0,
+            ..test_config()
+        };
+        on_each_backend_with(config, |env| {
+            let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+            let tokens = concurrent_logins(&env.auth, 50);
+            assert_eq!(tokens.len(), 50);
+            let live = tokens.iter().filter(|t| is_live(env, t)).count();
+            assert_eq!(live, limit as usize, "limit {limit}");
+            assert_eq!(session_ids(env, bob.id).len(), limit as usize);
+        });
+    }
+}
+
+#[test]
+fn a_reset_token_redeemed_by_many_at_once_works_exactly_once() {
+    on_each_backend(|env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        let token = env.auth.get_reset_password_token("bob@x.io").unwrap();
+        let barrier = Arc::new(std::sync::Barrier::new(20));
+        let handles: Vec<_> = (0..20)
+            .map(|i| {
+                let (auth, barrier) = (env.auth.clone(), barrier.clone());
+                let token = token.expose().to_owned();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    auth.reset_password("bob@x.io", &token, &format!("new-{i}"))
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let winners: Vec<usize> = (0..20).filter(|&i| outcomes[i].is_ok()).collect();
+        assert_eq!(winners.len(), 1, "{outcomes:?}");
+        for outcome in &outcomes {
+            assert!(
+                matches!(outcome, Ok(_) | Err(AuthError::UnknownResetToken)),
+                "{outcome:?}"
+            );
+        }
+        let winner = format!("new-{}", winners[0]);
+        assert!(env.auth.valid_login("bob@x.io", &winner).unwrap());
+        assert!(!env.auth.valid_login("bob@x.io", "pw").unwrap());
+    });
+}
+
+#[test]
+fn a_verification_token_redeemed_by_many_at_once_works_exactly_once() {
+    let kept = Kept::default();
+    on_each_backend_configured(
+        || verified_mail_config(&kept),
+        |env| {
+            env.auth.register_user("bob@x.io", "pw").unwrap();
+            let token = kept.token(&env.auth, "verify");
+            let barrier = Arc::new(std::sync::Barrier::new(20));
+            let handles: Vec<_> = (0..20)
+                .map(|_| {
+                    let (auth, barrier, token) = (env.auth.clone(), barrier.clone(), token.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        auth.verify_email(&token)
+                    })
+                })
+                .collect();
+            let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+            for outcome in &outcomes {
+                assert!(
+                    matches!(outcome, Ok(_) | Err(AuthError::UnknownVerificationToken)),
+                    "{outcome:?}"
+                );
+            }
+            env.auth.log_in("bob@x.io", "pw").unwrap();
+        },
+    );
+}
+
+#[test]
+fn an_outbox_serves_one_auth_and_a_second_connect_with_it_is_refused() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let outbox = Outbox::start(Kept::default(), OutboxOptions::default());
+    let config = AuthConfig {
+        mail: Some(MailConfig::new(outbox, "https://authd.test")),
+        ..test_config()
+    };
+    let first = dir.path().join("a.db");
+    let second = dir.path().join("b.db");
+    Auth::open(first.to_str().unwrap(), config.clone()).unwrap();
+    let refused = Auth::open(second.to_str().unwrap(), config);
+    assert!(
+        matches!(&refused, Err(AuthError::Config(why)) if why.contains("one Outbox per")),
+        "{refused:?}"
+    );
 }

@@ -105,8 +105,19 @@ pub(crate) struct Counted {
     address_digest: String,
 }
 
-/// The key an address is counted under: a digest of its normalised form (or, for input that
-/// is no address at all, of its trimmed lower-cased form), never the address itself.
+/// The form a submitted (or stored) address is counted under: its canonical form
+/// ([`db::Email::canonical`]), so that every spelling that reaches one account (`bob@x.io`,
+/// `bob@Ｘ.io`) shares one count; for input that is no address at all, its trimmed
+/// lower-cased form.
+pub(crate) fn throttle_key(email: &str) -> String {
+    match db::Email::parse(email) {
+        Ok(email) => email.canonical().to_string(),
+        Err(_) => email.trim().to_lowercase(),
+    }
+}
+
+/// The key an address is counted under: a digest of its [`throttle_key`], never the address
+/// itself.
 pub(crate) fn address_digest(normalised: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"authd login address\0");
@@ -159,6 +170,18 @@ impl Auth {
             self.db.clear_login_attempts(&counted.address_digest)?;
         }
         Ok(())
+    }
+
+    /// After a password reset: the account's address starts over, as after a login (the
+    /// reset proved the owner). A failure here is logged: the reset itself happened.
+    pub(crate) fn clear_lock_of(&self, email: &str) {
+        if Policy::of(&self.config).is_off() {
+            return;
+        }
+        let digest = address_digest(&throttle_key(email));
+        if let Err(error) = self.db.clear_login_attempts(&digest) {
+            tracing::warn!(%error, "could not clear the failed logins after a reset");
+        }
     }
 
     /// Deletes the rows of addresses quiet for longer than the longest lock, once every

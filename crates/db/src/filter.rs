@@ -24,6 +24,10 @@ pub enum UserFilter {
     SessionExpiresAfter(i64),
     /// `reset_expires_at > …`: the reset token is still alive at that time.
     ResetExpiresAfter(i64),
+    /// `verify_token = …` (a digest).
+    VerifyToken(String),
+    /// `verify_expires_at > …`: the verification token is still alive at that time.
+    VerifyExpiresAfter(i64),
 }
 
 impl UserFilter {

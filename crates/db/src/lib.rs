@@ -6,6 +6,7 @@ mod error;
 mod filter;
 mod mail;
 mod migrate;
+mod outbox;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -17,6 +18,7 @@ pub use connection::Backend;
 pub use error::{BackendError, DbError};
 pub use filter::UserFilter;
 pub use mail::TokenGrant;
+pub use outbox::{LimitCount, NewOutboxMail, OutboxMail};
 pub use sessions::Alive;
 pub use user_model::MailLimit;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};

@@ -6,6 +6,7 @@ use diesel::result::Error as DieselError;
 use user_model::schema::{mail_limits, users};
 use user_model::{MailLimit, User, UserId};
 
+use crate::connection::AnyConnection;
 use crate::{Db, DbError};
 
 /// A token a counted send hands out, written in the same transaction as the count: the
@@ -64,50 +65,12 @@ impl Db {
         grant: Option<TokenGrant<'_>>,
     ) -> Result<(), DbError> {
         let written = self.write(|conn| {
-            let counted = match read_version {
-                None => diesel::insert_into(mail_limits::table)
-                    .values(state)
-                    .execute(conn)?,
-                Some(version) => diesel::update(
-                    mail_limits::table
-                        .find(&state.key_digest)
-                        .filter(mail_limits::version.eq(version)),
-                )
-                .set(state)
-                .execute(conn)?,
-            };
-            if counted != 1 {
+            if write_limit(conn, state, read_version)? != 1 {
                 return Ok(Err(DbError::Conflict));
             }
             let granted = match grant {
                 None => 1,
-                Some(TokenGrant::Reset {
-                    user_id,
-                    email,
-                    digest,
-                    expires_at,
-                }) => diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
-                    .set((
-                        users::reset_token.eq(Some(digest)),
-                        users::reset_expires_at.eq(Some(expires_at)),
-                    ))
-                    .execute(conn)?,
-                Some(TokenGrant::Verify {
-                    user_id,
-                    email,
-                    digest,
-                    expires_at,
-                }) => diesel::update(
-                    users::table
-                        .find(user_id)
-                        .filter(users::email.eq(email))
-                        .filter(users::email_verified_at.is_null()),
-                )
-                .set((
-                    users::verify_token.eq(Some(digest)),
-                    users::verify_expires_at.eq(Some(expires_at)),
-                ))
-                .execute(conn)?,
+                Some(grant) => apply_grant(conn, grant)?,
             };
             if granted != 1 {
                 // Undo the count too: the user this send was for is not as read.
@@ -152,6 +115,64 @@ impl Db {
             .returning(users::all_columns)
             .get_result(conn)
         })
+    }
+}
+
+/// Writes `state` provided the stored row is still the one read (absent when `read_version` is
+/// `None`); the number of rows written (0, or a unique violation: the row changed).
+pub(crate) fn write_limit(
+    conn: &mut AnyConnection,
+    state: &MailLimit,
+    read_version: Option<i64>,
+) -> diesel::QueryResult<usize> {
+    match read_version {
+        None => diesel::insert_into(mail_limits::table)
+            .values(state)
+            .execute(conn),
+        Some(version) => diesel::update(
+            mail_limits::table
+                .find(&state.key_digest)
+                .filter(mail_limits::version.eq(version)),
+        )
+        .set(state)
+        .execute(conn),
+    }
+}
+
+/// Writes the token of `grant` provided its user is still as read (same id and address; for
+/// `Verify`, still unverified); the number of users written (0: not as read).
+pub(crate) fn apply_grant(
+    conn: &mut AnyConnection,
+    grant: TokenGrant<'_>,
+) -> diesel::QueryResult<usize> {
+    match grant {
+        TokenGrant::Reset {
+            user_id,
+            email,
+            digest,
+            expires_at,
+        } => diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
+            .set((
+                users::reset_token.eq(Some(digest)),
+                users::reset_expires_at.eq(Some(expires_at)),
+            ))
+            .execute(conn),
+        TokenGrant::Verify {
+            user_id,
+            email,
+            digest,
+            expires_at,
+        } => diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::email.eq(email))
+                .filter(users::email_verified_at.is_null()),
+        )
+        .set((
+            users::verify_token.eq(Some(digest)),
+            users::verify_expires_at.eq(Some(expires_at)),
+        ))
+        .execute(conn),
     }
 }
 

@@ -69,6 +69,9 @@ where
     let applied = conn
         .run_pending_migrations(migrations)
         .map_err(|e| Failed::Db(DbError::Migration(e.to_string())))?;
+    if applied.is_empty() {
+        tracing::info!("no migration was pending");
+    }
     for version in applied {
         tracing::info!(%version, "applied migration");
     }

@@ -41,6 +41,63 @@ impl Db {
         })
     }
 
+    /// As [`Db::add_user_with`], recording `created_at` (Unix seconds) as the registration time.
+    ///
+    /// Errors: `DuplicateEmail` as for `add_user`.
+    pub fn add_user_at(&self, new: &NewUser<'_>, created_at: i64) -> Result<User, DbError> {
+        self.write(|conn| {
+            diesel::insert_into(users::table)
+                .values((new, users::created_at.eq(Some(created_at))))
+                .returning(users::all_columns)
+                .get_result(conn)
+        })
+    }
+
+    /// Replaces `stale`, an account that never confirmed its address, with `new` (registered at
+    /// `created_at`), in one transaction: `stale` and its sessions are deleted only while its
+    /// row is still as read (same id, address, hash and registration time, still unverified),
+    /// then `new` is inserted.
+    ///
+    /// Errors: `Conflict` when `stale` is not as read any more (it confirmed its address, or
+    /// another registration replaced it first): nothing changes then; `DuplicateEmail` when
+    /// `new`'s address is taken by another row.
+    pub fn replace_unverified_user(
+        &self,
+        stale: &User,
+        new: &NewUser<'_>,
+        created_at: i64,
+    ) -> Result<User, DbError> {
+        let Some(stale_created_at) = stale.created_at else {
+            return Err(DbError::Conflict);
+        };
+        self.write(|conn| {
+            // The user's row first (the lock order of `sessions.rs`); the cascade takes its
+            // sessions, and the explicit delete says so without relying on it.
+            let gone = diesel::delete(
+                users::table
+                    .find(stale.id)
+                    .filter(users::email.eq(&stale.email))
+                    .filter(users::hashed_password.eq(&stale.hashed_password))
+                    .filter(users::email_verified_at.is_null())
+                    .filter(users::created_at.eq(stale_created_at)),
+            )
+            .execute(conn)?;
+            if gone != 1 {
+                return Ok(Err(DbError::Conflict));
+            }
+            diesel::delete(
+                user_model::schema::sessions::table
+                    .filter(user_model::schema::sessions::user_id.eq(stale.id)),
+            )
+            .execute(conn)?;
+            diesel::insert_into(users::table)
+                .values((new, users::created_at.eq(Some(created_at))))
+                .returning(users::all_columns)
+                .get_result(conn)
+                .map(Ok)
+        })?
+    }
+
     /// The first user (lowest id) matching every filter.
     ///
     /// Errors: `InvalidRequest` for an empty filter list, `NoResultFound` when nobody matches.
@@ -61,6 +118,10 @@ impl Db {
                         query.filter(users::session_expires_at.gt(t))
                     }
                     UserFilter::ResetExpiresAfter(t) => query.filter(users::reset_expires_at.gt(t)),
+                    UserFilter::VerifyToken(v) => query.filter(users::verify_token.eq(v)),
+                    UserFilter::VerifyExpiresAfter(t) => {
+                        query.filter(users::verify_expires_at.gt(t))
+                    }
                 };
             }
             query
@@ -151,6 +212,7 @@ impl Db {
                 "email_verified_at" => typed.email_verified_at = Some(number()?),
                 "verify_token" => typed.verify_token = Some(text()),
                 "verify_expires_at" => typed.verify_expires_at = Some(number()?),
+                "created_at" => typed.created_at = Some(number()?),
                 _ => return Err(DbError::UnknownAttribute(name.to_owned())),
             }
         }
@@ -169,6 +231,32 @@ impl Db {
         email: Option<&str>,
         new_hash: &str,
         now: i64,
+    ) -> Result<User, DbError> {
+        self.redeem(token_digest, email, new_hash, now, false)
+    }
+
+    /// As [`Db::redeem_reset_token`], for a token that travelled only by mail: redeeming it
+    /// proves the mailbox, so in the same transaction an unconfirmed address counts as
+    /// confirmed at `now` and any pending verification token is withdrawn.
+    ///
+    /// Errors: as [`Db::redeem_reset_token`].
+    pub fn redeem_mailed_reset_token(
+        &self,
+        token_digest: &str,
+        email: Option<&str>,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<User, DbError> {
+        self.redeem(token_digest, email, new_hash, now, true)
+    }
+
+    fn redeem(
+        &self,
+        token_digest: &str,
+        email: Option<&str>,
+        new_hash: &str,
+        now: i64,
+        proves_mailbox: bool,
     ) -> Result<User, DbError> {
         let mut target = users::table
             .filter(users::reset_token.eq(token_digest))
@@ -197,7 +285,23 @@ impl Db {
             .returning(users::all_columns)
             .get_result(conn)?;
             crate::sessions::end_all_sessions(conn, owner)?;
-            Ok(user)
+            if !proves_mailbox {
+                return Ok(user);
+            }
+            diesel::update(
+                users::table
+                    .find(owner)
+                    .filter(users::email_verified_at.is_null()),
+            )
+            .set(users::email_verified_at.eq(Some(now)))
+            .execute(conn)?;
+            diesel::update(users::table.find(owner))
+                .set((
+                    users::verify_token.eq(&cleared),
+                    users::verify_expires_at.eq(None::<i64>),
+                ))
+                .returning(users::all_columns)
+                .get_result(conn)
         })
     }
 
@@ -519,6 +623,81 @@ mod tests {
                 ));
             }
             assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), a);
+        });
+    }
+
+    fn unverified(email: &str) -> NewUser<'_> {
+        NewUser {
+            email,
+            hashed_password: HASH,
+            email_verified_at: None,
+            // Unique like a digest: the column has a unique index.
+            verify_token: Some(email),
+            verify_expires_at: Some(500),
+        }
+    }
+
+    #[test]
+    fn an_unverified_user_is_replaced_only_while_its_row_is_as_read() {
+        on_each_backend(|db| {
+            let a = db.add_user_at(&unverified("a@x.io"), 100).unwrap();
+            assert_eq!(a.created_at, Some(100));
+            let replaced = db
+                .replace_unverified_user(&a, &unverified("a@x.io"), 200)
+                .unwrap();
+            assert_ne!(replaced.id, a.id);
+            assert_eq!(
+                (replaced.email.as_str(), replaced.created_at),
+                ("a@x.io", Some(200))
+            );
+            // The same read again: that row is gone, so the write loses and changes nothing.
+            assert!(matches!(
+                db.replace_unverified_user(&a, &unverified("a@x.io"), 300),
+                Err(DbError::Conflict)
+            ));
+            // Confirmed after it was read: the confirmation wins.
+            let b = db.add_user_at(&unverified("b@x.io"), 100).unwrap();
+            let confirmed = UserChanges {
+                email_verified_at: Some(Some(150)),
+                ..UserChanges::default()
+            };
+            db.update_user(b.id, &confirmed).unwrap();
+            assert!(matches!(
+                db.replace_unverified_user(&b, &unverified("b@x.io"), 200),
+                Err(DbError::Conflict)
+            ));
+            let kept = db.find_user_by(&[UserFilter::Id(b.id)]).unwrap();
+            assert_eq!(kept.email_verified_at, Some(150));
+            // A row without a registration time is never replaced.
+            let c = db.add_user("c@x.io", HASH).unwrap();
+            assert!(matches!(
+                db.replace_unverified_user(&c, &unverified("c@x.io"), 200),
+                Err(DbError::Conflict)
+            ));
+        });
+    }
+
+    #[test]
+    fn redeeming_a_mailed_reset_token_confirms_the_address() {
+        on_each_backend(|db| {
+            let a = db.add_user_at(&unverified("a@x.io"), 10).unwrap();
+            let token = UserChanges {
+                reset_token: Some(Some("reset".into())),
+                reset_expires_at: Some(Some(100)),
+                ..UserChanges::default()
+            };
+            db.update_user(a.id, &token).unwrap();
+            let user = db
+                .redeem_mailed_reset_token("reset", Some("a@x.io"), "new-hash", 50)
+                .unwrap();
+            assert_eq!(user.email_verified_at, Some(50));
+            assert_eq!((user.verify_token, user.verify_expires_at), (None, None));
+            // An address confirmed before keeps its time.
+            db.update_user(a.id, &token).unwrap();
+            let user = db
+                .redeem_mailed_reset_token("reset", None, "newer-hash", 60)
+                .unwrap();
+            assert_eq!(user.email_verified_at, Some(50));
         });
     }
 

@@ -3,7 +3,7 @@
 mod attempts;
 mod email;
 mod mail_limit;
-/// The diesel schema of `users`, `sessions`, `login_attempts` and `mail_limits`, generated from the migrations.
+/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits` and `mail_outbox`, generated from the migrations.
 pub mod schema;
 mod session;
 mod user;

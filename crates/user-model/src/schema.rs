@@ -27,6 +27,8 @@ diesel::table! {
         verify_token -> Nullable<Text>,
         /// Unix seconds after which the verification token is no longer valid.
         verify_expires_at -> Nullable<BigInt>,
+        /// Unix seconds of the registration (the upgrade time for older rows).
+        created_at -> Nullable<BigInt>,
     }
 }
 
@@ -61,6 +63,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Mail waiting to be sent: what to send to whom, never a body or a token.
+    mail_outbox (id) {
+        /// Internal key; goes up.
+        id -> BigInt,
+        /// `password_reset`, `password_changed` or `email_verification`.
+        kind -> Text,
+        /// The normalised address the mail goes to.
+        recipient -> Text,
+        /// The account, when known at queueing.
+        user_id -> Nullable<Integer>,
+        /// Unix seconds when the mail was asked for.
+        created_at -> BigInt,
+        /// Unix milliseconds from when it may be tried.
+        due_at -> BigInt,
+        /// Tries so far.
+        tries -> Integer,
+        /// Unix milliseconds of the first try.
+        first_try_at -> Nullable<BigInt>,
+        /// The instance sending it now.
+        claimed_by -> Nullable<Text>,
+        /// Unix milliseconds until which that claim holds.
+        claimed_until -> Nullable<BigInt>,
+        /// Goes up on every write, so a write can require the row it read.
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     /// One row per signed-in device.
     sessions (id) {
         /// Internal key; never shown.
@@ -86,4 +116,10 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_attempts, mail_limits, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    login_attempts,
+    mail_limits,
+    mail_outbox,
+    sessions,
+    users,
+);

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use diesel::prelude::*;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::schema::sessions;
 use crate::UserId;
@@ -77,14 +78,20 @@ pub struct NewSession {
 }
 
 impl NewSession {
-    /// `raw` cut to its first [`MAX_USER_AGENT_CHARS`] characters (never inside a character);
-    /// `None` for an empty one.
+    /// `raw` without control characters and the invisible or direction-changing ones (every
+    /// Unicode format character: bidirectional overrides and isolates, zero-width characters),
+    /// so that a device name shows as what it is (`Evil\u{202e}gpj.exe` would read as
+    /// `Evilexe.jpg`); then cut to its first [`MAX_USER_AGENT_CHARS`] characters. `None` when
+    /// nothing is left. Applied again to rows read back, so rows stored before this rule
+    /// show cleaned too.
     pub fn cut_user_agent(raw: &str) -> Option<String> {
-        let cut = match raw.char_indices().nth(MAX_USER_AGENT_CHARS) {
-            Some((end, _)) => &raw[..end],
-            None => raw,
-        };
-        (!cut.is_empty()).then(|| cut.to_owned())
+        let shown = |c: &char| !c.is_control() && c.general_category() != GeneralCategory::Format;
+        let cut: String = raw
+            .chars()
+            .filter(shown)
+            .take(MAX_USER_AGENT_CHARS)
+            .collect();
+        (!cut.is_empty()).then_some(cut)
     }
 }
 
@@ -114,6 +121,16 @@ mod tests {
             Some("curl/8")
         );
         assert_eq!(NewSession::cut_user_agent(""), None);
+    }
+
+    #[test]
+    fn direction_changing_and_invisible_characters_are_removed_from_a_user_agent() {
+        let agent = "Evil\u{202e}gpj.exe\u{202c} \u{2066}x\u{2069}\u{200f}\u{200b}";
+        assert_eq!(
+            NewSession::cut_user_agent(agent).as_deref(),
+            Some("Evilgpj.exe x")
+        );
+        assert_eq!(NewSession::cut_user_agent("\u{202e}\u{202c}"), None);
     }
 
     #[test]

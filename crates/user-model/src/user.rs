@@ -41,6 +41,9 @@ pub struct User {
     pub verify_token: Option<String>,
     /// Unix seconds after which the verification token is dead.
     pub verify_expires_at: Option<i64>,
+    /// Unix seconds of the registration; for accounts made before this column existed, the
+    /// time of that upgrade; `None` for rows inserted by other means (plain SQL, `add_user`).
+    pub created_at: Option<i64>,
 }
 
 fn redacted(present: bool) -> &'static str {
@@ -76,6 +79,7 @@ impl fmt::Debug for User {
                 &format_args!("{}", redacted(self.verify_token.is_some())),
             )
             .field("verify_expires_at", &self.verify_expires_at)
+            .field("created_at", &self.created_at)
             .finish()
     }
 }
@@ -123,6 +127,8 @@ pub struct UserChanges {
     pub verify_token: Option<Option<String>>,
     /// New verification expiry.
     pub verify_expires_at: Option<Option<i64>>,
+    /// New registration time.
+    pub created_at: Option<Option<i64>>,
 }
 
 impl UserChanges {
@@ -148,6 +154,7 @@ impl fmt::Debug for UserChanges {
             .field("email_verified_at", &self.email_verified_at)
             .field("verify_token", &set(self.verify_token.is_some()))
             .field("verify_expires_at", &self.verify_expires_at)
+            .field("created_at", &self.created_at)
             .finish()
     }
 }
@@ -171,6 +178,7 @@ mod tests {
             email_verified_at: None,
             verify_token: Some("verifydigest".into()),
             verify_expires_at: None,
+            created_at: Some(1),
         }
     }
 

@@ -15,6 +15,36 @@ const MAX_HOPS: usize = 16;
 /// How many addresses or networks `--trusted-proxies` may list.
 const MAX_PROXIES: usize = 64;
 
+/// How many leading bits of an IPv6 address name one client unless
+/// [`crate::WebOptions::ipv6_client_prefix`] says otherwise: a /64, one subscriber's usual share.
+pub(crate) const DEFAULT_IPV6_CLIENT_PREFIX: u8 = 64;
+
+/// Whom a per-address limit counts a request or a connection against: an IPv4 address, or the
+/// IPv6 network of the configured prefix that holds an IPv6 address (a /64 by default). A
+/// subscriber usually gets a whole /64 and can send from any of its 2^64 addresses, so keying
+/// on single IPv6 addresses would give one client as many allowances as it likes.
+///
+/// Every per-address limit keys on this type, and only [`ClientKey::new`] makes one (through
+/// `Authd::client_key`): the per-IP login rate (`ip_limit`), the sharing of the hashing threads
+/// (`hashing`), the connection cap (`server`). A new per-address limit takes a `ClientKey` too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ClientKey(IpAddr);
+
+impl ClientKey {
+    /// `ip` as one client: an IPv4 address (an IPv4-mapped IPv6 address counts as IPv4) as
+    /// itself, an IPv6 address as its network of `ipv6_prefix` bits (128 or more: the address).
+    pub(crate) fn new(ip: IpAddr, ipv6_prefix: u8) -> Self {
+        ClientKey(match canonical(ip) {
+            IpAddr::V6(v6) => {
+                let bits = u32::from(ipv6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+            v4 => v4,
+        })
+    }
+}
+
 /// The proxies whose `X-Forwarded-For` is believed: addresses or CIDR networks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -144,6 +174,18 @@ mod tests {
             );
         }
         headers
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_network_are_one_client_and_ipv4_addresses_are_each_their_own() {
+        let key = |text: &str, prefix: u8| ClientKey::new(ip(text), prefix);
+        assert_eq!(key("2001:db8::1", 64), key("2001:db8::ffff:1", 64));
+        assert_ne!(key("2001:db8::1", 64), key("2001:db8:0:1::1", 64));
+        assert_eq!(key("2001:db8::1", 48), key("2001:db8:0:1::1", 48));
+        assert_ne!(key("2001:db8::1", 128), key("2001:db8::2", 128));
+        assert_eq!(key("2001:db8::1", 0), key("2001:db9::1", 0));
+        assert_eq!(key("::ffff:10.0.0.1", 64), key("10.0.0.1", 64));
+        assert_ne!(key("10.0.0.1", 0), key("10.0.0.2", 0));
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub enum ApiError {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// Too many mail requests (reset, resend) from this client address (429).
+    MailRateExceeded {
+        /// Seconds until the next request is allowed.
+        retry_after_secs: u64,
+    },
     /// This client address already has its share of password hashes waiting or running
     /// (429, retry soon).
     ClientBusy,
@@ -75,9 +80,9 @@ impl ApiError {
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::LoginRateExceeded { .. } | ApiError::ClientBusy => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::LoginRateExceeded { .. }
+            | ApiError::MailRateExceeded { .. }
+            | ApiError::ClientBusy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Auth(e) => match e {
@@ -127,6 +132,10 @@ impl ApiError {
                 "too many login attempts from this address, retry in {retry_after_secs} seconds"
             )
             .into(),
+            ApiError::MailRateExceeded { retry_after_secs } => format!(
+                "too many mail requests from this address, retry in {retry_after_secs} seconds"
+            )
+            .into(),
             ApiError::ClientBusy => {
                 "too many requests in progress from this address, retry shortly".into()
             }
@@ -160,7 +169,8 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
-            ApiError::LoginRateExceeded { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::LoginRateExceeded { retry_after_secs }
+            | ApiError::MailRateExceeded { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             _ => None,
@@ -190,7 +200,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status();
-        if status.is_server_error() {
+        // A full hashing queue is load, not a fault: the hashing threads count it and log it
+        // at WARN at most once a second (an ERROR line per refusal flooded the log).
+        if status.is_server_error() && !matches!(self, ApiError::Busy) {
             tracing::error!(error = %error_chain(self), "request failed");
         }
         let mut response = json(

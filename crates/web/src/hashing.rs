@@ -1,57 +1,70 @@
 //! The hashing threads: bcrypt gets its own bounded pool so it can neither occupy actix's
 //! async workers nor pile up an unbounded queue of waiting hashes, and the pool is shared
-//! fairly between client addresses, so one client flooding logins cannot starve the others.
+//! fairly between clients (an IPv4 address or an IPv6 network, see `ClientKey`), so clients
+//! flooding logins cannot starve the others.
 //!
-//! Jobs wait in one queue per client address; a thread that is free takes the next job from
-//! the addresses in turn (round-robin), so a job from an address that has nothing else pending
-//! waits for the jobs already running plus at most one job of each other waiting address, however
-//! many the flooding address sent. Three bounds hold whatever clients send: the jobs waiting in
-//! all (`queue`: beyond it every request gets 503), the jobs one address may have waiting or
-//! running (`per_client`: beyond it that address gets 429), and so the number of addresses
-//! tracked, since an address is forgotten as soon as it has no job waiting or running.
+//! Jobs wait in one queue per client; a thread that is free takes the next job from the clients
+//! in turn (round-robin), so a job from a client that has nothing else pending waits for the
+//! jobs already running plus at most one job of each other waiting client, however many the
+//! flooding clients sent. Three bounds hold whatever clients send: the jobs waiting in all
+//! (`queue`), the jobs one client may have waiting or running (`per_client`: beyond it that
+//! client gets 429), and so the number of clients tracked, since a client is forgotten as soon
+//! as it has no job waiting or running.
+//!
+//! When the queue is full, the job that goes is one of the client that would then hold the most
+//! waiting jobs: a new job from a client with fewer waiting than the heaviest client takes the
+//! place of that client's newest job (which is answered 503), and otherwise the new job itself
+//! is refused (503). So a client is never turned away while it holds less than its fair share
+//! of the queue (the queue divided by the clients waiting), and a few flooding clients cannot
+//! fill the queue against a client that has nothing in it. Each job turned away is counted
+//! (`/metrics`), and overload is logged at WARN at most once a second.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::client_ip::ClientKey;
 use crate::ApiError;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Whose job it is: `None` when the client address is unknown (all such jobs share one turn).
+pub(crate) type Client = Option<ClientKey>;
 
-/// Whose job it is: the client address, IPv6 taken as its /64 (one subscriber's usual share,
-/// which a client can walk through at will), IPv4-mapped IPv6 as the IPv4 address. `None`: no
-/// address known (all such jobs share one turn).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Client(Option<IpAddr>);
-
-impl Client {
-    pub(crate) fn of(ip: Option<IpAddr>) -> Self {
-        Client(ip.map(|ip| match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => {
-                    let mut segments = v6.segments();
-                    segments[4..].fill(0);
-                    IpAddr::V6(segments.into())
-                }
-            },
-            v4 => v4,
-        }))
-    }
+/// What a queued job is told: run now, or it was shed from a full queue (its caller answers
+/// 503). Called exactly once either way, outside the queue's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    Run,
+    Shed,
 }
+
+type Job = Box<dyn FnOnce(Turn) + Send>;
 
 /// Why a job was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// The queue shared by all clients is full.
+    /// The queue shared by all clients is full, and this client would hold the most of it.
     Full,
     /// This client already has `per_client` jobs waiting or running.
     ClientOverCap,
     /// The threads are gone.
     Closed,
+}
+
+/// What `/metrics` shows of the hashing threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HashingStats {
+    /// Jobs waiting for a thread now, all clients together.
+    pub(crate) waiting: usize,
+    /// New jobs refused because the queue was full (503).
+    pub(crate) refused_full: u64,
+    /// Waiting jobs dropped to make room for a client with fewer waiting (503).
+    pub(crate) shed: u64,
+    /// Jobs refused because their client had its share waiting or running (429).
+    pub(crate) client_over_cap: u64,
 }
 
 /// A fixed set of threads fed by per-client queues. Threads end when the last handle goes.
@@ -79,6 +92,10 @@ struct Shared {
     ready: Condvar,
     queue: usize,
     per_client: usize,
+    refused_full: AtomicU64,
+    shed: AtomicU64,
+    client_over_cap: AtomicU64,
+    overload_log: OverloadLog,
 }
 
 impl std::fmt::Debug for Shared {
@@ -114,6 +131,47 @@ impl Shared {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Counts a job turned away for a full queue and logs, at most once a second, how many
+    /// were since the last line.
+    fn overloaded(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        if let Some(turned_away) = self.overload_log.note(Instant::now()) {
+            tracing::warn!(
+                turned_away,
+                queue = self.queue,
+                "hashing queue full: requests answered 503 (the heaviest clients' newest jobs \
+                 go first); see authd_hashing_refused_total"
+            );
+        }
+    }
+}
+
+/// When overload was last logged, and how many jobs were turned away since.
+#[derive(Debug, Default)]
+struct OverloadLog {
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl OverloadLog {
+    /// The shortest time between two lines.
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// Counts one job turned away at `now`; `Some(n)` when a line is due, `n` the jobs turned
+    /// away since the last line (this one included).
+    fn note(&self, now: Instant) -> Option<u64> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (last, count) = &mut *state;
+        *count += 1;
+        if last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(count))
+    }
 }
 
 impl Hashing {
@@ -125,6 +183,10 @@ impl Hashing {
             ready: Condvar::new(),
             queue: queue.max(1),
             per_client: per_client.max(1),
+            refused_full: AtomicU64::new(0),
+            shed: AtomicU64::new(0),
+            client_over_cap: AtomicU64::new(0),
+            overload_log: OverloadLog::default(),
         });
         for n in 0..threads.max(1) {
             let shared = Arc::clone(&shared);
@@ -140,22 +202,46 @@ impl Hashing {
         }
     }
 
-    /// Queues `job` for `client` without waiting.
+    /// Queues `job` for `client` without waiting. When the queue is full, either `job` is
+    /// refused (`Full`: `client` would hold the most waiting jobs) or the newest waiting job of
+    /// the client holding the most is shed to make room (told `Turn::Shed`).
     pub(crate) fn submit(&self, client: Client, job: Job) -> Result<(), Refused> {
         let shared = &self.handle.shared;
         let mut state = shared.lock();
         if state.closed {
             return Err(Refused::Closed);
         }
-        let in_flight = state
+        let (waiting, running) = state
             .clients
             .get(&client)
-            .map_or(0, |p| p.waiting.len() + p.running);
-        if in_flight >= shared.per_client {
+            .map_or((0, 0), |p| (p.waiting.len(), p.running));
+        if waiting + running >= shared.per_client {
+            drop(state);
+            shared.client_over_cap.fetch_add(1, Ordering::Relaxed);
             return Err(Refused::ClientOverCap);
         }
+        let mut shed = None;
         if state.waiting >= shared.queue {
-            return Err(Refused::Full);
+            // The heaviest client holds at least the average, so at least its fair share; it
+            // loses a job only if it would still hold more than `client` once this one is in.
+            let heaviest = state
+                .clients
+                .iter_mut()
+                .max_by_key(|(_, pending)| pending.waiting.len())
+                .filter(|(_, pending)| pending.waiting.len() > waiting + 1)
+                .and_then(|(_, pending)| pending.waiting.pop_back());
+            match heaviest {
+                Some(job) => {
+                    // Its client keeps at least one job waiting, so its turn stays valid.
+                    state.waiting -= 1;
+                    shed = Some(job);
+                }
+                None => {
+                    drop(state);
+                    shared.overloaded(&shared.refused_full);
+                    return Err(Refused::Full);
+                }
+            }
         }
         let pending = state.clients.entry(client).or_default();
         pending.waiting.push_back(job);
@@ -165,27 +251,49 @@ impl Hashing {
         state.waiting += 1;
         drop(state);
         shared.ready.notify_one();
+        if let Some(job) = shed {
+            job(Turn::Shed);
+            shared.overloaded(&shared.shed);
+        }
         Ok(())
     }
 
     /// Runs `job` for `client` on a hashing thread. Errors: `ClientBusy` when this client has
-    /// its share of jobs waiting or running, `Busy` when the queue is full, `Internal` when the
-    /// job panicked.
+    /// its share of jobs waiting or running, `Busy` when the queue is full (now, or later, when
+    /// this job is shed for a client with fewer waiting), `Internal` when the job panicked.
     pub(crate) async fn run<T, F>(&self, client: Client, job: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = done.send(job());
+        let job: Job = Box::new(move |turn| {
+            let _ = done.send(match turn {
+                Turn::Run => Some(job()),
+                Turn::Shed => None,
+            });
         });
         self.submit(client, job).map_err(|refused| match refused {
             Refused::Full => ApiError::Busy,
             Refused::ClientOverCap => ApiError::ClientBusy,
             Refused::Closed => ApiError::Internal,
         })?;
-        result.await.map_err(|_| ApiError::Internal)
+        // A job that panicked drops its sender.
+        result
+            .await
+            .map_err(|_| ApiError::Internal)?
+            .ok_or(ApiError::Busy)
+    }
+
+    /// The queue's length now and the counts of jobs turned away so far.
+    pub(crate) fn stats(&self) -> HashingStats {
+        let shared = &self.handle.shared;
+        HashingStats {
+            waiting: shared.lock().waiting,
+            refused_full: shared.refused_full.load(Ordering::Relaxed),
+            shed: shared.shed.load(Ordering::Relaxed),
+            client_over_cap: shared.client_over_cap.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -197,7 +305,7 @@ impl Hashing {
 // request that wakes up, and the hashing threads are never more than one per core.
 fn work(shared: &Shared) {
     while let Some((client, job)) = next_job(shared) {
-        if catch_unwind(AssertUnwindSafe(job)).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| job(Turn::Run))).is_err() {
             tracing::error!("a hashing job panicked");
         }
         let mut state = shared.lock();
@@ -247,16 +355,22 @@ mod tests {
     use super::*;
 
     fn client(ip: &str) -> Client {
-        Client::of(Some(ip.parse().unwrap()))
+        Some(ClientKey::new(ip.parse().unwrap(), 64))
     }
 
-    /// A job that reports `name` when it starts, then waits for its release.
-    fn blocking(name: &'static str, started: &Sender<&'static str>) -> (Job, Sender<()>) {
+    /// A job that reports `name` when it starts, then waits for its release; when shed, it
+    /// reports `shed <name>` instead.
+    fn blocking(name: &'static str, started: &Sender<String>) -> (Job, Sender<()>) {
         let (release, wait) = channel::<()>();
         let started = started.clone();
-        let job: Job = Box::new(move || {
-            let _ = started.send(name);
-            let _ = wait.recv();
+        let job: Job = Box::new(move |turn| match turn {
+            Turn::Run => {
+                let _ = started.send(name.to_owned());
+                let _ = wait.recv();
+            }
+            Turn::Shed => {
+                let _ = started.send(format!("shed {name}"));
+            }
         });
         (job, release)
     }
@@ -265,19 +379,30 @@ mod tests {
         hashing.handle.shared.lock().clients.len()
     }
 
-    fn next(started: &Receiver<&'static str>) -> &'static str {
+    fn next(started: &Receiver<String>) -> String {
         started
             .recv_timeout(std::time::Duration::from_secs(10))
             .unwrap()
+    }
+
+    /// Submits a job named `name` for `ip`, keeping its release.
+    fn queue(
+        hashing: &Hashing,
+        ip: &str,
+        name: &'static str,
+        started: &Sender<String>,
+        releases: &mut Vec<Sender<()>>,
+    ) -> Result<(), Refused> {
+        let (job, release) = blocking(name, started);
+        releases.push(release);
+        hashing.submit(client(ip), job)
     }
 
     #[actix_web::test]
     async fn a_job_runs_on_a_hashing_thread_and_returns_its_value() {
         let hashing = Hashing::start(1, 1, 1);
         let name = hashing
-            .run(Client::of(None), || {
-                std::thread::current().name().map(str::to_owned)
-            })
+            .run(None, || std::thread::current().name().map(str::to_owned))
             .await
             .unwrap();
         assert_eq!(name.as_deref(), Some("authd-hashing-0"));
@@ -288,26 +413,105 @@ mod tests {
         // Room for two per client: the panicked job may still be counted when the next comes.
         let hashing = Hashing::start(1, 1, 2);
         assert!(matches!(
-            hashing.run(Client::of(None), || panic!("boom")).await,
+            hashing.run(None, || panic!("boom")).await,
             Err::<(), _>(ApiError::Internal)
         ));
-        assert_eq!(hashing.run(Client::of(None), || 7).await.unwrap(), 7);
+        assert_eq!(hashing.run(None, || 7).await.unwrap(), 7);
     }
 
     #[test]
     fn a_full_queue_refuses_instead_of_growing() {
         let hashing = Hashing::start(1, 1, 10);
         let (started, starts) = channel();
-        let (job, release) = blocking("a0", &started);
-        hashing.submit(client("10.0.0.1"), job).unwrap();
+        let mut releases = Vec::new();
+        queue(&hashing, "10.0.0.1", "a0", &started, &mut releases).unwrap();
         assert_eq!(next(&starts), "a0");
-        let (job, release_queued) = blocking("b0", &started);
-        hashing.submit(client("10.0.0.2"), job).unwrap();
-        let (job, _) = blocking("c0", &started);
-        assert_eq!(hashing.submit(client("10.0.0.3"), job), Err(Refused::Full));
-        release.send(()).unwrap();
+        queue(&hashing, "10.0.0.2", "b0", &started, &mut releases).unwrap();
+        // c holds as much of the queue as b would then: c's own job is refused, b keeps its.
+        let refused = queue(&hashing, "10.0.0.3", "c0", &started, &mut releases);
+        assert_eq!(refused, Err(Refused::Full));
+        assert_eq!(hashing.stats().refused_full, 1);
+        for release in releases {
+            let _ = release.send(());
+        }
         assert_eq!(next(&starts), "b0");
-        release_queued.send(()).unwrap();
+    }
+
+    #[test]
+    fn a_full_queue_sheds_the_newest_job_of_the_heaviest_client_for_a_lighter_one() {
+        let hashing = Hashing::start(1, 4, 10);
+        let (started, starts) = channel();
+        let mut releases = Vec::new();
+        queue(&hashing, "10.0.0.1", "a0", &started, &mut releases).unwrap();
+        assert_eq!(next(&starts), "a0");
+        // The queue is full: a1, a2, a3 and b1 wait.
+        for name in ["a1", "a2", "a3"] {
+            queue(&hashing, "10.0.0.1", name, &started, &mut releases).unwrap();
+        }
+        queue(&hashing, "10.0.0.2", "b1", &started, &mut releases).unwrap();
+        // c has nothing waiting: a's newest goes; then d's comes in at the cost of a2.
+        queue(&hashing, "10.0.0.3", "c1", &started, &mut releases).unwrap();
+        assert_eq!(next(&starts), "shed a3");
+        queue(&hashing, "10.0.0.4", "d1", &started, &mut releases).unwrap();
+        assert_eq!(next(&starts), "shed a2");
+        // Now each holds one job, its fair share: a fifth client is refused, nobody is shed.
+        let refused = queue(&hashing, "10.0.0.5", "e1", &started, &mut releases);
+        assert_eq!(refused, Err(Refused::Full));
+        // Nor does a client holding a share take another's place.
+        let refused = queue(&hashing, "10.0.0.2", "b2", &started, &mut releases);
+        assert_eq!(refused, Err(Refused::Full));
+        let stats = hashing.stats();
+        assert_eq!((stats.waiting, stats.shed, stats.refused_full), (4, 2, 2));
+        for release in releases {
+            let _ = release.send(());
+        }
+        let order: Vec<_> = (0..4).map(|_| next(&starts)).collect();
+        assert_eq!(order, ["a1", "b1", "c1", "d1"]);
+    }
+
+    #[actix_web::test]
+    async fn a_shed_job_answers_busy_and_the_others_run() {
+        let hashing = Hashing::start(1, 2, 10);
+        let (started, starts) = channel();
+        let mut releases = Vec::new();
+        queue(&hashing, "10.0.0.1", "a0", &started, &mut releases).unwrap();
+        assert_eq!(next(&starts), "a0");
+        // b fills the queue with two jobs, then c comes with none: one of b's goes.
+        let flood: Vec<_> = (0..2)
+            .map(|n| {
+                let hashing = hashing.clone();
+                tokio::spawn(async move { hashing.run(client("10.0.0.2"), move || n).await })
+            })
+            .collect();
+        let until = |done: fn(HashingStats) -> bool| {
+            let hashing = hashing.clone();
+            let wait = async move {
+                while !done(hashing.stats()) {
+                    tokio::task::yield_now().await;
+                }
+            };
+            tokio::time::timeout(Duration::from_secs(10), wait)
+        };
+        until(|stats| stats.waiting == 2).await.unwrap();
+        let lighter = {
+            let hashing = hashing.clone();
+            tokio::spawn(async move { hashing.run(client("10.0.0.3"), || 7).await })
+        };
+        until(|stats| stats.shed == 1).await.unwrap();
+        for release in releases {
+            let _ = release.send(());
+        }
+        assert_eq!(lighter.await.unwrap().unwrap(), 7);
+        let mut answers = Vec::new();
+        for task in flood {
+            answers.push(task.await.unwrap());
+        }
+        let busy = answers
+            .iter()
+            .filter(|a| matches!(a, Err(ApiError::Busy)))
+            .count();
+        let ran = answers.iter().filter(|a| a.is_ok()).count();
+        assert_eq!((busy, ran), (1, 1));
     }
 
     #[test]
@@ -317,14 +521,10 @@ mod tests {
         let mut releases = Vec::new();
         let flood = ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"];
         for name in flood {
-            let (job, release) = blocking(name, &started);
-            hashing.submit(client("10.0.0.1"), job).unwrap();
-            releases.push(release);
+            queue(&hashing, "10.0.0.1", name, &started, &mut releases).unwrap();
         }
         assert_eq!(next(&starts), "a0");
-        let (job, release) = blocking("b0", &started);
-        hashing.submit(client("10.0.0.2"), job).unwrap();
-        releases.push(release);
+        queue(&hashing, "10.0.0.2", "b0", &started, &mut releases).unwrap();
         for release in releases {
             release.send(()).unwrap();
         }
@@ -337,23 +537,19 @@ mod tests {
     fn an_address_over_its_cap_is_refused_while_another_is_accepted() {
         let hashing = Hashing::start(1, 64, 2);
         let (started, starts) = channel();
-        let (job, release_a0) = blocking("a0", &started);
-        hashing.submit(client("10.0.0.1"), job).unwrap();
+        let mut releases = Vec::new();
+        queue(&hashing, "10.0.0.1", "a0", &started, &mut releases).unwrap();
         assert_eq!(next(&starts), "a0");
-        let (job, release_a1) = blocking("a1", &started);
-        hashing.submit(client("10.0.0.1"), job).unwrap();
-        let (job, _) = blocking("a2", &started);
-        assert_eq!(
-            hashing.submit(client("10.0.0.1"), job),
-            Err(Refused::ClientOverCap)
-        );
-        let (job, release_b0) = blocking("b0", &started);
-        hashing.submit(client("10.0.0.2"), job).unwrap();
-        release_a0.send(()).unwrap();
+        queue(&hashing, "10.0.0.1", "a1", &started, &mut releases).unwrap();
+        let refused = queue(&hashing, "10.0.0.1", "a2", &started, &mut releases);
+        assert_eq!(refused, Err(Refused::ClientOverCap));
+        assert_eq!(hashing.stats().client_over_cap, 1);
+        queue(&hashing, "10.0.0.2", "b0", &started, &mut releases).unwrap();
+        for release in releases {
+            let _ = release.send(());
+        }
         assert_eq!(next(&starts), "a1");
-        release_a1.send(()).unwrap();
         assert_eq!(next(&starts), "b0");
-        release_b0.send(()).unwrap();
     }
 
     #[test]
@@ -362,15 +558,13 @@ mod tests {
         let (started, starts) = channel();
         let mut releases = Vec::new();
         for ip in ["10.0.0.1", "10.0.0.2"] {
-            let (job, release) = blocking("job", &started);
-            hashing.submit(client(ip), job).unwrap();
-            releases.push(release);
+            queue(&hashing, ip, "job", &started, &mut releases).unwrap();
         }
         assert_eq!(tracked(&hashing), 2);
         // The one thread runs this after it has finished (and accounted for) the two jobs.
         let shared = Arc::clone(&hashing.handle.shared);
         let (counted, count) = channel();
-        let barrier: Job = Box::new(move || {
+        let barrier: Job = Box::new(move |_| {
             let _ = counted.send(shared.lock().clients.len());
         });
         hashing.submit(client("10.0.0.3"), barrier).unwrap();
@@ -380,13 +574,82 @@ mod tests {
         next(&starts);
         next(&starts);
         // Only the barrier's own address, whose job is running.
-        assert_eq!(count.recv().unwrap(), 1);
+        assert_eq!(
+            count
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .unwrap(),
+            1
+        );
     }
 
     #[test]
-    fn ipv6_addresses_of_one_slash_64_are_one_client() {
-        assert_eq!(client("2001:db8::1"), client("2001:db8::ffff:1"));
-        assert_ne!(client("2001:db8::1"), client("2001:db8:0:1::1"));
-        assert_eq!(client("::ffff:10.0.0.1"), client("10.0.0.1"));
+    fn the_addresses_of_one_ipv6_network_share_one_cap() {
+        let hashing = Hashing::start(1, 64, 1);
+        let (started, starts) = channel();
+        let mut releases = Vec::new();
+        queue(&hashing, "2001:db8::1", "a0", &started, &mut releases).unwrap();
+        let refused = queue(&hashing, "2001:db8::ffff:2", "a1", &started, &mut releases);
+        assert_eq!(refused, Err(Refused::ClientOverCap));
+        queue(&hashing, "2001:db8:0:1::1", "b0", &started, &mut releases).unwrap();
+        for release in releases {
+            let _ = release.send(());
+        }
+        assert_eq!(next(&starts), "a0");
+        assert_eq!(next(&starts), "b0");
+    }
+
+    #[test]
+    fn overload_is_a_warning_and_the_503_it_answers_logs_no_error() {
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let hashing = Hashing::start(1, 1, 10);
+        let (started, starts) = channel();
+        let mut releases = Vec::new();
+        queue(&hashing, "10.0.0.1", "a0", &started, &mut releases).unwrap();
+        assert_eq!(next(&starts), "a0");
+        queue(&hashing, "10.0.0.2", "b0", &started, &mut releases).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let refused = queue(&hashing, "10.0.0.3", "c0", &started, &mut releases);
+            assert_eq!(refused, Err(Refused::Full));
+            let answer = actix_web::ResponseError::error_response(&ApiError::Busy);
+            assert_eq!(answer.status(), 503);
+        });
+        for release in releases {
+            let _ = release.send(());
+        }
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(lines[0].contains(" WARN "), "{log}");
+        assert!(lines[0].contains("hashing queue full"), "{log}");
+        assert!(lines[0].contains("turned_away=1"), "{log}");
+    }
+
+    #[test]
+    fn overload_is_logged_at_most_once_a_second_with_the_count_since_the_last_line() {
+        let log = OverloadLog::default();
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        assert_eq!(log.note(at(0)), Some(1));
+        assert_eq!(log.note(at(10)), None);
+        assert_eq!(log.note(at(999)), None);
+        assert_eq!(log.note(at(1000)), Some(3));
+        assert_eq!(log.note(at(1500)), None);
+        assert_eq!(log.note(at(5000)), Some(2));
     }
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics (OpenMetrics text at `GET /metrics`): requests by route and status, login
-//! outcomes, the time of jobs on the hashing threads, and (with mail) the outbox's counts.
+//! outcomes, the hashing threads (the time of each job, the queue, the jobs turned away), the
+//! connections refused by the per-address cap, and (with mail) the outbox's counts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use crate::hashing::Hashing;
+use crate::server::ConnectionLimit;
 
 /// Every value comes from a closed set, so the number of series has a fixed ceiling whatever
 /// clients send: `method` is a standard method or `other`, `route` a registered pattern or
@@ -77,7 +81,7 @@ impl Collector for MailCollector {
             ),
             (
                 "mails_dropped",
-                "Mails dropped because the outbox queue was full",
+                "Mails not queued because the outbox was full (they spent no allowance)",
                 stats.dropped,
             ),
         ];
@@ -89,7 +93,8 @@ impl Collector for MailCollector {
         let waiting = ConstGauge::new(i64::try_from(stats.waiting).unwrap_or(i64::MAX));
         let metric = encoder.encode_descriptor(
             "mails_waiting",
-            "Mails in the outbox now: queued, waiting for a retry, or being sent",
+            "Mails in the outbox now (in the database, every instance's): queued, waiting \
+             for a retry, or being sent",
             None,
             waiting.metric_type(),
         )?;
@@ -97,13 +102,75 @@ impl Collector for MailCollector {
     }
 }
 
+/// Why a job on the hashing threads was turned away: a closed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: &'static str,
+}
+
+/// The hashing threads' queue and the connection cap, read at each scrape:
+/// `hashing_jobs_waiting`, `hashing_refused_total{reason}` and `connections_refused_total`.
+#[derive(Debug)]
+struct LoadCollector {
+    hashing: Hashing,
+    connections: Arc<ConnectionLimit>,
+}
+
+impl Collector for LoadCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.hashing.stats();
+        let waiting = ConstGauge::new(i64::try_from(stats.waiting).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(
+            "hashing_jobs_waiting",
+            "Jobs waiting for a hashing thread now, all clients together",
+            None,
+            waiting.metric_type(),
+        )?;
+        waiting.encode(metric)?;
+        let mut family = encoder.encode_descriptor(
+            "hashing_refused",
+            "Jobs for the hashing threads turned away: queue_full (503, the queue was full and \
+             the client held the most of it), shed (503, a waiting job dropped for a client \
+             holding less), client_busy (429, the client had its share waiting or running)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (reason, value) in [
+            ("queue_full", stats.refused_full),
+            ("shed", stats.shed),
+            ("client_busy", stats.client_over_cap),
+        ] {
+            let labels = RefusedLabels { reason };
+            ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+        }
+        let refused = ConstCounter::new(self.connections.refused());
+        let metric = encoder.encode_descriptor(
+            "connections_refused",
+            "Connections closed at once because their client address already had \
+             --max-connections-per-ip open",
+            None,
+            refused.metric_type(),
+        )?;
+        refused.encode(metric)
+    }
+}
+
 impl Metrics {
-    /// The registry; with an `outbox`, its counts too.
-    pub(crate) fn new(outbox: Option<auth::Outbox>) -> Self {
+    /// The registry, with the state of `hashing` and `connections`; with an `outbox`, its
+    /// counts too.
+    pub(crate) fn new(
+        outbox: Option<auth::Outbox>,
+        hashing: Hashing,
+        connections: Arc<ConnectionLimit>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("authd");
         if let Some(outbox) = outbox {
             registry.register_collector(Box::new(MailCollector(outbox)));
         }
+        registry.register_collector(Box::new(LoadCollector {
+            hashing,
+            connections,
+        }));
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
             latency_histogram,
@@ -194,9 +261,18 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    fn metrics() -> Metrics {
+        let options = crate::WebOptions::default();
+        Metrics::new(
+            None,
+            Hashing::start(1, 1, 1),
+            Arc::new(ConnectionLimit::new(&options)),
+        )
+    }
+
     #[test]
     fn observed_values_appear_in_the_exposition() {
-        let metrics = Metrics::new(None);
+        let metrics = metrics();
         metrics.observe_request("GET", "/profile", 200, Duration::from_millis(2));
         metrics.observe_login(LoginOutcome::Throttled);
         metrics.observe_hashing(Duration::from_millis(250));
@@ -207,5 +283,22 @@ mod tests {
         assert!(text.contains(r#"authd_logins_total{outcome="throttled"} 1"#));
         assert!(text.contains("authd_hashing_job_duration_seconds_count 1"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn the_hashing_queue_and_what_was_turned_away_appear_with_closed_labels() {
+        let text = metrics().encode();
+        for line in [
+            "# TYPE authd_hashing_jobs_waiting gauge",
+            "authd_hashing_jobs_waiting 0",
+            "# TYPE authd_hashing_refused counter",
+            r#"authd_hashing_refused_total{reason="queue_full"} 0"#,
+            r#"authd_hashing_refused_total{reason="shed"} 0"#,
+            r#"authd_hashing_refused_total{reason="client_busy"} 0"#,
+            "# TYPE authd_connections_refused counter",
+            "authd_connections_refused_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use crate::error::Message;
-use crate::routes::{EmailMessage, EmailOnly, ResetAnswer, ResetTokenIssued, Status};
+use crate::routes::{EmailMessage, EmailOnly, NotReady, ResetAnswer, ResetTokenIssued, Status};
 use crate::routes::{Revoked, SessionList, SessionView};
 
 /// The document's fixed part; `document` adds the paths.
@@ -37,6 +37,7 @@ use crate::routes::{Revoked, SessionList, SessionView};
             ResetTokenIssued,
             ResetAnswer,
             Status,
+            NotReady,
             SessionView,
             SessionList,
             Revoked,

@@ -211,17 +211,34 @@ pub(crate) struct Status<'a> {
     status: &'a str,
 }
 
+/// The readiness probe's refusal: `{"status": "unavailable", "message": "database
+/// unreachable"}` (a `status` as the probes answer, a `message` as every error does).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct NotReady<'a> {
+    status: &'a str,
+    message: &'a str,
+}
+
 fn ok(body: &impl Serialize) -> HttpResponse {
     json(StatusCode::OK, body)
 }
 
-/// The welcome message.
+/// The welcome message. A browser that opens it (with the pages mounted beside) is sent to
+/// the account page instead; programs get the JSON.
 #[utoipa::path(
     method(get, head),
     path = "/",
-    responses((status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message)),
+    responses(
+        (status = 200, description = "`{\"message\": \"Bienvenue\"}`", body = Message),
+        (status = 303, description = "A browser that opened it (`Sec-Fetch-Mode: navigate`, or \
+            an `Accept` preferring `text/html`) is sent to the account page, when the pages are \
+            mounted beside", headers(("Location" = String, description = "The account page"))),
+    ),
 )]
-async fn index() -> HttpResponse {
+async fn index(request: HttpRequest) -> HttpResponse {
+    if let Some(account) = crate::pages::account_for_browser(&request) {
+        return account;
+    }
     ok(&Message {
         message: "Bienvenue",
     })
@@ -295,8 +312,9 @@ async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse
 }
 
 /// Mails a new verification link to an account that has not confirmed its address, at most
-/// one a minute and five an hour per address; answers the same for every well-formed
-/// address. Only with `--require-verified-email`.
+/// one a minute and five an hour per mailbox; answers the same for every well-formed
+/// address. Limited per client address (`--mail-rate-per-ip`). Only with
+/// `--require-verified-email`.
 #[utoipa::path(
     post,
     path = "/users/verify/resend",
@@ -313,11 +331,20 @@ async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "Too many mail requests from this client address \
+            (`--mail-rate-per-ip`); `Retry-After` says when to try again", body = Message),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn resend_verification(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn resend_verification(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    if authd.auth().requires_verified_email() {
+        authd.check_mail_rate(authd.client_ip(&request))?;
+    }
     let email = fields.required("email")?;
     let email = authd
         .lookup(move |auth| auth.resend_verification(&email))
@@ -675,8 +702,9 @@ async fn delete_account(
 
 /// Starts a password reset. Without mail (the classic contract): issues a reset token,
 /// replacing any earlier one, and answers it. With mail (`--smtp-url`): mails a link with the
-/// token to the account, if there is one and it had no reset mail in the last minute (and at
-/// most five in the last hour), and answers the same for every well-formed address.
+/// token to the account, if there is one and its mailbox had no reset mail in the last minute
+/// (and at most five in the last hour), and answers the same for every well-formed address;
+/// limited per client address (`--mail-rate-per-ip`).
 #[utoipa::path(
     post,
     path = "/reset_password",
@@ -695,11 +723,22 @@ async fn delete_account(
         (status = 408, response = RequestTimeout),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
+        (status = 429, description = "With mail only: too many mail requests from this \
+            client address (`--mail-rate-per-ip`); `Retry-After` says when to try again",
+            body = Message),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     ),
 )]
-async fn get_reset_token(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn get_reset_token(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    if authd.auth().mail_enabled() {
+        // Per client, so that one client cannot fill the outbox everyone's mail waits in.
+        authd.check_mail_rate(authd.client_ip(&request))?;
+    }
     let email = fields.required("email")?;
     if authd.auth().mail_enabled() {
         // The token goes into the mail only; the answer is the same for every address.
@@ -795,7 +834,7 @@ async fn metrics(authd: Data<Authd>) -> HttpResponse {
     path = "/readyz",
     responses(
         (status = 200, description = "Ready", body = Status),
-        (status = 503, description = "The database is unreachable", body = Message),
+        (status = 503, description = "The database is unreachable", body = NotReady),
     ),
 )]
 async fn readyz(authd: Data<Authd>) -> HttpResponse {
@@ -803,7 +842,8 @@ async fn readyz(authd: Data<Authd>) -> HttpResponse {
         Ok(true) => ok(&Status { status: "ok" }),
         _ => json(
             StatusCode::SERVICE_UNAVAILABLE,
-            &Message {
+            &NotReady {
+                status: "unavailable",
                 message: "database unreachable",
             },
         ),

@@ -10,10 +10,11 @@ use actix_web::web::{self, Data};
 use actix_web::HttpRequest;
 use auth::{Auth, AuthError, ClientInfo, SessionToken, User};
 
-use crate::client_ip::TrustedProxies;
-use crate::hashing::{Client, Hashing};
+use crate::client_ip::{ClientKey, TrustedProxies, DEFAULT_IPV6_CLIENT_PREFIX};
+use crate::hashing::Hashing;
 use crate::ip_limit::IpLimiter;
 use crate::metrics::{LoginOutcome, Metrics};
+use crate::server::ConnectionLimit;
 use crate::ApiError;
 
 /// The session cookie's name unless [`WebOptions::with_session_cookie`] says otherwise (the
@@ -30,18 +31,26 @@ pub struct WebOptions {
     pub cookie_secure: bool,
     /// Threads that run bcrypt; default: one per core.
     pub hashing_threads: usize,
-    /// bcrypt jobs that may wait for a thread before requests get 503; default 64 per thread.
+    /// bcrypt jobs that may wait for a thread; default 64 per thread. When it is full, the
+    /// newest job of the client holding the most of it makes room for a client holding less
+    /// (that job's request gets 503), or the new request gets 503 if its client holds the most.
     pub hashing_queue: usize,
-    /// bcrypt jobs one client address (an IPv6 /64) may have waiting or running before its
-    /// requests get 429; default 32 per thread, half the queue. The threads take addresses in
-    /// turn, so this bounds one address's share of the queue (one address alone cannot fill
-    /// it), not how soon another address is served.
+    /// bcrypt jobs one client (an address, an IPv6 network: see `ipv6_client_prefix`) may have
+    /// waiting or running before its requests get 429; default 32 per thread, half the queue.
+    /// The threads take clients in turn, so this bounds one client's share of the queue (one
+    /// client alone cannot fill it), not how soon another client is served.
     pub hashing_per_client: usize,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Login attempts allowed per client IP per minute (`None`: no per-IP limit). Counted in
     /// this process only, on the client address (see `trusted_proxies`).
     pub login_rate_per_ip: Option<NonZeroU32>,
+    /// Mail requests (`POST /reset_password` with mail on, `POST /users/verify/resend`, and
+    /// the pages' forgot and resend forms) allowed per client address per minute, a burst of
+    /// as many at once (`None`: no limit); over it, 429 with `Retry-After`. Counted in this
+    /// process, on the client address (see `trusted_proxies`), known email or not. Default 10:
+    /// one client cannot fill the outbox that every user's reset mail waits in.
+    pub mail_rate_per_ip: Option<NonZeroU32>,
     /// How long a client may take to send a request's head, and then again its body; slower
     /// ones get 408 and their connection is closed. Default 10 s; `serve` keeps it within 1 s
     /// to 5 minutes.
@@ -50,6 +59,16 @@ pub struct WebOptions {
     /// the kernel's accept queue. Keep it well below the process's open-file limit
     /// (`ulimit -n`), which also covers the database pool and the log.
     pub max_connections: usize,
+    /// Connections `serve` keeps open at once from one client address (an IPv6 network, see
+    /// `ipv6_client_prefix`), default 64 (at least 1), so one client cannot hold every slot of
+    /// `max_connections`. One more is closed at once: a request already sent on it gets 429
+    /// `{"message": "too many connections from this address"}` with `Connection: close`.
+    /// Connections from `trusted_proxies` are not counted (the proxy carries many clients).
+    pub max_connections_per_ip: usize,
+    /// How many leading bits of an IPv6 address name one client for every per-address limit
+    /// (the login rate, the sharing of the hashing threads, the connection cap); default 64,
+    /// a subscriber's usual share. 128 counts each address on its own.
+    pub ipv6_client_prefix: u8,
     /// Web origins (`https://app.example`) whose pages may call authd with the session cookie:
     /// they get CORS headers with credentials, and their POST/PUT/DELETE requests are let
     /// through. authd's own origin always may; other origins get 403 on state-changing
@@ -94,6 +113,9 @@ impl std::fmt::Display for InvalidCookieSetting {
 
 impl std::error::Error for InvalidCookieSetting {}
 
+/// The default of [`WebOptions::mail_rate_per_ip`]: mail requests per client address a minute.
+pub(crate) const DEFAULT_MAIL_RATE_PER_IP: u32 = 10;
+
 /// The default of [`WebOptions::request_timeout`].
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -107,8 +129,11 @@ impl Default for WebOptions {
             hashing_per_client: 0,
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
+            mail_rate_per_ip: NonZeroU32::new(DEFAULT_MAIL_RATE_PER_IP),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: 512,
+            max_connections_per_ip: 64,
+            ipv6_client_prefix: DEFAULT_IPV6_CLIENT_PREFIX,
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             not_logged_in: NotLoggedIn::Forbidden,
@@ -183,6 +208,9 @@ pub struct Authd {
     auth: Auth,
     hashing: Hashing,
     ip_limiter: Option<Arc<IpLimiter>>,
+    /// Open connections per client, for `serve`'s per-address cap.
+    connections: Arc<ConnectionLimit>,
+    mail_limiter: Option<Arc<IpLimiter>>,
     /// One permit per database connection: see [`Authd::lookup`].
     lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
@@ -200,13 +228,23 @@ impl Authd {
         let ip_limiter = options
             .login_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
-        let metrics = Metrics::new(auth.outbox().cloned());
-        let connections = usize::try_from(auth.max_db_connections()).unwrap_or(1);
+        let mail_limiter = options
+            .mail_rate_per_ip
+            .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
+        let connections = Arc::new(ConnectionLimit::new(&options));
+        let metrics = Metrics::new(
+            auth.outbox().cloned(),
+            hashing.clone(),
+            Arc::clone(&connections),
+        );
+        let db_connections = usize::try_from(auth.max_db_connections()).unwrap_or(1);
         Authd {
-            lookups: Arc::new(tokio::sync::Semaphore::new(connections.max(1))),
+            lookups: Arc::new(tokio::sync::Semaphore::new(db_connections.max(1))),
             auth,
             hashing,
             ip_limiter,
+            connections,
+            mail_limiter,
             metrics,
             options,
         }
@@ -231,6 +269,16 @@ impl Authd {
         &self.metrics
     }
 
+    pub(crate) fn connections(&self) -> &Arc<ConnectionLimit> {
+        &self.connections
+    }
+
+    /// Whom `ip` counts as for every per-address limit: see [`ClientKey`]. A new per-address
+    /// limit keys on this, never on the bare address.
+    pub(crate) fn client_key(&self, ip: Option<IpAddr>) -> Option<ClientKey> {
+        ip.map(|ip| ClientKey::new(ip, self.options.ipv6_client_prefix))
+    }
+
     /// The client's address: the peer's, or the one a trusted proxy forwarded (see
     /// [`WebOptions::trusted_proxies`]). `None` when the peer address is unknown. Pass it to
     /// [`Authd::register`], [`Authd::log_in`] and [`Authd::run_hashing`], so each address
@@ -241,12 +289,23 @@ impl Authd {
             .client_ip(request.peer_addr().map(|a| a.ip()), request.headers())
     }
 
-    /// Counts a login attempt from `ip`. Errors: `LoginRateExceeded` over the per-IP limit.
+    /// Counts a login attempt from `ip` (as its [`ClientKey`]). Errors: `LoginRateExceeded`
+    /// over the per-IP limit.
     pub(crate) fn check_login_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        match (&self.ip_limiter, ip) {
-            (Some(limiter), Some(ip)) => limiter
-                .check(ip)
+        match (&self.ip_limiter, self.client_key(ip)) {
+            (Some(limiter), Some(client)) => limiter
+                .check(client)
                 .map_err(|retry_after_secs| ApiError::LoginRateExceeded { retry_after_secs }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a mail request from `ip`. Errors: `MailRateExceeded` over the per-IP limit.
+    pub(crate) fn check_mail_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match (&self.mail_limiter, self.client_key(ip)) {
+            (Some(limiter), Some(client)) => limiter
+                .check(client)
+                .map_err(|retry_after_secs| ApiError::MailRateExceeded { retry_after_secs }),
             _ => Ok(()),
         }
     }
@@ -371,9 +430,9 @@ impl Authd {
         self.lookup(op).await
     }
 
-    /// Runs an operation that hashes with bcrypt on the hashing threads, in `client`'s turn.
-    /// Errors: `ClientBusy` when this client has its share of jobs waiting or running, `Busy`
-    /// when the queue is full.
+    /// Runs an operation that hashes with bcrypt on the hashing threads, in `client`'s turn
+    /// (as its [`ClientKey`]). Errors: `ClientBusy` when this client has its share of jobs
+    /// waiting or running, `Busy` when the queue is full and this client holds the most of it.
     pub(crate) async fn hashing<T, F>(&self, client: Option<IpAddr>, op: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -387,7 +446,7 @@ impl Authd {
             metrics.observe_hashing(started.elapsed());
             result
         };
-        Ok(self.hashing.run(Client::of(client), job).await??)
+        Ok(self.hashing.run(self.client_key(client), job).await??)
     }
 
     /// Runs a database-only operation on actix's blocking pool, at most one per database

@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
-use super::{about, notice, query_param, sentence, About, Early, Visit};
-use super::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
-use crate::{ApiError, CurrentUser, Fields};
+use super::{about, notice, passwords_differ, query_param, sentence, About, Early, Visit};
+use super::{CsrfForm, ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
+use crate::{ApiError, CurrentUser};
 
 /// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
 /// page when the lookup failed.
@@ -91,6 +91,8 @@ async fn render(
         None => (None, None),
     };
     let min = visit.authd.auth().config().min_password_len;
+    let new_password = Field::new_password("new-password", "new_password", min);
+    let again = Field::password_again(&new_password, "new-password-again", "new_password_again");
     let mut page = visit.page("Your account");
     page.notice = notice;
     page.account = Some(Account {
@@ -118,7 +120,8 @@ async fn render(
                     "Current password",
                     "current-password",
                 ))
-                .field(Field::new_password("new-password", "new_password", min))
+                .field(new_password)
+                .field(again)
                 .with_problem(change_problem),
         )
         .form(
@@ -143,26 +146,14 @@ async fn render(
     visit.answer(&page, status)
 }
 
-/// The fields of an account form from a signed-in visitor with a valid token, or the answer.
-fn account_form(
-    visit: &Visit,
-    user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
-) -> Early<(CurrentUser, Fields)> {
-    let fields = visit.form(fields)?;
-    let user = signed_in(visit, user)?;
-    Ok((user, fields))
-}
-
 /// `POST /account/sessions/revoke` (`id`): signs one device out. The visitor's own device is
 /// signing out (→ `/login`).
 pub(super) async fn revoke_session(
-    request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
+    form: CsrfForm,
 ) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let (user, fields) = or_answer!(account_form(&visit, user, fields));
+    let CsrfForm { visit, fields } = form;
+    let user = or_answer!(signed_in(&visit, user));
     let session = fields.required("id").unwrap_or_default();
     let own = session == user.session_id();
     let id = user.id();
@@ -186,12 +177,11 @@ pub(super) async fn revoke_session(
 
 /// `POST /account/sessions/others`: signs every other device out.
 pub(super) async fn revoke_others(
-    request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
+    form: CsrfForm,
 ) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let (user, _) = or_answer!(account_form(&visit, user, fields));
+    let visit = form.visit;
+    let user = or_answer!(signed_in(&visit, user));
     let (id, current) = (user.id(), user.session_id().to_owned());
     match visit
         .authd
@@ -207,10 +197,19 @@ pub(super) async fn revoke_others(
 pub(super) async fn change_password(
     request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
+    form: CsrfForm,
 ) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let (user, fields) = or_answer!(account_form(&visit, user, fields));
+    let CsrfForm { visit, fields } = form;
+    let user = or_answer!(signed_in(&visit, user));
+    let again = fields.required("new_password_again").unwrap_or_default();
+    if fields
+        .required("new_password")
+        .is_ok_and(|new| new != again)
+    {
+        let problem = passwords_differ("new-password-again");
+        let which = Some((Which::ChangePassword, problem));
+        return render(&visit, &user, None, which, StatusCode::BAD_REQUEST).await;
+    }
     let attempt = async {
         let password = fields.required("password")?;
         let new_password = fields.required("new_password")?;
@@ -234,10 +233,10 @@ pub(super) async fn change_password(
 pub(super) async fn delete_account(
     request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
+    form: CsrfForm,
 ) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let (user, fields) = or_answer!(account_form(&visit, user, fields));
+    let CsrfForm { visit, fields } = form;
+    let user = or_answer!(signed_in(&visit, user));
     let attempt = async {
         let password = fields.required("password")?;
         let client = visit.authd.client_ip(&request);
@@ -269,10 +268,7 @@ async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiErro
         (Which::Delete, About::Password | About::NewPassword) => Some("delete-password"),
         _ => None,
     };
-    let problem = Problem {
-        text: sentence(error),
-        field,
-    };
+    let problem = Problem::new(sentence(error), field);
     let mut response = render(visit, user, None, Some((which, problem)), error.status()).await;
     if let Some(secs) = super::retry_after(error) {
         response.headers_mut().insert(

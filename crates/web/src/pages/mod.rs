@@ -6,9 +6,11 @@
 //!
 //! The handlers call the same `auth` operations as the JSON routes (through `Authd::hashing`
 //! and `lookup`, and `Authd::log_in` for the login itself), so every rule, limit, metric and
-//! audit line is the API's. Every state-changing form carries a CSRF token bound to the visitor
-//! (`csrf.rs`), behind the same cross-site check as the API (`origins.rs`), answered here with
-//! a page. Every answer gets the headers of [`page_headers`].
+//! audit line is the API's. Every state-changing form carries a CSRF token bound to the visitor,
+//! and a handler reads a form only through [`CsrfForm`] (`csrf.rs`), which checks the token
+//! before the handler runs; all of that behind the same cross-site check as the API
+//! (`origins.rs`), answered here with a page. Every answer gets the headers of
+//! [`page_headers`].
 
 /// The value of an [`Early`], or the handler returns its answer.
 macro_rules! or_answer {
@@ -37,14 +39,16 @@ use auth::AuthError;
 
 use crate::origins::page_post_refused;
 use crate::{ApiError, Authd, Fields};
-use csrf::Visitor;
+use csrf::{CsrfForm, Visitor};
 use view::{Page, Problem};
 
 /// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
-/// `/verify`, `/verify/resend`, `/static/authd.css`) on an `App` or a scope; links and redirects follow the
-/// scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
+/// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`) on an `App` or a
+/// scope; links and redirects follow the scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
 /// it for the session cookie's API (the pages need none of its routes).
 pub fn pages(cfg: &mut ServiceConfig) {
+    // Tells `GET /` of the same scope that there is an account page to send browsers to.
+    cfg.app_data(Data::new(Mounted));
     let (get, post) = (web::get, web::post);
     let both = "GET, POST";
     let resources = [
@@ -101,6 +105,7 @@ pub fn pages(cfg: &mut ServiceConfig) {
         ),
         (resource(RESEND).route(post().to(recovery::resend)), "POST"),
         (resource(CSS).route(get().to(stylesheet)), "GET"),
+        (resource(FAVICON).route(get().to(favicon)), "GET"),
     ];
     for (resource, allow) in resources {
         cfg.service(
@@ -111,6 +116,48 @@ pub fn pages(cfg: &mut ServiceConfig) {
                 .wrap(from_fn(page_guard)),
         );
     }
+}
+
+/// Marks a scope where [`pages`] are mounted.
+struct Mounted;
+
+/// For `GET /` of [`crate::routes`]: a redirect to the account page when a browser opens it
+/// (it says `Sec-Fetch-Mode: navigate`, or its `Accept` prefers `text/html` to JSON) and the
+/// pages are mounted beside; `None` for programs, which keep the JSON.
+pub(crate) fn account_for_browser(request: &HttpRequest) -> Option<HttpResponse> {
+    request.app_data::<Data<Mounted>>()?;
+    let headers = request.headers();
+    let navigate = headers
+        .get("sec-fetch-mode")
+        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"navigate"));
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    if !navigate && !accept.is_some_and(prefers_html) {
+        return None;
+    }
+    // The pages share the scope of `/`: "/" at the root, "/auth/" under `/auth`.
+    let pattern = request.match_pattern().unwrap_or_default();
+    let base = pattern.strip_suffix('/').unwrap_or("");
+    Some(see_other(&format!("{base}{ACCOUNT}")))
+}
+
+/// Whether an `Accept` header rates `text/html` (named as such) above every range that
+/// covers JSON (`application/json`, `application/*`, `*/*`). Ties go to JSON.
+fn prefers_html(accept: &str) -> bool {
+    let (mut html, mut json) = (0.0_f32, 0.0_f32);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media.as_str() {
+            "text/html" => html = html.max(q),
+            "application/json" | "application/*" | "*/*" => json = json.max(q),
+            _ => {}
+        }
+    }
+    html > 0.0 && html > json
 }
 
 const SIGNUP: &str = "/signup";
@@ -126,8 +173,9 @@ const RESET: &str = "/reset";
 const VERIFY: &str = "/verify";
 const RESEND: &str = "/verify/resend";
 const CSS: &str = "/static/authd.css";
+const FAVICON: &str = "/static/favicon.svg";
 
-const PATHS: [&str; 13] = [
+const PATHS: [&str; 14] = [
     SIGNUP,
     LOGIN,
     LOGOUT,
@@ -141,6 +189,7 @@ const PATHS: [&str; 13] = [
     VERIFY,
     RESEND,
     CSS,
+    FAVICON,
 ];
 
 fn resource(path: &str) -> Resource {
@@ -272,42 +321,22 @@ impl Visit {
         see_other(&format!("{}{path}", self.base))
     }
 
-    /// The form's fields when they could be read and carry this visitor's CSRF token; else
-    /// the page to answer.
-    fn form(&self, fields: Result<Fields, ApiError>) -> Early<Fields> {
-        let fields = fields.map_err(|error| Box::new(self.failure(&error)))?;
-        if self
-            .visitor
-            .accepts(fields.required(csrf::FIELD).ok().as_deref())
-        {
-            return Ok(fields);
-        }
-        let page = self
-            .page("Form expired")
-            .text(
-                "This form could not be accepted: it was opened in another session, or \
-                 cookies are off. Nothing changed.",
-            )
-            .text("Go back, reload the page and try again.")
-            .link(ACCOUNT, "Go to your account")
-            .link(LOGIN, "Sign in");
-        Err(Box::new(self.answer(&page, StatusCode::FORBIDDEN)))
-    }
-
     /// The page for a failure that no form can fix (the server's or the body's).
     fn failure(&self, error: &ApiError) -> HttpResponse {
-        if error.status().is_server_error() {
-            // Logged (with its cause) the way the API logs it.
-            let _ = actix_web::ResponseError::error_response(error);
-        }
         let mut page = self
             .page("Something went wrong")
             .link(ACCOUNT, "Go to your account");
-        page.error = Some(Problem {
-            text: sentence(error),
-            field: None,
-        });
-        let mut response = self.answer(&page, error.status());
+        page.error = Some(Problem::new(sentence(error), None));
+        self.refuse(&page, error)
+    }
+
+    /// `page` (which says what went wrong) with the status of `error`, and its `Retry-After`
+    /// when it has one. A server error is logged (with its cause) the way the API logs it.
+    fn refuse(&self, page: &Page, error: &ApiError) -> HttpResponse {
+        if error.status().is_server_error() {
+            let _ = actix_web::ResponseError::error_response(error);
+        }
+        let mut response = self.answer(page, error.status());
         if let Some(secs) = retry_after(error) {
             response
                 .headers_mut()
@@ -374,10 +403,31 @@ fn about(error: &ApiError) -> About {
 /// An error in words for a person: the API's message as a sentence, and a wait in minutes
 /// or hours rather than seconds.
 fn sentence(error: &ApiError) -> String {
-    if matches!(error, ApiError::Auth(AuthError::EmailNotVerified)) {
-        return "Your email address is not confirmed yet. Open the link in the mail we sent \
-                you, then sign in."
-            .to_owned();
+    match error {
+        ApiError::Auth(AuthError::EmailNotVerified) => {
+            return "Your email address is not confirmed yet. Open the link in the mail we \
+                    sent you, then sign in."
+                .to_owned();
+        }
+        ApiError::Auth(AuthError::UserAlreadyExists(_)) => {
+            return "An account with this address exists already.".to_owned();
+        }
+        ApiError::Auth(AuthError::PasswordTooLong) => {
+            return format!(
+                "This password is too long: up to {} plain letters, digits and symbols fit, \
+                 and an accented letter takes the room of 2, an emoji of 4.",
+                view::MOST_LETTERS
+            );
+        }
+        error if error.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            return "The service is busy or cannot reach its database just now, so nothing \
+                    was changed. Try again in a moment."
+                .to_owned();
+        }
+        error if error.status().is_server_error() => {
+            return "Something went wrong on our side. Try again in a moment.".to_owned();
+        }
+        _ => {}
     }
     if let Some(secs) = throttle_wait(error) {
         return format!(
@@ -409,6 +459,7 @@ fn throttle_wait(error: &ApiError) -> Option<u64> {
 fn retry_after(error: &ApiError) -> Option<u64> {
     match error {
         ApiError::Busy | ApiError::ClientBusy => Some(1),
+        ApiError::MailRateExceeded { retry_after_secs } => Some(*retry_after_secs),
         error => throttle_wait(error),
     }
 }
@@ -462,6 +513,11 @@ fn notice(code: Option<&str>) -> Option<&'static str> {
         "verification-sent" => {
             "If this address has an account waiting for confirmation, a new link is on its way."
         }
+        "reset-limited" | "verification-limited" => {
+            "No new mail was sent: at most one mail a minute, and five an hour, go to one \
+             address, and this one has had its share. Check your mail (and its spam folder), \
+             or try again later."
+        }
         _ => return None,
     })
 }
@@ -473,6 +529,22 @@ async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(view::CSS)
+}
+
+/// `GET /static/favicon.svg`: the embedded icon.
+async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(view::FAVICON)
+}
+
+/// The problem of a form whose two new passwords differ, beside the second one.
+fn passwords_differ(field: &'static str) -> Problem {
+    Problem::new(
+        "The two passwords differ: type the same password twice.",
+        Some(field),
+    )
 }
 
 /// 405, as a page, with the `Allow` header RFC 9110 requires.
@@ -533,6 +605,24 @@ mod tests {
             sentence(&throttled),
             "Too many attempts. Wait 15 minutes and try again."
         );
+    }
+
+    #[test]
+    fn a_browsers_accept_prefers_html_and_a_programs_does_not() {
+        let chromium = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
+                        image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+        let firefox = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(prefers_html(chromium) && prefers_html(firefox));
+        for program in [
+            "*/*",
+            "application/json",
+            "text/html, application/json",
+            "text/html;q=0.5, */*",
+            "text/*",
+            "",
+        ] {
+            assert!(!prefers_html(program), "{program}");
+        }
     }
 
     #[test]

@@ -4,10 +4,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
-use super::view::{Field, Form, Page, Problem};
-use super::{about, local_path, notice, query_param, sentence, About, Visit};
-use super::{sign_in, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
-use crate::{ApiError, CurrentUser, Fields};
+use super::view::{Field, Form, Link, Page, Problem};
+use super::{about, local_path, notice, passwords_differ, query_param, sentence, About, Visit};
+use super::{sign_in, CsrfForm, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
+use crate::{ApiError, CurrentUser};
 
 /// `GET /signup`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
@@ -18,6 +18,10 @@ pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
 
 fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
     let min = visit.authd.auth().config().min_password_len;
+    let mut password = Field::new_password("password", "password", min);
+    password.label = "Password";
+    let mut again = Field::password_again(&password, "password-again", "password_again");
+    again.label = "Repeat the password";
     let form = Form::new(
         &visit.base,
         SIGNUP,
@@ -25,7 +29,8 @@ fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
         "Create account",
     )
     .field(Field::email("email", email))
-    .field(Field::new_password("password", "password", min))
+    .field(password)
+    .field(again)
     .with_problem(problem.as_ref());
     let mut page = visit
         .page("Create an account")
@@ -35,39 +40,51 @@ fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
     page
 }
 
+/// The problem of a sign-up or sign-in form for `error`, beside its field.
+fn problem_of(error: &ApiError) -> Problem {
+    let field = match about(error) {
+        About::Email => Some("email"),
+        About::Password | About::NewPassword => Some("password"),
+        About::Page => None,
+    };
+    Problem::new(sentence(error), field)
+}
+
 /// `POST /signup`: registers, then signs in, then `/account?m=welcome`.
-pub(super) async fn sign_up(
-    request: HttpRequest,
-    fields: Result<Fields, ApiError>,
-) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let fields = or_answer!(visit.form(fields));
+pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpResponse {
+    let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
+    let again = fields.required("password_again").unwrap_or_default();
     let registered = async {
         let typed = fields.required("email")?;
         let password = fields.required("password")?;
+        if password != again {
+            return Ok(None);
+        }
         let client = visit.authd.client_ip(&request);
         let (email, again) = (typed.clone(), password.clone());
         visit
             .authd
             .hashing(client, move |auth| auth.register_user(&email, &again))
             .await?;
-        Ok::<_, ApiError>((typed, password))
+        Ok::<_, ApiError>(Some((typed, password)))
     };
     let (typed, password) = match registered.await {
-        Ok(registered) => registered,
-        Err(error) if error.status().is_server_error() => return visit.failure(&error),
+        Ok(Some(registered)) => registered,
+        Ok(None) => {
+            let page = signup(&visit, &email, Some(passwords_differ("password-again")));
+            return visit.answer(&page, StatusCode::BAD_REQUEST);
+        }
         Err(error) => {
-            let field = match about(&error) {
-                About::Email => Some("email"),
-                About::Password | About::NewPassword => Some("password"),
-                About::Page => None,
-            };
-            let problem = Problem {
-                text: sentence(&error),
-                field,
-            };
-            return visit.answer(&signup(&visit, &email, Some(problem)), error.status());
+            let mut problem = problem_of(&error);
+            if matches!(error, ApiError::Auth(AuthError::UserAlreadyExists(_))) {
+                problem.link = Some(Link {
+                    href: format!("{}{LOGIN}", visit.base),
+                    text: "Sign in with this address",
+                });
+            }
+            // A server error too keeps what was typed, so trying again is one press.
+            return visit.refuse(&signup(&visit, &email, Some(problem)), &error);
         }
     };
     if visit.authd.auth().requires_verified_email() {
@@ -117,9 +134,8 @@ fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem
 }
 
 /// `POST /login`: signs in and goes to `next` (a local path) or `/account`.
-pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError>) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    let fields = or_answer!(visit.form(fields));
+pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse {
+    let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
     let next = fields.required("next").ok();
     let attempt = async {
@@ -137,18 +153,8 @@ pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError
             let _ = response.add_cookie(&visit.authd.session_cookie(&token));
             response
         }
-        Err(error) if error.status().is_server_error() => visit.failure(&error),
         Err(error) => {
-            let field = match about(&error) {
-                About::Email => Some("email"),
-                About::Password | About::NewPassword => Some("password"),
-                About::Page => None,
-            };
-            let problem = Problem {
-                text: sentence(&error),
-                field,
-            };
-            let mut page = login(&visit, &email, next.as_deref(), Some(problem));
+            let mut page = login(&visit, &email, next.as_deref(), Some(problem_of(&error)));
             if matches!(error, ApiError::Auth(AuthError::EmailNotVerified)) {
                 page = page.form(
                     Form::new(
@@ -162,27 +168,16 @@ pub(super) async fn log_in(request: HttpRequest, fields: Result<Fields, ApiError
                     .quiet(),
                 );
             }
-            let mut response = visit.answer(&page, error.status());
-            if let Some(secs) = super::retry_after(&error) {
-                response.headers_mut().insert(
-                    actix_web::http::header::RETRY_AFTER,
-                    actix_web::http::header::HeaderValue::from(secs),
-                );
-            }
-            response
+            // A server error too keeps what was typed, so trying again is one press.
+            visit.refuse(&page, &error)
         }
     }
 }
 
 /// `POST /logout`: ends this session (the account's others stay), clears the cookie, and
 /// goes to `/login?m=signed-out`. Without a live session it only clears the cookie.
-pub(super) async fn log_out(
-    request: HttpRequest,
-    user: Result<CurrentUser, ApiError>,
-    fields: Result<Fields, ApiError>,
-) -> HttpResponse {
-    let visit = or_answer!(Visit::of(&request));
-    or_answer!(visit.form(fields));
+pub(super) async fn log_out(user: Result<CurrentUser, ApiError>, form: CsrfForm) -> HttpResponse {
+    let visit = form.visit;
     match user {
         Ok(user) => {
             let (id, current) = (user.id(), user.session_id().to_owned());

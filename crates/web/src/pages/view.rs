@@ -125,10 +125,23 @@ impl Page {
     }
 }
 
-/// An error message, and the id of the input it is about.
+/// An error message, the id of the input it is about, and where to go instead.
 pub(crate) struct Problem {
     pub(crate) text: String,
     pub(crate) field: Option<&'static str>,
+    /// A way out shown under the message at the top ("Sign in with this address").
+    pub(crate) link: Option<Link>,
+}
+
+impl Problem {
+    /// `text`, about the input `field` (if any).
+    pub(crate) fn new(text: impl Into<String>, field: Option<&'static str>) -> Self {
+        Problem {
+            text: text.into(),
+            field,
+            link: None,
+        }
+    }
 }
 
 /// A link.
@@ -202,6 +215,7 @@ impl Form {
         if let Some(Problem {
             text,
             field: Some(id),
+            ..
         }) = problem
         {
             for field in &mut self.fields {
@@ -273,14 +287,25 @@ impl Field {
         }
     }
 
-    /// A new password: the minimum length as a hint and a `minlength` (the server checks it
-    /// again, by the auth layer's rules).
+    /// A new password: its length in words as a hint, the minimum as a `minlength` (the server
+    /// checks both again, by the auth layer's rules).
     pub(crate) fn new_password(id: &'static str, name: &'static str, min: usize) -> Self {
         let mut field = Field::password(id, name, "New password", "new-password");
-        if min > 1 {
-            field.hint = Some(format!("At least {min} characters."));
+        field.hint = Some(if min > 1 {
             field.minlength = Some(min);
-        }
+            format!("At least {min} characters; up to {MOST_LETTERS} letters, digits and symbols.")
+        } else {
+            format!("Up to {MOST_LETTERS} letters, digits and symbols.")
+        });
+        field
+    }
+
+    /// The same new password again (`id` and `name` are the first one's with `-again` and
+    /// `_again`), so a slip of the finger is caught before it becomes the password: the
+    /// pages have no script to show what was typed.
+    pub(crate) fn password_again(first: &Field, id: &'static str, name: &'static str) -> Self {
+        let mut field = Field::password(id, name, "Repeat the new password", "new-password");
+        field.minlength = first.minlength;
         field
     }
 
@@ -301,7 +326,8 @@ impl Field {
 pub(crate) struct Account {
     pub(crate) email: String,
     pub(crate) sessions: Vec<Device>,
-    /// Forms for each other session ("Sign out"), in the order of `sessions`.
+    /// The token of the one form around the devices: each device's button posts its id to
+    /// `revoke_action`, this device's button posts to `logout_action` (its `formaction`).
     pub(crate) csrf: String,
     pub(crate) revoke_action: String,
     pub(crate) logout_action: String,
@@ -356,6 +382,13 @@ pub(crate) fn device_name(user_agent: Option<&str>) -> String {
 }
 
 pub(crate) use auth::utc_minute;
+
+/// bcrypt's 72 bytes, in the words a person uses: plain letters, digits and symbols take one
+/// byte each in UTF-8.
+pub(crate) const MOST_LETTERS: usize = auth::MAX_PASSWORD_BYTES;
+
+/// The icon, embedded in the binary.
+pub(crate) const FAVICON: &str = include_str!("static/favicon.svg");
 
 #[cfg(test)]
 mod tests {

@@ -232,8 +232,10 @@ fn uuid_like() -> String {
 #[tokio::test]
 async fn resend_refuses_a_malformed_email_with_400_as_registration_does_and_mails_nothing() {
     let sink = SmtpSink::start();
-    let config = mail_config(sink.port, true);
-    for app in spawn_apps_with(config, web::WebOptions::default()).await {
+    // One mail config (one outbox) per app.
+    for db in auth::testing::TestDatabase::all() {
+        let config = mail_config(sink.port, true);
+        let app = spawn_on(db, config, web::WebOptions::default()).await;
         for malformed in ["bob", "bob@", "@x.io", "a@b@x.io", "bob <b@x.io>"] {
             let registration = app.post_users(malformed, "pw").await;
             let expected = json_body(registration, 400).await;

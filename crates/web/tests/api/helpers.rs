@@ -346,7 +346,8 @@ pub async fn assert_error(response: Response, status: u16, message: &str) {
 }
 
 /// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, on a port the
-/// system picks, writing what it accepts into a temporary folder; stopped when dropped.
+/// system picks, writing what it accepts into a temporary folder; stopped when dropped. The one
+/// launcher of the sink: the process tests include this file.
 pub struct SmtpSink {
     child: std::process::Child,
     pub port: u16,
@@ -380,7 +381,7 @@ impl SmtpSink {
         Self::start_with(&[])
     }
 
-    /// With extra arguments (`--refuse N`, `--reject`); waits until it listens.
+    /// With extra arguments (see `scripts/smtp-sink.py`); waits until it listens.
     pub fn start_with(extra: &[&str]) -> SmtpSink {
         let mut sink = Self::spawn(extra);
         sink.expect("listening");
@@ -388,7 +389,7 @@ impl SmtpSink {
     }
 
     /// A server that is down: its port is taken (bound) but refuses connections until
-    /// [`SmtpSink::open`].
+    /// [`SmtpSink::open`]. Also a port where nothing answers, for as long as it lives.
     pub fn down() -> SmtpSink {
         let mut sink = Self::spawn(&["--hold"]);
         sink.expect("bound");
@@ -424,16 +425,34 @@ impl SmtpSink {
         }
     }
 
-    /// Reads the sink's next line, `<what> <port>`, and takes the port from it.
+    /// Reads the sink's next two lines, `<what>` and `port N`, and takes the port.
     fn expect(&mut self, what: &str) {
         use std::io::BufRead;
         let mut line = String::new();
         self.said.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), what, "the SMTP sink did not start");
+        line.clear();
+        self.said.read_line(&mut line).unwrap();
         let port = line
             .trim()
-            .strip_prefix(what)
-            .and_then(|port| port.trim().parse().ok());
-        self.port = port.unwrap_or_else(|| panic!("the SMTP sink said {line:?}, not {what}"));
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok());
+        self.port = port.unwrap_or_else(|| panic!("the SMTP sink said {line:?}, not its port"));
+    }
+
+    /// The sink's counts: `connections`, `peak_sessions`, `auth_ok`, `auth_failed`.
+    pub fn stats(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("stats.txt")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Every line clients sent so far: `{"conn", "tls", "line"}`.
+    pub fn conversation(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("conversation.jsonl")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
     }
 
     /// Every mail received so far, in order.
@@ -461,6 +480,20 @@ impl SmtpSink {
         }
         panic!("{count} mails did not arrive: {:?}", self.mails().len());
     }
+
+    /// As [`SmtpSink::wait_for`], blocking the thread (for the process tests, which run
+    /// without a runtime).
+    #[allow(dead_code)]
+    pub fn wait_for_blocking(&self, count: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{count} mails did not arrive: {:?}", self.mails().len());
+    }
 }
 
 impl Drop for SmtpSink {
@@ -472,6 +505,15 @@ impl Drop for SmtpSink {
 
 /// Mail through the SMTP server on `port` (plain text: it is loopback), with quick retries.
 pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
+    mail_config_with(port, require_verified_email, |_| {})
+}
+
+/// As `mail_config`, with the outbox's options changed by `tune`.
+pub fn mail_config_with(
+    port: u16,
+    require_verified_email: bool,
+    tune: impl FnOnce(&mut auth::OutboxOptions),
+) -> AuthConfig {
     let settings: auth::SmtpSettings = format!("smtp://127.0.0.1:{port}?tls=none").parse().unwrap();
     let mailer = auth::SmtpMailer::new(
         &settings,
@@ -484,6 +526,7 @@ pub fn mail_config(port: u16, require_verified_email: bool) -> AuthConfig {
     options.first_retry = std::time::Duration::from_millis(100);
     options.max_retry = std::time::Duration::from_millis(300);
     options.give_up_after = std::time::Duration::from_secs(60);
+    tune(&mut options);
     let mut config = test_config();
     config.mail = Some(auth::MailConfig::new(
         auth::Outbox::start(mailer, options),

@@ -248,12 +248,15 @@ async fn json_that_repeats_a_field_gets_400_and_registers_no_one() {
 #[tokio::test]
 async fn an_address_that_grows_when_lower_cased_is_refused_so_none_is_stored_unusable() {
     for app in spawn_apps().await {
-        // 254 characters as sent; `İ` lower-cases to two, so 255 would be stored.
-        let grows = format!("{}\u{130}@x.io", "a".repeat(248));
+        // 254 characters as sent; `İ` lower-cases to two, so 255 would be stored. (The length
+        // is in the domain: a mail server takes at most 64 bytes before the @.)
+        let domain = |last: usize| format!("{0}.{0}.{0}.{1}.io", "a".repeat(63), "a".repeat(last));
+        let grows = format!("a\u{130}@{}", domain(56));
+        assert_eq!(grows.chars().count(), 254);
         let res = app.post_users(&grows, "pw").await;
         assert_error(res, 400, "email must be at most 254 characters").await;
         // One character shorter fits, and the echoed address works for every later request.
-        let fits = format!("{}\u{130}@x.io", "a".repeat(247));
+        let fits = format!("a\u{130}@{}", domain(55));
         let echoed = json_body(app.post_users(&fits, "pw").await, 200).await["email"]
             .as_str()
             .unwrap()
@@ -261,5 +264,53 @@ async fn an_address_that_grows_when_lower_cased_is_refused_so_none_is_stored_unu
         assert_eq!(echoed.chars().count(), 254);
         assert_eq!(app.post_sessions(&echoed, "pw").await.status(), 200);
         assert_eq!(app.post_reset_password(&echoed).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn post_users_refuses_addresses_no_mail_server_accepts_and_says_why() {
+    let local = "email must have only letters, digits, dots between them and \
+                 !#$%&'*+-/=?^_`{|}~ before the @, at most 64 bytes";
+    let domain = "email domain must be a host name such as example.com \
+                  (no IP address, no trailing dot)";
+    let scripts = "email domain must not mix alphabets within a name \
+                   (such as a Cyrillic letter among Latin ones)";
+    for app in spawn_apps().await {
+        for (email, message) in [
+            (r#""victim"@x.io"#, local),
+            (r#"vic\tim@x.io"#, local),
+            ("bob,eve@x.io", local),
+            ("bob\u{ff20}evil@x.io", local),
+            ("bob@x.io.", domain),
+            ("bob@[127.0.0.1]", domain),
+            ("bob@localhost", domain),
+            ("bob@\u{440}aypal.com", scripts),
+        ] {
+            let res = app.post_users(email, "pw").await;
+            assert_error(res, 400, message).await;
+        }
+        // A full-width at sign alone is no at sign at all.
+        let res = app.post_users("bob\u{ff20}x.io", "pw").await;
+        assert_error(res, 400, "email must look like name@domain").await;
+    }
+}
+
+#[tokio::test]
+async fn a_domain_is_stored_and_answered_in_its_canonical_form() {
+    for app in spawn_apps().await {
+        let res = app.post_users("Bob@\u{ff38}\u{ff39}.io", "pw").await;
+        assert_eq!(
+            json_body(res, 200).await,
+            json!({"email": "bob@xy.io", "message": "user created"})
+        );
+        for typed in ["bob@xy.io", "BOB@\u{ff38}\u{ff39}.IO"] {
+            let res = app.post_sessions(typed, "pw").await;
+            assert_eq!(
+                json_body(res, 200).await,
+                json!({"email": "bob@xy.io", "message": "logged in"})
+            );
+        }
+        let res = app.post_users("bob@XY.io", "pw").await;
+        assert_error(res, 400, "email already registered").await;
     }
 }

@@ -1,12 +1,42 @@
-//! What a client cannot hold: connections and read time are bounded.
+//! What a client cannot hold: connections (over all, and per client address) and read time
+//! are bounded, and so are the password checks one address may make.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use web::WebOptions;
 
 use crate::helpers::*;
+
+/// Every wait in the tests below ends by then, so a regression fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A connection to `app` from `ip` (any 127.x.y.z works on Linux loopback).
+async fn connect_from(app: &TestApp, ip: &str) -> TcpStream {
+    let address: SocketAddr = app
+        .address
+        .strip_prefix("http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(ip.parse::<IpAddr>().unwrap(), 0))
+        .unwrap();
+    socket.connect(address).await.unwrap()
+}
+
+/// Everything the server sends until it closes the connection (a reset counts as a close),
+/// or `None` if it is still open after `LIMIT`.
+async fn until_closed(mut stream: TcpStream) -> Option<String> {
+    let mut answer = Vec::new();
+    match tokio::time::timeout(LIMIT, stream.read_to_end(&mut answer)).await {
+        Err(_) => None,
+        Ok(_) => Some(String::from_utf8_lossy(&answer).into_owned()),
+    }
+}
 
 /// Opens a connection that sends a login's head, promises a 10-byte body, and never sends it.
 async fn slow_body(app: &TestApp) -> TcpStream {
@@ -49,6 +79,8 @@ async fn logins_and_probes_are_answered_during_a_slow_body_flood_which_times_out
     let options = {
         let mut options = WebOptions::default();
         options.request_timeout = timeout;
+        // The flood and the probes share 127.0.0.1; this is about the timeout, not the cap.
+        options.max_connections_per_ip = 200;
         options
     };
     let app = spawn_on(
@@ -148,4 +180,245 @@ async fn past_max_connections_new_ones_wait_and_are_served_when_a_slot_frees() {
         .unwrap();
     assert_eq!(status, 200);
     drop(held);
+}
+
+#[tokio::test]
+async fn a_slow_request_head_gets_408_and_a_closed_connection() {
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(1);
+        options
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    let mut stream = connect_from(&app, "127.0.0.1").await;
+    // Half a head, and then nothing.
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: authd\r\n")
+        .await
+        .unwrap();
+    let answer = until_closed(stream)
+        .await
+        .expect("a slow head held its connection");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+}
+
+/// `n` connections from `ip` that send nothing.
+async fn idle_connections(app: &TestApp, ip: &str, n: usize) -> Vec<TcpStream> {
+    let mut flood = Vec::new();
+    for _ in 0..n {
+        flood.push(connect_from(app, ip).await);
+    }
+    flood
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_every_connection_slot() {
+    // Slow connections never time out here: only the per-address cap can free a slot.
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(300);
+        options.max_connections = 8;
+        options.max_connections_per_ip = 2;
+        options
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    // More than every slot there is (at least one per worker, one worker per core).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let n = 2 * cores.max(8) + 4;
+    let flood = idle_connections(&app, "127.0.0.2", n).await;
+
+    // Another address is served (before, it waited for a slow connection to time out).
+    let other = reqwest::Client::builder().timeout(LIMIT).build().unwrap();
+    let res = other.get(app.url("/healthz")).send().await;
+    assert_eq!(res.expect("/healthz was not answered").status(), 200);
+    let res = other
+        .post(app.url("/sessions"))
+        .form(&[("email", "bob@x.io"), ("password", "pw")])
+        .send()
+        .await;
+    assert_eq!(res.expect("the login was not answered").status(), 200);
+
+    // Of the flood, the server keeps two and closed every other one.
+    let mut reads = tokio::task::JoinSet::new();
+    for stream in flood {
+        reads.spawn(until_closed(stream));
+    }
+    let closed = async {
+        let mut closed = 0;
+        while closed < n - 2 {
+            let answer = reads.join_next().await.unwrap().unwrap();
+            assert_eq!(
+                answer.as_deref(),
+                Some(""),
+                "an idle connection was answered"
+            );
+            closed += 1;
+        }
+    };
+    tokio::time::timeout(LIMIT, closed)
+        .await
+        .expect("the connections over the cap were not closed");
+    let text = app.get_path("/metrics").await.text().await.unwrap();
+    let refused = format!("authd_connections_refused_total {}", n - 2);
+    assert!(text.lines().any(|line| line == refused), "{text}");
+    // The two kept are still open: closing them frees the address's slots.
+    assert!(!reads.is_empty());
+    reads.abort_all();
+    let mut again = None;
+    for _ in 0..600 {
+        let mut stream = connect_from(&app, "127.0.0.2").await;
+        let head = b"GET /healthz HTTP/1.1\r\nHost: authd\r\nConnection: close\r\n\r\n";
+        if stream.write_all(head).await.is_ok() {
+            let answer = until_closed(stream).await.unwrap_or_default();
+            if answer.starts_with("HTTP/1.1 200 ") {
+                again = Some(answer);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(again.is_some(), "the address's slots were not freed");
+}
+
+#[tokio::test]
+async fn a_request_on_a_connection_over_the_cap_gets_429_or_a_close_and_reaches_no_route() {
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(300);
+        options.max_connections_per_ip = 1;
+        options
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    // Admitted for sure (it was answered), then busy with a body that never comes. Workers
+    // take connections in parallel, so a connection merely opened first may be counted second.
+    let mut held = connect_from(&app, "127.0.0.2").await;
+    held.write_all(b"GET /healthz HTTP/1.1\r\nHost: authd\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = [0u8; 12];
+    held.read_exact(&mut answer).await.unwrap();
+    assert_eq!(&answer, b"HTTP/1.1 200");
+    held.write_all(
+        b"POST /users HTTP/1.1\r\nHost: authd\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let body = "email=carol%40x.io&password=pw";
+    for _ in 0..5 {
+        let mut stream = connect_from(&app, "127.0.0.2").await;
+        let request = format!(
+            "POST /users HTTP/1.1\r\nHost: authd\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        // The server may have closed it already: then the write or the read fails.
+        let _ = stream.write_all(request.as_bytes()).await;
+        let answer = until_closed(stream)
+            .await
+            .expect("a connection over the cap stayed open");
+        // Read before the server shut its reading side: answered; after: closed unanswered.
+        if !answer.is_empty() {
+            assert!(answer.starts_with("HTTP/1.1 429 "), "{answer}");
+            assert!(answer.contains("\r\nretry-after: 1\r\n"), "{answer}");
+            assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+            assert!(
+                answer.ends_with(
+                    "\r\n\r\n{\"message\":\"too many connections from this address\"}\n"
+                ),
+                "{answer}"
+            );
+        }
+    }
+    // None of them reached the route: the address is still free.
+    assert_eq!(app.post_users("carol@x.io", "pw").await.status(), 200);
+}
+
+#[tokio::test]
+async fn connections_from_a_trusted_proxy_are_not_capped() {
+    let options = {
+        let mut options = WebOptions::default();
+        options.request_timeout = Duration::from_secs(300);
+        options.max_connections_per_ip = 1;
+        options.trusted_proxies = "127.0.0.2".parse().unwrap();
+        options
+    };
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    let _held = idle_connections(&app, "127.0.0.2", 3).await;
+    let mut stream = connect_from(&app, "127.0.0.2").await;
+    let head = b"GET /healthz HTTP/1.1\r\nHost: authd\r\nConnection: close\r\n\r\n";
+    stream.write_all(head).await.unwrap();
+    let answer = until_closed(stream).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+}
+
+/// The per-IP rate's 429: its `Retry-After` and message.
+async fn assert_ip_rate_refused(res: reqwest::Response) {
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let message = format!("too many login attempts from this address, retry in {retry} seconds");
+    assert_error(res, 429, &message).await;
+}
+
+#[tokio::test]
+async fn password_changes_and_account_deletions_count_toward_the_per_ip_login_rate() {
+    // Two checks of a password a minute per address: a login, then one more.
+    let options = {
+        let mut options = WebOptions::default();
+        options.login_rate_per_ip = std::num::NonZeroU32::new(2);
+        options
+    };
+    for app in spawn_apps_with(test_config(), options).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let session = app.log_in("bob@x.io", "pw").await;
+        let res = app
+            .put_profile_password(Some(&session), "wrong", "new")
+            .await;
+        assert_eq!(res.status(), 401, "{}", app.backend);
+        // The address has used its two: both operations are refused before any bcrypt.
+        assert_ip_rate_refused(app.delete_profile(Some(&session), "pw").await).await;
+        let res = app.put_profile_password(Some(&session), "pw", "new").await;
+        assert_ip_rate_refused(res).await;
+        // Nothing changed: the account is there, with its password.
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+        // Another address has its own allowance, with the same session.
+        let elsewhere = reqwest::Client::builder()
+            .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let res = elsewhere
+            .delete(app.url("/profile"))
+            .header("cookie", format!("session_id={session}"))
+            .form(&[("password", "pw")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", app.backend);
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
+    }
 }

@@ -170,7 +170,7 @@ async fn a_throttled_login_runs_no_bcrypt() {
         app.post_users("bob@x.io", "pw").await;
         assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
         // A hash of cost 31: one verify of it takes about a day, so an answer at all means
-        // none ran (the time a throttled answer takes is in bench/run, W9).
+        // none ran (the time a throttled answer takes is in bench/run, W11).
         let a_day_to_verify = auth::testing::TEST_HASH.replacen("$04$", "$31$", 1);
         app.database().execute(&format!(
             "UPDATE users SET hashed_password = '{a_day_to_verify}' WHERE email = 'bob@x.io'"

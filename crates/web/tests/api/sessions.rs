@@ -357,3 +357,60 @@ async fn deleting_the_account_ends_everything_and_frees_the_email() {
         first.log_in("bob@x.io", "new").await;
     }
 }
+
+#[tokio::test]
+async fn with_the_minimum_idle_timeout_a_client_polling_every_5_seconds_stays_signed_in() {
+    let mut config = test_config();
+    config.session_idle_timeout = std::time::Duration::from_secs(60);
+    for app in spawn_apps_with(config, WebOptions::default()).await {
+        let cookie = app.logged_in("bob@x.io", "pw").await;
+        for step in 1..=36 {
+            app.clock.advance(std::time::Duration::from_secs(5));
+            let status = profile_status(&app, &cookie).await;
+            assert_eq!(
+                status,
+                200,
+                "{}: signed out after {} s",
+                app.backend,
+                step * 5
+            );
+        }
+        app.clock.advance(std::time::Duration::from_secs(60));
+        assert_eq!(profile_status(&app, &cookie).await, 403, "{}", app.backend);
+    }
+}
+
+#[tokio::test]
+async fn device_names_are_shown_without_bidirectional_overrides() {
+    for app in spawn_apps_with(sessions_config(5), WebOptions::default()).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let agent = "Evil\u{202e}gpj.exe\u{202c} \u{2066}Chrome/1\u{2069}\u{200f}";
+        let res = app
+            .client
+            .post(app.url("/sessions"))
+            .header("user-agent", agent)
+            .form(&[("email", "bob@x.io"), ("password", "pw")])
+            .send()
+            .await
+            .unwrap();
+        let cookie = session_cookie(&res).unwrap();
+        let sessions = sessions_of(&app, &cookie).await;
+        assert_eq!(
+            sessions[0]["user_agent"], "Evilgpj.exe Chrome/1",
+            "{}",
+            app.backend
+        );
+        let page = app
+            .client
+            .get(app.url("/account"))
+            .header("cookie", format!("session_id={cookie}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        for c in ['\u{202e}', '\u{202c}', '\u{2066}', '\u{2069}', '\u{200f}'] {
+            assert!(!html.contains(c), "{}: {c:?} on /account", app.backend);
+        }
+    }
+}

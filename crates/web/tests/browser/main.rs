@@ -48,6 +48,7 @@ async fn sign_up(browser: &Client, app: &App, email: &str, password: &str) {
     wait_for_heading(browser, "Create an account").await;
     fill(browser, "email", email).await;
     fill(browser, "password", password).await;
+    fill(browser, "password-again", password).await;
     press(browser, "Create account").await;
     wait_for_heading(browser, "Your account").await;
 }
@@ -138,6 +139,7 @@ async fn a_reset_link_sets_a_new_password_and_ends_the_old_sessions() {
         wait_for_heading(&browser, "Set a new password").await;
         shots.take(&browser, "form").await;
         fill(&browser, "new-password", "new password").await;
+        fill(&browser, "new-password-again", "new password").await;
         press(&browser, "Set password").await;
         wait_for_heading(&browser, "Sign in").await;
         assert_eq!(location(&browser).await, "/login?m=password-reset");
@@ -147,16 +149,18 @@ async fn a_reset_link_sets_a_new_password_and_ends_the_old_sessions() {
         wait_for_heading(&browser, "Sign in").await;
         sign_in(&browser, "ada@example.com", "new password").await;
         wait_for_heading(&browser, "Your account").await;
-        // The link is used up.
+        // The link is used up, and opening it says so at once.
         browser
             .goto(&app.url(&format!("/reset?token={}", token.expose())))
             .await
             .unwrap();
         wait_for_heading(&browser, "Set a new password").await;
-        fill(&browser, "new-password", "third password").await;
-        press(&browser, "Set password").await;
-        wait_for_heading(&browser, "Set a new password").await;
-        assert!(main_text(&browser).await.contains("This link is not valid"));
+        let text = main_text(&browser).await;
+        assert!(
+            text.contains("This link has expired or was used already."),
+            "{text}"
+        );
+        assert!(text.contains("Ask for a new link"), "{text}");
         shots.take(&browser, "used-link").await;
     })
     .await;
@@ -204,6 +208,7 @@ async fn forgot_password_mail_link_sets_a_new_password_and_ends_the_old_sessions
         wait_for_heading(&phone, "Set a new password").await;
         shots.take(&phone, "reset").await;
         fill(&phone, "new-password", "new password").await;
+        fill(&phone, "new-password-again", "new password").await;
         press(&phone, "Set password").await;
         wait_for_heading(&phone, "Sign in").await;
         assert_eq!(location(&phone).await, "/login?m=password-reset");
@@ -392,4 +397,118 @@ async fn pages_fit_a_360_pixel_phone_without_horizontal_scrolling() {
         assert!(wide.as_u64().unwrap() > 360, "{wide}");
     })
     .await;
+}
+
+/// Waits until the page says `words` in its main part.
+async fn wait_for_text(browser: &Client, words: &str) {
+    for _ in 0..100 {
+        if main_text(browser).await.contains(words) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{words:?} not on the page: {}", main_text(browser).await);
+}
+
+/// The pages a first-time user got stuck on, as they look now, on a desktop and at 360 px
+/// (light, the only scheme), each without horizontal scrolling: the sign-up with its repeated
+/// password and its two problems (different passwords, an address already registered), the
+/// account page, a stale reset and a stale confirmation link, the mail limit's notice, and
+/// `/forgot` without mail.
+#[tokio::test]
+async fn the_pages_where_people_got_stuck_read_well_on_a_desktop_and_a_phone() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let sink = helpers::SmtpSink::start();
+    let app = App::spawn(helpers::mail_config(sink.port, true)).await;
+    let plain = App::spawn(AuthConfig::default()).await;
+    app.auth.register_user("ada@example.com", "pw").unwrap();
+    for (name, browser) in [
+        ("desktop", driver.browser(1280, 1000).await),
+        ("phone", driver.phone(360, 800).await),
+    ] {
+        let mut shots = Shots::new(if name == "phone" {
+            "stuck-360"
+        } else {
+            "stuck-desktop"
+        });
+        closing(&[&browser], async {
+            let no_scroll = |path: &'static str| {
+                let browser = browser.clone();
+                async move {
+                    let widths = browser
+                        .execute(
+                            "return [document.documentElement.scrollWidth, window.innerWidth];",
+                            vec![],
+                        )
+                        .await
+                        .unwrap();
+                    let scroll = widths[0].as_u64().unwrap();
+                    let inner = widths[1].as_u64().unwrap();
+                    assert!(scroll <= inner, "{path}: {scroll} px in {inner} px");
+                }
+            };
+            browser.goto(&app.url("/signup")).await.unwrap();
+            wait_for_heading(&browser, "Create an account").await;
+            shots.take(&browser, "signup").await;
+            fill(&browser, "email", "bob@example.com").await;
+            fill(&browser, "password", "correct horse").await;
+            fill(&browser, "password-again", "correct hose").await;
+            press(&browser, "Create account").await;
+            wait_for_text(&browser, "The two passwords differ").await;
+            no_scroll("/signup mismatch").await;
+            shots.take(&browser, "signup-passwords-differ").await;
+            fill(&browser, "email", "ada@example.com").await;
+            fill(&browser, "password", "pw").await;
+            fill(&browser, "password-again", "pw").await;
+            press(&browser, "Create account").await;
+            wait_for_text(&browser, "Sign in with this address").await;
+            no_scroll("/signup registered").await;
+            shots.take(&browser, "signup-already-registered").await;
+
+            browser.goto(&app.url("/verify?token=stale")).await.unwrap();
+            wait_for_heading(&browser, "Confirm your address").await;
+            wait_for_text(&browser, "This link has expired or was used already.").await;
+            no_scroll("/verify stale").await;
+            shots.take(&browser, "verify-stale").await;
+            let dan = format!("dan-{name}@example.com");
+            fill(&browser, "email", &dan).await;
+            press(&browser, "Mail me a new confirmation link").await;
+            wait_for_heading(&browser, "Sign in").await;
+            wait_for_text(&browser, "a new link is on its way").await;
+            shots.take(&browser, "verification-sent").await;
+            browser.goto(&app.url("/verify?token=stale")).await.unwrap();
+            wait_for_heading(&browser, "Confirm your address").await;
+            fill(&browser, "email", &dan).await;
+            press(&browser, "Mail me a new confirmation link").await;
+            wait_for_text(&browser, "No new mail was sent").await;
+            no_scroll("/login limited").await;
+            shots.take(&browser, "verification-limited").await;
+
+            browser.goto(&app.url("/reset?token=stale")).await.unwrap();
+            wait_for_heading(&browser, "Set a new password").await;
+            wait_for_text(&browser, "Ask for a new link").await;
+            no_scroll("/reset stale").await;
+            shots.take(&browser, "reset-stale").await;
+
+            browser.goto(&plain.url("/forgot")).await.unwrap();
+            wait_for_heading(&browser, "Forgot your password?").await;
+            no_scroll("/forgot without mail").await;
+            shots.take(&browser, "forgot-without-mail").await;
+            browser.goto(&plain.url("/signup")).await.unwrap();
+            wait_for_heading(&browser, "Create an account").await;
+            fill(&browser, "email", &format!("carol-{name}@example.com")).await;
+            fill(&browser, "password", "pw").await;
+            fill(&browser, "password-again", "pw").await;
+            press(&browser, "Create account").await;
+            wait_for_heading(&browser, "Your account").await;
+            no_scroll("/account").await;
+            shots.take(&browser, "account").await;
+            // The root, opened as a person opens it, is the account page.
+            browser.goto(&plain.url("/")).await.unwrap();
+            wait_for_heading(&browser, "Your account").await;
+        })
+        .await;
+    }
 }
