@@ -795,6 +795,37 @@ def login_writes(name, database_url, seeder, workdir, args, n):
     return {"throttling off (bench flags)": per(off), "throttling on (defaults)": per(on)}
 
 
+def w11(server, n):
+    """W11, on an authd with the defaults (throttling on): `n` failed logins of seeded accounts
+    and `n` of addresses nobody has, interleaved, one at a time (each address fails once); then
+    an address locked by 10 failures, tried `n` times. Medians in ms. The tests check that both
+    failures run one verify at the configured cost and commit the same writes, and that a
+    throttled login runs no bcrypt; this is what that costs in time."""
+    pct = lambda ts, p: ts[min(len(ts) - 1, int(round(p * (len(ts) - 1))))]
+
+    def timed(email, status):
+        body = f"email={email.replace('@', '%40')}&password=wrong-{os.getpid()}"
+        t = time.perf_counter()
+        resp, data = server.request("POST", "/sessions", body)
+        took = (time.perf_counter() - t) * 1000.0
+        if resp.status != status:
+            raise RuntimeError(f"W11 login of {email} answered {resp.status}: {data!r}")
+        return took
+
+    tag = f"{os.getpid()}-{int(time.time())}"
+    known, unknown = [], []
+    for k in range(n):
+        known.append(timed(f"user{(k + 500) % LOGIN_ACCOUNTS + 1}@bench.test", 401))
+        unknown.append(timed(f"nobody{k}-{tag}@bench.test", 401))
+    locked = f"locked-{tag}@bench.test"
+    for _ in range(10):
+        timed(locked, 401)
+    throttled = [timed(locked, 429) for _ in range(n)]
+    known, unknown, throttled = sorted(known), sorted(unknown), sorted(throttled)
+    return {"known": pct(known, 0.5), "unknown": pct(unknown, 0.5),
+            "throttled": pct(throttled, 0.5)}
+
+
 # ---------------------------------------------------------------------------------------------
 # The database's own ceiling: pgbench's point select, interleaved with authd's W2.
 
@@ -1115,6 +1146,26 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
                 log(f"[{name}] W10 {what}: " + ", ".join(f"{ms:.0f} ms {s}" for ms, s in samples))
             log(f"[{name}] W10 slow connections: {r['opened']:,} opened, {r['closed']:,} closed "
                 f"by authd, {r['failed']:,} connects failed")
+
+        # W11: what a failed login costs, known address or not, and a throttled one.
+        if wanted("W11"):
+            w11_server = Server(database_url, args.server_flag,
+                                os.path.join(workdir, f"authd-{name}-w11.log"))
+            try:
+                r = measured("W11", w11_server.proc.pid, args,
+                             lambda: w11(w11_server, args.logins))
+            finally:
+                w11_server.stop()
+            ratio = r["unknown"] / r["known"]
+            res.add(name, "W11 failed login p50, unknown ÷ known address",
+                    f"{r['unknown']:.0f} / {r['known']:.0f} ms", "0.8–1.25", ratio,
+                    0.8 <= ratio <= 1.25, r)
+            share = r["throttled"] / r["known"]
+            res.add(name, "W11 throttled login p50 ÷ failed login p50",
+                    f"{r['throttled']:.1f} / {r['known']:.0f} ms", "≤ 0.25", share / 0.25,
+                    share <= 0.25, r)
+            log(f"[{name}] W11: failed login p50 {r['known']:.1f} ms known, {r['unknown']:.1f} ms "
+                f"unknown (ratio {ratio:.2f}); throttled {r['throttled']:.2f} ms ({share:.3f})")
     finally:
         server.stop()
     mib = server.peak_kib / 1024
@@ -1161,11 +1212,11 @@ def main():
     p.add_argument("--pgbench-secs", type=int, default=6,
                    help="PostgreSQL: seconds of each pgbench and W2 round (default 6; 3 with "
                         "--quick)")
-    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10",
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,W7,W8,W9,W10,W11",
                    help="comma-separated workloads to run (default all; the table is seeded to "
                         "--sizes either way, e.g. --workloads W4,W6 --sizes 1,2000)")
     p.add_argument("--logins", type=int, default=20,
-                   help="W6: sequential logins timed idle and under outside load (default 20)")
+                   help="W6, W11: sequential logins timed (default 20)")
     p.add_argument("--noise", type=float, default=0.10,
                    help="share of the machine other processes may use during a workload before "
                         "it is run again (default 0.10)")

@@ -2,8 +2,12 @@
 each message it accepts into DIR as NNNN.json (envelope, headers, decoded text and HTML parts,
 and the raw message), renamed into place once complete. Prints "listening" once it accepts
 connections, then a line "port N" (PORT 0 picks a free port: read it back from that line).
+With --hold it first binds the port and prints "bound" and "port N", refusing connections (a
+relay that is down, whose port nobody else can take meanwhile) until a line arrives on stdin;
+then it listens and prints "listening" and "port N".
 
 Options:
+  --hold             bound but refusing connections until a line arrives on stdin
   --refuse N         the first N messages are refused with a 451 (try again later)
   --reject           every message is refused with a 550 (a permanent failure)
   --reject-sender    every MAIL FROM is refused with a 550 (a relay that refuses the sender)
@@ -30,7 +34,9 @@ import email.policy
 import json
 import logging
 import os
+import socket
 import ssl
+import sys
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
@@ -150,6 +156,7 @@ async def main():
     parser.add_argument("folder")
     parser.add_argument("--refuse", type=int, default=0)
     parser.add_argument("--reject", action="store_true")
+    parser.add_argument("--hold", action="store_true")
     parser.add_argument("--reject-sender", action="store_true")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
@@ -185,10 +192,16 @@ async def main():
     ssl_context = tls_context(*args.implicit_tls) if implicit else None
 
     loop = asyncio.get_running_loop()
+    # Bound first, listening later: a bound socket that does not listen refuses connections,
+    # and nobody else can take its port meanwhile.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", args.port))
+    if args.hold:
+        os.write(1, b"bound\nport %d\n" % sock.getsockname()[1])
+        await loop.run_in_executor(None, sys.stdin.readline)
     server = await loop.create_server(
         lambda: Recording(sink, implicit, **options),
-        "127.0.0.1",
-        args.port,
+        sock=sock,
         ssl=ssl_context,
     )
     port = server.sockets[0].getsockname()[1]

@@ -1,9 +1,11 @@
-//! `Email::parse`: whatever it accepts satisfies every rule in the form that is stored, and
-//! parses again to itself (`parse(parse(x)) == parse(x)`), so no accepted address is one that
-//! cannot be typed in again.
+//! `Email::parse`: whatever it accepts satisfies every rule in the form that is stored (among
+//! them: no format character, Unicode's `Cf`, which hides or reorders text), and parses again
+//! to itself (`parse(parse(x)) == parse(x)`), so no accepted address is one that cannot be
+//! typed in again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use user_model::{Email, InvalidEmail, MAX_EMAIL_LEN};
 
 fuzz_target!(|raw: &str| {
@@ -27,6 +29,11 @@ fuzz_target!(|raw: &str| {
     assert!(!local.is_empty() && !domain.is_empty() && !domain.contains('@'));
     assert!(!stored.chars().any(|c| c.is_whitespace() || c.is_control()));
     assert!(!stored.contains(['<', '>']));
+    // Zero-width spaces and joiners, bidirectional controls, soft hyphens, tags…: none.
+    let format = stored
+        .chars()
+        .find(|c| c.general_category() == GeneralCategory::Format);
+    assert_eq!(format, None, "{raw:?}");
     // The address the client sent is the stored one up to case and surrounding space.
     assert_eq!(raw.trim().to_lowercase(), stored);
     // Padding with white space changes nothing.

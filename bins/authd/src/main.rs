@@ -17,7 +17,10 @@ use config::{Cli, Command, LogFormat};
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return bad_arguments(error),
+    };
     init_logging(cli.log_format);
     let mail = match cli.mail() {
         Ok(mail) => mail,
@@ -144,6 +147,24 @@ fn check_relay_in_background(mailer: SmtpMailer) {
     if let Err(error) = checked {
         tracing::warn!(%error, "could not start the SMTP relay check");
     }
+}
+
+/// `--help` and `--version` as clap prints them; a bad flag or value exits 2 with one line on
+/// stderr, as every other bad setting does (clap's own message adds a usage and a hint on
+/// lines of their own).
+fn bad_arguments(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    let text = error.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("authd: {first} (`authd --help` lists the flags)");
+    ExitCode::from(2)
 }
 
 /// Bad configuration exits 2 (as clap does for bad flags); an unreachable database exits 1.

@@ -3,66 +3,21 @@
 //! mail that waits across a restart.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+// The HTTP tests' helpers, for their SMTP sink (the one launcher of `scripts/smtp-sink.py`).
+#[allow(dead_code, unused_imports)]
+#[path = "../../../crates/web/tests/api/helpers.rs"]
+mod helpers;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use helpers::SmtpSink;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A real SMTP server on 127.0.0.1 (a port the kernel picks), writing what it accepts into a
-/// temporary folder; stopped when dropped.
-struct Sink {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Sink {
-    fn start(extra: &[&str]) -> Sink {
-        static PYTHON: OnceLock<String> = OnceLock::new();
-        let python = PYTHON.get_or_init(|| {
-            let deps = Command::new(root().join("scripts/smtp-deps"))
-                .output()
-                .unwrap();
-            assert!(deps.status.success(), "scripts/smtp-deps failed");
-            String::from_utf8(deps.stdout).unwrap().trim().to_owned()
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(python)
-            .arg(root().join("scripts/smtp-sink.py"))
-            .args(["0", &dir.path().display().to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        assert_eq!(lines.next().unwrap().unwrap(), "listening");
-        let port = lines.next().unwrap().unwrap();
-        let port = port.strip_prefix("port ").unwrap().parse().unwrap();
-        Sink { child, port, dir }
-    }
-
-    /// Waits (at most 30 s) for the first mail; returns it.
-    fn first_mail(&self) -> serde_json::Value {
-        let path = self.dir.path().join("0001.json");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !path.exists() {
-            assert!(Instant::now() < deadline, "no mail arrived");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The test certificates (`scripts/smtp-certs`), made once.
@@ -122,20 +77,22 @@ fn check(url: &str, extra: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Strin
 
 #[test]
 fn check_tries_the_relay_and_exits_1_with_the_cause_when_it_fails() {
-    let (code, stderr) = check("smtp://127.0.0.1:1", &[], &[]);
+    // A relay that is down: its port is taken, but it refuses connections.
+    let down = SmtpSink::down();
+    let (code, stderr) = check(&format!("smtp://127.0.0.1:{}", down.port), &[], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("SMTP server does not answer as it should: connection refused"),
         "{stderr}"
     );
 
-    let refusing = Sink::start(&["--reject-sender"]);
+    let refusing = SmtpSink::start_with(&["--reject-sender"]);
     let url = format!("smtp://127.0.0.1:{}", refusing.port);
     let (code, stderr) = check(&url, &[], &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("the relay refused the sender"), "{stderr}");
 
-    let sink = Sink::start(&[]);
+    let sink = SmtpSink::start_with(&[]);
     let url = format!("smtp://127.0.0.1:{}", sink.port);
     let (code, stderr) = check(&url, &[], &[]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -143,17 +100,11 @@ fn check_tries_the_relay_and_exits_1_with_the_cause_when_it_fails() {
         stderr.contains("would take mail from the sender"),
         "{stderr}"
     );
-    assert!(
-        !sink.dir.path().join("0001.json").exists(),
-        "check sent a mail"
-    );
-    let said = std::fs::read_to_string(sink.dir.path().join("conversation.jsonl")).unwrap();
-    let commands: Vec<String> = said
-        .lines()
-        .map(|line| {
-            let line: serde_json::Value = serde_json::from_str(line).unwrap();
-            line["line"].as_str().unwrap().to_ascii_uppercase()
-        })
+    assert!(sink.mails().is_empty(), "check sent a mail");
+    let commands: Vec<String> = sink
+        .conversation()
+        .iter()
+        .map(|line| line["line"].as_str().unwrap().to_ascii_uppercase())
         .filter(|line| !line.starts_with("EHLO"))
         .collect();
     assert_eq!(
@@ -197,7 +148,7 @@ fn help_documents_the_exit_codes_of_check() {
 /// relay's certificate is from an unknown issuer), `SSL_CERT_FILE`, and `--smtp-ca-file`.
 #[test]
 fn a_private_ca_is_trusted_through_smtp_ca_file_or_ssl_cert_file() {
-    let sink = Sink::start(&["--starttls", &cert("server.pem"), &cert("server.key")]);
+    let sink = SmtpSink::start_with(&["--starttls", &cert("server.pem"), &cert("server.key")]);
     let url = format!("smtp://localhost:{}?tls=required", sink.port);
     let ca = cert("ca.pem");
 
@@ -337,7 +288,7 @@ impl Drop for Served {
 
 #[test]
 fn serve_checks_the_relay_at_start_logs_the_cause_and_serves_anyway() {
-    let sink = Sink::start(&["--starttls", &cert("self.pem"), &cert("self.key")]);
+    let sink = SmtpSink::start_with(&["--starttls", &cert("self.pem"), &cert("self.key")]);
     let dir = tempfile::tempdir().unwrap();
     let url = format!("smtp://localhost:{}?tls=required", sink.port);
     let served = Served::start(&mail_args(&url, dir.path()));
@@ -378,10 +329,10 @@ fn mail_waiting_when_authd_stops_is_sent_after_the_restart() {
         "{log}"
     );
 
-    let sink = Sink::start(&[]);
+    let sink = SmtpSink::start_with(&[]);
     let url = format!("smtp://127.0.0.1:{}", sink.port);
     let restarted = Served::start(&mail_args(&url, dir.path()));
-    let mail = sink.first_mail();
+    let mail = sink.wait_for_blocking(1).remove(0);
     assert_eq!(mail["rcpt_tos"], serde_json::json!(["bob@x.io"]));
     drop(restarted);
 }

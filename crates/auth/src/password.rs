@@ -112,16 +112,30 @@ enum Match {
 /// Compares `password` (as typed) and its normalised form with `hash`. The form as typed is
 /// tried only when it differs, so the work depends on the password, never on the account.
 fn verify(password: &str, normalised: &str, hash: &str) -> Match {
-    if bcrypt::verify(normalised, hash).unwrap_or(false) {
+    if bcrypt_verify(normalised, hash) {
         Match::Yes
     } else if password != normalised
         && password.len() <= MAX_PASSWORD_BYTES
-        && bcrypt::verify(password, hash).unwrap_or(false)
+        && bcrypt_verify(password, hash)
     {
         Match::AsTyped
     } else {
         Match::No
     }
+}
+
+fn bcrypt_verify(password: &str, hash: &str) -> bool {
+    #[cfg(test)]
+    VERIFIED_AGAINST.with(|hashes| hashes.borrow_mut().push(hash.to_owned()));
+    bcrypt::verify(password, hash).unwrap_or(false)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests only: the hash of every bcrypt verify this thread ran, in order, so a test can
+    /// see which work a login did instead of timing it.
+    pub(crate) static VERIFIED_AGAINST: std::cell::RefCell<Vec<String>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A password that matched an account, and whether its hash must be remade.

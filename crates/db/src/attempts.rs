@@ -82,15 +82,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
-    use crate::DbOptions;
-
-    fn on_each_backend(body: impl Fn(&Db)) {
-        for test_db in TestDatabase::all() {
-            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
-            body(&db);
-        }
-    }
+    use crate::testing::on_each_backend;
 
     fn state(failures: i32, version: i64) -> LoginAttempts {
         LoginAttempts {

@@ -250,6 +250,44 @@ impl r2d2::HandleError<ConnectionError> for LogErrors {
 mod tests {
     use super::*;
 
+    /// What `pragma` says on `conn` (its column `column`), as text.
+    #[cfg(feature = "sqlite")]
+    fn pragma(conn: &mut SqliteConnection, pragma: &str, column: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let sql = format!("SELECT CAST({column} AS TEXT) AS t FROM pragma_{pragma}()");
+        let value: Value = diesel::sql_query(sql).get_result(conn).unwrap();
+        value.t
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn every_pooled_sqlite_connection_syncs_each_commit_in_wal_mode() {
+        // The README: "SQLite runs with synchronous = FULL" (so an answered write survives
+        // power loss, not only a crash of the process), WAL, a 5 s busy timeout and foreign
+        // keys. Three connections held at once are three the pool opened.
+        let test_db = crate::testing::TestDatabase::sqlite();
+        let mut options = DbOptions::new(test_db.url());
+        options.pool_size = 3;
+        let db = crate::Db::open(&options).unwrap();
+        let held: Vec<_> = (0..3).map(|_| db.pool.get().unwrap()).collect();
+        for mut pooled in held {
+            #[allow(irrefutable_let_patterns)]
+            let AnyConnection::Sqlite(conn) = &mut pooled.conn
+            else {
+                unreachable!("a SQLite pool");
+            };
+            // 2 is FULL (0 OFF, 1 NORMAL, 3 EXTRA).
+            assert_eq!(pragma(conn, "synchronous", "synchronous"), "2");
+            assert_eq!(pragma(conn, "journal_mode", "journal_mode"), "wal");
+            assert_eq!(pragma(conn, "busy_timeout", "timeout"), "5000");
+            assert_eq!(pragma(conn, "foreign_keys", "foreign_keys"), "1");
+        }
+    }
+
     fn target(url: &str) -> Result<Backend, DbError> {
         Manager::new(&DbOptions::new(url)).map(|m| m.backend())
     }

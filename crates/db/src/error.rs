@@ -42,6 +42,11 @@ pub enum DbError {
     /// Space must be freed; a retry later may work.
     #[error("database disk full")]
     StorageFull(#[source] BackendError),
+    /// PostgreSQL cancelled the statement after `DbOptions::statement_timeout` (the database
+    /// is overloaded, or another client holds a lock): nothing of it was stored, and a retry
+    /// later may work.
+    #[error("database statement timed out")]
+    TimedOut(#[source] BackendError),
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -114,7 +119,10 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            DbError::Unavailable(_) | DbError::ConnectionLost(_) | DbError::StorageFull(_)
+            DbError::Unavailable(_)
+                | DbError::ConnectionLost(_)
+                | DbError::StorageFull(_)
+                | DbError::TimedOut(_)
         )
     }
 }
@@ -145,6 +153,21 @@ fn is_disk_full(error: &DieselError) -> bool {
     }
 }
 
+/// Whether PostgreSQL cancelled the statement for `statement_timeout` (SQLSTATE `57014`,
+/// which diesel reports as `Unknown`, so the message is read; a cancel for another reason,
+/// such as `pg_cancel_backend`, says "canceling statement due to user request").
+fn is_statement_timeout(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(_, info) => info
+            .message()
+            .contains("canceling statement due to statement timeout"),
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => {
+            is_statement_timeout(commit_error)
+        }
+        _ => false,
+    }
+}
+
 impl DbError {
     /// The pool could not hand out a connection.
     pub(crate) fn pool(error: r2d2::Error) -> Self {
@@ -156,6 +179,9 @@ impl DbError {
     pub(crate) fn driver(error: DieselError) -> Self {
         if is_disk_full(&error) {
             return DbError::StorageFull(BackendError(Inner::Driver(error)));
+        }
+        if is_statement_timeout(&error) {
+            return DbError::TimedOut(BackendError(Inner::Driver(error)));
         }
         match error {
             DieselError::NotFound => DbError::NoResultFound,
@@ -191,6 +217,17 @@ mod tests {
             assert!(matches!(error, DbError::StorageFull(_)), "{message}");
             assert!(error.is_unavailable());
         }
+    }
+
+    #[test]
+    fn a_statement_cancelled_by_the_statement_timeout_is_timed_out_and_unavailable() {
+        let error = DbError::driver(database_error(
+            "canceling statement due to statement timeout",
+        ));
+        assert!(matches!(error, DbError::TimedOut(_)), "{error:?}");
+        assert!(error.is_unavailable());
+        let cancelled = DbError::driver(database_error("canceling statement due to user request"));
+        assert!(matches!(cancelled, DbError::Query(_)), "{cancelled:?}");
     }
 
     #[test]

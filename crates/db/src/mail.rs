@@ -179,18 +179,9 @@ pub(crate) fn apply_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
+    use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
     use crate::DbOptions;
     use user_model::NewUser;
-
-    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
-
-    fn on_each_backend(body: impl Fn(&Db)) {
-        for test_db in TestDatabase::all() {
-            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
-            body(&db);
-        }
-    }
 
     fn limit(sent_at: &str, version: i64) -> MailLimit {
         MailLimit {
@@ -316,7 +307,7 @@ mod tests {
 
     #[test]
     fn accounts_of_the_previous_release_count_as_verified_after_the_upgrade() {
-        for test_db in TestDatabase::all() {
+        each_backend(|test_db| {
             test_db.migrate_to("20261127000000");
             test_db.execute(&format!(
                 "INSERT INTO users (email, hashed_password) VALUES ('bob@x.io', '{HASH}')"
@@ -330,6 +321,6 @@ mod tests {
             // A plain insert after the upgrade (the contract's `add_user`) is unverified.
             let eve = db.add_user("eve@x.io", HASH).unwrap();
             assert_eq!(eve.email_verified_at, None);
-        }
+        });
     }
 }

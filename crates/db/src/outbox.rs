@@ -258,17 +258,8 @@ fn lock_outbox(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
-    use crate::{DbOptions, UserFilter};
-
-    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
-
-    fn on_each_backend(body: impl Fn(&Db)) {
-        for test_db in TestDatabase::all() {
-            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
-            body(&db);
-        }
-    }
+    use crate::testing::{on_each_backend, TEST_HASH as HASH};
+    use crate::UserFilter;
 
     fn reset_to(recipient: &str) -> NewOutboxMail<'_> {
         NewOutboxMail {

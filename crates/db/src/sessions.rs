@@ -325,21 +325,13 @@ pub(crate) fn end_all_sessions(conn: &mut AnyConnection, user_id: UserId) -> Que
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
+    use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
     use crate::{DbOptions, UserFilter};
 
-    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
     const FOREVER: Alive = Alive {
         now: 1000,
         seen_after: i64::MIN,
     };
-
-    fn on_each_backend(body: impl Fn(&Db)) {
-        for test_db in TestDatabase::all() {
-            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
-            body(&db);
-        }
-    }
 
     fn new_session(user_id: UserId, name: &str, at: i64) -> NewSession {
         NewSession {
@@ -569,7 +561,7 @@ mod tests {
 
     #[test]
     fn sessions_of_the_previous_release_move_into_the_table_at_upgrade() {
-        for test_db in TestDatabase::all() {
+        each_backend(|test_db| {
             test_db.migrate_to("20261126000000");
             test_db.execute(&format!(
                 "INSERT INTO users (email, hashed_password, session_id, session_expires_at) \
@@ -590,6 +582,6 @@ mod tests {
             assert!(db.list_sessions(eve.id, FOREVER, 100).unwrap().is_empty());
             // The old column stays, readable.
             assert_eq!(bob.session_id.as_deref(), Some("digest-bob"));
-        }
+        });
     }
 }

@@ -1,19 +1,32 @@
 //! Fresh databases for tests: a SQLite file in a temp dir, and a PostgreSQL schema of its own
-//! when `TEST_DATABASE_URL` is set, so tests run in parallel and the same body runs on both.
-//! A SQLite file can also sit on a small tmpfs of its own, which a test fills up to see what a
-//! full disk does to each write.
+//! when `TEST_DATABASE_URL` is set, so tests run in parallel and the same body runs on both
+//! (`each_backend`, `on_each_backend`). A database can also sit on a small disk the test fills
+//! up (`sqlite_on_small_disk`, `postgres_on_small_disk`), or start from a fixture an earlier
+//! release wrote (`sqlite_from`, `postgres_from_dump`).
+//!
+//! What a test cannot have here (PostgreSQL, `mount`, a browser) it asks for through
+//! [`require`]: one door that skips with a `SKIPPED:` line, or fails in strict mode (`.ci/run`).
+//! [`unique_secret`] and [`assert_no_secret`] are for tests that search logs and files for
+//! secrets.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod prerequisite;
+mod secrets;
+mod small_disk;
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 #[cfg(feature = "postgres")]
 use diesel::PgConnection;
 
+pub use prerequisite::{require, skip, strict, FailureNote, STRICT};
+pub use secrets::{assert_no_secret, forms_of, unique_secret};
+use small_disk::SmallDisk;
+
 /// The variable that points tests at a PostgreSQL server.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// A well-formed bcrypt hash of cost 4, for rows whose password no test checks.
+pub const TEST_HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
 
 /// A database that lives as long as this value: the file or schema goes with it.
 pub struct TestDatabase {
@@ -29,31 +42,21 @@ enum Guard {
     SmallDisk(SmallDisk),
 }
 
-#[cfg(feature = "sqlite")]
-/// How big `TestDatabase::sqlite_on_small_disk`'s file system is: room for the schema, a WAL
-/// and a few hundred users, and quick to fill.
-const SMALL_DISK_BYTES: u64 = 2 * 1024 * 1024;
-
-/// A tmpfs mounted on a temp dir, unmounted when dropped (before the dir is removed).
-struct SmallDisk {
-    mount_point: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn filler(&self) -> PathBuf {
-        self.mount_point.join("filler")
+/// Runs `body` on a fresh database of each backend this run has (see [`TestDatabase::all`]);
+/// a failure says which backend it happened on.
+pub fn each_backend(body: impl Fn(&TestDatabase)) {
+    for test_db in TestDatabase::all() {
+        let _note = test_db.failure_note();
+        body(&test_db);
     }
 }
 
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        // Lazy: a pool that outlives the test database may still hold the file open.
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.mount_point)
-            .status();
-    }
+/// [`each_backend`] with the database opened (`DbOptions::new`, migrated).
+pub fn on_each_backend(body: impl Fn(&crate::Db)) {
+    each_backend(|test_db| {
+        let options = crate::DbOptions::new(test_db.url());
+        body(&crate::Db::open(&options).expect("open the test database"));
+    });
 }
 
 impl TestDatabase {
@@ -69,25 +72,16 @@ impl TestDatabase {
         }
     }
 
-    /// A fresh schema on the server of `TEST_DATABASE_URL`, or `None` (saying so on stderr)
-    /// when it is not set. Panics when it is set but the server cannot be reached: a CI run
-    /// that meant to test PostgreSQL must not pass without doing it.
+    /// A fresh schema on the server of `TEST_DATABASE_URL`, or `None` when it is not set (the
+    /// test skips its PostgreSQL run: see [`require`]). Panics when it is set but the server
+    /// cannot be reached: a run that meant to test PostgreSQL must not pass without doing it.
     #[cfg(feature = "postgres")]
     pub fn postgres() -> Option<Self> {
-        let Ok(server) = std::env::var(TEST_DATABASE_URL) else {
-            // Once per test binary, and past libtest's capture (which takes only `eprintln!`),
-            // so that a green run without PostgreSQL says what it did not test.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            SAID.call_once(|| {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "note: {TEST_DATABASE_URL} is not set: PostgreSQL runs are skipped, \
-                     SQLite only (see README)"
-                );
-            });
-            return None;
-        };
+        let server = require(
+            "the PostgreSQL run",
+            std::env::var(TEST_DATABASE_URL)
+                .map_err(|_| format!("{TEST_DATABASE_URL} is not set (see README)")),
+        )?;
         let schema = format!("authd_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(&server)
             .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL} is set but unreachable: {e}"));
@@ -102,72 +96,85 @@ impl TestDatabase {
     }
 
     /// A fresh SQLite file alone on a small tmpfs (a few MiB), for tests that fill the disk
-    /// (`fill_disk`). Mounting needs root (or `CAP_SYS_ADMIN`). When the mount fails this panics
-    /// if `CI` is `true` (CI must not pass without the test), and otherwise returns `None`,
-    /// saying so on stderr.
+    /// (`fill_disk`). Mounting needs root (or `CAP_SYS_ADMIN`); without it the test skips
+    /// (see [`require`]: in strict mode it fails).
     #[cfg(feature = "sqlite")]
     pub fn sqlite_on_small_disk() -> Option<Self> {
-        let dir = tempfile::tempdir().expect("create a temp dir");
-        let mount_point = dir.path().to_path_buf();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size={SMALL_DISK_BYTES}"))
-            .arg("tmpfs")
-            .arg(&mount_point)
-            .output();
-        let failure = match mounted {
-            Ok(out) if out.status.success() => None,
-            Ok(out) => Some(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
-            Err(e) => Some(format!("cannot run mount: {e}")),
-        };
-        if let Some(why) = failure {
-            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                panic!("CI=true but a tmpfs for the full-disk tests cannot be mounted: {why}");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: full-disk test skipped, a tmpfs cannot be mounted here ({why}); \
-                 run as root to test it"
-            );
-            return None;
-        }
-        let path = mount_point.join("authd-test.db");
+        let disk = require(
+            "the full-disk test on SQLite",
+            SmallDisk::mount(small_disk::SQLITE_DISK_BYTES),
+        )?;
+        let path = disk.mount_point.join("authd-test.db");
         Some(TestDatabase {
             url: format!("sqlite://{}", path.display()),
             backend: crate::Backend::Sqlite,
-            _guard: Guard::SmallDisk(SmallDisk {
-                mount_point,
-                _dir: dir,
-            }),
+            _guard: Guard::SmallDisk(disk),
         })
     }
 
-    /// Fills the small disk of `sqlite_on_small_disk` with a filler file until the file system
-    /// refuses another byte. Open the `Db` first: a database opened on a full disk cannot even
-    /// create its files. Panics for any other kind of test database.
+    /// The `postgres` database of a throw-away PostgreSQL cluster (`scripts/pg-small-disk`:
+    /// `initdb`, reached over a Unix socket in a temp dir) whose data directory sits alone on a
+    /// small tmpfs, for tests that fill the disk (`fill_disk`); its WAL lives elsewhere, as
+    /// with a separate WAL volume, so a full disk makes PostgreSQL refuse writes (`53100`)
+    /// rather than stop. Needs root and PostgreSQL's server binaries; without them the test
+    /// skips (see [`require`]: in strict mode it fails). The cluster stops when this is dropped.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_on_small_disk() -> Option<Self> {
+        let (disk, url) = require(
+            "the full-disk test on PostgreSQL",
+            SmallDisk::postgres_cluster(),
+        )?;
+        Some(TestDatabase {
+            url,
+            backend: crate::Backend::Postgres,
+            _guard: Guard::SmallDisk(disk),
+        })
+    }
+
+    /// A copy of the SQLite file at `fixture` (e.g. one an earlier release wrote), in a temp dir
+    /// of its own: the fixture itself is never changed.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_from(fixture: &std::path::Path) -> Self {
+        let test_db = Self::sqlite();
+        let path = test_db.url.trim_start_matches("sqlite://");
+        std::fs::copy(fixture, path).unwrap_or_else(|e| panic!("copy {}: {e}", fixture.display()));
+        test_db
+    }
+
+    /// A fresh schema (as [`TestDatabase::postgres`]) holding what `dump` (the text of
+    /// `pg_dump --schema=<schema> --inserts`, e.g. of an earlier release's database) creates
+    /// in schema `schema`, renamed to this one; psql's meta-commands (`\restrict` …) and the
+    /// `CREATE SCHEMA` are left out. `None` when `TEST_DATABASE_URL` is not set.
+    #[cfg(feature = "postgres")]
+    pub fn postgres_from_dump(dump: &str, schema: &str) -> Option<Self> {
+        let test_db = Self::postgres()?;
+        let Guard::Postgres { schema: own, .. } = &test_db._guard else {
+            unreachable!("postgres() makes a schema");
+        };
+        let create = format!("CREATE SCHEMA {schema};");
+        let sql: Vec<String> = dump
+            .lines()
+            .filter(|line| !line.starts_with('\\') && line.trim() != create)
+            .map(|line| line.replace(schema, own))
+            .collect();
+        test_db.execute(&sql.join("\n"));
+        Some(test_db)
+    }
+
+    /// Fills the small disk of `sqlite_on_small_disk` or `postgres_on_small_disk` with a filler
+    /// file until the file system refuses another byte. Open the `Db` first: a database opened
+    /// on a full disk cannot even create its files. Panics for any other kind of test database.
     pub fn fill_disk(&self) {
         let Guard::SmallDisk(disk) = &self._guard else {
-            panic!("fill_disk needs TestDatabase::sqlite_on_small_disk");
+            panic!("fill_disk needs a test database on a small disk");
         };
-        let mut filler = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(disk.filler())
-            .expect("create the filler file");
-        // Large chunks first, then single bytes: tmpfs allocates whole pages, so the last
-        // partial page is taken too and nothing is left for the database.
-        for chunk in [64 * 1024, 4096, 1] {
-            let bytes = vec![0u8; chunk];
-            while filler.write_all(&bytes).is_ok() {}
-        }
-        let full = disk_free_bytes(&disk.mount_point);
-        assert_eq!(full, Some(0), "the small disk should be full");
+        disk.fill();
     }
 
     /// Removes what `fill_disk` wrote, so the disk has room again.
     pub fn free_disk(&self) {
         if let Guard::SmallDisk(disk) = &self._guard {
-            std::fs::remove_file(disk.filler()).expect("remove the filler file");
+            disk.free();
         }
     }
 
@@ -274,6 +281,97 @@ impl TestDatabase {
         rows.first().expect("one row").n
     }
 
+    /// Runs `sql` in a transaction of another client that stays open (holding whatever locks
+    /// `sql` took, e.g. `LOCK TABLE users`) until the answer is dropped: a database that is
+    /// busy, or slow, for authd.
+    pub fn hold(&self, sql: &str) -> HeldTransaction {
+        let (url, backend, sql) = (self.url.clone(), self.backend, sql.to_owned());
+        let (taken, took) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let run = |conn: &mut dyn SimpleConnection| {
+                conn.batch_execute(&format!("BEGIN; {sql}")).expect("hold");
+                taken.send(()).expect("the test waits");
+                // Until dropped (or the test is gone).
+                let _ = released.recv();
+            };
+            match backend {
+                #[cfg(feature = "sqlite")]
+                crate::Backend::Sqlite => {
+                    let path = url.trim_start_matches("sqlite://");
+                    run(&mut diesel::SqliteConnection::establish(path).expect("open SQLite"))
+                }
+                #[cfg(feature = "postgres")]
+                crate::Backend::Postgres => {
+                    run(&mut PgConnection::establish(&url).expect("open PostgreSQL"))
+                }
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("a test database of a backend this build lacks"),
+            }
+        });
+        took.recv().expect("the transaction began");
+        HeldTransaction {
+            release: Some(release),
+            holder: Some(holder),
+        }
+    }
+
+    /// SQLite only: runs `run` and counts the transactions committed meanwhile (by anyone), as
+    /// the commit frames they add to the write-ahead log, emptied first by a checkpoint. A
+    /// commit is what costs an `fsync`, so this is how a test compares the write work of two
+    /// operations without timing them.
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite_commits_during<T>(&self, run: impl FnOnce() -> T) -> (T, usize) {
+        let path = self
+            .url
+            .strip_prefix("sqlite://")
+            .expect("sqlite_commits_during needs a SQLite test database");
+        // Held open until the log is read: the last connection to close would checkpoint it.
+        let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+        conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            .expect("checkpoint");
+        let wal = format!("{path}-wal");
+        let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(len, 0, "the checkpoint did not empty {wal}");
+        let value = run();
+        let log = std::fs::read(&wal).unwrap_or_default();
+        drop(conn);
+        (value, commit_frames(&log))
+    }
+
+    /// The first column of every row `sql` answers, as text (write `SELECT … AS t`, casting to
+    /// text where needed), run on the database directly, to compare what is there without `Db`.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Text {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            t: Option<String>,
+        }
+        let rows: Vec<Text> = match self.backend {
+            #[cfg(feature = "sqlite")]
+            crate::Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("open SQLite");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the query")
+            }
+            #[cfg(feature = "postgres")]
+            crate::Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("open PostgreSQL");
+                diesel::sql_query(sql)
+                    .load(&mut conn)
+                    .expect("run the query")
+            }
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("a test database of a backend this build lacks"),
+        };
+        rows.into_iter()
+            .map(|row| row.t.unwrap_or_default())
+            .collect()
+    }
+
     /// The URL to open it with.
     pub fn url(&self) -> &str {
         &self.url
@@ -283,21 +381,57 @@ impl TestDatabase {
     pub fn backend(&self) -> crate::Backend {
         self.backend
     }
+
+    /// The backend's name in test output: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            crate::Backend::Sqlite => "sqlite",
+            crate::Backend::Postgres => "postgres",
+        }
+    }
+
+    /// A [`FailureNote`] naming this database's backend: hold it while a test body runs on it.
+    pub fn failure_note(&self) -> FailureNote {
+        FailureNote::new(self.backend_name())
+    }
 }
 
-/// Free bytes on the file system at `path`, from `df` (no libc binding needed for a test).
-fn disk_free_bytes(path: &Path) -> Option<u64> {
-    let out = Command::new("df")
-        .args(["--output=avail", "-B1"])
-        .arg(path)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .nth(1)?
-        .trim()
-        .parse()
-        .ok()
+/// A transaction another client holds open (see [`TestDatabase::hold`]); rolled back when
+/// dropped.
+pub struct HeldTransaction {
+    release: Option<std::sync::mpsc::Sender<()>>,
+    holder: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for HeldTransaction {
+    fn drop(&mut self) {
+        drop(self.release.take());
+        if let Some(holder) = self.holder.take() {
+            let _ = holder.join();
+        }
+    }
+}
+
+/// The commit frames of a SQLite write-ahead log (https://sqlite.org/fileformat2.html#walformat):
+/// a 32-byte header (page size at 8, salts at 16), then frames of a 24-byte header (the
+/// database size after a commit at 4, zero in other frames; the salts at 8) and a page. Frames
+/// whose salts differ from the header's are left over from before and do not count.
+#[cfg(feature = "sqlite")]
+fn commit_frames(log: &[u8]) -> usize {
+    let be32 = |at: usize| {
+        log.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let Some(page_size) = be32(8) else {
+        return 0;
+    };
+    let salts = &log[16..24];
+    let frame = 24 + page_size as usize;
+    (32..log.len())
+        .step_by(frame)
+        .filter(|&at| at + frame <= log.len() && &log[at + 8..at + 16] == salts)
+        .filter(|&at| be32(at + 4).is_some_and(|size| size != 0))
+        .count()
 }
 
 impl Drop for Guard {

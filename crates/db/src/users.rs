@@ -340,18 +340,8 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
+    use crate::testing::{on_each_backend, TestDatabase, TEST_HASH as HASH};
     use crate::DbOptions;
-
-    const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
-
-    /// Runs `body` once per available backend, each on a fresh database.
-    fn on_each_backend(body: impl Fn(&Db)) {
-        for test_db in TestDatabase::all() {
-            let db = Db::open(&DbOptions::new(test_db.url())).expect("open test database");
-            body(&db);
-        }
-    }
 
     #[test]
     fn add_user_returns_the_saved_user_with_ids_from_one() {

@@ -1,15 +1,14 @@
 //! What each write does when the disk is full: an error (`StorageFull`), never `Ok` for a row
 //! that was not stored. The SQLite file sits alone on a small tmpfs that the test fills up, so
 //! the statement itself runs but its commit cannot grow the WAL: the case in which diesel's
-//! `get_result` used to answer with the returned row (see `Db::write`).
+//! `get_result` used to answer with the returned row (see `Db::write`). On PostgreSQL a
+//! throw-away cluster's data directory sits alone on one (`scripts/pg-small-disk`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::fmt::Debug;
 
-use db::testing::TestDatabase;
+use db::testing::{TestDatabase, TEST_HASH as HASH};
 use db::{Db, DbError, DbOptions, LoginAttempts, User, UserChanges, UserFilter};
-
-const HASH: &str = "$2b$04$C6UzMDM.H6dfI/f/IKxGhu3J7y0RjOdqjCs1zw7WYkYcVG7u5wETi";
 
 /// Every user, by id (the tests make fewer than 5), and the seeded login attempts.
 fn snapshot(db: &Db) -> (Vec<User>, Option<LoginAttempts>) {
@@ -153,4 +152,49 @@ fn writes_work_again_once_the_disk_has_room() {
             .unwrap(),
         b
     );
+}
+
+/// PostgreSQL writes into the room its files already have, so on a full disk the first write
+/// that needs a new page is the one refused: registers users until one is refused, then checks
+/// that it is `StorageFull`, that it stored nothing while everything answered `Ok` is there,
+/// that reads work meanwhile, and that the same pool writes again once there is room.
+#[test]
+fn on_postgresql_a_write_refused_for_space_is_storage_full_and_stores_nothing() {
+    let Some(test_db) = TestDatabase::postgres_on_small_disk() else {
+        return;
+    };
+    let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
+    seed(&db);
+    let before = snapshot(&db);
+    test_db.fill_disk();
+
+    let mut stored = Vec::new();
+    let (refused, error) = (0..20_000)
+        .find_map(|n| {
+            let email = format!("user{n}@x.io");
+            match db.add_user(&email, HASH) {
+                Ok(_) => {
+                    stored.push(email);
+                    None
+                }
+                Err(error) => Some((email, error)),
+            }
+        })
+        .expect("20,000 registrations fit on a full disk");
+    assert!(
+        matches!(error, DbError::StorageFull(_)),
+        "a write on a full disk answered {error:?}"
+    );
+    assert!(error.is_unavailable());
+    let lookup = db.find_user_by(&[UserFilter::Email(refused.clone())]);
+    assert!(matches!(lookup, Err(DbError::NoResultFound)), "{lookup:?}");
+    for email in &stored {
+        db.find_user_by(&[UserFilter::Email(email.clone())])
+            .unwrap();
+    }
+    assert_eq!(snapshot(&db).1, before.1);
+    assert_eq!(db.find_user_by(&[UserFilter::Id(1)]).unwrap(), before.0[0]);
+
+    test_db.free_disk();
+    db.add_user(&refused, HASH).unwrap();
 }

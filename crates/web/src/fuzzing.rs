@@ -2,10 +2,14 @@
 //! `fuzzing` feature, which only `fuzz/Cargo.toml` turns on; not a stable interface.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::HeaderMap;
 
 pub use auth::fuzzing::is_public_id;
 
-use crate::Fields;
+use crate::{Fields, TrustedProxies};
 
 /// The name of the cookie `CurrentUser` reads the session token from, by default.
 pub const SESSION_COOKIE: &str = crate::state::DEFAULT_SESSION_COOKIE;
@@ -13,4 +17,26 @@ pub const SESSION_COOKIE: &str = crate::state::DEFAULT_SESSION_COOKIE;
 /// Every field of `fields` as parsed; `None` for a JSON value that is not a string.
 pub fn entries(fields: &Fields) -> &HashMap<String, Option<String>> {
     fields.entries()
+}
+
+/// Where the sign-in page sends a visitor after signing in, given `?next=`: the path itself
+/// when it is local, `None` otherwise.
+pub fn local_path(next: &str) -> Option<&str> {
+    crate::pages::local_path(next)
+}
+
+/// The client address authd takes for a request from `peer` carrying `headers` (the
+/// `X-Forwarded-For` walk behind `proxies`).
+pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {
+    proxies.client_ip(Some(peer), headers)
+}
+
+/// Whether the API turns `request` away as cross-site (its `Origin` and `Sec-Fetch-Site`).
+pub fn refused_as_cross_site(request: &ServiceRequest) -> bool {
+    crate::origins::refused_as_cross_site(request)
+}
+
+/// Whether a page's form post is turned away as cross-site.
+pub fn page_post_refused(request: &ServiceRequest) -> bool {
+    crate::origins::page_post_refused(request)
 }

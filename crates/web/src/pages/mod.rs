@@ -479,7 +479,7 @@ fn human_duration(secs: u64) -> String {
 /// A redirect target from `?next=`: a local path only (one `/`, not `//` or `/\`, printable
 /// ASCII, at most 512 bytes), so a link cannot send the visitor to another site after they
 /// sign in. Anything else is `None`.
-fn local_path(next: &str) -> Option<&str> {
+pub(crate) fn local_path(next: &str) -> Option<&str> {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")

@@ -50,3 +50,43 @@ async fn writes_on_a_full_disk_answer_503_and_store_nothing() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.post_users("ann@x.io", "pw").await.status(), 200);
 }
+
+/// PostgreSQL (a throw-away cluster whose data directory fills a small tmpfs) writes into the
+/// room its files already have, so registrations go on until one needs a new page: that one
+/// answers 503, stores nothing, and reads keep working; once there is room it succeeds.
+#[tokio::test]
+async fn on_postgresql_a_write_refused_for_space_answers_503_and_stores_nothing() {
+    let Some(db) = TestDatabase::postgres_on_small_disk() else {
+        return;
+    };
+    let options = DbOptions::new(db.url());
+    let app = spawn_over(db, options, test_config(), WebOptions::default()).await;
+    let session = app.logged_in("bob@x.io", "old-pw").await;
+    app.database().fill_disk();
+
+    let mut stored = Vec::new();
+    let mut refused = None;
+    for n in 0..20_000 {
+        let email = format!("user{n}@x.io");
+        let res = app.post_users(&email, "pw").await;
+        if res.status() != 200 {
+            refused = Some((email, res));
+            break;
+        }
+        stored.push(email);
+    }
+    let (email, res) = refused.expect("20,000 registrations fit on a full disk");
+    assert_unavailable(res).await;
+    assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+
+    app.database().free_disk();
+    // 200, not "email already registered": the refused registration stored nothing.
+    assert_eq!(app.post_users(&email, "pw").await.status(), 200);
+    for email in [stored.first().unwrap(), stored.last().unwrap(), &email] {
+        assert_eq!(
+            app.post_sessions(email, "pw").await.status(),
+            200,
+            "{email}"
+        );
+    }
+}

@@ -228,3 +228,60 @@ async fn health_probes_answer_json() {
 fn uuid_like() -> String {
     auth::generate_uuid()
 }
+
+#[tokio::test]
+async fn resend_refuses_a_malformed_email_with_400_as_registration_does_and_mails_nothing() {
+    let sink = SmtpSink::start();
+    // One mail config (one outbox) per app.
+    for db in auth::testing::TestDatabase::all() {
+        let config = mail_config(sink.port, true);
+        let app = spawn_on(db, config, web::WebOptions::default()).await;
+        for malformed in ["bob", "bob@", "@x.io", "a@b@x.io", "bob <b@x.io>"] {
+            let registration = app.post_users(malformed, "pw").await;
+            let expected = json_body(registration, 400).await;
+            let res = app
+                .post_form("/users/verify/resend", &[("email", malformed)])
+                .await;
+            let body = json_body(res, 400).await;
+            assert_eq!(body, expected, "{malformed:?} on {}", app.backend);
+        }
+        let res = app.post_form("/users/verify/resend", &[]).await;
+        assert_error(res, 400, "email is required").await;
+    }
+    // Nothing was queued for any of them: a well-formed resend afterwards is the first mail.
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        mail_config(sink.port, true),
+        web::WebOptions::default(),
+    )
+    .await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+}
+
+#[tokio::test]
+async fn get_sessions_lists_only_the_newest_100() {
+    let config = test_config().with_max_sessions_per_user(0);
+    for app in spawn_apps_with(config, web::WebOptions::default()).await {
+        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+        let mut cookies = Vec::new();
+        for _ in 0..101 {
+            app.clock.advance(std::time::Duration::from_secs(1));
+            cookies.push(app.log_in("bob@x.io", "pw").await);
+        }
+        let newest = cookies.last().unwrap();
+        let body = json_body(app.get_sessions(Some(newest)).await, 200).await;
+        let sessions = body["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 100, "{}", app.backend);
+        let created: Vec<i64> = sessions
+            .iter()
+            .map(|s| s["created_at"].as_i64().unwrap())
+            .collect();
+        // Newest first: logins 101 down to 2; the first one is alive but not listed.
+        let expected: Vec<i64> = (2..=101).rev().map(|n| START + n).collect();
+        assert_eq!(created, expected, "{}", app.backend);
+        assert_eq!(sessions[0]["current"], true);
+        assert_eq!(app.get_profile(Some(&cookies[0])).await.status(), 200);
+    }
+}

@@ -12,6 +12,8 @@ use web::{Authd, WebOptions};
 pub const START: i64 = 1_700_000_000;
 
 pub struct TestApp {
+    /// Says, if the test fails while this app is in use, which backend it runs on.
+    _note: auth::testing::FailureNote,
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
@@ -123,12 +125,9 @@ async fn start_server(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let backend = match db.backend() {
-        auth::Backend::Sqlite => "sqlite",
-        auth::Backend::Postgres => "postgres",
-        other => panic!("no test name for {other:?}"),
-    };
+    let backend = db.backend_name();
     TestApp {
+        _note: db.failure_note(),
         address,
         client,
         clock,
@@ -346,21 +345,14 @@ pub async fn assert_error(response: Response, status: u16, message: &str) {
     );
 }
 
-/// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, writing what
-/// it accepts into a temporary folder; stopped when dropped.
+/// A real SMTP server (Python's aiosmtpd, `scripts/smtp-sink.py`) on 127.0.0.1, on a port the
+/// system picks, writing what it accepts into a temporary folder; stopped when dropped. The one
+/// launcher of the sink: the process tests include this file.
 pub struct SmtpSink {
     child: std::process::Child,
     pub port: u16,
     dir: tempfile::TempDir,
-}
-
-/// A port nothing listens on now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    said: std::io::BufReader<std::process::ChildStdout>,
 }
 
 fn workspace_root() -> std::path::PathBuf {
@@ -384,33 +376,68 @@ fn smtp_python() -> &'static str {
 }
 
 impl SmtpSink {
+    /// A server that accepts every mail.
     pub fn start() -> SmtpSink {
-        Self::start_on(free_port(), &[])
+        Self::start_with(&[])
     }
 
-    /// On `port`, with extra arguments (`--refuse N`, `--reject`); waits until it listens.
-    pub fn start_on(port: u16, extra: &[&str]) -> SmtpSink {
-        use std::io::BufRead;
+    /// With extra arguments (see `scripts/smtp-sink.py`); waits until it listens.
+    pub fn start_with(extra: &[&str]) -> SmtpSink {
+        let mut sink = Self::spawn(extra);
+        sink.expect("listening");
+        sink
+    }
+
+    /// A server that is down: its port is taken (bound) but refuses connections until
+    /// [`SmtpSink::open`]. Also a port where nothing answers, for as long as it lives.
+    pub fn down() -> SmtpSink {
+        let mut sink = Self::spawn(&["--hold"]);
+        sink.expect("bound");
+        sink
+    }
+
+    /// Brings a server made by [`SmtpSink::down`] up, on the same port; waits until it listens.
+    pub fn open(&mut self) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("a held SMTP sink");
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+        self.expect("listening");
+    }
+
+    fn spawn(extra: &[&str]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(smtp_python())
             .arg(workspace_root().join("scripts/smtp-sink.py"))
-            .arg(port.to_string())
+            .arg("0")
             .arg(dir.path())
             .args(extra)
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().and_then(Result::ok).unwrap_or_default();
-        assert_eq!(line.trim(), "listening", "the SMTP sink did not start");
-        let bound = lines.next().and_then(Result::ok).unwrap_or_default();
-        let port = bound.trim().strip_prefix("port ").unwrap().parse().unwrap();
-        SmtpSink { child, port, dir }
+        let said = std::io::BufReader::new(child.stdout.take().unwrap());
+        SmtpSink {
+            child,
+            port: 0,
+            dir,
+            said,
+        }
     }
 
-    /// On a port the kernel picks, with extra arguments (see `scripts/smtp-sink.py`).
-    pub fn start_with(extra: &[&str]) -> SmtpSink {
-        Self::start_on(0, extra)
+    /// Reads the sink's next two lines, `<what>` and `port N`, and takes the port.
+    fn expect(&mut self, what: &str) {
+        use std::io::BufRead;
+        let mut line = String::new();
+        self.said.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), what, "the SMTP sink did not start");
+        line.clear();
+        self.said.read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("port ")
+            .and_then(|p| p.parse().ok());
+        self.port = port.unwrap_or_else(|| panic!("the SMTP sink said {line:?}, not its port"));
     }
 
     /// The sink's counts: `connections`, `peak_sessions`, `auth_ok`, `auth_failed`.
@@ -450,6 +477,20 @@ impl SmtpSink {
                 return mails;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{count} mails did not arrive: {:?}", self.mails().len());
+    }
+
+    /// As [`SmtpSink::wait_for`], blocking the thread (for the process tests, which run
+    /// without a runtime).
+    #[allow(dead_code)]
+    pub fn wait_for_blocking(&self, count: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("{count} mails did not arrive: {:?}", self.mails().len());
     }

@@ -177,10 +177,10 @@ async fn two_instances_on_one_database_share_the_limit_and_send_each_mail_once()
 
 #[tokio::test]
 async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
-    let port = free_port();
+    let mut sink = SmtpSink::down();
     let app = spawn_on(
         TestDatabase::sqlite(),
-        mail_config(port, false),
+        mail_config(sink.port, false),
         WebOptions::default(),
     )
     .await;
@@ -203,7 +203,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
     let metrics = app.get_path("/metrics").await.text().await.unwrap();
     assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
 
-    let sink = SmtpSink::start_on(port, &[]);
+    sink.open();
     let mails = sink.wait_for(1).await;
     assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
     idle(&app);
@@ -215,7 +215,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_once_it_is_back() {
 
 #[tokio::test]
 async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
-    let sink = SmtpSink::start_on(free_port(), &["--refuse", "2"]);
+    let sink = SmtpSink::start_with(&["--refuse", "2"]);
     let app = spawn_on(
         TestDatabase::sqlite(),
         mail_config(sink.port, false),
@@ -236,7 +236,7 @@ async fn a_server_that_defers_with_4xx_gets_the_mail_on_a_later_try() {
 
 #[tokio::test]
 async fn a_server_that_refuses_with_5xx_fails_the_mail_at_once() {
-    let sink = SmtpSink::start_on(free_port(), &["--reject"]);
+    let sink = SmtpSink::start_with(&["--reject"]);
     let app = spawn_on(
         TestDatabase::sqlite(),
         mail_config(sink.port, false),
@@ -598,8 +598,9 @@ async fn a_mail_waiting_when_authd_stops_is_sent_after_the_restart() {
     for db in TestDatabase::all() {
         let db = std::sync::Arc::new(db);
         let options = auth::DbOptions::new(db.url());
-        let down = free_port();
-        let first = auth::Auth::connect(&options, mail_config(down, false)).unwrap();
+        // A relay that is down: its port is taken, but it refuses connections.
+        let down = SmtpSink::down();
+        let first = auth::Auth::connect(&options, mail_config(down.port, false)).unwrap();
         first.register_user("bob@x.io", "pw").unwrap();
         first.request_password_reset("bob@x.io").unwrap();
         let outbox = first.outbox().unwrap().clone();
@@ -855,7 +856,8 @@ async fn each_relay_failure_keeps_its_own_cause() {
     ));
     assert!(why.starts_with("the relay refused the sender"), "{why}");
 
-    let why = transient(check(format!("smtp://127.0.0.1:{}", free_port()), false));
+    let down = SmtpSink::down();
+    let why = transient(check(format!("smtp://127.0.0.1:{}", down.port), false));
     assert_eq!(why, "connection refused");
 
     // A server that accepts the connection and never says a word.

@@ -18,3 +18,4 @@ mod pages;
 mod races;
 mod security;
 mod sessions;
+mod upgrade;

@@ -1,6 +1,8 @@
-//! What the browser tests stand on: authd on 127.0.0.1:0, chromedriver on a free port, a
-//! headless Chromium per "person", and a screenshot of every page they see.
+//! What the browser tests stand on: authd on 127.0.0.1:0, chromedriver on a port it picks
+//! (`--port=0`, read back from what it prints), a headless Chromium per "person", and a
+//! screenshot of every page they see.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,48 +38,51 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    /// Starts chromedriver; `None` (with a note) when it is not installed, unless `CI=true`,
-    /// where a missing browser is a failure rather than a skip.
+    /// Starts chromedriver; `None` when it is not installed: the test skips through
+    /// `auth::testing::require` (a `SKIPPED:` line; in strict mode, `.ci/run` or `CI=true`, a
+    /// failure).
     pub async fn start() -> Option<Driver> {
-        let Some(path) = chromedriver_path() else {
-            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                panic!("chromedriver is missing on CI: run scripts/browser-deps first");
-            }
-            eprintln!(
-                "note: browser test skipped: no chromedriver on PATH (scripts/browser-deps \
-                 installs Chromium and ChromeDriver)"
-            );
-            return None;
-        };
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(path)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        let path = auth::testing::require(
+            "the browser test",
+            chromedriver_path().ok_or_else(|| {
+                "no chromedriver on PATH (scripts/browser-deps installs Chromium and \
+                 ChromeDriver)"
+                    .to_owned()
+            }),
+        )?;
+        let mut child = Command::new(path)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver starts");
-        let driver = Driver {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        // Wait for it to answer (it takes a few tens of milliseconds to listen).
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        loop {
-            let status = client.get(format!("{}/status", driver.url)).send().await;
-            if status.is_ok_and(|s| s.status().is_success()) {
-                return Some(driver);
+        // "ChromeDriver was started successfully on port 46187." once it listens.
+        let stdout = child.stdout.take().unwrap();
+        let (said, port) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut said = Some(said);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let port = line
+                    .strip_prefix("ChromeDriver was started successfully on port ")
+                    .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+                if let Some(port) = port {
+                    if let Some(said) = said.take() {
+                        let _ = said.send(port);
+                    }
+                }
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not answer within 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        });
+        // Stopped on drop, whatever happens below.
+        let mut driver = Driver {
+            child,
+            url: String::new(),
+        };
+        let port = tokio::time::timeout(Duration::from_secs(20), port)
+            .await
+            .expect("chromedriver did not say its port within 20 s")
+            .expect("chromedriver exited before listening");
+        driver.url = format!("http://127.0.0.1:{port}");
+        Some(driver)
     }
 
     /// A new headless Chromium with a `width`×`height` window.

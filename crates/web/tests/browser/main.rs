@@ -1,6 +1,6 @@
 //! The pages in a real browser: Debian's Chromium, headless, driven through chromedriver
-//! (`scripts/browser-deps` installs both). Without chromedriver each test prints a note and
-//! passes, unless `CI=true`, where it fails. Every page a test sees is saved as a screenshot
+//! (`scripts/browser-deps` installs both). Without chromedriver each test says `SKIPPED:` on
+//! stdout and does nothing else; in strict mode (`.ci/run`, or `CI=true`) it fails. Every page a test sees is saved as a screenshot
 //! in `target/screenshots/`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
