@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 // The HTTP tests' helpers, for their SMTP sink (the one launcher of `scripts/smtp-sink.py`).
-#[allow(dead_code, unused_imports)]
+#[allow(dead_code, unused_imports, unused_macros)]
 #[path = "../../../crates/web/tests/api/helpers.rs"]
 mod helpers;
 

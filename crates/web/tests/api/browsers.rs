@@ -9,13 +9,13 @@ use crate::helpers::*;
 const EVIL: &str = "https://evil.example";
 const APP: &str = "https://app.example";
 
-async fn spawn_allowing(origins: &[&str]) -> Vec<TestApp> {
+async fn spawn_allowing(backend: Backend, origins: &[&str]) -> TestApp {
     let options = {
         let mut options = WebOptions::default();
         options.allowed_origins = origins.iter().map(|o| o.to_string()).collect();
         options
     };
-    spawn_apps_with(test_config(), options).await
+    backend.spawn_app_with(test_config(), options).await
 }
 
 async fn post_from(
@@ -37,25 +37,24 @@ fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     res.headers().get(name).map(|v| v.to_str().unwrap())
 }
 
-#[tokio::test]
-async fn a_cross_site_login_form_is_refused_and_creates_no_session() {
-    for app in spawn_allowing(&[APP]).await {
-        app.post_users("bob@x.io", "pw").await;
-        let credentials = [("email", "bob@x.io"), ("password", "pw")];
-        for origin in [
-            EVIL,
-            "null",
-            "http://app.example",
-            "https://app.example.evil.example",
-        ] {
-            let res = post_from(&app, origin, "/sessions", &credentials).await;
-            assert_eq!(set_cookie(&res), None, "{origin}");
-            assert_eq!(header(&res, "access-control-allow-origin"), None);
-            assert_error(res, 403, "cross-origin request refused").await;
-        }
-        let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
-        assert_eq!(row.session_id, None);
+each_backend!(a_cross_site_login_form_is_refused_and_creates_no_session);
+async fn a_cross_site_login_form_is_refused_and_creates_no_session(backend: Backend) {
+    let app = spawn_allowing(backend, &[APP]).await;
+    app.post_users("bob@x.io", "pw").await;
+    let credentials = [("email", "bob@x.io"), ("password", "pw")];
+    for origin in [
+        EVIL,
+        "null",
+        "http://app.example",
+        "https://app.example.evil.example",
+    ] {
+        let res = post_from(&app, origin, "/sessions", &credentials).await;
+        assert_eq!(set_cookie(&res), None, "{origin}");
+        assert_eq!(header(&res, "access-control-allow-origin"), None);
+        assert_error(res, 403, "cross-origin request refused").await;
     }
+    let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
+    assert_eq!(row.session_id, None);
 }
 
 #[tokio::test]
@@ -97,26 +96,25 @@ async fn other_state_changes_from_other_sites_are_refused_too() {
     assert_eq!(header(&res, "access-control-allow-origin"), None);
 }
 
-#[tokio::test]
-async fn a_listed_origin_logs_in_with_credentials_allowed() {
-    for app in spawn_allowing(&[APP, "http://localhost:3000"]).await {
-        app.post_users("bob@x.io", "pw").await;
-        let res = post_from(
-            &app,
-            APP,
-            "/sessions",
-            &[("email", "bob@x.io"), ("password", "pw")],
-        )
-        .await;
-        assert_eq!(header(&res, "access-control-allow-origin"), Some(APP));
-        assert_eq!(
-            header(&res, "access-control-allow-credentials"),
-            Some("true")
-        );
-        assert!(session_cookie(&res).is_some());
-        let body = json_body(res, 200).await;
-        assert_eq!(body, json!({ "email": "bob@x.io", "message": "logged in" }));
-    }
+each_backend!(a_listed_origin_logs_in_with_credentials_allowed);
+async fn a_listed_origin_logs_in_with_credentials_allowed(backend: Backend) {
+    let app = spawn_allowing(backend, &[APP, "http://localhost:3000"]).await;
+    app.post_users("bob@x.io", "pw").await;
+    let res = post_from(
+        &app,
+        APP,
+        "/sessions",
+        &[("email", "bob@x.io"), ("password", "pw")],
+    )
+    .await;
+    assert_eq!(header(&res, "access-control-allow-origin"), Some(APP));
+    assert_eq!(
+        header(&res, "access-control-allow-credentials"),
+        Some("true")
+    );
+    assert!(session_cookie(&res).is_some());
+    let body = json_body(res, 200).await;
+    assert_eq!(body, json!({ "email": "bob@x.io", "message": "logged in" }));
 }
 
 #[tokio::test]
@@ -141,7 +139,7 @@ async fn requests_without_origin_or_from_authd_itself_work_as_before() {
 
 #[tokio::test]
 async fn a_preflight_is_granted_to_listed_origins_only() {
-    let app = spawn_allowing(&[APP]).await.remove(0);
+    let app = spawn_allowing(Backend::Sqlite, &[APP]).await;
     let preflight = |origin: &'static str, method: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/sessions"))

@@ -9,17 +9,6 @@ use web::WebOptions;
 
 use crate::helpers::*;
 
-/// One app per backend, mailing through its own SMTP sink.
-async fn mail_apps(require_verified_email: bool) -> Vec<(TestApp, SmtpSink)> {
-    let mut apps = Vec::new();
-    for db in TestDatabase::all() {
-        let sink = SmtpSink::start();
-        let config = mail_config(sink.port, require_verified_email);
-        apps.push((spawn_on(db, config, WebOptions::default()).await, sink));
-    }
-    apps
-}
-
 fn idle(app: &TestApp) {
     let outbox = app.auth.outbox().unwrap();
     assert!(outbox.wait_idle(Duration::from_secs(20)));
@@ -38,141 +27,139 @@ fn text(mail: &Value) -> &str {
     mail["text"].as_str().unwrap()
 }
 
-#[tokio::test]
-async fn a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_password() {
-    for (app, sink) in mail_apps(false).await {
-        assert_eq!(app.post_users("bob@x.io", "old-pw").await.status(), 200);
-        let answer = text_of(app.post_reset_password("Bob@X.io").await, 200).await;
-        assert_eq!(answer, reset_sent("bob@x.io"));
-        let mails = sink.wait_for(1).await;
-        assert_eq!(mails.len(), 1);
-        let mail = &mails[0];
-        assert_eq!(mail["rcpt_tos"], json!(["bob@x.io"]));
-        assert_eq!(mail["mail_from"], "no-reply@authd.test");
-        assert_eq!(mail["content_type"], "multipart/alternative");
-        let headers = &mail["headers"];
-        for header in ["date", "message-id", "from", "to", "subject"] {
-            assert!(headers[header].is_string(), "{header} missing: {headers}");
-        }
-        assert_eq!(headers["subject"], "Reset your password");
-        assert!(headers["message-id"]
-            .as_str()
-            .unwrap()
-            .ends_with("@authd.test>"));
-        let html = mail["html"].as_str().unwrap();
-        assert!(
-            text(mail).contains("expires in 1 hour") && text(mail).contains("did not ask"),
-            "{}",
-            text(mail)
-        );
-        let token = link_token(text(mail), "reset");
-        assert_eq!(token.len(), 36);
-        assert_eq!(link_token(html, "reset"), token);
-        assert!(!answer.contains(&token));
+each_backend!(a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_password);
+async fn a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_password(
+    backend: Backend,
+) {
+    let (app, sink) = mail_app(backend, false).await;
+    assert_eq!(app.post_users("bob@x.io", "old-pw").await.status(), 200);
+    let answer = text_of(app.post_reset_password("Bob@X.io").await, 200).await;
+    assert_eq!(answer, reset_sent("bob@x.io"));
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail["rcpt_tos"], json!(["bob@x.io"]));
+    assert_eq!(mail["mail_from"], "no-reply@authd.test");
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    let headers = &mail["headers"];
+    for header in ["date", "message-id", "from", "to", "subject"] {
+        assert!(headers[header].is_string(), "{header} missing: {headers}");
+    }
+    assert_eq!(headers["subject"], "Reset your password");
+    assert!(headers["message-id"]
+        .as_str()
+        .unwrap()
+        .ends_with("@authd.test>"));
+    let html = mail["html"].as_str().unwrap();
+    assert!(
+        text(mail).contains("expires in 1 hour") && text(mail).contains("did not ask"),
+        "{}",
+        text(mail)
+    );
+    let token = link_token(text(mail), "reset");
+    assert_eq!(token.len(), 36);
+    assert_eq!(link_token(html, "reset"), token);
+    assert!(!answer.contains(&token));
 
-        let res = app.put_reset_password("bob@x.io", &token, "new-pw").await;
-        let body = text_of(res, 200).await;
-        assert!(!body.contains(&token));
-        assert_eq!(app.post_sessions("bob@x.io", "new-pw").await.status(), 200);
-        // Used up.
-        let again = app.put_reset_password("bob@x.io", &token, "other").await;
-        assert_eq!(again.status(), 403);
+    let res = app.put_reset_password("bob@x.io", &token, "new-pw").await;
+    let body = text_of(res, 200).await;
+    assert!(!body.contains(&token));
+    assert_eq!(app.post_sessions("bob@x.io", "new-pw").await.status(), 200);
+    // Used up.
+    let again = app.put_reset_password("bob@x.io", &token, "other").await;
+    assert_eq!(again.status(), 403);
 
-        // The notice that the password changed follows.
-        let mails = sink.wait_for(2).await;
-        assert_eq!(mails[1]["headers"]["subject"], "Your password was changed");
-        assert_eq!(mails[1]["rcpt_tos"], json!(["bob@x.io"]));
-        idle(&app);
-        // Delivered: the token is nowhere in the database (it holds only a digest).
-        if let Some(path) = app.sqlite_path() {
-            for file in [path.clone(), format!("{path}-wal")] {
-                if let Ok(bytes) = std::fs::read(&file) {
-                    let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
-                    assert!(!found, "the token is in {file}");
-                }
+    // The notice that the password changed follows.
+    let mails = sink.wait_for(2).await;
+    assert_eq!(mails[1]["headers"]["subject"], "Your password was changed");
+    assert_eq!(mails[1]["rcpt_tos"], json!(["bob@x.io"]));
+    idle(&app);
+    // Delivered: the token is nowhere in the database (it holds only a digest).
+    if let Some(path) = app.sqlite_path() {
+        for file in [path.clone(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+                assert!(!found, "the token is in {file}");
             }
         }
     }
 }
 
-#[tokio::test]
-async fn an_unknown_address_gets_the_same_answer_and_no_mail() {
-    for (app, sink) in mail_apps(false).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let known = app.post_reset_password("bob@x.io").await;
-        let unknown = app.post_reset_password("nobody@x.io").await;
-        let headers = |res: &reqwest::Response| {
-            let mut names: Vec<_> = res
-                .headers()
-                .iter()
-                .filter(|(name, _)| {
-                    !["date", "x-request-id", "content-length"].contains(&name.as_str())
-                })
-                .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
-                .collect();
-            names.sort();
-            names
-        };
-        assert_eq!(headers(&known), headers(&unknown));
-        assert_eq!(text_of(known, 200).await, reset_sent("bob@x.io"));
-        assert_eq!(text_of(unknown, 200).await, reset_sent("nobody@x.io"));
-        idle(&app);
-        let mails = sink.mails();
-        assert_eq!(mails.len(), 1);
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
-        // A malformed address is a 400, as at registration.
-        assert_error(
-            app.post_reset_password("not-an-address").await,
-            400,
-            "email must look like name@domain",
-        )
+each_backend!(an_unknown_address_gets_the_same_answer_and_no_mail);
+async fn an_unknown_address_gets_the_same_answer_and_no_mail(backend: Backend) {
+    let (app, sink) = mail_app(backend, false).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let known = app.post_reset_password("bob@x.io").await;
+    let unknown = app.post_reset_password("nobody@x.io").await;
+    let headers = |res: &reqwest::Response| {
+        let mut names: Vec<_> = res
+            .headers()
+            .iter()
+            .filter(|(name, _)| {
+                !["date", "x-request-id", "content-length"].contains(&name.as_str())
+            })
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(headers(&known), headers(&unknown));
+    assert_eq!(text_of(known, 200).await, reset_sent("bob@x.io"));
+    assert_eq!(text_of(unknown, 200).await, reset_sent("nobody@x.io"));
+    idle(&app);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    // A malformed address is a 400, as at registration.
+    assert_error(
+        app.post_reset_password("not-an-address").await,
+        400,
+        "email must look like name@domain",
+    )
+    .await;
+}
+
+each_backend!(at_most_one_reset_mail_a_minute_and_five_an_hour_reach_an_address);
+async fn at_most_one_reset_mail_a_minute_and_five_an_hour_reach_an_address(backend: Backend) {
+    let (app, sink) = mail_app(backend, false).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    for _ in 0..3 {
+        let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+        assert_eq!(answer, reset_sent("bob@x.io"));
+    }
+    idle(&app);
+    assert_eq!(sink.mails().len(), 1);
+    for _ in 0..6 {
+        app.clock.advance(Duration::from_secs(61));
+        let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+        assert_eq!(answer, reset_sent("bob@x.io"));
+    }
+    idle(&app);
+    assert_eq!(sink.mails().len(), 5, "{}", app.backend);
+    // An hour after the first, one more may go.
+    app.clock.advance(Duration::from_secs(3600));
+    app.post_reset_password("bob@x.io").await;
+    idle(&app);
+    assert_eq!(sink.mails().len(), 6);
+}
+
+each_backend!(two_instances_on_one_database_share_the_limit_and_send_each_mail_once);
+async fn two_instances_on_one_database_share_the_limit_and_send_each_mail_once(backend: Backend) {
+    let db = backend.database();
+    let sink = SmtpSink::start();
+    // Each instance its own outbox and senders, over the one database.
+    let first = spawn_on(db, mail_config(sink.port, false), WebOptions::default()).await;
+    let second = first
+        .spawn_beside(mail_config(sink.port, false), WebOptions::default())
         .await;
-    }
-}
-
-#[tokio::test]
-async fn at_most_one_reset_mail_a_minute_and_five_an_hour_reach_an_address() {
-    for (app, sink) in mail_apps(false).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        for _ in 0..3 {
-            let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
-            assert_eq!(answer, reset_sent("bob@x.io"));
-        }
-        idle(&app);
-        assert_eq!(sink.mails().len(), 1);
-        for _ in 0..6 {
-            app.clock.advance(Duration::from_secs(61));
-            let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
-            assert_eq!(answer, reset_sent("bob@x.io"));
-        }
-        idle(&app);
-        assert_eq!(sink.mails().len(), 5, "{}", app.backend);
-        // An hour after the first, one more may go.
-        app.clock.advance(Duration::from_secs(3600));
-        app.post_reset_password("bob@x.io").await;
-        idle(&app);
-        assert_eq!(sink.mails().len(), 6);
-    }
-}
-
-#[tokio::test]
-async fn two_instances_on_one_database_share_the_limit_and_send_each_mail_once() {
-    for db in TestDatabase::all() {
-        let sink = SmtpSink::start();
-        // Each instance its own outbox and senders, over the one database.
-        let first = spawn_on(db, mail_config(sink.port, false), WebOptions::default()).await;
-        let second = first
-            .spawn_beside(mail_config(sink.port, false), WebOptions::default())
-            .await;
-        assert_eq!(first.post_users("bob@x.io", "pw").await.status(), 200);
-        let (a, b) = tokio::join!(
-            first.post_reset_password("bob@x.io"),
-            second.post_reset_password("bob@x.io")
-        );
-        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
-        idle(&first);
-        assert_eq!(sink.mails().len(), 1, "{}", first.backend);
-    }
+    assert_eq!(first.post_users("bob@x.io", "pw").await.status(), 200);
+    let (a, b) = tokio::join!(
+        first.post_reset_password("bob@x.io"),
+        second.post_reset_password("bob@x.io")
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    idle(&first);
+    assert_eq!(sink.mails().len(), 1, "{}", first.backend);
 }
 
 #[tokio::test]
@@ -251,116 +238,114 @@ async fn a_server_that_refuses_with_5xx_fails_the_mail_at_once() {
     assert_eq!((stats.sent, stats.retried, stats.failed), (0, 0, 1));
 }
 
-#[tokio::test]
-async fn changing_the_password_mails_a_notice() {
-    for (app, sink) in mail_apps(false).await {
-        let session = app.logged_in("bob@x.io", "old-pw").await;
-        let res = app
-            .put_profile_password(Some(&session), "old-pw", "new-pw")
-            .await;
-        assert_eq!(res.status(), 200);
-        let mails = sink.wait_for(1).await;
-        assert_eq!(mails[0]["headers"]["subject"], "Your password was changed");
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
-        assert!(text(&mails[0]).contains("bob@x.io"));
-    }
-}
-
-#[tokio::test]
-async fn an_unverified_account_cannot_log_in_until_its_link_is_redeemed() {
-    for (app, sink) in mail_apps(true).await {
-        let created = app.post_users("bob@x.io", "pw").await;
-        assert_eq!(
-            json_body(created, 200).await,
-            json!({"email": "bob@x.io", "message": "user created"})
-        );
-        assert_error(
-            app.post_sessions("bob@x.io", "pw").await,
-            403,
-            "email not verified",
-        )
+each_backend!(changing_the_password_mails_a_notice);
+async fn changing_the_password_mails_a_notice(backend: Backend) {
+    let (app, sink) = mail_app(backend, false).await;
+    let session = app.logged_in("bob@x.io", "old-pw").await;
+    let res = app
+        .put_profile_password(Some(&session), "old-pw", "new-pw")
         .await;
-        assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
-        let mails = sink.wait_for(1).await;
-        assert_eq!(mails[0]["headers"]["subject"], "Confirm your email address");
-        assert!(text(&mails[0]).contains("24 hours"));
-        let token = link_token(text(&mails[0]), "verify");
+    assert_eq!(res.status(), 200);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["headers"]["subject"], "Your password was changed");
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    assert!(text(&mails[0]).contains("bob@x.io"));
+}
 
-        assert_error(
-            app.post_form("/users/verify", &[("token", "not-a-token")])
-                .await,
-            403,
-            "invalid or expired verification token",
-        )
+each_backend!(an_unverified_account_cannot_log_in_until_its_link_is_redeemed);
+async fn an_unverified_account_cannot_log_in_until_its_link_is_redeemed(backend: Backend) {
+    let (app, sink) = mail_app(backend, true).await;
+    let created = app.post_users("bob@x.io", "pw").await;
+    assert_eq!(
+        json_body(created, 200).await,
+        json!({"email": "bob@x.io", "message": "user created"})
+    );
+    assert_error(
+        app.post_sessions("bob@x.io", "pw").await,
+        403,
+        "email not verified",
+    )
+    .await;
+    assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["headers"]["subject"], "Confirm your email address");
+    assert!(text(&mails[0]).contains("24 hours"));
+    let token = link_token(text(&mails[0]), "verify");
+
+    assert_error(
+        app.post_form("/users/verify", &[("token", "not-a-token")])
+            .await,
+        403,
+        "invalid or expired verification token",
+    )
+    .await;
+    let verified = app.post_form("/users/verify", &[("token", &token)]).await;
+    assert_eq!(
+        json_body(verified, 200).await,
+        json!({"email": "bob@x.io", "message": "email verified"})
+    );
+    let again = app.post_form("/users/verify", &[("token", &token)]).await;
+    assert_eq!(again.status(), 403);
+    assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
+
+    // A verified account gets the same answer to a resend, and no mail.
+    let resend = app
+        .post_form("/users/verify/resend", &[("email", "bob@x.io")])
         .await;
-        let verified = app.post_form("/users/verify", &[("token", &token)]).await;
-        assert_eq!(
-            json_body(verified, 200).await,
-            json!({"email": "bob@x.io", "message": "email verified"})
-        );
-        let again = app.post_form("/users/verify", &[("token", &token)]).await;
-        assert_eq!(again.status(), 403);
-        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
-
-        // A verified account gets the same answer to a resend, and no mail.
-        let resend = app
-            .post_form("/users/verify/resend", &[("email", "bob@x.io")])
-            .await;
-        let expected = json!({"email": "bob@x.io", "message": "verification email sent"});
-        assert_eq!(json_body(resend, 200).await, expected);
-        idle(&app);
-        assert_eq!(sink.mails().len(), 1);
-    }
+    let expected = json!({"email": "bob@x.io", "message": "verification email sent"});
+    assert_eq!(json_body(resend, 200).await, expected);
+    idle(&app);
+    assert_eq!(sink.mails().len(), 1);
 }
 
-#[tokio::test]
-async fn an_expired_verification_link_is_refused() {
-    for (app, sink) in mail_apps(true).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
-        app.clock.advance(Duration::from_secs(24 * 3600));
-        let res = app.post_form("/users/verify", &[("token", &token)]).await;
-        assert_eq!(res.status(), 403);
-    }
+each_backend!(an_expired_verification_link_is_refused);
+async fn an_expired_verification_link_is_refused(backend: Backend) {
+    let (app, sink) = mail_app(backend, true).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
+    app.clock.advance(Duration::from_secs(24 * 3600));
+    let res = app.post_form("/users/verify", &[("token", &token)]).await;
+    assert_eq!(res.status(), 403);
 }
 
-#[tokio::test]
-async fn a_resend_mails_a_fresh_link_within_the_limits_and_the_old_one_stops_working() {
-    for (app, sink) in mail_apps(true).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let first = link_token(text(&sink.wait_for(1).await[0]), "verify");
-        let resend = |email: &'static str| {
-            let app = &app;
-            async move {
-                let res = app
-                    .post_form("/users/verify/resend", &[("email", email)])
-                    .await;
-                json_body(res, 200).await
-            }
-        };
-        // Within a minute of the registration's mail: nothing more goes.
-        resend("bob@x.io").await;
-        idle(&app);
-        assert_eq!(sink.mails().len(), 1);
-        app.clock.advance(Duration::from_secs(61));
-        assert_eq!(
-            resend("bob@x.io").await["message"],
-            "verification email sent"
-        );
-        assert_eq!(
-            resend("nobody@x.io").await["message"],
-            "verification email sent"
-        );
-        let mails = sink.wait_for(2).await;
-        idle(&app);
-        assert_eq!(sink.mails().len(), 2);
-        let second = link_token(text(&mails[1]), "verify");
-        assert_ne!(first, second);
-        let old = app.post_form("/users/verify", &[("token", &first)]).await;
-        assert_eq!(old.status(), 403);
-        let new = app.post_form("/users/verify", &[("token", &second)]).await;
-        assert_eq!(new.status(), 200);
-    }
+each_backend!(a_resend_mails_a_fresh_link_within_the_limits_and_the_old_one_stops_working);
+async fn a_resend_mails_a_fresh_link_within_the_limits_and_the_old_one_stops_working(
+    backend: Backend,
+) {
+    let (app, sink) = mail_app(backend, true).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let first = link_token(text(&sink.wait_for(1).await[0]), "verify");
+    let resend = |email: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .post_form("/users/verify/resend", &[("email", email)])
+                .await;
+            json_body(res, 200).await
+        }
+    };
+    // Within a minute of the registration's mail: nothing more goes.
+    resend("bob@x.io").await;
+    idle(&app);
+    assert_eq!(sink.mails().len(), 1);
+    app.clock.advance(Duration::from_secs(61));
+    assert_eq!(
+        resend("bob@x.io").await["message"],
+        "verification email sent"
+    );
+    assert_eq!(
+        resend("nobody@x.io").await["message"],
+        "verification email sent"
+    );
+    let mails = sink.wait_for(2).await;
+    idle(&app);
+    assert_eq!(sink.mails().len(), 2);
+    let second = link_token(text(&mails[1]), "verify");
+    assert_ne!(first, second);
+    let old = app.post_form("/users/verify", &[("token", &first)]).await;
+    assert_eq!(old.status(), 403);
+    let new = app.post_form("/users/verify", &[("token", &second)]).await;
+    assert_eq!(new.status(), 200);
 }
 
 #[tokio::test]
@@ -379,27 +364,26 @@ async fn verification_routes_answer_404_when_verification_is_off() {
     }
 }
 
-#[tokio::test]
-async fn a_get_on_the_link_paths_uses_no_token() {
-    for (app, sink) in mail_apps(true).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
-        // What a mail scanner does: GET the links. The API's path has no GET; the page's
-        // (issue 13) only shows the button that posts the token.
-        let path = format!("/users/verify?token={token}");
-        let status = app.get_path(&path).await.status();
-        assert!(status == 404 || status == 405, "{path}: {status}");
-        let page = app.get_path(&format!("/verify?token={token}")).await;
-        assert_eq!(page.status(), 200);
-        let html = page.text().await.unwrap();
-        assert!(
-            html.contains(r#"<form method="post" action="/verify">"#),
-            "{html}"
-        );
-        assert!(html.contains("Confirm my address"), "{html}");
-        let verified = app.post_form("/users/verify", &[("token", &token)]).await;
-        assert_eq!(verified.status(), 200);
-    }
+each_backend!(a_get_on_the_link_paths_uses_no_token);
+async fn a_get_on_the_link_paths_uses_no_token(backend: Backend) {
+    let (app, sink) = mail_app(backend, true).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let token = link_token(text(&sink.wait_for(1).await[0]), "verify");
+    // What a mail scanner does: GET the links. The API's path has no GET; the page's
+    // (issue 13) only shows the button that posts the token.
+    let path = format!("/users/verify?token={token}");
+    let status = app.get_path(&path).await.status();
+    assert!(status == 404 || status == 405, "{path}: {status}");
+    let page = app.get_path(&format!("/verify?token={token}")).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(r#"<form method="post" action="/verify">"#),
+        "{html}"
+    );
+    assert!(html.contains("Confirm my address"), "{html}");
+    let verified = app.post_form("/users/verify", &[("token", &token)]).await;
+    assert_eq!(verified.status(), 200);
 }
 
 /// A server behind a trusted proxy on loopback, so each request says its client address in
@@ -513,29 +497,28 @@ async fn a_flood_of_resets_from_one_address_does_not_keep_a_real_users_reset_mai
     );
 }
 
+each_backend!(tagged_addresses_of_one_mailbox_share_its_mail_limit);
 /// Issue 17 item 3: the limits count per mailbox, the one the envelope names, so `+tags`
 /// (distinct accounts) share one mailbox's allowance.
-#[tokio::test]
-async fn tagged_addresses_of_one_mailbox_share_its_mail_limit() {
-    for (app, sink) in mail_apps(false).await {
-        for email in ["bob@x.io", "bob+news@x.io", "bob+shop@x.io"] {
-            assert_eq!(app.post_users(email, "pw").await.status(), 200);
-        }
-        for email in ["bob+news@x.io", "bob@x.io", "bob+shop@x.io"] {
-            let answer = text_of(app.post_reset_password(email).await, 200).await;
-            assert_eq!(answer, reset_sent(email));
-        }
-        idle(&app);
-        let mails = sink.mails();
-        assert_eq!(mails.len(), 1, "{}: {mails:?}", app.backend);
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob+news@x.io"]));
-        // A minute on, the mailbox may get one more, through any of its tags.
-        app.clock.advance(Duration::from_secs(61));
-        app.post_reset_password("bob+shop@x.io").await;
-        sink.wait_for(2).await;
-        idle(&app);
-        assert_eq!(sink.mails().len(), 2);
+async fn tagged_addresses_of_one_mailbox_share_its_mail_limit(backend: Backend) {
+    let (app, sink) = mail_app(backend, false).await;
+    for email in ["bob@x.io", "bob+news@x.io", "bob+shop@x.io"] {
+        assert_eq!(app.post_users(email, "pw").await.status(), 200);
     }
+    for email in ["bob+news@x.io", "bob@x.io", "bob+shop@x.io"] {
+        let answer = text_of(app.post_reset_password(email).await, 200).await;
+        assert_eq!(answer, reset_sent(email));
+    }
+    idle(&app);
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 1, "{}: {mails:?}", app.backend);
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob+news@x.io"]));
+    // A minute on, the mailbox may get one more, through any of its tags.
+    app.clock.advance(Duration::from_secs(61));
+    app.post_reset_password("bob+shop@x.io").await;
+    sink.wait_for(2).await;
+    idle(&app);
+    assert_eq!(sink.mails().len(), 2);
 }
 
 /// Issue 17 item 4: with credentials in the URL and no `?tls=`, a relay (or a man in the
@@ -590,82 +573,80 @@ async fn credentials_and_mail_never_travel_in_clear_to_a_relay_without_starttls(
     assert!(sink.mails().is_empty());
 }
 
+each_backend!(a_mail_waiting_when_authd_stops_is_sent_after_the_restart);
 /// Issue 17, "mail against a real relay": mail waiting while the relay is down used to live in
 /// memory only, so a restart lost it without a word. Now it waits in the database and the next
 /// instance sends it.
-#[tokio::test]
-async fn a_mail_waiting_when_authd_stops_is_sent_after_the_restart() {
-    for db in TestDatabase::all() {
-        let db = std::sync::Arc::new(db);
-        let options = auth::DbOptions::new(db.url());
-        // A relay that is down: its port is taken, but it refuses connections.
-        let down = SmtpSink::down();
-        let first = auth::Auth::connect(&options, mail_config(down.port, false)).unwrap();
-        first.register_user("bob@x.io", "pw").unwrap();
-        first.request_password_reset("bob@x.io").unwrap();
-        let outbox = first.outbox().unwrap().clone();
-        for _ in 0..400 {
-            if outbox.stats().retried >= 1 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+async fn a_mail_waiting_when_authd_stops_is_sent_after_the_restart(backend: Backend) {
+    let db = backend.database();
+    let db = std::sync::Arc::new(db);
+    let options = auth::DbOptions::new(db.url());
+    // A relay that is down: its port is taken, but it refuses connections.
+    let down = SmtpSink::down();
+    let first = auth::Auth::connect(&options, mail_config(down.port, false)).unwrap();
+    first.register_user("bob@x.io", "pw").unwrap();
+    first.request_password_reset("bob@x.io").unwrap();
+    let outbox = first.outbox().unwrap().clone();
+    for _ in 0..400 {
+        if outbox.stats().retried >= 1 {
+            break;
         }
-        assert!(outbox.stats().retried >= 1, "{:?}", outbox.stats());
-        // The restart: everything of the first instance goes.
-        drop(outbox);
-        drop(first);
-
-        let sink = SmtpSink::start_with(&[]);
-        let second = auth::Auth::connect(&options, mail_config(sink.port, false)).unwrap();
-        let mails = sink.wait_for(1).await;
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
-        let token = link_token(text(&mails[0]), "reset");
-        second.reset_password("bob@x.io", &token, "new-pw").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
     }
+    assert!(outbox.stats().retried >= 1, "{:?}", outbox.stats());
+    // The restart: everything of the first instance goes.
+    drop(outbox);
+    drop(first);
+
+    let sink = SmtpSink::start_with(&[]);
+    let second = auth::Auth::connect(&options, mail_config(sink.port, false)).unwrap();
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    let token = link_token(text(&mails[0]), "reset");
+    second.reset_password("bob@x.io", &token, "new-pw").unwrap();
 }
 
+each_backend!(a_reset_request_writes_the_same_for_every_address_and_reads_no_account);
 /// Issue 17 item 7: a reset request only records an intent, the same for every address; the
 /// account is looked at after the answer, by the sender. Checked by order (the answers come
 /// while no sender runs) and by counting what the requests wrote.
-#[tokio::test]
-async fn a_reset_request_writes_the_same_for_every_address_and_reads_no_account() {
-    for db in TestDatabase::all() {
-        let sink = SmtpSink::start_with(&[]);
-        // This instance only queues; a second one, started after the answers, sends.
-        let queue_only = mail_config_with(sink.port, false, |options| options.senders = 0);
-        let app = spawn_on(db, queue_only, WebOptions::default()).await;
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let known = text_of(app.post_reset_password("bob@x.io").await, 200).await;
-        let unknown = text_of(app.post_reset_password("nobody@x.io").await, 200).await;
-        assert_eq!(known, reset_sent("bob@x.io"));
-        assert_eq!(unknown, reset_sent("nobody@x.io"));
-        let bob = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
-        assert_eq!(
-            bob.reset_token, None,
-            "{}: the request wrote the account",
-            app.backend
-        );
-        let database = app.database();
-        let alike = "SELECT count(*) AS n FROM mail_outbox WHERE kind = 'password_reset' \
-                     AND user_id IS NULL AND tries = 0 AND claimed_by IS NULL";
-        assert_eq!(database.count(alike), 2, "{}", app.backend);
-        assert_eq!(
-            database.count("SELECT count(*) AS n FROM mail_limits"),
-            2,
-            "{}",
-            app.backend
-        );
-        assert!(sink.mails().is_empty());
+async fn a_reset_request_writes_the_same_for_every_address_and_reads_no_account(backend: Backend) {
+    let db = backend.database();
+    let sink = SmtpSink::start_with(&[]);
+    // This instance only queues; a second one, started after the answers, sends.
+    let queue_only = mail_config_with(sink.port, false, |options| options.senders = 0);
+    let app = spawn_on(db, queue_only, WebOptions::default()).await;
+    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
+    let known = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+    let unknown = text_of(app.post_reset_password("nobody@x.io").await, 200).await;
+    assert_eq!(known, reset_sent("bob@x.io"));
+    assert_eq!(unknown, reset_sent("nobody@x.io"));
+    let bob = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
+    assert_eq!(
+        bob.reset_token, None,
+        "{}: the request wrote the account",
+        app.backend
+    );
+    let database = app.database();
+    let alike = "SELECT count(*) AS n FROM mail_outbox WHERE kind = 'password_reset' \
+                 AND user_id IS NULL AND tries = 0 AND claimed_by IS NULL";
+    assert_eq!(database.count(alike), 2, "{}", app.backend);
+    assert_eq!(
+        database.count("SELECT count(*) AS n FROM mail_limits"),
+        2,
+        "{}",
+        app.backend
+    );
+    assert!(sink.mails().is_empty());
 
-        let sender = app
-            .spawn_beside(mail_config(sink.port, false), WebOptions::default())
-            .await;
-        let mails = sink.wait_for(1).await;
-        idle(&sender);
-        assert_eq!(sink.mails().len(), 1, "{}", app.backend);
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
-        assert_eq!(database.count("SELECT count(*) AS n FROM mail_outbox"), 0);
-    }
+    let sender = app
+        .spawn_beside(mail_config(sink.port, false), WebOptions::default())
+        .await;
+    let mails = sink.wait_for(1).await;
+    idle(&sender);
+    assert_eq!(sink.mails().len(), 1, "{}", app.backend);
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    assert_eq!(database.count("SELECT count(*) AS n FROM mail_outbox"), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -902,56 +883,55 @@ async fn a_relay_that_never_answers_times_out_and_the_mail_waits() {
     assert_eq!((stats.sent, stats.failed, stats.waiting), (0, 0, 1));
 }
 
+each_backend!(a_mail_the_full_outbox_drops_is_counted_and_spends_no_allowance);
 /// Issue 18 item 9 (`authd_mails_dropped_total`) and issue 17 item 1: a mail the full outbox
 /// could not take is counted as dropped and spends no allowance of its mailbox, so asking
 /// again at once works once there is room.
-#[tokio::test]
-async fn a_mail_the_full_outbox_drops_is_counted_and_spends_no_allowance() {
-    for db in TestDatabase::all() {
-        let sink = SmtpSink::start_with(&[]);
-        let queue_only = mail_config_with(sink.port, false, |options| {
-            options.capacity = 1;
-            options.senders = 0;
-        });
-        let app = spawn_on(db, queue_only, WebOptions::default()).await;
-        for email in ["ann@x.io", "bob@x.io"] {
-            assert_eq!(app.post_users(email, "pw").await.status(), 200);
-            let answer = text_of(app.post_reset_password(email).await, 200).await;
-            assert_eq!(answer, reset_sent(email));
-        }
-        let metrics = app.get_path("/metrics").await.text().await.unwrap();
-        assert!(metrics.contains("authd_mails_dropped_total 1"), "{metrics}");
-        assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
-        // The bound is the outbox's, over every instance on the database.
-        let other = app
-            .spawn_beside(
-                mail_config_with(sink.port, false, |options| {
-                    options.capacity = 1;
-                    options.senders = 0;
-                }),
-                WebOptions::default(),
-            )
-            .await;
-        assert_eq!(other.post_reset_password("carl@x.io").await.status(), 200);
-        assert_eq!(other.auth.outbox().unwrap().stats().dropped, 1);
-
-        let sender = app
-            .spawn_beside(mail_config(sink.port, false), WebOptions::default())
-            .await;
-        sink.wait_for(1).await;
-        idle(&sender);
-        // Within the same minute: bob's first request was not counted.
-        let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
-        assert_eq!(answer, reset_sent("bob@x.io"));
-        let mails = sink.wait_for(2).await;
-        let to: Vec<&Value> = mails.iter().map(|mail| &mail["rcpt_tos"][0]).collect();
-        assert_eq!(
-            to,
-            [&json!("ann@x.io"), &json!("bob@x.io")],
-            "{}",
-            app.backend
-        );
+async fn a_mail_the_full_outbox_drops_is_counted_and_spends_no_allowance(backend: Backend) {
+    let db = backend.database();
+    let sink = SmtpSink::start_with(&[]);
+    let queue_only = mail_config_with(sink.port, false, |options| {
+        options.capacity = 1;
+        options.senders = 0;
+    });
+    let app = spawn_on(db, queue_only, WebOptions::default()).await;
+    for email in ["ann@x.io", "bob@x.io"] {
+        assert_eq!(app.post_users(email, "pw").await.status(), 200);
+        let answer = text_of(app.post_reset_password(email).await, 200).await;
+        assert_eq!(answer, reset_sent(email));
     }
+    let metrics = app.get_path("/metrics").await.text().await.unwrap();
+    assert!(metrics.contains("authd_mails_dropped_total 1"), "{metrics}");
+    assert!(metrics.contains("authd_mails_waiting 1"), "{metrics}");
+    // The bound is the outbox's, over every instance on the database.
+    let other = app
+        .spawn_beside(
+            mail_config_with(sink.port, false, |options| {
+                options.capacity = 1;
+                options.senders = 0;
+            }),
+            WebOptions::default(),
+        )
+        .await;
+    assert_eq!(other.post_reset_password("carl@x.io").await.status(), 200);
+    assert_eq!(other.auth.outbox().unwrap().stats().dropped, 1);
+
+    let sender = app
+        .spawn_beside(mail_config(sink.port, false), WebOptions::default())
+        .await;
+    sink.wait_for(1).await;
+    idle(&sender);
+    // Within the same minute: bob's first request was not counted.
+    let answer = text_of(app.post_reset_password("bob@x.io").await, 200).await;
+    assert_eq!(answer, reset_sent("bob@x.io"));
+    let mails = sink.wait_for(2).await;
+    let to: Vec<&Value> = mails.iter().map(|mail| &mail["rcpt_tos"][0]).collect();
+    assert_eq!(
+        to,
+        [&json!("ann@x.io"), &json!("bob@x.io")],
+        "{}",
+        app.backend
+    );
 }
 
 /// Issue 17 item 1: the senders send in parallel, each over a connection it keeps.
@@ -980,42 +960,41 @@ async fn the_senders_send_in_parallel_over_connections_they_keep() {
     assert!(stats["peak_sessions"].as_u64().unwrap() >= 2, "{stats}");
 }
 
+each_backend!(a_mail_whose_sender_stopped_mid_send_goes_out_from_another_instance);
 /// "A restart loses queued mail": an instance that stops while a send hangs leaves its claim;
 /// once the claim runs out, another instance sends the mail (once).
-#[tokio::test]
-async fn a_mail_whose_sender_stopped_mid_send_goes_out_from_another_instance() {
-    for db in TestDatabase::all() {
-        let db = std::sync::Arc::new(db);
-        let options = auth::DbOptions::new(db.url());
-        let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("smtp://127.0.0.1:{}", hanging.local_addr().unwrap().port());
-        let first = auth::Auth::connect(
-            &options,
-            config_over(mailer(&url, false, Duration::from_secs(30)), |options| {
-                options.claim_for = Duration::from_secs(2);
-            }),
-        )
-        .unwrap();
-        first.register_user("bob@x.io", "pw").unwrap();
-        first.request_password_reset("bob@x.io").unwrap();
-        // Wait until the send is under way: the row is claimed.
-        let claimed = "SELECT count(*) AS n FROM mail_outbox WHERE claimed_by IS NOT NULL";
-        for _ in 0..400 {
-            if db.count(claimed) == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+async fn a_mail_whose_sender_stopped_mid_send_goes_out_from_another_instance(backend: Backend) {
+    let db = backend.database();
+    let db = std::sync::Arc::new(db);
+    let options = auth::DbOptions::new(db.url());
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("smtp://127.0.0.1:{}", hanging.local_addr().unwrap().port());
+    let first = auth::Auth::connect(
+        &options,
+        config_over(mailer(&url, false, Duration::from_secs(30)), |options| {
+            options.claim_for = Duration::from_secs(2);
+        }),
+    )
+    .unwrap();
+    first.register_user("bob@x.io", "pw").unwrap();
+    first.request_password_reset("bob@x.io").unwrap();
+    // Wait until the send is under way: the row is claimed.
+    let claimed = "SELECT count(*) AS n FROM mail_outbox WHERE claimed_by IS NOT NULL";
+    for _ in 0..400 {
+        if db.count(claimed) == 1 {
+            break;
         }
-        assert_eq!(db.count(claimed), 1);
-        let report = first.outbox().unwrap().shutdown(Duration::ZERO);
-        assert_eq!((report.unfinished, report.waiting), (1, 1), "{report:?}");
-
-        let sink = SmtpSink::start_with(&[]);
-        let _second = auth::Auth::connect(&options, mail_config(sink.port, false)).unwrap();
-        let mails = sink.wait_for(1).await;
-        assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
-        drop(hanging);
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert_eq!(db.count(claimed), 1);
+    let report = first.outbox().unwrap().shutdown(Duration::ZERO);
+    assert_eq!((report.unfinished, report.waiting), (1, 1), "{report:?}");
+
+    let sink = SmtpSink::start_with(&[]);
+    let _second = auth::Auth::connect(&options, mail_config(sink.port, false)).unwrap();
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
+    drop(hanging);
 }
 
 /// Issue 17 item 1: mail requests are bounded per client address like logins, across the API

@@ -8,7 +8,9 @@ use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use web::WebOptions;
 
-use crate::helpers::{spawn_app, spawn_apps, spawn_apps_with, spawn_on, test_config, TestApp};
+use crate::helpers::{
+    each_backend, mail_app, spawn_app, spawn_app_with, spawn_on, test_config, Backend, TestApp,
+};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -208,27 +210,26 @@ async fn every_page_has_the_strict_headers_a_language_and_labelled_inputs() {
     assert_eq!(fresh.get("/signup").await.header("set-cookie"), "");
 }
 
-#[tokio::test]
-async fn signing_up_signs_in_and_shows_the_account() {
-    for app in spawn_apps().await {
-        let mut visitor = Visitor::new(&app);
-        let answer = visitor.sign_up("ada@example.com", "correct horse").await;
-        assert_eq!(answer.status, 303, "{}", app.backend);
-        assert_eq!(answer.location(), "/account?m=welcome");
-        assert!(visitor.session().is_some());
-        let account = visitor.get(answer.location()).await;
-        assert_eq!(account.status, 200);
-        account.assert_page_headers();
-        assert!(account
-            .body
-            .contains("Signed in as <strong>ada@example.com</strong>"));
-        assert!(account
-            .body
-            .contains("Your account is ready, and you are signed in."));
-        assert!(account.body.contains("Chrome on Linux"));
-        assert_eq!(listed_sessions(&account).len(), 1);
-        assert!(listed_sessions(&account)[0].1);
-    }
+each_backend!(signing_up_signs_in_and_shows_the_account);
+async fn signing_up_signs_in_and_shows_the_account(backend: Backend) {
+    let app = backend.spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    let answer = visitor.sign_up("ada@example.com", "correct horse").await;
+    assert_eq!(answer.status, 303, "{}", app.backend);
+    assert_eq!(answer.location(), "/account?m=welcome");
+    assert!(visitor.session().is_some());
+    let account = visitor.get(answer.location()).await;
+    assert_eq!(account.status, 200);
+    account.assert_page_headers();
+    assert!(account
+        .body
+        .contains("Signed in as <strong>ada@example.com</strong>"));
+    assert!(account
+        .body
+        .contains("Your account is ready, and you are signed in."));
+    assert!(account.body.contains("Chrome on Linux"));
+    assert_eq!(listed_sessions(&account).len(), 1);
+    assert!(listed_sessions(&account)[0].1);
 }
 
 #[tokio::test]
@@ -411,9 +412,7 @@ async fn a_throttled_sign_in_says_how_long_to_wait() {
     let mut config = test_config();
     config.max_failed_logins = 2;
     config.failed_login_window = Duration::from_secs(900);
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
+    let app = spawn_app_with(config, WebOptions::default()).await;
     app.post_users("ada@example.com", "right").await;
     let mut visitor = Visitor::new(&app);
     for _ in 0..2 {
@@ -485,61 +484,60 @@ fn urlencode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
-#[tokio::test]
-async fn the_account_page_lists_devices_and_signs_one_out_or_all_others() {
+each_backend!(the_account_page_lists_devices_and_signs_one_out_or_all_others);
+async fn the_account_page_lists_devices_and_signs_one_out_or_all_others(backend: Backend) {
     let mut config = test_config();
     config.max_sessions_per_user = 5;
-    for app in spawn_apps_with(config, WebOptions::default()).await {
-        let mut laptop = Visitor::new(&app);
-        laptop.sign_up("ada@example.com", "pw").await;
-        let mut phone = Visitor::new(&app);
-        phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1";
-        phone.sign_in("ada@example.com", "pw").await;
-        let mut tablet = Visitor::new(&app);
-        tablet.sign_in("ada@example.com", "pw").await;
+    let app = backend.spawn_app_with(config, WebOptions::default()).await;
+    let mut laptop = Visitor::new(&app);
+    laptop.sign_up("ada@example.com", "pw").await;
+    let mut phone = Visitor::new(&app);
+    phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1";
+    phone.sign_in("ada@example.com", "pw").await;
+    let mut tablet = Visitor::new(&app);
+    tablet.sign_in("ada@example.com", "pw").await;
 
-        let account = laptop.get("/account").await;
-        let sessions = listed_sessions(&account);
-        assert_eq!(sessions.len(), 3, "{}", app.backend);
-        assert_eq!(sessions.iter().filter(|(_, this)| *this).count(), 1);
-        assert!(account.body.contains("Safari on iPhone"));
-        assert!(account.body.contains("<span>IP 127.0.0.1</span>"));
-        // This device first, then the others newest first: the tablet, then the phone.
-        assert!(sessions[0].1);
-        let phone_id = sessions[2].0.clone();
-        let token = account.csrf();
-        let answer = laptop
-            .post(
-                "/account/sessions/revoke",
-                &[("id", phone_id.as_str()), ("csrf_token", &token)],
-            )
-            .await;
-        assert_eq!(answer.status, 303);
-        assert_eq!(answer.location(), "/account?m=session-revoked");
-        // The phone is sent to sign in on its next page.
-        let bounced = phone.get("/account").await;
-        assert_eq!(bounced.location(), "/login?next=/account&m=sign-in");
-        // Again: already gone.
-        let answer = laptop
-            .post(
-                "/account/sessions/revoke",
-                &[("id", phone_id.as_str()), ("csrf_token", &token)],
-            )
-            .await;
-        assert_eq!(answer.location(), "/account?m=session-gone");
+    let account = laptop.get("/account").await;
+    let sessions = listed_sessions(&account);
+    assert_eq!(sessions.len(), 3, "{}", app.backend);
+    assert_eq!(sessions.iter().filter(|(_, this)| *this).count(), 1);
+    assert!(account.body.contains("Safari on iPhone"));
+    assert!(account.body.contains("<span>IP 127.0.0.1</span>"));
+    // This device first, then the others newest first: the tablet, then the phone.
+    assert!(sessions[0].1);
+    let phone_id = sessions[2].0.clone();
+    let token = account.csrf();
+    let answer = laptop
+        .post(
+            "/account/sessions/revoke",
+            &[("id", phone_id.as_str()), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/account?m=session-revoked");
+    // The phone is sent to sign in on its next page.
+    let bounced = phone.get("/account").await;
+    assert_eq!(bounced.location(), "/login?next=/account&m=sign-in");
+    // Again: already gone.
+    let answer = laptop
+        .post(
+            "/account/sessions/revoke",
+            &[("id", phone_id.as_str()), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(answer.location(), "/account?m=session-gone");
 
-        let answer = laptop
-            .post("/account/sessions/others", &[("csrf_token", &token)])
-            .await;
-        assert_eq!(answer.location(), "/account?m=others-revoked");
-        assert_eq!(tablet.get("/account").await.status, 303);
-        let account = laptop.get("/account?m=others-revoked").await;
-        assert_eq!(listed_sessions(&account).len(), 1);
-        assert!(account
-            .body
-            .contains("All your other devices are signed out."));
-        assert!(!account.body.contains("Sign out all other devices"));
-    }
+    let answer = laptop
+        .post("/account/sessions/others", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(answer.location(), "/account?m=others-revoked");
+    assert_eq!(tablet.get("/account").await.status, 303);
+    let account = laptop.get("/account?m=others-revoked").await;
+    assert_eq!(listed_sessions(&account).len(), 1);
+    assert!(account
+        .body
+        .contains("All your other devices are signed out."));
+    assert!(!account.body.contains("Sign out all other devices"));
 }
 
 #[tokio::test]
@@ -547,9 +545,7 @@ async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices
     let mut config = test_config();
     config.max_sessions_per_user = 5;
     config.min_password_len = 8;
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
+    let app = spawn_app_with(config, WebOptions::default()).await;
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "old password").await;
     let other = app.log_in("ada@example.com", "old password").await;
@@ -637,9 +633,7 @@ async fn deleting_the_account_asks_for_the_password() {
 async fn signing_out_ends_this_session_only() {
     let mut config = test_config();
     config.max_sessions_per_user = 5;
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
+    let app = spawn_app_with(config, WebOptions::default()).await;
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "pw").await;
     let session = visitor.session().unwrap().to_owned();
@@ -703,45 +697,44 @@ async fn forgot_says_what_is_true_without_mail() {
     assert!(answer.body.contains("This server sends no mail"));
 }
 
-#[tokio::test]
-async fn a_reset_link_shows_a_form_and_only_its_post_uses_the_token() {
-    for app in spawn_apps().await {
-        let mut visitor = Visitor::new(&app);
-        visitor.sign_up("ada@example.com", "old").await;
-        let old_session = visitor.session().unwrap().to_owned();
-        let token = app.reset_token("ada@example.com").await;
-        let path = format!("/reset?token={token}");
-        // Opening the link twice uses nothing.
-        visitor.get(&path).await;
-        let page = visitor.get(&path).await;
-        assert_eq!(page.status, 200);
-        page.assert_page_headers();
-        assert!(page.body.contains(&format!(
-            r#"<input type="hidden" name="token" value="{token}">"#
-        )));
-        let form = [
-            ("token", token.as_str()),
-            ("new_password", "new"),
-            ("new_password_again", "new"),
-        ];
-        let answer = visitor.submit(&path, "/reset", &form).await;
-        assert_eq!(answer.status, 303, "{}", app.backend);
-        assert_eq!(answer.location(), "/login?m=password-reset");
-        assert_eq!(app.get_profile(Some(&old_session)).await.status(), 403);
-        assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
-        // Used up: opening the link says so, and so does its form sent again.
-        let page = visitor.get(&path).await;
-        assert_eq!(page.status, 400);
-        assert!(page
-            .body
-            .contains("This link has expired or was used already."));
-        let again = visitor.submit("/login", "/reset", &form).await;
-        assert_eq!(again.status, 400);
-        assert!(again
-            .body
-            .contains("This link has expired or was used already."));
-        assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
-    }
+each_backend!(a_reset_link_shows_a_form_and_only_its_post_uses_the_token);
+async fn a_reset_link_shows_a_form_and_only_its_post_uses_the_token(backend: Backend) {
+    let app = backend.spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "old").await;
+    let old_session = visitor.session().unwrap().to_owned();
+    let token = app.reset_token("ada@example.com").await;
+    let path = format!("/reset?token={token}");
+    // Opening the link twice uses nothing.
+    visitor.get(&path).await;
+    let page = visitor.get(&path).await;
+    assert_eq!(page.status, 200);
+    page.assert_page_headers();
+    assert!(page.body.contains(&format!(
+        r#"<input type="hidden" name="token" value="{token}">"#
+    )));
+    let form = [
+        ("token", token.as_str()),
+        ("new_password", "new"),
+        ("new_password_again", "new"),
+    ];
+    let answer = visitor.submit(&path, "/reset", &form).await;
+    assert_eq!(answer.status, 303, "{}", app.backend);
+    assert_eq!(answer.location(), "/login?m=password-reset");
+    assert_eq!(app.get_profile(Some(&old_session)).await.status(), 403);
+    assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
+    // Used up: opening the link says so, and so does its form sent again.
+    let page = visitor.get(&path).await;
+    assert_eq!(page.status, 400);
+    assert!(page
+        .body
+        .contains("This link has expired or was used already."));
+    let again = visitor.submit("/login", "/reset", &form).await;
+    assert_eq!(again.status, 400);
+    assert!(again
+        .body
+        .contains("This link has expired or was used already."));
+    assert!(app.auth.valid_login("ada@example.com", "new").unwrap());
 }
 
 #[tokio::test]
@@ -839,9 +832,7 @@ async fn the_stylesheet_is_embedded_and_cached_for_a_year() {
 async fn the_account_page_grows_by_under_0_7_kb_per_long_named_device() {
     let mut config = test_config();
     config.max_sessions_per_user = 5;
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
+    let app = spawn_app_with(config, WebOptions::default()).await;
     app.post_users("ada@example.com", "pw").await;
     for _ in 0..4 {
         let long = "<&\"x".repeat(64);
@@ -920,22 +911,9 @@ async fn a_sign_up_whose_sign_in_is_refused_says_the_account_is_ready() {
         .contains("Your account is ready. Sign in with it."));
 }
 
-/// An app mailing through its own SMTP sink.
-async fn mail_app(require_verified_email: bool) -> (TestApp, crate::helpers::SmtpSink) {
-    let sink = crate::helpers::SmtpSink::start();
-    let config = crate::helpers::mail_config(sink.port, require_verified_email);
-    let app = spawn_on(
-        auth::testing::TestDatabase::sqlite(),
-        config,
-        WebOptions::default(),
-    )
-    .await;
-    (app, sink)
-}
-
 #[tokio::test]
 async fn forgot_mails_a_link_with_the_same_answer_for_every_address() {
-    let (app, sink) = mail_app(false).await;
+    let (app, sink) = mail_app(Backend::Sqlite, false).await;
     app.post_users("ada@example.com", "old").await;
     let mut visitor = Visitor::new(&app);
     let page = visitor.get("/forgot").await;
@@ -978,7 +956,7 @@ async fn forgot_mails_a_link_with_the_same_answer_for_every_address() {
 
 #[tokio::test]
 async fn with_verification_sign_up_asks_to_check_the_mail_and_its_link_confirms() {
-    let (app, sink) = mail_app(true).await;
+    let (app, sink) = mail_app(Backend::Sqlite, true).await;
     let mut visitor = Visitor::new(&app);
     let answer = visitor.sign_up("ada@example.com", "pw").await;
     assert_eq!(answer.status, 303);
@@ -1320,48 +1298,47 @@ async fn a_listed_origins_preflight_is_cached_for_ten_minutes() {
     assert_eq!(headers["access-control-allow-credentials"], "true");
 }
 
-#[tokio::test]
-async fn a_used_or_expired_reset_link_says_so_when_opened() {
-    for app in spawn_apps().await {
-        let mut visitor = Visitor::new(&app);
-        visitor.sign_up("ada@example.com", "old").await;
-        let used = app.reset_token("ada@example.com").await;
-        assert_eq!(
-            app.put_reset_password("ada@example.com", &used, "new")
-                .await
-                .status(),
-            200
+each_backend!(a_used_or_expired_reset_link_says_so_when_opened);
+async fn a_used_or_expired_reset_link_says_so_when_opened(backend: Backend) {
+    let app = backend.spawn_app().await;
+    let mut visitor = Visitor::new(&app);
+    visitor.sign_up("ada@example.com", "old").await;
+    let used = app.reset_token("ada@example.com").await;
+    assert_eq!(
+        app.put_reset_password("ada@example.com", &used, "new")
+            .await
+            .status(),
+        200
+    );
+    let expired = app.reset_token("ada@example.com").await;
+    app.clock.advance(Duration::from_secs(3601));
+    let live = app.reset_token("ada@example.com").await;
+    for token in [used.as_str(), expired.as_str(), "not-a-token"] {
+        let page = visitor.get(&format!("/reset?token={token}")).await;
+        assert_eq!(page.status, 400, "{} {token}", app.backend);
+        page.assert_page_headers();
+        assert!(
+            page.title()
+                .starts_with("Error: This link has expired or was used already."),
+            "{}",
+            page.title()
         );
-        let expired = app.reset_token("ada@example.com").await;
-        app.clock.advance(Duration::from_secs(3601));
-        let live = app.reset_token("ada@example.com").await;
-        for token in [used.as_str(), expired.as_str(), "not-a-token"] {
-            let page = visitor.get(&format!("/reset?token={token}")).await;
-            assert_eq!(page.status, 400, "{} {token}", app.backend);
-            page.assert_page_headers();
-            assert!(
-                page.title()
-                    .starts_with("Error: This link has expired or was used already."),
-                "{}",
-                page.title()
-            );
-            assert!(
-                !page.body.contains("new_password"),
-                "no form to fill in vain"
-            );
-            assert!(page
-                .body
-                .contains(r#"<a href="/forgot">Ask for a new link</a>"#));
-        }
-        let page = visitor.get(&format!("/reset?token={live}")).await;
-        assert_eq!(page.status, 200);
-        assert!(page.body.contains(r#"name="new_password""#));
+        assert!(
+            !page.body.contains("new_password"),
+            "no form to fill in vain"
+        );
+        assert!(page
+            .body
+            .contains(r#"<a href="/forgot">Ask for a new link</a>"#));
     }
+    let page = visitor.get(&format!("/reset?token={live}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"name="new_password""#));
 }
 
 #[tokio::test]
 async fn a_used_or_expired_confirmation_link_offers_a_new_confirmation_mail() {
-    let (app, sink) = mail_app(true).await;
+    let (app, sink) = mail_app(Backend::Sqlite, true).await;
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "pw").await;
     let mails = sink.wait_for(1).await;
@@ -1423,7 +1400,7 @@ async fn a_used_or_expired_confirmation_link_offers_a_new_confirmation_mail() {
 
 #[tokio::test]
 async fn a_request_the_mail_limit_holds_back_says_so_alike_for_every_address() {
-    let (app, sink) = mail_app(false).await;
+    let (app, sink) = mail_app(Backend::Sqlite, false).await;
     app.post_users("ada@example.com", "pw").await;
     let mut visitor = Visitor::new(&app);
     let mut pages = Vec::new();
@@ -1455,9 +1432,7 @@ async fn a_request_the_mail_limit_holds_back_says_so_alike_for_every_address() {
 async fn setting_a_password_asks_for_it_twice_and_a_mismatch_changes_nothing() {
     let mut config = test_config();
     config.max_sessions_per_user = 5;
-    let app = spawn_apps_with(config, WebOptions::default())
-        .await
-        .remove(0);
+    let app = spawn_app_with(config, WebOptions::default()).await;
     let mut visitor = Visitor::new(&app);
     for page in ["/signup"] {
         let page = visitor.get(page).await;
@@ -1705,7 +1680,7 @@ async fn a_browser_opening_the_root_goes_to_the_account_page_and_programs_keep_t
 
 #[tokio::test]
 async fn the_password_changed_mail_links_to_the_forgot_page() {
-    let (app, sink) = mail_app(false).await;
+    let (app, sink) = mail_app(Backend::Sqlite, false).await;
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "old").await;
     let form = [
