@@ -1,4 +1,4 @@
-//! Task 20: the whole classic flow through a real HTTP client.
+//! The whole classic flow through a real HTTP client (task 20).
 
 use serde_json::json;
 
@@ -75,61 +75,4 @@ async fn the_classic_flow_end_to_end(backend: Backend) {
     let session_id = session_cookie(&res).unwrap();
     let res = app.get_profile(Some(&session_id)).await;
     assert_eq!(json_body(res, 200).await, json!({ "email": email }));
-}
-
-fn mail_text(mail: &serde_json::Value) -> &str {
-    mail["text"].as_str().unwrap()
-}
-
-each_backend!(the_mailbox_owner_takes_back_an_address_an_unverified_account_held_past_the_link);
-async fn the_mailbox_owner_takes_back_an_address_an_unverified_account_held_past_the_link(
-    backend: Backend,
-) {
-    let (app, sink) = mail_app(backend, true).await;
-    assert_eq!(app.post_users("bob@x.io", "squatter").await.status(), 200);
-    sink.wait_for(1).await;
-    let res = app.post_users("bob@x.io", "mine").await;
-    assert_error(res, 400, "email already registered").await;
-    app.clock.advance(std::time::Duration::from_secs(24 * 3600));
-    let res = app.post_users("bob@x.io", "mine").await;
-    assert_eq!(
-        json_body(res, 200).await,
-        json!({"email": "bob@x.io", "message": "user created"})
-    );
-    let mails = sink.wait_for(2).await;
-    let token = link_token(mail_text(&mails[1]), "verify");
-    let res = app
-        .post_form("/users/verify", &[("token", token.as_str())])
-        .await;
-    assert_eq!(res.status(), 200, "{}", app.backend);
-    assert_error(
-        app.post_sessions("bob@x.io", "squatter").await,
-        401,
-        "wrong email or password",
-    )
-    .await;
-    assert_eq!(app.post_sessions("bob@x.io", "mine").await.status(), 200);
-}
-
-each_backend!(a_reset_completed_from_the_mail_confirms_the_address);
-async fn a_reset_completed_from_the_mail_confirms_the_address(backend: Backend) {
-    let (app, sink) = mail_app(backend, true).await;
-    assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-    sink.wait_for(1).await;
-    assert_error(
-        app.post_sessions("bob@x.io", "pw").await,
-        403,
-        "email not verified",
-    )
-    .await;
-    assert_eq!(app.post_reset_password("bob@x.io").await.status(), 200);
-    let mails = sink.wait_for(2).await;
-    let token = link_token(mail_text(&mails[1]), "reset");
-    let res = app.put_reset_password("bob@x.io", &token, "new-pw").await;
-    assert_eq!(res.status(), 200, "{}", app.backend);
-    let res = app.post_sessions("bob@x.io", "new-pw").await;
-    assert_eq!(
-        json_body(res, 200).await,
-        json!({"email": "bob@x.io", "message": "logged in"})
-    );
 }

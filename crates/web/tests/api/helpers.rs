@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth::testing::{TestDatabase, TEST_DATABASE_URL};
 use auth::{Auth, AuthConfig, DbOptions, ManualClock};
@@ -614,4 +615,54 @@ pub async fn mail_app(backend: Backend, require_verified_email: bool) -> (TestAp
     let config = mail_config(sink.port, require_verified_email);
     let app = backend.spawn_app_with(config, WebOptions::default()).await;
     (app, sink)
+}
+
+/// Waits (at most 20 s) until the app's outbox has nothing left to send or retry.
+pub fn idle(app: &TestApp) {
+    let outbox = app.auth.outbox().unwrap();
+    assert!(outbox.wait_idle(Duration::from_secs(20)));
+}
+
+/// Asserts the status; returns the body as text.
+pub async fn text_of(response: Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    response.text().await.unwrap()
+}
+
+/// The answer to `POST /reset_password` with mail, the same for every address.
+pub fn reset_sent(email: &str) -> String {
+    format!("{{\"email\":\"{email}\",\"message\":\"reset email sent\"}}\n")
+}
+
+/// The plain-text part of a mail the sink received.
+pub fn mail_text(mail: &Value) -> &str {
+    mail["text"].as_str().unwrap()
+}
+
+/// `test_config` allowing `n` sessions per account.
+pub fn sessions_config(n: u32) -> AuthConfig {
+    let mut config = test_config();
+    config.max_sessions_per_user = n;
+    config
+}
+
+/// Asserts a 200 JSON answer that no cache may keep; returns the body.
+pub async fn private_body(response: Response) -> Value {
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "no-store",
+        "{}",
+        response.url()
+    );
+    json_body(response, 200).await
+}
+
+/// The status `GET /profile` answers with the session `cookie`.
+pub async fn profile_status(app: &TestApp, cookie: &str) -> u16 {
+    app.get_profile(Some(cookie)).await.status().as_u16()
+}
+
+/// A well-formed id no session or token has.
+pub fn uuid_like() -> String {
+    auth::generate_uuid()
 }

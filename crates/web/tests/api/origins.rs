@@ -1,5 +1,6 @@
-//! Browsers: pages of other sites cannot log a visitor in (login CSRF) or change anything;
-//! pages of the listed origins may call authd with the session cookie (CORS).
+//! Browsers and the JSON API: pages of other sites cannot log a visitor in (login CSRF) or
+//! change anything (by `Origin` or `Sec-Fetch-Site`); pages of the listed origins may call
+//! authd with the session cookie (CORS); an origin is this host by host, not scheme.
 
 use serde_json::json;
 use web::WebOptions;
@@ -165,4 +166,124 @@ async fn a_preflight_is_granted_to_listed_origins_only() {
     assert_error(res, 403, "cross-origin request refused").await;
     let res = preflight(APP, "PATCH").await.unwrap();
     assert_error(res, 403, "cross-origin request refused").await;
+}
+
+#[tokio::test]
+async fn the_json_api_refuses_a_cross_site_post_by_sec_fetch_site_too() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/users"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::assert_error(response, 403, "cross-origin request refused").await;
+    assert!(app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .is_none());
+    // Same-site and same-origin requests are not refused.
+    for site in ["same-origin", "same-site", "none"] {
+        let response = app
+            .client
+            .post(app.url("/users"))
+            .header("sec-fetch-site", site)
+            .form(&[
+                ("email", format!("{site}@example.com")),
+                ("password", "pw".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{site}");
+    }
+}
+
+#[tokio::test]
+async fn a_listed_origin_keeps_its_cross_site_access_to_the_api() {
+    let mut options = WebOptions::default();
+    options.allowed_origins = vec!["https://app.example".into()];
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    let response = app
+        .client
+        .post(app.url("/users"))
+        .header("origin", "https://app.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn an_origin_is_this_host_whatever_its_scheme_and_by_x_forwarded_host() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let post = |origin: String, forwarded: Option<&'static str>, n: usize| {
+        let mut request = app
+            .client
+            .post(app.url("/users"))
+            .header("origin", origin)
+            .form(&[
+                ("email", format!("o{n}@example.com")),
+                ("password", "pw".into()),
+            ]);
+        if let Some(host) = forwarded {
+            request = request.header("x-forwarded-host", host);
+        }
+        request.send()
+    };
+    let cases = [
+        // The scheme is ignored: behind a TLS-terminating proxy authd sees http.
+        (format!("https://127.0.0.1:{port}"), None, 200),
+        (format!("http://127.0.0.1:{port}"), None, 200),
+        (format!("http://localhost:{port}"), None, 403),
+        ("http://127.0.0.1:1".to_owned(), None, 403),
+        // The host a proxy says it forwarded for.
+        ("https://auth.example".to_owned(), Some("auth.example"), 200),
+        ("https://auth.example".to_owned(), None, 403),
+        ("https://evil.example".to_owned(), Some("auth.example"), 403),
+    ];
+    for (n, (origin, forwarded, status)) in cases.into_iter().enumerate() {
+        let response = post(origin.clone(), forwarded, n).await.unwrap();
+        assert_eq!(response.status(), status, "{origin} {forwarded:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_listed_origins_preflight_is_cached_for_ten_minutes() {
+    let mut options = WebOptions::default();
+    options.allowed_origins = vec!["https://app.example".into()];
+    let app = spawn_on(
+        auth::testing::TestDatabase::sqlite(),
+        test_config(),
+        options,
+    )
+    .await;
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/sessions"))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["access-control-max-age"], "600");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
 }
