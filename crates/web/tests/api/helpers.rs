@@ -435,6 +435,33 @@ fn smtp_python() -> &'static str {
     })
 }
 
+/// The test certificates (`scripts/smtp-certs`: a private CA, a certificate it issued for
+/// localhost and 127.0.0.1, one for another name, a self-signed one), made once per binary.
+/// The one launcher of that script: the process tests include this file.
+pub fn certs() -> &'static std::path::Path {
+    static CERTS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let made = std::process::Command::new(workspace_root().join("scripts/smtp-certs"))
+                .arg(dir.path())
+                .output()
+                .expect("run scripts/smtp-certs (needs openssl)");
+            assert!(
+                made.status.success(),
+                "scripts/smtp-certs failed: {}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            dir
+        })
+        .path()
+}
+
+/// The path of the test certificate file `name` (see [`certs`]).
+pub fn cert(name: &str) -> String {
+    certs().join(name).display().to_string()
+}
+
 impl SmtpSink {
     /// A server that accepts every mail.
     pub fn start() -> SmtpSink {

@@ -52,33 +52,6 @@ fn mail_config_with_defaults(port: u16) -> auth::AuthConfig {
     config
 }
 
-/// The test certificates (`scripts/smtp-certs`: a private CA, a certificate it issued for
-/// localhost and 127.0.0.1, one for another name, a self-signed one), made once per binary.
-fn certs() -> &'static std::path::Path {
-    static CERTS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    CERTS
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let script =
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-certs");
-            let made = std::process::Command::new(script)
-                .arg(dir.path())
-                .output()
-                .expect("run scripts/smtp-certs (needs openssl)");
-            assert!(
-                made.status.success(),
-                "scripts/smtp-certs failed: {}",
-                String::from_utf8_lossy(&made.stderr)
-            );
-            dir
-        })
-        .path()
-}
-
-fn cert(name: &str) -> String {
-    certs().join(name).display().to_string()
-}
-
 /// A mailer for `url`, trusting the test CA when `trust_ca`, with `timeout` per step.
 fn mailer(url: &str, trust_ca: bool, timeout: Duration) -> auth::SmtpMailer {
     let settings: auth::SmtpSettings = url.parse().unwrap();

@@ -7,7 +7,7 @@ use auth::testing::TestDatabase;
 use serde_json::json;
 use web::WebOptions;
 
-use super::{cert, config_over, mailer, said_in_clear};
+use super::{config_over, mailer, said_in_clear};
 use crate::helpers::*;
 
 /// Issue 17 item 4: with credentials in the URL and no `?tls=`, a relay (or a man in the
