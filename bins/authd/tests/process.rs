@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 // The HTTP tests' helpers, for their SMTP sink (a real SMTP server on loopback).
-#[allow(dead_code, unused_imports)]
+#[allow(dead_code, unused_imports, unused_macros)]
 #[path = "../../../crates/web/tests/api/helpers.rs"]
 mod helpers;
 

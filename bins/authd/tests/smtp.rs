@@ -4,41 +4,17 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 // The HTTP tests' helpers, for their SMTP sink (the one launcher of `scripts/smtp-sink.py`).
-#[allow(dead_code, unused_imports)]
+#[allow(dead_code, unused_imports, unused_macros)]
 #[path = "../../../crates/web/tests/api/helpers.rs"]
 mod helpers;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use helpers::SmtpSink;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The test certificates (`scripts/smtp-certs`), made once.
-fn certs() -> &'static Path {
-    static CERTS: OnceLock<tempfile::TempDir> = OnceLock::new();
-    CERTS
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let made = Command::new(root().join("scripts/smtp-certs"))
-                .arg(dir.path())
-                .output()
-                .unwrap();
-            assert!(made.status.success(), "scripts/smtp-certs failed");
-            dir
-        })
-        .path()
-}
-
-fn cert(name: &str) -> String {
-    certs().join(name).display().to_string()
-}
+use helpers::{cert, certs, SmtpSink};
 
 /// The mail flags for a relay at `url`, over a database in `dir`.
 fn mail_args(url: &str, dir: &Path) -> Vec<String> {

@@ -2,8 +2,9 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use auth::testing::TestDatabase;
+use auth::testing::{TestDatabase, TEST_DATABASE_URL};
 use auth::{Auth, AuthConfig, DbOptions, ManualClock};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -36,18 +37,91 @@ pub async fn spawn_app() -> TestApp {
     spawn_on(TestDatabase::sqlite(), test_config(), WebOptions::default()).await
 }
 
-/// One app per available backend: SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
-pub async fn spawn_apps() -> Vec<TestApp> {
-    spawn_apps_with(test_config(), WebOptions::default()).await
+/// One app over a fresh SQLite file, with `config` and `options`.
+pub async fn spawn_app_with(config: AuthConfig, options: WebOptions) -> TestApp {
+    spawn_on(TestDatabase::sqlite(), config, options).await
 }
 
-pub async fn spawn_apps_with(config: AuthConfig, options: WebOptions) -> Vec<TestApp> {
-    let mut apps = Vec::new();
-    for db in TestDatabase::all() {
-        apps.push(spawn_on(db, config.clone(), options.clone()).await);
-    }
-    apps
+/// A backend a test runs on. A test of [`each_backend!`] runs once per backend, as a test
+/// of its own named after it (`name::sqlite`, `name::postgres`): a failure says which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
 }
+
+impl Backend {
+    /// PostgreSQL when this run has it (`TEST_DATABASE_URL` is set); otherwise the test skips
+    /// its PostgreSQL case through `auth::testing::require`: a `SKIPPED:` line, or a failure
+    /// in strict mode (`AUTHD_TEST_STRICT=1`, `CI=true`).
+    pub fn postgres() -> Option<Backend> {
+        let url = TEST_DATABASE_URL;
+        let found = std::env::var(url).map_err(|_| format!("{url} is not set (see README)"));
+        auth::testing::require("the PostgreSQL run", found).map(|_| Backend::Postgres)
+    }
+
+    /// A fresh database of this backend.
+    pub fn database(self) -> TestDatabase {
+        match self {
+            Backend::Sqlite => TestDatabase::sqlite(),
+            Backend::Postgres => TestDatabase::postgres().expect("checked by Backend::postgres"),
+        }
+    }
+
+    /// One app over a fresh database of this backend, with the test config.
+    pub async fn spawn_app(self) -> TestApp {
+        self.spawn_app_with(test_config(), WebOptions::default())
+            .await
+    }
+
+    /// One app over a fresh database of this backend, with `config` and `options`.
+    pub async fn spawn_app_with(self, config: AuthConfig, options: WebOptions) -> TestApp {
+        spawn_on(self.database(), config, options).await
+    }
+
+    /// Two instances over one fresh database of this backend (as several authd processes
+    /// share one PostgreSQL): `(first, second)`.
+    pub async fn spawn_pair_with(
+        self,
+        config: AuthConfig,
+        options: WebOptions,
+    ) -> (TestApp, TestApp) {
+        let first = self.spawn_app_with(config.clone(), options.clone()).await;
+        let second = first.spawn_beside(config, options).await;
+        (first, second)
+    }
+}
+
+/// Makes the async fn `$test(backend: Backend)` of the same module a test per backend:
+/// `$test::sqlite` and `$test::postgres`. The PostgreSQL case skips with a `SKIPPED:` line
+/// when `TEST_DATABASE_URL` is not set, and fails instead in strict mode (see
+/// [`Backend::postgres`]). Write it right above the fn:
+///
+/// ```ignore
+/// each_backend!(logout_ends_the_session);
+/// async fn logout_ends_the_session(backend: Backend) {
+///     let app = backend.spawn_app().await;
+///     // …
+/// }
+/// ```
+macro_rules! each_backend {
+    ($test:ident) => {
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$test(backend).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use each_backend;
 
 /// The real server on 127.0.0.1:0, its clock a `ManualClock` at `START`.
 pub async fn spawn_on(db: TestDatabase, config: AuthConfig, options: WebOptions) -> TestApp {
@@ -82,20 +156,6 @@ async fn spawn_listening(
     let clock = Arc::new(ManualClock::new(START));
     let db = Arc::new(db);
     start_server(db, &db_options, config, options, metrics_listener, clock).await
-}
-
-/// One app per available backend, each with a second instance over the same database (as
-/// several authd processes share one PostgreSQL): `(first, second)`.
-pub async fn spawn_app_pairs_with(
-    config: AuthConfig,
-    options: WebOptions,
-) -> Vec<(TestApp, TestApp)> {
-    let mut pairs = Vec::new();
-    for app in spawn_apps_with(config.clone(), options.clone()).await {
-        let second = app.spawn_beside(config.clone(), options.clone()).await;
-        pairs.push((app, second));
-    }
-    pairs
 }
 
 async fn start_server(
@@ -375,6 +435,33 @@ fn smtp_python() -> &'static str {
     })
 }
 
+/// The test certificates (`scripts/smtp-certs`: a private CA, a certificate it issued for
+/// localhost and 127.0.0.1, one for another name, a self-signed one), made once per binary.
+/// The one launcher of that script: the process tests include this file.
+pub fn certs() -> &'static std::path::Path {
+    static CERTS: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let made = std::process::Command::new(workspace_root().join("scripts/smtp-certs"))
+                .arg(dir.path())
+                .output()
+                .expect("run scripts/smtp-certs (needs openssl)");
+            assert!(
+                made.status.success(),
+                "scripts/smtp-certs failed: {}",
+                String::from_utf8_lossy(&made.stderr)
+            );
+            dir
+        })
+        .path()
+}
+
+/// The path of the test certificate file `name` (see [`certs`]).
+pub fn cert(name: &str) -> String {
+    certs().join(name).display().to_string()
+}
+
 impl SmtpSink {
     /// A server that accepts every mail.
     pub fn start() -> SmtpSink {
@@ -547,4 +634,62 @@ pub fn link_token(text: &str, page: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
         .collect()
+}
+
+/// One app over a fresh database of `backend`, mailing through an SMTP sink of its own.
+pub async fn mail_app(backend: Backend, require_verified_email: bool) -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start();
+    let config = mail_config(sink.port, require_verified_email);
+    let app = backend.spawn_app_with(config, WebOptions::default()).await;
+    (app, sink)
+}
+
+/// Waits (at most 20 s) until the app's outbox has nothing left to send or retry.
+pub fn idle(app: &TestApp) {
+    let outbox = app.auth.outbox().unwrap();
+    assert!(outbox.wait_idle(Duration::from_secs(20)));
+}
+
+/// Asserts the status; returns the body as text.
+pub async fn text_of(response: Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    response.text().await.unwrap()
+}
+
+/// The answer to `POST /reset_password` with mail, the same for every address.
+pub fn reset_sent(email: &str) -> String {
+    format!("{{\"email\":\"{email}\",\"message\":\"reset email sent\"}}\n")
+}
+
+/// The plain-text part of a mail the sink received.
+pub fn mail_text(mail: &Value) -> &str {
+    mail["text"].as_str().unwrap()
+}
+
+/// `test_config` allowing `n` sessions per account.
+pub fn sessions_config(n: u32) -> AuthConfig {
+    let mut config = test_config();
+    config.max_sessions_per_user = n;
+    config
+}
+
+/// Asserts a 200 JSON answer that no cache may keep; returns the body.
+pub async fn private_body(response: Response) -> Value {
+    assert_eq!(
+        response.headers().get("cache-control").unwrap(),
+        "no-store",
+        "{}",
+        response.url()
+    );
+    json_body(response, 200).await
+}
+
+/// The status `GET /profile` answers with the session `cookie`.
+pub async fn profile_status(app: &TestApp, cookie: &str) -> u16 {
+    app.get_profile(Some(cookie)).await.status().as_u16()
+}
+
+/// A well-formed id no session or token has.
+pub fn uuid_like() -> String {
+    auth::generate_uuid()
 }

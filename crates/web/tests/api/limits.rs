@@ -1,14 +1,11 @@
 //! What a client cannot hold: connections (over all, and per client address) and read time
 //! are bounded, and so are the password checks one address may make.
-
+use crate::helpers::*;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use web::WebOptions;
-
-use crate::helpers::*;
 
 /// Every wait in the tests below ends by then, so a regression fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -371,54 +368,4 @@ async fn connections_from_a_trusted_proxy_are_not_capped() {
     stream.write_all(head).await.unwrap();
     let answer = until_closed(stream).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
-}
-
-/// The per-IP rate's 429: its `Retry-After` and message.
-async fn assert_ip_rate_refused(res: reqwest::Response) {
-    let retry: u64 = res.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&retry), "{retry}");
-    let message = format!("too many login attempts from this address, retry in {retry} seconds");
-    assert_error(res, 429, &message).await;
-}
-
-#[tokio::test]
-async fn password_changes_and_account_deletions_count_toward_the_per_ip_login_rate() {
-    // Two checks of a password a minute per address: a login, then one more.
-    let options = {
-        let mut options = WebOptions::default();
-        options.login_rate_per_ip = std::num::NonZeroU32::new(2);
-        options
-    };
-    for app in spawn_apps_with(test_config(), options).await {
-        assert_eq!(app.post_users("bob@x.io", "pw").await.status(), 200);
-        let session = app.log_in("bob@x.io", "pw").await;
-        let res = app
-            .put_profile_password(Some(&session), "wrong", "new")
-            .await;
-        assert_eq!(res.status(), 401, "{}", app.backend);
-        // The address has used its two: both operations are refused before any bcrypt.
-        assert_ip_rate_refused(app.delete_profile(Some(&session), "pw").await).await;
-        let res = app.put_profile_password(Some(&session), "pw", "new").await;
-        assert_ip_rate_refused(res).await;
-        // Nothing changed: the account is there, with its password.
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
-        // Another address has its own allowance, with the same session.
-        let elsewhere = reqwest::Client::builder()
-            .local_address("127.0.0.2".parse::<IpAddr>().unwrap())
-            .build()
-            .unwrap();
-        let res = elsewhere
-            .delete(app.url("/profile"))
-            .header("cookie", format!("session_id={session}"))
-            .form(&[("password", "pw")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{}", app.backend);
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
-    }
 }

@@ -1,21 +1,32 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
+//! By resource as the API is split (`users`, `sessions`, `profile`, `reset`, `verify`,
+//! `probes`, `openapi`, and the `pages`), then what cuts across them: the classic `flow`,
+//! `input`, `origins`, `security`, `limits`, `fairness`, `races`, `mail` delivery,
+//! `operations`, `durability`, `outage`, `upgrade`, `embedding`. A test that runs on each
+//! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod browsers;
+mod helpers;
+
+mod openapi;
+mod pages;
+mod probes;
+mod profile;
+mod reset;
+mod sessions;
+mod users;
+mod verify;
+
 mod durability;
 mod embedding;
-mod endpoints;
 mod fairness;
 mod flow;
-mod helpers;
 mod input;
 mod limits;
 mod mail;
-mod openapi;
 mod operations;
+mod origins;
 mod outage;
-mod pages;
 mod races;
 mod security;
-mod sessions;
 mod upgrade;

@@ -13,12 +13,14 @@ use web::WebOptions;
 
 use crate::helpers::*;
 
-/// A TCP relay to the database that the test can cut and restore. It keeps its port the whole
-/// time (nothing else can take it meanwhile); while cut, it closes every connection at once,
-/// as a database that is down would.
+/// A TCP relay to the database that the test can cut, silence and restore. It keeps its port
+/// the whole time (nothing else can take it meanwhile); while cut, it closes every connection
+/// at once, as a database that is down would; while silent, it takes every connection and
+/// never says a word, as a host that is gone behind a firewall that drops packets would.
 struct Relay {
     address: SocketAddr,
     cut: Arc<AtomicBool>,
+    silent: Arc<AtomicBool>,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -28,11 +30,22 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (cut, pipes) = (Arc::new(AtomicBool::new(false)), Arc::default());
+        let silent = Arc::new(AtomicBool::new(false));
         let (target, is_cut, all) = (target.to_owned(), Arc::clone(&cut), Arc::clone(&pipes));
+        let is_silent = Arc::clone(&silent);
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if is_cut.load(Ordering::SeqCst) {
                     drop(client);
+                    continue;
+                }
+                if is_silent.load(Ordering::SeqCst) {
+                    // Held open, unread, until the relay is cut or dropped.
+                    let held = tokio::spawn(async move {
+                        let _client = client;
+                        std::future::pending::<()>().await;
+                    });
+                    Self::keep(&all, held);
                     continue;
                 }
                 let target = target.clone();
@@ -47,6 +60,7 @@ impl Relay {
         Relay {
             address,
             cut,
+            silent,
             pipes,
             accept,
         }
@@ -59,6 +73,17 @@ impl Relay {
     /// Refuses new connections and closes every relayed one; waits until they are gone.
     async fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
+        self.close_all().await;
+    }
+
+    /// Takes new connections without ever answering, and closes every relayed one (so the
+    /// pool's connections are gone and new ones must be made); waits until they are gone.
+    async fn silence(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+        self.close_all().await;
+    }
+
+    async fn close_all(&self) {
         let pipes: Vec<_> = self.pipes.lock().unwrap().drain(..).collect();
         for pipe in &pipes {
             pipe.abort();
@@ -71,6 +96,7 @@ impl Relay {
     /// Relays new connections again.
     fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+        self.silent.store(false, Ordering::SeqCst);
     }
 }
 
@@ -184,4 +210,53 @@ async fn a_statement_past_the_statement_timeout_answers_503_and_the_next_one_wor
     assert_error(res, 503, "database unavailable, retry shortly").await;
     drop(lock);
     assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+}
+
+/// `--db-connect-timeout` bounds the wait for a database that cannot be reached: with the
+/// database behind a host that takes connections and never answers (the case where nothing
+/// else would end the wait), a request that needs a connection gets 503 JSON with
+/// `Retry-After` once the connect timeout has passed, rather than hanging; so does a login.
+/// The promise is a bound on time, so this test times it, generously: a 1 s connect timeout,
+/// an answer required within 10 s (a slow machine has room; without the timeout the request
+/// would wait for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_never_answers_gives_503_within_the_connect_timeout() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let (_, target) = via(db.url(), "127.0.0.1:1".parse().unwrap());
+    let relay = Relay::start(&target).await;
+    let (url, _) = via(db.url(), relay.address);
+    let db_options = {
+        let mut options = DbOptions::new(url);
+        options.connect_timeout = Duration::from_secs(1);
+        options
+    };
+    let app = spawn_over(db, db_options, test_config(), WebOptions::default()).await;
+    let session = app.logged_in("bob@x.io", "pw").await;
+
+    relay.silence().await;
+    let within = Duration::from_secs(10);
+    let read = tokio::time::timeout(within, app.get_profile(Some(&session)))
+        .await
+        .expect("no answer within 10 s, with a connect timeout of 1 s");
+    assert_eq!(read.headers()["retry-after"], "5");
+    assert_error(read, 503, "database unavailable, retry shortly").await;
+    let login = tokio::time::timeout(within, app.post_sessions("bob@x.io", "pw"))
+        .await
+        .expect("no answer within 10 s, with a connect timeout of 1 s");
+    assert_eq!(login.headers()["retry-after"], "5");
+    assert_error(login, 503, "database unavailable, retry shortly").await;
+
+    // Once the database answers again, so does authd, without a restart. The connections the
+    // silence took are closed first, as a host that comes back resets them: the pool's
+    // connection attempts still waiting on them have no time limit of their own (libpq is
+    // given no `connect_timeout`), and while they wait the pool makes no new connection.
+    relay.cut().await;
+    relay.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get_profile(Some(&session)).await.status() != 200 {
+        assert!(Instant::now() < deadline, "authd did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

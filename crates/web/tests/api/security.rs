@@ -1,10 +1,8 @@
-//! Part B "Secrets": what a stolen database, a slow clock or a guessing client gets.
+//! Secrets: what a stolen database or a cache gets, and lifetimes set by configuration.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use auth::testing::{assert_no_secret, unique_secret};
-use serde_json::json;
 use web::WebOptions;
 
 use crate::helpers::*;
@@ -24,190 +22,58 @@ fn sha256_hex(text: &str) -> String {
     String::from_utf8(output.stdout).unwrap()[..64].to_owned()
 }
 
-#[tokio::test]
-async fn the_database_holds_only_digests_of_the_session_and_reset_tokens() {
-    for app in spawn_apps().await {
-        // Secrets no hash or encoding can contain by chance (not `pw`, which a random bcrypt
-        // salt holds about once in a hundred runs).
-        let password = unique_secret("pw");
-        let session = app.logged_in("bob@x.io", &password).await;
-        let reset = app.reset_token("bob@x.io").await;
-        // A failed login of an address nobody has: throttling keeps only its digest.
-        let stranger = unique_secret("nobody").replace(['~', '!'], "") + "@x.io";
-        assert_eq!(app.post_sessions(&stranger, &password).await.status(), 401);
-        let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
-        assert_eq!(
-            row.session_id.as_deref(),
-            Some(sha256_hex(&session).as_str())
-        );
-        assert_eq!(
-            row.reset_token.as_deref(),
-            Some(sha256_hex(&reset).as_str())
-        );
-        if let Some(path) = app.sqlite_path() {
-            // Nowhere in the file or its write-ahead log either, in any encoding.
-            let mut bytes = std::fs::read(&path).unwrap();
-            bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
-            let digest = row.session_id.as_deref().unwrap();
-            assert!(bytes.windows(64).any(|w| w == digest.as_bytes()));
-            for secret in [&session, &reset, &password, &stranger] {
-                assert_no_secret(&bytes, secret, "the database");
-            }
+each_backend!(the_database_holds_only_digests_of_the_session_and_reset_tokens);
+async fn the_database_holds_only_digests_of_the_session_and_reset_tokens(backend: Backend) {
+    let app = backend.spawn_app().await;
+    // Secrets no hash or encoding can contain by chance (not `pw`, which a random bcrypt
+    // salt holds about once in a hundred runs).
+    let password = unique_secret("pw");
+    let session = app.logged_in("bob@x.io", &password).await;
+    let reset = app.reset_token("bob@x.io").await;
+    // A failed login of an address nobody has: throttling keeps only its digest.
+    let stranger = unique_secret("nobody").replace(['~', '!'], "") + "@x.io";
+    assert_eq!(app.post_sessions(&stranger, &password).await.status(), 401);
+    let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
+    assert_eq!(
+        row.session_id.as_deref(),
+        Some(sha256_hex(&session).as_str())
+    );
+    assert_eq!(
+        row.reset_token.as_deref(),
+        Some(sha256_hex(&reset).as_str())
+    );
+    if let Some(path) = app.sqlite_path() {
+        // Nowhere in the file or its write-ahead log either, in any encoding.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        let digest = row.session_id.as_deref().unwrap();
+        assert!(bytes.windows(64).any(|w| w == digest.as_bytes()));
+        for secret in [&session, &reset, &password, &stranger] {
+            assert_no_secret(&bytes, secret, "the database");
         }
     }
 }
 
-#[tokio::test]
-async fn a_session_expires_after_its_ttl() {
-    for app in spawn_apps().await {
-        let session = app.logged_in("bob@x.io", "pw").await;
-        app.clock.advance(Duration::from_secs(14 * 24 * 3600 - 1));
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
-        app.clock.advance(Duration::from_secs(1));
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
-    }
-}
-
-#[tokio::test]
-async fn ttls_are_configurable() {
+each_backend!(ttls_are_configurable);
+async fn ttls_are_configurable(backend: Backend) {
     let config = {
         let mut config = test_config();
         config.session_ttl = Duration::from_secs(60);
         config.reset_ttl = Duration::from_secs(30);
         config
     };
-    for app in spawn_apps_with(config, WebOptions::default()).await {
-        let res = app.post_users("bob@x.io", "pw").await;
-        assert_eq!(res.status(), 200);
-        let res = app.post_sessions("bob@x.io", "pw").await;
-        assert!(set_cookie(&res).unwrap().ends_with("Max-Age=60"));
-        let session = session_cookie(&res).unwrap();
-        let token = app.reset_token("bob@x.io").await;
-        app.clock.advance(Duration::from_secs(30));
-        let res = app.put_reset_password("bob@x.io", &token, "new").await;
-        assert_error(res, 403, "invalid or expired reset token").await;
-        app.clock.advance(Duration::from_secs(30));
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
-    }
-}
-
-#[tokio::test]
-async fn a_reset_token_expires_after_an_hour() {
-    for app in spawn_apps().await {
-        app.post_users("bob@x.io", "pw").await;
-        let token = app.reset_token("bob@x.io").await;
-        app.clock.advance(Duration::from_secs(3600));
-        let res = app.put_reset_password("bob@x.io", &token, "new").await;
-        assert_error(res, 403, "invalid or expired reset token").await;
-        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
-    }
-}
-
-#[tokio::test]
-async fn a_password_reset_ends_the_session() {
-    for app in spawn_apps().await {
-        let session = app.logged_in("bob@x.io", "pw").await;
-        let token = app.reset_token("bob@x.io").await;
-        let res = app.put_reset_password("bob@x.io", &token, "new").await;
-        assert_eq!(res.status(), 200);
-        assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
-    }
-}
-
-#[tokio::test]
-async fn the_cookie_is_secure_when_configured() {
-    let options = {
-        let mut options = WebOptions::default();
-        options.cookie_secure = true;
-        options
-    };
-    for app in spawn_apps_with(test_config(), options).await {
-        app.post_users("bob@x.io", "pw").await;
-        let res = app.post_sessions("bob@x.io", "pw").await;
-        let cookie = set_cookie(&res).unwrap();
-        let session = session_cookie(&res).unwrap();
-        assert_eq!(
-            cookie,
-            format!(
-                "session_id={session}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=1209600"
-            )
-        );
-        let res = app.delete_sessions(Some(&session)).await;
-        assert_eq!(
-            set_cookie(&res).unwrap(),
-            "session_id=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
-        );
-    }
-}
-
-#[tokio::test]
-async fn failed_logins_are_throttled_per_account_with_retry_after() {
-    for app in spawn_apps().await {
-        app.post_users("bob@x.io", "pw").await;
-        app.post_users("eve@x.io", "pw").await;
-        for _ in 0..10 {
-            assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
-        }
-        app.clock.advance(Duration::from_secs(100));
-        let res = app.post_sessions("bob@x.io", "pw").await;
-        assert_eq!(res.headers()["retry-after"], "800");
-        assert_error(res, 429, "too many failed logins, retry in 800 seconds").await;
-        // Other accounts are not affected; the window's end lifts the block.
-        assert_eq!(app.post_sessions("eve@x.io", "pw").await.status(), 200);
-        app.clock.advance(Duration::from_secs(800));
-        assert_eq!(app.post_sessions("bob@x.io", "pw").await.status(), 200);
-    }
-}
-
-#[tokio::test]
-async fn a_throttled_login_runs_no_bcrypt() {
-    let config = {
-        let mut config = test_config();
-        config.max_failed_logins = 1;
-        config
-    };
-    for app in spawn_apps_with(config, WebOptions::default()).await {
-        app.post_users("bob@x.io", "pw").await;
-        assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
-        // A hash of cost 31: one verify of it takes about a day, so an answer at all means
-        // none ran (the time a throttled answer takes is in bench/run, W11).
-        let a_day_to_verify = auth::testing::TEST_HASH.replacen("$04$", "$31$", 1);
-        app.database().execute(&format!(
-            "UPDATE users SET hashed_password = '{a_day_to_verify}' WHERE email = 'bob@x.io'"
-        ));
-        let login = app.post_sessions("bob@x.io", "pw");
-        let res = tokio::time::timeout(Duration::from_secs(60), login)
-            .await
-            .expect("no answer: the throttled login ran bcrypt");
-        assert_eq!(res.status(), 429);
-    }
-}
-
-#[tokio::test]
-async fn logins_can_be_limited_per_client_ip() {
-    let options = {
-        let mut options = WebOptions::default();
-        options.login_rate_per_ip = NonZeroU32::new(3);
-        options
-    };
-    for app in spawn_apps_with(test_config(), options).await {
-        app.post_users("bob@x.io", "pw").await;
-        for _ in 0..3 {
-            assert_eq!(app.post_sessions("nobody@x.io", "pw").await.status(), 401);
-        }
-        let res = app.post_sessions("bob@x.io", "pw").await;
-        let retry: u64 = res.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!((1..=20).contains(&retry), "{retry}");
-        let body = json_body(res, 429).await;
-        assert_eq!(
-            body,
-            json!({ "message": format!("too many login attempts from this address, retry in {retry} seconds") })
-        );
-    }
+    let app = backend.spawn_app_with(config, WebOptions::default()).await;
+    let res = app.post_users("bob@x.io", "pw").await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_sessions("bob@x.io", "pw").await;
+    assert!(set_cookie(&res).unwrap().ends_with("Max-Age=60"));
+    let session = session_cookie(&res).unwrap();
+    let token = app.reset_token("bob@x.io").await;
+    app.clock.advance(Duration::from_secs(30));
+    let res = app.put_reset_password("bob@x.io", &token, "new").await;
+    assert_error(res, 403, "invalid or expired reset token").await;
+    app.clock.advance(Duration::from_secs(30));
+    assert_eq!(app.get_profile(Some(&session)).await.status(), 403);
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 mod harness;
 // The SMTP sink of the HTTP tests (a real SMTP server on loopback) and their mail settings.
-#[allow(dead_code, unused_imports)]
+#[allow(dead_code, unused_imports, unused_macros)]
 #[path = "../api/helpers.rs"]
 mod helpers;
 
