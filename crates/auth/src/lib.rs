@@ -8,9 +8,6 @@ mod notify;
 mod password;
 mod reset;
 mod session;
-#[cfg(feature = "smtp")]
-mod smtp;
-mod templates;
 mod throttle;
 mod token;
 
@@ -18,22 +15,25 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 #[cfg(feature = "testing")]
 pub use db::testing;
 pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::{AuthError, HashingError};
-pub use mail::ShutdownReport;
-pub use mail::{Mail, MailKind, MailStats, MailTransport, Outbox, OutboxOptions, SendError};
+pub use mail::message::{Mail, MailKind, MailTransport, SendError};
+pub use mail::options::OutboxOptions;
+pub use mail::outbox::{MailStats, Outbox, ShutdownReport};
+#[cfg(feature = "smtp")]
+pub use mail::smtp::SmtpMailer;
+#[cfg(feature = "smtp")]
+pub use mail::smtp_settings::{SmtpSettings, SmtpTls};
+pub use mail::templates::{TemplateError, Templates};
 pub use notify::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
 pub use session::{Authenticated, ClientInfo, SessionInfo};
 pub use session::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
-#[cfg(feature = "smtp")]
-pub use smtp::{SmtpMailer, SmtpSettings, SmtpTls};
-pub use templates::{utc_minute, TemplateError, Templates};
 pub use token::{generate_uuid, ResetToken, SessionToken, VerifyToken};
 
 use db::Db;

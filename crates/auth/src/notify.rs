@@ -32,9 +32,11 @@ use db::{DbError, LimitCount, MailLimit, NewOutboxMail, NewUser, OutboxMail, Tok
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
+use crate::clock::utc_minute;
 use crate::clock::{secs, Clock};
-use crate::mail::{now_ms, Claim, Claimed, Compose};
-use crate::templates::{duration_words, utc_minute};
+use crate::mail::claim::{Claim, Claimed, Compose};
+use crate::mail::shared::now_ms;
+use crate::mail::templates::duration_words;
 use crate::token::digest;
 use crate::{Auth, AuthError, Mail, MailConfig, MailKind, ResetToken, Templates, VerifyToken};
 
