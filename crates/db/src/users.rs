@@ -2,7 +2,6 @@
 //! and the few atomic updates the auth layer needs.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
 use user_model::schema::users;
 use user_model::{NewUser, User, UserChanges, UserId};
 
@@ -158,33 +157,6 @@ impl Db {
         })
     }
 
-    /// Applies `changes` to user `user_id` only if its password hash is still
-    /// `expected_hash`, the one read before a bcrypt verify: a reset or password change that
-    /// landed meanwhile wins, and this write does not happen.
-    ///
-    /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
-    pub fn update_user_if_password(
-        &self,
-        user_id: UserId,
-        expected_hash: &str,
-        changes: &UserChanges,
-    ) -> Result<User, DbError> {
-        let updated = self.write(|conn| {
-            diesel::update(
-                users::table
-                    .find(user_id)
-                    .filter(users::hashed_password.eq(expected_hash)),
-            )
-            .set(changes)
-            .returning(users::all_columns)
-            .get_result(conn)
-        });
-        match updated {
-            Err(DbError::NoResultFound) => Err(DbError::Conflict),
-            other => other,
-        }
-    }
-
     /// `update_user` for changes given as `(attribute, value)` strings, `None` meaning NULL.
     ///
     /// Errors: `UnknownAttribute` for a name that is not a user attribute (or is `id`, which
@@ -304,37 +276,6 @@ impl Db {
                 .get_result(conn)
         })
     }
-
-    /// Counts one failed login for `user_id` in a throttling window of `window` seconds: a
-    /// window that began at or before `now - window` is over, so counting restarts at 1.
-    /// Atomic, so concurrent failures are all counted.
-    pub fn record_failed_login(
-        &self,
-        user_id: UserId,
-        now: i64,
-        window: i64,
-    ) -> Result<(), DbError> {
-        // Plain SQL because the DSL has no CASE on both backends. SQLite numbers `$n` in order
-        // of first appearance, so they must first appear as $1, $2, $3.
-        let updated = self.write(|conn| {
-            diesel::sql_query(
-                "UPDATE users SET \
-               failed_logins = CASE WHEN failed_window_start > $1 \
-                                    THEN failed_logins + 1 ELSE 1 END, \
-               failed_window_start = CASE WHEN failed_window_start > $1 \
-                                          THEN failed_window_start ELSE $2 END \
-             WHERE id = $3",
-            )
-            .bind::<BigInt, _>(now - window)
-            .bind::<BigInt, _>(now)
-            .bind::<Integer, _>(user_id)
-            .execute(conn)
-        })?;
-        if updated == 0 {
-            return Err(DbError::NoResultFound);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -451,37 +392,6 @@ mod tests {
             assert_eq!(stored.session_id, None);
             assert_eq!(stored.reset_token.as_deref(), Some("r"));
             assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), stored);
-        });
-    }
-
-    #[test]
-    fn a_conditional_update_happens_only_while_the_hash_is_the_one_read() {
-        on_each_backend(|db| {
-            let a = db.add_user("a@x.io", HASH).unwrap();
-            let session = UserChanges {
-                session_id: Some(Some("s".into())),
-                ..UserChanges::default()
-            };
-            let stored = db.update_user_if_password(a.id, HASH, &session).unwrap();
-            assert_eq!(stored.session_id.as_deref(), Some("s"));
-            let reset = UserChanges {
-                hashed_password: Some("new-hash".into()),
-                session_id: Some(None),
-                ..UserChanges::default()
-            };
-            db.update_user(a.id, &reset).unwrap();
-            assert!(matches!(
-                db.update_user_if_password(a.id, HASH, &session),
-                Err(DbError::Conflict)
-            ));
-            assert!(matches!(
-                db.update_user_if_password(99, HASH, &session),
-                Err(DbError::Conflict)
-            ));
-            assert_eq!(
-                db.find_user_by(&[UserFilter::Id(a.id)]).unwrap().session_id,
-                None
-            );
         });
     }
 
@@ -698,26 +608,6 @@ mod tests {
                 .redeem_mailed_reset_token("reset", None, "newer-hash", 60)
                 .unwrap();
             assert_eq!(user.email_verified_at, Some(50));
-        });
-    }
-
-    #[test]
-    fn failed_logins_count_up_within_a_window_and_restart_after_it() {
-        on_each_backend(|db| {
-            let a = db.add_user("a@x.io", HASH).unwrap();
-            let read = || {
-                let u = db.find_user_by(&[UserFilter::Id(a.id)]).unwrap();
-                (u.failed_logins, u.failed_window_start)
-            };
-            db.record_failed_login(a.id, 1000, 60).unwrap();
-            db.record_failed_login(a.id, 1030, 60).unwrap();
-            assert_eq!(read(), (2, Some(1000)));
-            db.record_failed_login(a.id, 1060, 60).unwrap();
-            assert_eq!(read(), (1, Some(1060)));
-            assert!(matches!(
-                db.record_failed_login(99, 1060, 60),
-                Err(DbError::NoResultFound)
-            ));
         });
     }
 
