@@ -249,6 +249,8 @@ impl r2d2::HandleError<ConnectionError> for LogErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{TestDatabase, TEST_HASH as HASH};
+    use crate::Db;
 
     /// What `pragma` says on `conn` (its column `column`), as text.
     #[cfg(feature = "sqlite")]
@@ -344,5 +346,47 @@ mod tests {
     fn empty_sqlite_path_is_refused() {
         assert!(matches!(target("sqlite://"), Err(DbError::BadUrl(_))));
         assert!(matches!(target(""), Err(DbError::BadUrl(_))));
+    }
+
+    // The pool and the file behind it, seen through the user queries.
+
+    #[test]
+    fn data_survives_reopening_the_database() {
+        let test_db = TestDatabase::sqlite();
+        let options = DbOptions::new(test_db.url());
+        Db::open(&options)
+            .unwrap()
+            .add_user("a@x.io", HASH)
+            .unwrap();
+        let reopened = Db::open(&options).unwrap();
+        assert_eq!(
+            reopened
+                .find_user_by_name(&[("email", "a@x.io")])
+                .unwrap()
+                .id,
+            1
+        );
+    }
+
+    #[test]
+    fn in_memory_database_keeps_its_data_across_pool_checkouts() {
+        let db = Db::open(&DbOptions::new(":memory:")).unwrap();
+        db.add_user("a@x.io", HASH).unwrap();
+        assert_eq!(db.find_user_by_name(&[("email", "a@x.io")]).unwrap().id, 1);
+    }
+
+    #[test]
+    fn concurrent_inserts_on_sqlite_do_not_fail_with_database_locked() {
+        let test_db = TestDatabase::sqlite();
+        let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
+        let handles: Vec<_> = (0..40)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || db.add_user(&format!("u{i}@x.io"), HASH))
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap().unwrap();
+        }
     }
 }

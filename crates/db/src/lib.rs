@@ -7,6 +7,8 @@ mod filter;
 mod mail;
 mod migrate;
 mod outbox;
+mod password_writes;
+mod reset_tokens;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
