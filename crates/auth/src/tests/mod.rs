@@ -3,6 +3,7 @@
 mod account;
 mod login;
 mod mail;
+mod outbox;
 mod register;
 mod reset;
 mod sessions;
