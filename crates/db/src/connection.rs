@@ -10,7 +10,8 @@ use diesel::PgConnection;
 #[cfg(feature = "sqlite")]
 use diesel::SqliteConnection;
 
-use crate::{DbError, DbOptions};
+use crate::error::DbError;
+use crate::options::DbOptions;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("the db crate needs a backend: enable its `sqlite` or `postgres` feature (or both)");
@@ -151,7 +152,7 @@ impl Manager {
         Ok(Manager { target })
     }
 
-    pub(crate) fn backend(&self) -> crate::Backend {
+    pub(crate) fn backend(&self) -> Backend {
         match self.target {
             Target::Sqlite { .. } => Backend::Sqlite,
             Target::Postgres { .. } => Backend::Postgres,
@@ -249,8 +250,6 @@ impl r2d2::HandleError<ConnectionError> for LogErrors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{TestDatabase, TEST_HASH as HASH};
-    use crate::Db;
 
     /// What `pragma` says on `conn` (its column `column`), as text.
     #[cfg(feature = "sqlite")]
@@ -274,7 +273,7 @@ mod tests {
         let test_db = crate::testing::TestDatabase::sqlite();
         let mut options = DbOptions::new(test_db.url());
         options.pool_size = 3;
-        let db = crate::Db::open(&options).unwrap();
+        let db = crate::handle::Db::open(&options).unwrap();
         let held: Vec<_> = (0..3).map(|_| db.pool.get().unwrap()).collect();
         for mut pooled in held {
             #[allow(irrefutable_let_patterns)]
@@ -346,47 +345,5 @@ mod tests {
     fn empty_sqlite_path_is_refused() {
         assert!(matches!(target("sqlite://"), Err(DbError::BadUrl(_))));
         assert!(matches!(target(""), Err(DbError::BadUrl(_))));
-    }
-
-    // The pool and the file behind it, seen through the user queries.
-
-    #[test]
-    fn data_survives_reopening_the_database() {
-        let test_db = TestDatabase::sqlite();
-        let options = DbOptions::new(test_db.url());
-        Db::open(&options)
-            .unwrap()
-            .add_user("a@x.io", HASH)
-            .unwrap();
-        let reopened = Db::open(&options).unwrap();
-        assert_eq!(
-            reopened
-                .find_user_by_name(&[("email", "a@x.io")])
-                .unwrap()
-                .id,
-            1
-        );
-    }
-
-    #[test]
-    fn in_memory_database_keeps_its_data_across_pool_checkouts() {
-        let db = Db::open(&DbOptions::new(":memory:")).unwrap();
-        db.add_user("a@x.io", HASH).unwrap();
-        assert_eq!(db.find_user_by_name(&[("email", "a@x.io")]).unwrap().id, 1);
-    }
-
-    #[test]
-    fn concurrent_inserts_on_sqlite_do_not_fail_with_database_locked() {
-        let test_db = TestDatabase::sqlite();
-        let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
-        let handles: Vec<_> = (0..40)
-            .map(|i| {
-                let db = db.clone();
-                std::thread::spawn(move || db.add_user(&format!("u{i}@x.io"), HASH))
-            })
-            .collect();
-        for handle in handles {
-            handle.join().unwrap().unwrap();
-        }
     }
 }

@@ -10,8 +10,8 @@ use user_model::schema::{sessions, users};
 use user_model::{User, UserId};
 
 use crate::error::DbError;
+use crate::handle::Db;
 use crate::sessions::{end_others, sync_mirror};
-use crate::Db;
 
 impl Db {
     /// Sets a new password hash while the stored one is still `expected_hash` (the one just

@@ -7,7 +7,7 @@ use user_model::{User, UserId};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
-use crate::Db;
+use crate::handle::Db;
 
 type Backend = <AnyConnection as Connection>::Backend;
 
@@ -102,8 +102,8 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::UserFilter;
     use crate::testing::{on_each_backend, TEST_HASH as HASH};
-    use crate::UserFilter;
     use user_model::{NewUser, UserChanges};
 
     /// An unverified account with a pending verification token.

@@ -16,7 +16,8 @@ use user_model::schema::{sessions, users};
 use user_model::{NewSession, Session, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
-use crate::{Db, DbError};
+use crate::error::DbError;
+use crate::handle::Db;
 
 /// Which sessions are alive: those expiring after `now` and used after `seen_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,8 +266,9 @@ pub(crate) fn end_all_sessions(conn: &mut AnyConnection, user_id: UserId) -> Que
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::UserFilter;
+    use crate::options::DbOptions;
     use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
-    use crate::{DbOptions, UserFilter};
 
     const FOREVER: Alive = Alive {
         now: 1000,

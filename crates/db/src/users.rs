@@ -6,8 +6,9 @@ use user_model::schema::users;
 use user_model::{NewUser, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
+use crate::error::DbError;
 use crate::filter::{parse_number, UserFilter};
-use crate::{Db, DbError};
+use crate::handle::Db;
 
 type Backend = <AnyConnection as Connection>::Backend;
 
