@@ -5,10 +5,10 @@ use db::{Email, User, UserChanges};
 use tracing::instrument;
 
 use crate::clock::secs;
-use crate::token::digest;
 use crate::error::AuthError;
 use crate::mail::message::MailKind;
 use crate::service::Auth;
+use crate::token::digest;
 use crate::token::ResetToken;
 
 impl Auth {

@@ -5,9 +5,9 @@ use db::{Alive, DbError, NewSession, User, UserChanges, UserId};
 use tracing::instrument;
 
 use crate::clock::secs;
-use crate::token::digest;
 use crate::error::AuthError;
 use crate::service::Auth;
+use crate::token::digest;
 use crate::token::SessionToken;
 
 /// A session's last use is written at most once per this many seconds, so reading a session
