@@ -75,7 +75,8 @@ impl Default for AuthConfig {
 }
 
 impl AuthConfig {
-    /// This config with bcrypt cost `cost` (4 to 31; checked by [`Auth::connect`]).
+    /// This config with bcrypt cost `cost` (4 to 31; checked by
+    /// [`Auth::connect`](crate::Auth::connect)).
     pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
         self.bcrypt_cost = cost;
         self
@@ -106,7 +107,7 @@ impl AuthConfig {
         self
     }
 
-    /// This config with "now" taken from `clock` (tests: a [`ManualClock`]).
+    /// This config with "now" taken from `clock` (tests: a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -137,7 +138,7 @@ impl std::fmt::Debug for AuthConfig {
 #[non_exhaustive]
 pub struct MailConfig {
     /// The durable outbox mail goes through, and its senders (over SMTP, or your own
-    /// [`MailTransport`]).
+    /// [`MailTransport`](crate::MailTransport)).
     pub outbox: Outbox,
     /// Where users reach authd, without a trailing slash (`https://auth.example.com`): links
     /// in mail are `{public_url}/reset?token=…` and `{public_url}/verify?token=…`.

@@ -15,8 +15,8 @@ pub struct DbOptions {
     pub connect_timeout: Duration,
     /// PostgreSQL `statement_timeout`; `None` leaves the server's default.
     pub statement_timeout: Option<Duration>,
-    /// Whether [`Db::open`] applies pending migrations (`false`: the schema is left as it is,
-    /// e.g. to check a configuration without changing anything).
+    /// Whether [`Db::open`](crate::Db::open) applies pending migrations (`false`: the schema
+    /// is left as it is, e.g. to check a configuration without changing anything).
     pub migrate: bool,
     /// PostgreSQL only: the schema that holds every table authd creates (and diesel's
     /// migration table), created if missing, so authd can share a database that has tables of

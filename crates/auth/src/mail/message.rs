@@ -128,9 +128,10 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 /// How mail travels: implement it to send through your own provider, and hand it to
-/// [`Outbox::start`]. `send` runs on the outbox's sender threads (several at once, one mail
-/// each, see [`OutboxOptions::senders`]) and may block (a network round trip); it is never
-/// called on a request's path.
+/// [`Outbox::start`](crate::Outbox::start). `send` runs on the outbox's sender threads
+/// (several at once, one mail each, see
+/// [`OutboxOptions::senders`](crate::OutboxOptions::senders)) and may block (a network round
+/// trip); it is never called on a request's path.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How the [`Outbox`] queues, sends and retries.
+/// How the [`Outbox`](crate::Outbox) queues, sends and retries.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct OutboxOptions {
