@@ -3,6 +3,7 @@
 
 mod client_faults;
 mod config;
+mod settings;
 
 use std::net::TcpListener;
 use std::process::ExitCode;

@@ -6,7 +6,8 @@ use db::DbError;
 use db::{User, UserId};
 use tracing::instrument;
 
-use crate::{Auth, AuthError};
+use crate::error::AuthError;
+use crate::service::Auth;
 
 /// A write conditional on the verified hash found the hash changed (a reset or another change
 /// landed while bcrypt ran): that change wins.

@@ -5,8 +5,11 @@ use db::{Email, User, UserChanges};
 use tracing::instrument;
 
 use crate::clock::secs;
+use crate::error::AuthError;
+use crate::mail::message::MailKind;
+use crate::service::Auth;
 use crate::token::digest;
-use crate::{Auth, AuthError, ResetToken};
+use crate::token::ResetToken;
 
 impl Auth {
     /// Issues a new reset token for `email`, replacing any earlier one.
@@ -28,6 +31,29 @@ impl Auth {
         self.db.update_user(user.id, &changes)?;
         tracing::info!(event = "reset_requested", "reset token issued");
         Ok(token)
+    }
+
+    /// With mail configured: asks for a link to set a new password
+    /// (`{public_url}/reset?token=…`, to redeem with [`Auth::reset_password`]) to be mailed to
+    /// the account of `email`, if there is one, unless the mailbox had a reset mail in the last
+    /// minute or five in the last hour. Returns the normalised address: the same for every
+    /// well-formed address. It only queues the request (the same database work whether an
+    /// account has the address or not); the outbox's sender finds the account, makes the
+    /// token and mails it.
+    ///
+    /// Errors: `InvalidEmail` for a malformed address; `MailOff` without mail.
+    #[instrument(skip_all)]
+    pub fn request_password_reset(&self, email: &str) -> Result<Email, AuthError> {
+        self.mail_config()?;
+        let email = Email::parse(email)?;
+        let sent = self.queue_mail(MailKind::PasswordReset, email.as_str(), None, true)?;
+        tracing::info!(
+            event = "reset_requested",
+            outcome = sent.as_str(),
+            mail_id = sent.mail_id(),
+            "password reset requested"
+        );
+        Ok(email)
     }
 
     /// Whether `reset_token` would be accepted now (known, unused, unexpired), without using

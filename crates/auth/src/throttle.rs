@@ -7,11 +7,13 @@
 //! `an_attacker_gets_at_most_70_guesses_a_day_with_the_defaults`), well under NIST 800-63B's
 //! 100 consecutive failures.
 
-use db::{DbError, LoginAttempts};
+use db::{DbError, Email, LoginAttempts};
 use sha2::{Digest, Sha256};
 
 use crate::clock::secs;
-use crate::{Auth, AuthConfig, AuthError};
+use crate::config::AuthConfig;
+use crate::error::AuthError;
+use crate::service::Auth;
 
 /// How many times in a row a conflicting write may send a count back to read again. Each
 /// conflict means another attempt on the same address was counted, so this only runs out
@@ -105,15 +107,20 @@ pub(crate) struct Counted {
     address_digest: String,
 }
 
-/// The form a submitted (or stored) address is counted under: its canonical form
+/// The form a submitted address is counted under: its canonical form
 /// ([`db::Email::canonical`]), so that every spelling that reaches one account (`bob@x.io`,
 /// `bob@Ｘ.io`) shares one count; for input that is no address at all, its trimmed
-/// lower-cased form.
-pub(crate) fn throttle_key(email: &str) -> String {
-    match db::Email::parse(email) {
-        Ok(email) => email.canonical().to_string(),
-        Err(_) => email.trim().to_lowercase(),
+/// lower-cased form. `typed` is `raw` as parsed once at the edge (`None`: no address).
+pub(crate) fn throttle_key(typed: Option<&Email>, raw: &str) -> String {
+    match typed {
+        Some(email) => email.canonical().to_string(),
+        None => raw.trim().to_lowercase(),
     }
+}
+
+/// [`throttle_key`] of a stored address (an account's): parsed here, as no edge parsed it.
+pub(crate) fn stored_throttle_key(stored: &str) -> String {
+    throttle_key(Email::parse(stored).ok().as_ref(), stored)
 }
 
 /// The key an address is counted under: a digest of its [`throttle_key`], never the address
@@ -178,7 +185,7 @@ impl Auth {
         if Policy::of(&self.config).is_off() {
             return;
         }
-        let digest = address_digest(&throttle_key(email));
+        let digest = address_digest(&stored_throttle_key(email));
         if let Err(error) = self.db.clear_login_attempts(&digest) {
             tracing::warn!(%error, "could not clear the failed logins after a reset");
         }

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use user_model::schema::login_attempts;
 use user_model::LoginAttempts;
 
-use crate::{Db, DbError};
+use crate::error::DbError;
+use crate::handle::Db;
 
 impl Db {
     /// The throttling state of `address_digest`, if it has any.

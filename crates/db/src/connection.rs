@@ -10,7 +10,8 @@ use diesel::PgConnection;
 #[cfg(feature = "sqlite")]
 use diesel::SqliteConnection;
 
-use crate::{DbError, DbOptions};
+use crate::error::DbError;
+use crate::options::DbOptions;
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("the db crate needs a backend: enable its `sqlite` or `postgres` feature (or both)");
@@ -151,7 +152,7 @@ impl Manager {
         Ok(Manager { target })
     }
 
-    pub(crate) fn backend(&self) -> crate::Backend {
+    pub(crate) fn backend(&self) -> Backend {
         match self.target {
             Target::Sqlite { .. } => Backend::Sqlite,
             Target::Postgres { .. } => Backend::Postgres,
@@ -272,7 +273,7 @@ mod tests {
         let test_db = crate::testing::TestDatabase::sqlite();
         let mut options = DbOptions::new(test_db.url());
         options.pool_size = 3;
-        let db = crate::Db::open(&options).unwrap();
+        let db = crate::handle::Db::open(&options).unwrap();
         let held: Vec<_> = (0..3).map(|_| db.pool.get().unwrap()).collect();
         for mut pooled in held {
             #[allow(irrefutable_let_patterns)]

@@ -1,6 +1,6 @@
 //! Filters for `find_user_by`: a typed enum, and a parser for filters given by column name.
 
-use crate::DbError;
+use crate::error::DbError;
 use user_model::UserId;
 
 /// One condition on a user row. All filters given to a query must hold.

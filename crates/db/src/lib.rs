@@ -4,226 +4,26 @@ mod attempts;
 mod connection;
 mod error;
 mod filter;
+mod handle;
 mod mail;
 mod migrate;
+mod options;
 mod outbox;
+mod password_writes;
+mod reset_tokens;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 
-use std::time::Duration;
-
 pub use connection::Backend;
 pub use error::{BackendError, DbError};
 pub use filter::UserFilter;
+pub use handle::Db;
 pub use mail::TokenGrant;
+pub use options::DbOptions;
 pub use outbox::{LimitCount, NewOutboxMail, OutboxMail};
 pub use sessions::Alive;
 pub use user_model::MailLimit;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};
-
-use connection::{AnyConnection, Manager};
-
-/// Where the database is and how to reach it. Start from [`DbOptions::new`] and set fields
-/// (`options.pool_size = 16;`): fields may be added in a minor release.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct DbOptions {
-    /// `postgres://…`, `postgresql://…`, `sqlite://path`, a bare SQLite path or `:memory:`.
-    pub url: String,
-    /// Most connections the pool keeps open.
-    pub pool_size: u32,
-    /// How long to wait for a connection before answering `DbError::Unavailable`.
-    pub connect_timeout: Duration,
-    /// PostgreSQL `statement_timeout`; `None` leaves the server's default.
-    pub statement_timeout: Option<Duration>,
-    /// Whether [`Db::open`] applies pending migrations (`false`: the schema is left as it is,
-    /// e.g. to check a configuration without changing anything).
-    pub migrate: bool,
-    /// PostgreSQL only: the schema that holds every table authd creates (and diesel's
-    /// migration table), created if missing, so authd can share a database that has tables of
-    /// its own (a `users` table, say). Every pooled connection sets its `search_path` to it.
-    /// A plain identifier (letters, digits, `_`; not starting with a digit or `pg_`; at most
-    /// 63 bytes). `None`: the server's `search_path` (usually `public`). With SQLite the file
-    /// is the boundary: a schema there is an `InvalidOptions` error.
-    pub schema: Option<String>,
-}
-
-impl DbOptions {
-    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement, migrations applied.
-    pub fn new(url: impl Into<String>) -> Self {
-        DbOptions {
-            url: url.into(),
-            pool_size: 8,
-            connect_timeout: Duration::from_secs(5),
-            statement_timeout: Some(Duration::from_secs(5)),
-            migrate: true,
-            schema: None,
-        }
-    }
-
-    /// These options with `schema` (see [`DbOptions::schema`]).
-    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into());
-        self
-    }
-}
-
-/// The `users` and `sessions` store. Cheap to clone: clones share one pool.
-#[derive(Clone)]
-pub struct Db {
-    pool: r2d2::Pool<Manager>,
-    backend: Backend,
-}
-
-impl std::fmt::Debug for Db {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db")
-            .field("backend", &self.backend)
-            .finish()
-    }
-}
-
-impl Db {
-    /// Opens the pool and applies pending migrations (unless `options.migrate` is false).
-    ///
-    /// With `options.schema` on PostgreSQL, the schema is created (if missing) under the same
-    /// lock as the migrations, which then run in it.
-    ///
-    /// Errors: `BadUrl` for a scheme authd does not speak (or a backend this build lacks),
-    /// `InvalidOptions` for a schema name that is not a plain identifier or a schema with
-    /// SQLite, `Unavailable` when no connection can be made within `connect_timeout`,
-    /// `Migration` when the schema cannot be brought up to date.
-    pub fn open(options: &DbOptions) -> Result<Self, DbError> {
-        let manager = Manager::new(options)?;
-        let manager_schema = manager.schema();
-        let backend = manager.backend();
-        let in_memory = manager.is_in_memory();
-        let mut builder = r2d2::Pool::builder()
-            .max_size(if in_memory {
-                1
-            } else {
-                options.pool_size.max(1)
-            })
-            .min_idle(Some(1))
-            .connection_timeout(options.connect_timeout)
-            .error_handler(Box::new(connection::LogErrors))
-            // See `Manager::has_broken`.
-            .test_on_check_out(false);
-        if in_memory {
-            // Each `:memory:` connection is its own database: keep the one we have forever.
-            builder = builder.idle_timeout(None).max_lifetime(None);
-        }
-        let pool = builder.build(manager).map_err(DbError::pool)?;
-        if options.migrate {
-            let mut pooled = pool.get().map_err(DbError::pool)?;
-            migrate::run(&mut pooled.conn, manager_schema.as_deref())?;
-        }
-        Ok(Db { pool, backend })
-    }
-
-    /// Most connections the pool holds at once.
-    pub fn max_connections(&self) -> u32 {
-        self.pool.max_size()
-    }
-
-    /// Which backend the URL picked.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    /// Checks that the database answers a trivial query.
-    pub fn ping(&self) -> Result<(), DbError> {
-        use diesel::connection::SimpleConnection;
-        self.read(|conn| conn.batch_execute("SELECT 1"))
-    }
-
-    /// `run` for a query that only reads, so may safely run again: on a connection found
-    /// closed (as every pooled one is after a database restart) it runs again on the next,
-    /// until the pool, rid of the dead ones, opens a fresh connection.
-    fn read<T>(
-        &self,
-        query: impl Fn(&mut AnyConnection) -> diesel::QueryResult<T>,
-    ) -> Result<T, DbError> {
-        let mut result = self.run(&query);
-        for _ in 0..self.pool.max_size() {
-            if !matches!(result, Err(DbError::ConnectionLost(_))) {
-                break;
-            }
-            result = self.run(&query);
-        }
-        result
-    }
-
-    /// Runs `query`, which writes, in a transaction of its own: `Ok` only once the COMMIT
-    /// succeeded, so the write is on disk (or, on PostgreSQL, on the server). Every write in this
-    /// crate goes through here; `run` and `read` are for reads.
-    ///
-    /// Errors: `StorageFull` when the disk is full, and whatever `query` or the commit reports;
-    /// after an error nothing of `query` is stored.
-    fn write<T>(
-        &self,
-        query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
-    ) -> Result<T, DbError> {
-        // Why not autocommit: SQLite commits an autocommit statement when it halts. For a
-        // statement with RETURNING that is the `sqlite3_reset` after the first row, since
-        // `get_result` steps once (diesel 2.3.14, query_dsl/mod.rs `get_result`:
-        // `internal_load(conn)?.next()`). diesel resets in `Drop for BoundStatement`
-        // (sqlite/connection/stmt.rs) through `Statement::reset`, which calls
-        // `ffi::sqlite3_reset` and throws its result away. So a commit that failed (full disk,
-        // I/O error, SQLITE_BUSY) was answered with the returned row, although SQLite had
-        // rolled the statement back; `execute` of a RETURNING statement (`StatementUse::run`
-        // steps once) loses it the same way. https://sqlite.org/c3ref/reset.html asks callers
-        // to check that result. In an explicit transaction the statement only changes pages in
-        // the cache, and the COMMIT is a statement of its own whose error diesel does report.
-        //
-        // BEGIN IMMEDIATE on SQLite takes the write lock up front: a deferred transaction that
-        // reads first and then upgrades can fail SQLITE_BUSY at once, busy_timeout or not,
-        // when another writer got there first.
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
-        self.run(|conn| {
-            match conn {
-                #[cfg(feature = "sqlite")]
-                AnyConnection::Sqlite(c) => {
-                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
-                }
-                #[cfg(feature = "postgres")]
-                AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
-            }
-            match query(conn) {
-                Ok(value) => {
-                    AnyConnection::commit_transaction(conn)?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    // The query's error is the one worth reporting; a failed rollback leaves
-                    // the transaction manager broken, and `run` drops the connection.
-                    let _ = AnyConnection::rollback_transaction(conn);
-                    Err(error)
-                }
-            }
-        })
-    }
-
-    /// Runs `query` on a pooled connection. A connection the query finds closed, or leaves in
-    /// a transaction it could not end, is marked so the pool drops it rather than hand it out
-    /// again.
-    fn run<T>(
-        &self,
-        query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
-    ) -> Result<T, DbError> {
-        use diesel::connection::TransactionManager;
-        use diesel::result::{DatabaseErrorKind, Error};
-        let mut pooled = self.pool.get().map_err(DbError::pool)?;
-        let result = query(&mut pooled.conn);
-        if let Err(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) = &result {
-            pooled.broken = true;
-        }
-        if AnyConnection::is_broken_transaction_manager(&mut pooled.conn) {
-            pooled.broken = true;
-        }
-        result.map_err(DbError::driver)
-    }
-}

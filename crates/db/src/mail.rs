@@ -7,7 +7,8 @@ use user_model::schema::{mail_limits, users};
 use user_model::{MailLimit, User, UserId};
 
 use crate::connection::AnyConnection;
-use crate::{Db, DbError};
+use crate::error::DbError;
+use crate::handle::Db;
 
 /// A token a counted send hands out, written in the same transaction as the count: the
 /// digest, never the token.
@@ -179,8 +180,8 @@ pub(crate) fn apply_grant(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::DbOptions;
     use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
-    use crate::DbOptions;
     use user_model::NewUser;
 
     fn limit(sent_at: &str, version: i64) -> MailLimit {

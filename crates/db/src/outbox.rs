@@ -12,8 +12,9 @@ use user_model::schema::mail_outbox;
 use user_model::{MailLimit, UserId};
 
 use crate::connection::AnyConnection;
+use crate::error::DbError;
+use crate::handle::Db;
 use crate::mail::{apply_grant, write_limit, TokenGrant};
-use crate::{Db, DbError};
 
 /// PostgreSQL advisory lock that queues take, so the size bound holds across instances (on
 /// SQLite, `BEGIN IMMEDIATE` already serialises writers). Any constant nothing else uses.
@@ -258,8 +259,8 @@ fn lock_outbox(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::UserFilter;
     use crate::testing::{on_each_backend, TEST_HASH as HASH};
-    use crate::UserFilter;
 
     fn reset_to(recipient: &str) -> NewOutboxMail<'_> {
         NewOutboxMail {

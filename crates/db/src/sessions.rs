@@ -16,7 +16,8 @@ use user_model::schema::{sessions, users};
 use user_model::{NewSession, Session, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
-use crate::{Db, DbError};
+use crate::error::DbError;
+use crate::handle::Db;
 
 /// Which sessions are alive: those expiring after `now` and used after `seen_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,7 @@ fn lock_user(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<bool> {
 }
 
 /// Clears the user's `session_id` mirror when the session it names is gone.
-fn sync_mirror(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<usize> {
+pub(crate) fn sync_mirror(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<usize> {
     diesel::sql_query(
         "UPDATE users SET session_id = NULL, session_expires_at = NULL \
          WHERE id = $1 AND session_id IS NOT NULL AND NOT EXISTS \
@@ -242,74 +243,14 @@ impl Db {
             Ok(ended)
         })
     }
-
-    /// Sets a new password hash while the stored one is still `expected_hash` (the one just
-    /// verified), and, in the same transaction, ends every session of the user but `keep` and
-    /// withdraws any pending reset token. Returns the user and how many sessions ended.
-    ///
-    /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
-    pub fn change_password_if(
-        &self,
-        user_id: UserId,
-        expected_hash: &str,
-        new_hash: &str,
-        keep: Option<&str>,
-    ) -> Result<(User, usize), DbError> {
-        let changed = self.write(|conn| {
-            let user: User = diesel::update(
-                users::table
-                    .find(user_id)
-                    .filter(users::hashed_password.eq(expected_hash)),
-            )
-            .set((
-                users::hashed_password.eq(new_hash),
-                users::reset_token.eq(None::<String>),
-                users::reset_expires_at.eq(None::<i64>),
-            ))
-            .returning(users::all_columns)
-            .get_result(conn)?;
-            let ended = end_others(conn, user_id, keep)?;
-            sync_mirror(conn, user_id)?;
-            let user = users::table.find(user.id).first(conn)?;
-            Ok((user, ended))
-        });
-        match changed {
-            Err(DbError::NoResultFound) => Err(DbError::Conflict),
-            other => other,
-        }
-    }
-
-    /// Deletes the user and all its sessions while its password hash is still
-    /// `expected_hash`. Returns the deleted row.
-    ///
-    /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
-    pub fn delete_user_if_password(
-        &self,
-        user_id: UserId,
-        expected_hash: &str,
-    ) -> Result<User, DbError> {
-        let deleted = self.write(|conn| {
-            // The user first (lock order); ON DELETE CASCADE takes the sessions with it, and
-            // the explicit delete after it says so without relying on the foreign key.
-            let user: User = diesel::delete(
-                users::table
-                    .find(user_id)
-                    .filter(users::hashed_password.eq(expected_hash)),
-            )
-            .returning(users::all_columns)
-            .get_result(conn)?;
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
-            Ok(user)
-        });
-        match deleted {
-            Err(DbError::NoResultFound) => Err(DbError::Conflict),
-            other => other,
-        }
-    }
 }
 
 /// Deletes the user's sessions but `keep`.
-fn end_others(conn: &mut AnyConnection, user_id: UserId, keep: Option<&str>) -> QueryResult<usize> {
+pub(crate) fn end_others(
+    conn: &mut AnyConnection,
+    user_id: UserId,
+    keep: Option<&str>,
+) -> QueryResult<usize> {
     let mine = sessions::table.filter(sessions::user_id.eq(user_id));
     match keep {
         Some(keep) => diesel::delete(mine.filter(sessions::public_id.ne(keep))).execute(conn),
@@ -325,8 +266,9 @@ pub(crate) fn end_all_sessions(conn: &mut AnyConnection, user_id: UserId) -> Que
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filter::UserFilter;
+    use crate::options::DbOptions;
     use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
-    use crate::{DbOptions, UserFilter};
 
     const FOREVER: Alive = Alive {
         now: 1000,
@@ -489,43 +431,6 @@ mod tests {
                 db.end_sessions_except(99, None),
                 Err(DbError::NoResultFound)
             ));
-        });
-    }
-
-    #[test]
-    fn a_password_change_happens_only_on_the_hash_read_and_ends_the_other_sessions() {
-        on_each_backend(|db| {
-            let bob = db.add_user("bob@x.io", HASH).unwrap();
-            for name in ["a", "b"] {
-                start(db, bob.id, name, 1000, 0);
-            }
-            assert!(matches!(
-                db.change_password_if(bob.id, "stale", "new", Some("public-a")),
-                Err(DbError::Conflict)
-            ));
-            assert_eq!(names(db, bob.id), ["b", "a"]);
-            let (user, ended) = db
-                .change_password_if(bob.id, HASH, "new", Some("public-a"))
-                .unwrap();
-            assert_eq!((user.hashed_password.as_str(), ended), ("new", 1));
-            assert_eq!(names(db, bob.id), ["a"]);
-        });
-    }
-
-    #[test]
-    fn deleting_a_user_takes_its_sessions_and_only_on_the_hash_read() {
-        on_each_backend(|db| {
-            let bob = db.add_user("bob@x.io", HASH).unwrap();
-            start(db, bob.id, "a", 1000, 1);
-            assert!(matches!(
-                db.delete_user_if_password(bob.id, "stale"),
-                Err(DbError::Conflict)
-            ));
-            assert!(db.find_session("digest-a", FOREVER).unwrap().is_some());
-            db.delete_user_if_password(bob.id, HASH).unwrap();
-            assert!(db.find_session("digest-a", FOREVER).unwrap().is_none());
-            assert!(db.list_sessions(bob.id, FOREVER, 100).unwrap().is_empty());
-            db.add_user("bob@x.io", HASH).unwrap();
         });
     }
 

@@ -52,10 +52,10 @@ pub fn each_backend(body: impl Fn(&TestDatabase)) {
 }
 
 /// [`each_backend`] with the database opened (`DbOptions::new`, migrated).
-pub fn on_each_backend(body: impl Fn(&crate::Db)) {
+pub fn on_each_backend(body: impl Fn(&crate::handle::Db)) {
     each_backend(|test_db| {
-        let options = crate::DbOptions::new(test_db.url());
-        body(&crate::Db::open(&options).expect("open the test database"));
+        let options = crate::options::DbOptions::new(test_db.url());
+        body(&crate::handle::Db::open(&options).expect("open the test database"));
     });
 }
 

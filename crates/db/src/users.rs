@@ -2,13 +2,13 @@
 //! and the few atomic updates the auth layer needs.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
 use user_model::schema::users;
 use user_model::{NewUser, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
+use crate::error::DbError;
 use crate::filter::{parse_number, UserFilter};
-use crate::{Db, DbError};
+use crate::handle::Db;
 
 type Backend = <AnyConnection as Connection>::Backend;
 
@@ -158,33 +158,6 @@ impl Db {
         })
     }
 
-    /// Applies `changes` to user `user_id` only if its password hash is still
-    /// `expected_hash`, the one read before a bcrypt verify: a reset or password change that
-    /// landed meanwhile wins, and this write does not happen.
-    ///
-    /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
-    pub fn update_user_if_password(
-        &self,
-        user_id: UserId,
-        expected_hash: &str,
-        changes: &UserChanges,
-    ) -> Result<User, DbError> {
-        let updated = self.write(|conn| {
-            diesel::update(
-                users::table
-                    .find(user_id)
-                    .filter(users::hashed_password.eq(expected_hash)),
-            )
-            .set(changes)
-            .returning(users::all_columns)
-            .get_result(conn)
-        });
-        match updated {
-            Err(DbError::NoResultFound) => Err(DbError::Conflict),
-            other => other,
-        }
-    }
-
     /// `update_user` for changes given as `(attribute, value)` strings, `None` meaning NULL.
     ///
     /// Errors: `UnknownAttribute` for a name that is not a user attribute (or is `id`, which
@@ -218,130 +191,12 @@ impl Db {
         }
         self.update_user(user_id, &typed)
     }
-
-    /// Sets a new password hash for the owner of a live reset token, in one transaction: clears
-    /// the token (so it works once, even under concurrent use) and ends every session of the
-    /// user.
-    ///
-    /// `email`, when given, must be the owner's. Errors: `NoResultFound` when no user has this
-    /// token digest (and that email) with the token alive at `now`.
-    pub fn redeem_reset_token(
-        &self,
-        token_digest: &str,
-        email: Option<&str>,
-        new_hash: &str,
-        now: i64,
-    ) -> Result<User, DbError> {
-        self.redeem(token_digest, email, new_hash, now, false)
-    }
-
-    /// As [`Db::redeem_reset_token`], for a token that travelled only by mail: redeeming it
-    /// proves the mailbox, so in the same transaction an unconfirmed address counts as
-    /// confirmed at `now` and any pending verification token is withdrawn.
-    ///
-    /// Errors: as [`Db::redeem_reset_token`].
-    pub fn redeem_mailed_reset_token(
-        &self,
-        token_digest: &str,
-        email: Option<&str>,
-        new_hash: &str,
-        now: i64,
-    ) -> Result<User, DbError> {
-        self.redeem(token_digest, email, new_hash, now, true)
-    }
-
-    fn redeem(
-        &self,
-        token_digest: &str,
-        email: Option<&str>,
-        new_hash: &str,
-        now: i64,
-        proves_mailbox: bool,
-    ) -> Result<User, DbError> {
-        let mut target = users::table
-            .filter(users::reset_token.eq(token_digest))
-            .filter(users::reset_expires_at.gt(now))
-            .into_boxed::<Backend>();
-        if let Some(email) = email {
-            target = target.filter(users::email.eq(email));
-        }
-        let cleared: Option<String> = None;
-        // One transaction: the owner found is the owner updated, and its sessions end with
-        // the old password (after the user's row, in the lock order of `sessions.rs`).
-        self.write(|conn| {
-            let owner: UserId = target.select(users::id).first(conn)?;
-            let user = diesel::update(
-                users::table
-                    .find(owner)
-                    .filter(users::reset_token.eq(token_digest)),
-            )
-            .set((
-                users::hashed_password.eq(new_hash),
-                users::reset_token.eq(&cleared),
-                users::reset_expires_at.eq(None::<i64>),
-                users::session_id.eq(&cleared),
-                users::session_expires_at.eq(None::<i64>),
-            ))
-            .returning(users::all_columns)
-            .get_result(conn)?;
-            crate::sessions::end_all_sessions(conn, owner)?;
-            if !proves_mailbox {
-                return Ok(user);
-            }
-            diesel::update(
-                users::table
-                    .find(owner)
-                    .filter(users::email_verified_at.is_null()),
-            )
-            .set(users::email_verified_at.eq(Some(now)))
-            .execute(conn)?;
-            diesel::update(users::table.find(owner))
-                .set((
-                    users::verify_token.eq(&cleared),
-                    users::verify_expires_at.eq(None::<i64>),
-                ))
-                .returning(users::all_columns)
-                .get_result(conn)
-        })
-    }
-
-    /// Counts one failed login for `user_id` in a throttling window of `window` seconds: a
-    /// window that began at or before `now - window` is over, so counting restarts at 1.
-    /// Atomic, so concurrent failures are all counted.
-    pub fn record_failed_login(
-        &self,
-        user_id: UserId,
-        now: i64,
-        window: i64,
-    ) -> Result<(), DbError> {
-        // Plain SQL because the DSL has no CASE on both backends. SQLite numbers `$n` in order
-        // of first appearance, so they must first appear as $1, $2, $3.
-        let updated = self.write(|conn| {
-            diesel::sql_query(
-                "UPDATE users SET \
-               failed_logins = CASE WHEN failed_window_start > $1 \
-                                    THEN failed_logins + 1 ELSE 1 END, \
-               failed_window_start = CASE WHEN failed_window_start > $1 \
-                                          THEN failed_window_start ELSE $2 END \
-             WHERE id = $3",
-            )
-            .bind::<BigInt, _>(now - window)
-            .bind::<BigInt, _>(now)
-            .bind::<Integer, _>(user_id)
-            .execute(conn)
-        })?;
-        if updated == 0 {
-            return Err(DbError::NoResultFound);
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{on_each_backend, TestDatabase, TEST_HASH as HASH};
-    use crate::DbOptions;
+    use crate::testing::{on_each_backend, TEST_HASH as HASH};
 
     #[test]
     fn add_user_returns_the_saved_user_with_ids_from_one() {
@@ -455,37 +310,6 @@ mod tests {
     }
 
     #[test]
-    fn a_conditional_update_happens_only_while_the_hash_is_the_one_read() {
-        on_each_backend(|db| {
-            let a = db.add_user("a@x.io", HASH).unwrap();
-            let session = UserChanges {
-                session_id: Some(Some("s".into())),
-                ..UserChanges::default()
-            };
-            let stored = db.update_user_if_password(a.id, HASH, &session).unwrap();
-            assert_eq!(stored.session_id.as_deref(), Some("s"));
-            let reset = UserChanges {
-                hashed_password: Some("new-hash".into()),
-                session_id: Some(None),
-                ..UserChanges::default()
-            };
-            db.update_user(a.id, &reset).unwrap();
-            assert!(matches!(
-                db.update_user_if_password(a.id, HASH, &session),
-                Err(DbError::Conflict)
-            ));
-            assert!(matches!(
-                db.update_user_if_password(99, HASH, &session),
-                Err(DbError::Conflict)
-            ));
-            assert_eq!(
-                db.find_user_by(&[UserFilter::Id(a.id)]).unwrap().session_id,
-                None
-            );
-        });
-    }
-
-    #[test]
     fn update_user_of_an_unknown_user_is_no_result_found() {
         on_each_backend(|db| {
             let changes = UserChanges {
@@ -583,49 +407,6 @@ mod tests {
         });
     }
 
-    fn with_reset_token(db: &Db, email: &str, expires_at: i64) -> User {
-        let user = db.add_user(email, HASH).unwrap();
-        let changes = UserChanges {
-            reset_token: Some(Some(format!("digest-{email}"))),
-            reset_expires_at: Some(Some(expires_at)),
-            session_id: Some(Some(format!("session-{email}"))),
-            session_expires_at: Some(Some(expires_at)),
-            ..UserChanges::default()
-        };
-        db.update_user(user.id, &changes).unwrap()
-    }
-
-    #[test]
-    fn redeeming_a_reset_token_sets_the_hash_and_clears_token_and_session_once() {
-        on_each_backend(|db| {
-            with_reset_token(db, "a@x.io", 100);
-            let user = db
-                .redeem_reset_token("digest-a@x.io", Some("a@x.io"), "new-hash", 50)
-                .unwrap();
-            assert_eq!(user.hashed_password, "new-hash");
-            assert_eq!((user.reset_token, user.session_id), (None, None));
-            assert!(matches!(
-                db.redeem_reset_token("digest-a@x.io", None, "other", 50),
-                Err(DbError::NoResultFound)
-            ));
-        });
-    }
-
-    #[test]
-    fn redeeming_needs_a_live_token_and_the_owners_email() {
-        on_each_backend(|db| {
-            let a = with_reset_token(db, "a@x.io", 100);
-            with_reset_token(db, "b@x.io", 100);
-            for (email, now) in [(Some("b@x.io"), 50), (Some("a@x.io"), 100), (None, 101)] {
-                assert!(matches!(
-                    db.redeem_reset_token("digest-a@x.io", email, "new-hash", now),
-                    Err(DbError::NoResultFound)
-                ));
-            }
-            assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), a);
-        });
-    }
-
     fn unverified(email: &str) -> NewUser<'_> {
         NewUser {
             email,
@@ -678,68 +459,6 @@ mod tests {
     }
 
     #[test]
-    fn redeeming_a_mailed_reset_token_confirms_the_address() {
-        on_each_backend(|db| {
-            let a = db.add_user_at(&unverified("a@x.io"), 10).unwrap();
-            let token = UserChanges {
-                reset_token: Some(Some("reset".into())),
-                reset_expires_at: Some(Some(100)),
-                ..UserChanges::default()
-            };
-            db.update_user(a.id, &token).unwrap();
-            let user = db
-                .redeem_mailed_reset_token("reset", Some("a@x.io"), "new-hash", 50)
-                .unwrap();
-            assert_eq!(user.email_verified_at, Some(50));
-            assert_eq!((user.verify_token, user.verify_expires_at), (None, None));
-            // An address confirmed before keeps its time.
-            db.update_user(a.id, &token).unwrap();
-            let user = db
-                .redeem_mailed_reset_token("reset", None, "newer-hash", 60)
-                .unwrap();
-            assert_eq!(user.email_verified_at, Some(50));
-        });
-    }
-
-    #[test]
-    fn failed_logins_count_up_within_a_window_and_restart_after_it() {
-        on_each_backend(|db| {
-            let a = db.add_user("a@x.io", HASH).unwrap();
-            let read = || {
-                let u = db.find_user_by(&[UserFilter::Id(a.id)]).unwrap();
-                (u.failed_logins, u.failed_window_start)
-            };
-            db.record_failed_login(a.id, 1000, 60).unwrap();
-            db.record_failed_login(a.id, 1030, 60).unwrap();
-            assert_eq!(read(), (2, Some(1000)));
-            db.record_failed_login(a.id, 1060, 60).unwrap();
-            assert_eq!(read(), (1, Some(1060)));
-            assert!(matches!(
-                db.record_failed_login(99, 1060, 60),
-                Err(DbError::NoResultFound)
-            ));
-        });
-    }
-
-    #[test]
-    fn data_survives_reopening_the_database() {
-        let test_db = TestDatabase::sqlite();
-        let options = DbOptions::new(test_db.url());
-        Db::open(&options)
-            .unwrap()
-            .add_user("a@x.io", HASH)
-            .unwrap();
-        let reopened = Db::open(&options).unwrap();
-        assert_eq!(
-            reopened
-                .find_user_by_name(&[("email", "a@x.io")])
-                .unwrap()
-                .id,
-            1
-        );
-    }
-
-    #[test]
     fn a_plain_classic_insert_still_works() {
         use diesel::connection::SimpleConnection;
         on_each_backend(|db| {
@@ -755,27 +474,5 @@ mod tests {
                 .unwrap();
             assert_eq!((user.id, user.failed_logins), (1, 0));
         });
-    }
-
-    #[test]
-    fn in_memory_database_keeps_its_data_across_pool_checkouts() {
-        let db = Db::open(&DbOptions::new(":memory:")).unwrap();
-        db.add_user("a@x.io", HASH).unwrap();
-        assert_eq!(db.find_user_by_name(&[("email", "a@x.io")]).unwrap().id, 1);
-    }
-
-    #[test]
-    fn concurrent_inserts_on_sqlite_do_not_fail_with_database_locked() {
-        let test_db = TestDatabase::sqlite();
-        let db = Db::open(&DbOptions::new(test_db.url())).unwrap();
-        let handles: Vec<_> = (0..40)
-            .map(|i| {
-                let db = db.clone();
-                std::thread::spawn(move || db.add_user(&format!("u{i}@x.io"), HASH))
-            })
-            .collect();
-        for handle in handles {
-            handle.join().unwrap().unwrap();
-        }
     }
 }

@@ -8,7 +8,7 @@
 use std::fmt::Debug;
 
 use db::testing::{TestDatabase, TEST_HASH as HASH};
-use db::{Db, DbError, DbOptions, LoginAttempts, User, UserChanges, UserFilter};
+use db::{Alive, Db, DbError, DbOptions, LoginAttempts, NewSession, User, UserChanges, UserFilter};
 
 /// Every user, by id (the tests make fewer than 5), and the seeded login attempts.
 fn snapshot(db: &Db) -> (Vec<User>, Option<LoginAttempts>) {
@@ -37,10 +37,11 @@ fn seed(db: &Db) {
         session_expires_at: Some(Some(100)),
         reset_token: Some(Some("reset-digest".into())),
         reset_expires_at: Some(Some(100)),
+        failed_logins: Some(1),
+        failed_window_start: Some(Some(10)),
         ..UserChanges::default()
     };
     db.update_user(user.id, &changes).unwrap();
-    db.record_failed_login(user.id, 10, 60).unwrap();
     db.save_login_attempts(&attempts(2), None).unwrap();
 }
 
@@ -98,18 +99,23 @@ fn redeeming_a_reset_token_on_a_full_disk_fails_and_keeps_the_old_password() {
 }
 
 #[test]
-fn recording_a_failed_login_on_a_full_disk_fails_and_counts_nothing() {
-    write_on_a_full_disk(|db| db.record_failed_login(1, 20, 60));
-}
-
-#[test]
 fn a_login_session_write_on_a_full_disk_fails_and_changes_nothing() {
     write_on_a_full_disk(|db| {
-        let session = UserChanges {
-            session_id: Some(Some("new-session".into())),
-            ..UserChanges::default()
+        let session = NewSession {
+            public_id: "new-public-id".into(),
+            token_digest: "new-session".into(),
+            user_id: 1,
+            created_at: 20,
+            last_seen_at: 20,
+            expires_at: 100,
+            user_agent: None,
+            ip: None,
         };
-        db.update_user_if_password(1, HASH, &session)
+        let alive = Alive {
+            now: 20,
+            seen_after: i64::MIN,
+        };
+        db.start_session(&session, Some(HASH), &UserChanges::default(), 1, alive)
     });
 }
 

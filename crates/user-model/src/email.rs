@@ -2,10 +2,11 @@
 
 use std::fmt;
 
-use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+
+use crate::domain::{canonical_domain, check_domain};
+use crate::invalid_email::InvalidEmail;
 
 /// The longest address authd accepts (RFC 5321's path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -18,58 +19,6 @@ pub const MAX_EMAIL_LEN: usize = 254;
 /// may have it, and gives the canonical form to store.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Email(String);
-
-/// Why a string is not an acceptable address. The message is safe to show a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvalidEmail {
-    /// Nothing but white space.
-    Empty,
-    /// Over [`MAX_EMAIL_LEN`] characters after trimming.
-    TooLong,
-    /// Not exactly one `@` with text on both sides, or white space or control characters inside.
-    Malformed,
-    /// Holds a character that is invisible or changes how text around it is shown (zero-width,
-    /// bidirectional controls and the other Unicode format characters), or `<` / `>`.
-    ForbiddenCharacter,
-    /// Before the `@`, something other than letters, digits, single dots between them and
-    /// ``!#$%&'*+-/=?^_`{|}~`` (a quote, backslash, comma, parenthesis, a full-width `＠`…), or
-    /// over 64 bytes: no mail server takes it as it is (new accounts only).
-    LocalPart,
-    /// A domain no mail goes to: an IP address (`[127.0.0.1]`, `127.0.0.1`), a single label
-    /// (`localhost`), a trailing dot or empty label, characters a host name cannot have, or a
-    /// name UTS #46 refuses (new accounts only).
-    Domain,
-    /// A domain label mixing scripts, such as a Cyrillic `р` among Latin letters (new
-    /// accounts only).
-    MixedScripts,
-}
-
-impl fmt::Display for InvalidEmail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InvalidEmail::Empty => "email is required",
-            InvalidEmail::TooLong => "email must be at most 254 characters",
-            InvalidEmail::Malformed => "email must look like name@domain",
-            InvalidEmail::ForbiddenCharacter => {
-                "email must not contain invisible, direction-changing or angle-bracket characters"
-            }
-            InvalidEmail::LocalPart => {
-                "email must have only letters, digits, dots between them and \
-                 !#$%&'*+-/=?^_`{|}~ before the @, at most 64 bytes"
-            }
-            InvalidEmail::Domain => {
-                "email domain must be a host name such as example.com \
-                 (no IP address, no trailing dot)"
-            }
-            InvalidEmail::MixedScripts => {
-                "email domain must not mix alphabets within a name \
-                 (such as a Cyrillic letter among Latin ones)"
-            }
-        })
-    }
-}
-
-impl std::error::Error for InvalidEmail {}
 
 impl Email {
     /// Trims and lower-cases `raw`; rejects it unless it has exactly one `@` with text on both
@@ -198,48 +147,6 @@ fn check_local_part(local: &str) -> Result<(), InvalidEmail> {
     } else {
         Err(InvalidEmail::LocalPart)
     }
-}
-
-/// The domain as UTS #46 ToUnicode writes it (mapped: lower case, full-width forms folded,
-/// Unicode NFC; punycode labels decoded), if it is a valid host name: STD3 characters only
-/// (letters, digits, hyphens), no hyphen first or last in a label, DNS lengths (labels of at
-/// most 63 bytes, 253 in all, in the ASCII form), no empty label (so no trailing dot).
-fn canonical_domain(domain: &str) -> Option<String> {
-    let uts46 = Uts46::new();
-    uts46
-        .to_ascii(
-            domain.as_bytes(),
-            AsciiDenyList::STD3,
-            Hyphens::CheckFirstLast,
-            DnsLength::Verify,
-        )
-        .ok()?;
-    let (unicode, errors) = uts46.to_unicode(
-        domain.as_bytes(),
-        AsciiDenyList::STD3,
-        Hyphens::CheckFirstLast,
-    );
-    errors.ok()?;
-    Some(unicode.into_owned())
-}
-
-/// The rules on a canonical domain beyond UTS #46: at least two labels (`localhost` has no
-/// mail exchanger of its own), a top-level label that is not all digits (`127.0.0.1` is an
-/// address; `[127.0.0.1]` is refused by STD3 already), and no label mixing scripts beyond what
-/// UTS #39 calls highly restrictive (Latin with Han, kana or Hangul is fine; a Cyrillic `р`
-/// among Latin letters is not).
-fn check_domain(domain: &str) -> Result<(), InvalidEmail> {
-    let labels: Vec<&str> = domain.split('.').collect();
-    let top = labels.last().copied().unwrap_or_default();
-    if labels.len() < 2 || top.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(InvalidEmail::Domain);
-    }
-    let mixed =
-        |label: &&str| label.detect_restriction_level() > RestrictionLevel::HighlyRestrictive;
-    if labels.iter().any(mixed) {
-        return Err(InvalidEmail::MixedScripts);
-    }
-    Ok(())
 }
 
 impl fmt::Display for Email {

@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 mod attempts;
+mod domain;
 mod email;
+mod invalid_email;
 mod mail_limit;
 /// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits` and `mail_outbox`, generated from the migrations.
 pub mod schema;
@@ -9,7 +11,8 @@ mod session;
 mod user;
 
 pub use attempts::LoginAttempts;
-pub use email::{Email, InvalidEmail, MAX_EMAIL_LEN};
+pub use email::{Email, MAX_EMAIL_LEN};
+pub use invalid_email::InvalidEmail;
 pub use mail_limit::MailLimit;
 pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
 pub use user::{NewUser, User, UserChanges, UserId};

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::schema::sessions;
-use crate::UserId;
+use crate::user::UserId;
 
 /// The longest `user_agent` stored, in characters; longer ones are cut.
 pub const MAX_USER_AGENT_CHARS: usize = 256;

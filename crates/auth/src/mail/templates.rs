@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use crate::MailKind;
+use super::message::MailKind;
 
 /// Which part of a mail a template writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -260,27 +260,6 @@ pub(crate) fn duration_words(secs: u64) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-/// `2026-11-28 13:05 UTC` for Unix seconds (proleptic Gregorian; H. Hinnant's
-/// days-to-civil): how mail and the pages show a time to a person.
-pub fn utc_minute(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
 fn builtin(kind: MailKind, part: Part) -> &'static str {
     match (kind, part) {
         (MailKind::PasswordReset, Part::Subject) => "Reset your password",
@@ -375,14 +354,11 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_times_read_as_words() {
+    fn durations_read_as_words() {
         assert_eq!(duration_words(3600), "1 hour");
         assert_eq!(duration_words(86_400), "24 hours");
         assert_eq!(duration_words(2 * 86_400), "2 days");
         assert_eq!(duration_words(90), "90 seconds");
         assert_eq!(duration_words(1800), "30 minutes");
-        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc_minute(1_700_000_000), "2023-11-14 22:13 UTC");
-        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
     }
 }

@@ -1,13 +1,14 @@
 //! Sessions: one row per signed-in device, stored as a digest with an expiry, looked up on a
 //! unique index, and listed and revoked by a public id unrelated to the token.
 
-use db::{Alive, DbError, NewSession, UserFilter};
-use db::{Email, User, UserChanges, UserId};
+use db::{Alive, DbError, NewSession, User, UserChanges, UserId};
 use tracing::instrument;
 
 use crate::clock::secs;
+use crate::error::AuthError;
+use crate::service::Auth;
 use crate::token::digest;
-use crate::{Auth, AuthError, SessionToken};
+use crate::token::SessionToken;
 
 /// A session's last use is written at most once per this many seconds, so reading a session
 /// is not a database write on every request. With an idle timeout under two minutes it is
@@ -105,40 +106,6 @@ pub(crate) fn is_public_id(id: &str) -> bool {
 }
 
 impl Auth {
-    /// The account of `email`, if there is one (a malformed address has none). The returned
-    /// row holds digests, never plain tokens.
-    ///
-    /// The address as typed (trimmed, lower-cased) is looked up first, so an account stored
-    /// under any form keeps working; then its canonical form ([`Email::canonical`], the form
-    /// new accounts are stored in), so `bob@Ｘ.io` finds `bob@x.io`.
-    pub fn find_user_by_email(&self, email: &str) -> Result<Option<User>, AuthError> {
-        let Ok(typed) = Email::parse(email) else {
-            return Ok(None);
-        };
-        if let Some(user) = found(
-            self.db
-                .find_user_by(&[UserFilter::Email(typed.to_string())]),
-        )? {
-            return Ok(Some(user));
-        }
-        let canonical = typed.canonical();
-        if canonical == typed {
-            return Ok(None);
-        }
-        found(
-            self.db
-                .find_user_by(&[UserFilter::Email(canonical.to_string())]),
-        )
-    }
-
-    /// The account with this id, if there is one. The returned row holds digests, never plain
-    /// tokens.
-    ///
-    /// Blocks: one database query.
-    pub fn find_user_by_id(&self, id: UserId) -> Result<Option<User>, AuthError> {
-        found(self.db.find_user_by(&[UserFilter::Id(id)]))
-    }
-
     /// Starts a new session for `email` and returns its token; `None` for an unknown (or
     /// malformed) email. With the default `max_sessions_per_user` of 1 it replaces any earlier
     /// session, as the classic contract says.
@@ -316,15 +283,6 @@ impl Auth {
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// A lookup's user, `None` when nobody matches; other failures stay errors.
-pub(crate) fn found(lookup: Result<User, DbError>) -> Result<Option<User>, AuthError> {
-    match lookup {
-        Ok(user) => Ok(Some(user)),
-        Err(DbError::NoResultFound) => Ok(None),
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -1,0 +1,414 @@
+//! The flags: each reaches its setting, sits under a heading, and is checked.
+
+use std::time::Duration;
+
+use web::WebOptions;
+
+use super::*;
+use crate::settings::parse_public_url;
+
+fn pages_with(args: &[&str]) -> bool {
+    let cli = Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied())).unwrap();
+    cli.settings().2.pages
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn parse(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied()))
+        .unwrap_or_else(|error| panic!("{args:?}: {error}"))
+}
+
+#[test]
+fn the_default_bind_is_loopback_only() {
+    assert_eq!(parse(&[]).bind, "127.0.0.1:5000");
+}
+
+/// Every flag, each with a value unlike its default and unlike the other flags' values, and
+/// what it must set. A flag read into the wrong setting (two durations swapped, say) fails
+/// its row; a flag with no row fails `every_flag_has_a_row`.
+#[allow(clippy::type_complexity)]
+fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)> {
+    vec![
+        ("bind", &["--bind", "127.0.0.1:5999"], |c| {
+            c.bind == "127.0.0.1:5999"
+        }),
+        ("database-url", &["--database-url", "x.db"], |c| {
+            c.settings().0.url == "x.db"
+        }),
+        ("bcrypt-cost", &["--bcrypt-cost", "5"], |c| {
+            c.settings().1.bcrypt_cost == 5
+        }),
+        ("session-ttl", &["--session-ttl", "101"], |c| {
+            c.settings().1.session_ttl == secs(101)
+        }),
+        ("reset-ttl", &["--reset-ttl", "102"], |c| {
+            c.settings().1.reset_ttl == secs(102)
+        }),
+        (
+            "min-password-length",
+            &["--min-password-length", "9"],
+            |c| c.settings().1.min_password_len == 9,
+        ),
+        ("max-failed-logins", &["--max-failed-logins", "3"], |c| {
+            c.settings().1.max_failed_logins == 3
+        }),
+        (
+            "max-sessions-per-user",
+            &["--max-sessions-per-user", "4"],
+            |c| c.settings().1.max_sessions_per_user == 4,
+        ),
+        (
+            "session-idle-timeout",
+            &["--session-idle-timeout", "103"],
+            |c| c.settings().1.session_idle_timeout == secs(103),
+        ),
+        (
+            "failed-login-window",
+            &["--failed-login-window", "104"],
+            |c| c.settings().1.failed_login_window == secs(104),
+        ),
+        ("max-lockout", &["--max-lockout", "105"], |c| {
+            c.settings().1.max_lockout == secs(105)
+        }),
+        ("login-rate-per-ip", &["--login-rate-per-ip", "6"], |c| {
+            c.settings().2.login_rate_per_ip == NonZeroU32::new(6)
+        }),
+        (
+            "trusted-proxies",
+            &["--trusted-proxies", "10.0.0.0/8"],
+            |c| {
+                let proxies = c.settings().2.trusted_proxies;
+                proxies.contains([10, 1, 2, 3].into()) && !proxies.contains([11, 0, 0, 1].into())
+            },
+        ),
+        ("cookie-secure", &["--cookie-secure"], |c| {
+            c.settings().2.cookie_secure
+        }),
+        ("db-schema", &["--db-schema", "authd_x"], |c| {
+            c.settings().0.schema.as_deref() == Some("authd_x")
+        }),
+        ("db-pool-size", &["--db-pool-size", "7"], |c| {
+            c.settings().0.pool_size == 7
+        }),
+        (
+            "db-connect-timeout",
+            &["--db-connect-timeout", "106"],
+            |c| c.settings().0.connect_timeout == secs(106),
+        ),
+        (
+            "db-statement-timeout",
+            &["--db-statement-timeout", "107"],
+            |c| c.settings().0.statement_timeout == Some(secs(107)),
+        ),
+        ("hashing-threads", &["--hashing-threads", "3"], |c| {
+            c.settings().2.hashing_threads == 3
+        }),
+        ("shutdown-grace", &["--shutdown-grace", "108"], |c| {
+            c.settings().2.shutdown_grace == secs(108)
+        }),
+        ("request-timeout", &["--request-timeout", "109"], |c| {
+            c.settings().2.request_timeout == secs(109)
+        }),
+        ("max-connections", &["--max-connections", "110"], |c| {
+            c.settings().2.max_connections == 110
+        }),
+        (
+            "max-connections-per-ip",
+            &["--max-connections-per-ip", "11"],
+            |c| c.settings().2.max_connections_per_ip == 11,
+        ),
+        ("ipv6-client-prefix", &["--ipv6-client-prefix", "56"], |c| {
+            c.settings().2.ipv6_client_prefix == 56
+        }),
+        (
+            "allowed-origins",
+            &["--allowed-origins", "https://a.example,http://b.example:8"],
+            |c| c.settings().2.allowed_origins == ["https://a.example", "http://b.example:8"],
+        ),
+        ("pages", &["--pages=false"], |c| !c.settings().2.pages),
+        ("no-pages", &["--no-pages"], |c| !c.settings().2.pages),
+        ("metrics-bind", &["--metrics-bind", "127.0.0.1:9100"], |c| {
+            c.metrics_bind.as_deref() == Some("127.0.0.1:9100")
+        }),
+        (
+            "smtp-url",
+            &[
+                "--smtp-url",
+                "smtp://mail.test:2525",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.smtp.host == "mail.test" && m.smtp.port == 2525)
+            },
+        ),
+        (
+            "mail-from",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "Ada <ada@x.io>",
+                "--public-url",
+                "https://a.test",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.from == "Ada <ada@x.io>")
+            },
+        ),
+        (
+            "public-url",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test/auth/",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.public_url == "https://a.test/auth")
+            },
+        ),
+        (
+            "require-verified-email",
+            &["--require-verified-email"],
+            |c| c.require_verified_email,
+        ),
+        ("verify-ttl", &["--verify-ttl", "111"], |c| {
+            c.settings().1.verify_ttl == secs(111)
+        }),
+        ("mail-templates", &["--mail-templates", "/nowhere"], |c| {
+            c.mail_templates.as_deref() == Some(std::path::Path::new("/nowhere"))
+        }),
+        (
+            "mail-queue-size",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--mail-queue-size",
+                "112",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.outbox.capacity == 112)
+            },
+        ),
+        (
+            "mail-give-up-after",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--mail-give-up-after",
+                "113",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.outbox.give_up_after == secs(113))
+            },
+        ),
+        (
+            "smtp-ca-file",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--smtp-ca-file",
+                "/nowhere/ca.pem",
+            ],
+            |c| c.smtp_ca_file.as_deref() == Some(std::path::Path::new("/nowhere/ca.pem")),
+        ),
+        (
+            "mail-senders",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--mail-senders",
+                "7",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| m.outbox.senders == 7)
+            },
+        ),
+        ("mail-rate-per-ip", &["--mail-rate-per-ip", "13"], |c| {
+            c.settings().2.mail_rate_per_ip == NonZeroU32::new(13)
+        }),
+        ("log-format", &["--log-format", "json"], |c| {
+            matches!(c.log_format, LogFormat::Json)
+        }),
+    ]
+}
+
+#[test]
+fn every_flag_reaches_its_setting() {
+    let defaults = parse(&[]);
+    for (flag, args, holds) in flag_table() {
+        let cli = parse(args);
+        assert!(holds(&cli), "--{flag}: {args:?} did not reach its setting");
+        // The row tests something: the defaults do not pass it already.
+        if !args.contains(&"--smtp-url") {
+            assert!(
+                !holds(&defaults),
+                "--{flag}: the row holds without the flag"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_flag_has_a_row() {
+    use clap::CommandFactory;
+    let table: Vec<&str> = flag_table().iter().map(|(flag, _, _)| *flag).collect();
+    for arg in Cli::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if ["help", "version"].contains(&long) {
+            continue;
+        }
+        assert!(table.contains(&long), "--{long} has no row in flag_table");
+    }
+}
+
+#[test]
+fn mail_flags_without_smtp_url_are_refused_naming_the_flag() {
+    for (flag, value) in [
+        ("--public-url", "https://a.test"),
+        ("--mail-from", "a@x.io"),
+        ("--require-verified-email", "true"),
+        ("--mail-templates", "/nowhere"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let error = parse(&[&arg]).mail().err();
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains(flag) && e.contains("--smtp-url")),
+            "{flag}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_public_url_is_http_or_https_with_a_host_and_no_query() {
+    assert_eq!(
+        parse_public_url("https://a.test/").unwrap(),
+        "https://a.test"
+    );
+    assert_eq!(
+        parse_public_url("http://a.test:8080/auth").unwrap(),
+        "http://a.test:8080/auth"
+    );
+    for bad in [
+        "ftp://a.test",
+        "a.test",
+        "https://",
+        "https:///path",
+        "https://user@a.test",
+        "https://a.test?x=1",
+        "https://a.test/#top",
+        "https://a test",
+        "https://a.test/\"<",
+    ] {
+        assert!(parse_public_url(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn help_groups_the_flags_under_headings() {
+    use clap::CommandFactory;
+    let help = Cli::command().render_long_help().to_string();
+    for heading in [
+        "Listening:",
+        "Database:",
+        "Passwords and sessions:",
+        "Sign-in throttling:",
+        "Browsers and proxies:",
+        "Mail:",
+        "Logs:",
+    ] {
+        assert!(help.contains(heading), "no {heading:?} in\n{help}");
+    }
+    // Every flag sits under one of them, none is left under the catch-all.
+    for arg in Cli::command().get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if ["help", "version"].contains(&long) {
+            continue;
+        }
+        assert!(arg.get_help_heading().is_some(), "--{long} has no heading");
+    }
+}
+
+fn web_with(args: &[&str]) -> WebOptions {
+    let cli = Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied())).unwrap();
+    cli.settings().2
+}
+
+#[test]
+fn the_per_address_limits_come_from_their_flags() {
+    let defaults = web_with(&[]);
+    assert_eq!(defaults.max_connections_per_ip, 64);
+    assert_eq!(defaults.ipv6_client_prefix, 64);
+    let set = web_with(&[
+        "--max-connections-per-ip",
+        "3",
+        "--ipv6-client-prefix",
+        "56",
+        "--max-connections",
+        "100",
+    ]);
+    assert_eq!(set.max_connections_per_ip, 3);
+    assert_eq!(set.ipv6_client_prefix, 56);
+    assert_eq!(set.max_connections, 100);
+    for bad in [
+        &["--max-connections-per-ip", "0"][..],
+        &["--ipv6-client-prefix", "31"],
+        &["--ipv6-client-prefix", "129"],
+    ] {
+        let args = std::iter::once("authd").chain(bad.iter().copied());
+        assert!(Cli::try_parse_from(args).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn pages_are_served_unless_turned_off() {
+    assert!(pages_with(&[]));
+    assert!(pages_with(&["--pages"]));
+    assert!(!pages_with(&["--no-pages"]));
+    assert!(!pages_with(&["--pages=false"]));
+    assert!(!pages_with(&["--pages=off"]));
+}

@@ -1,0 +1,145 @@
+//! The flags turned into each layer's settings: `DbOptions`, `AuthConfig`, `WebOptions`, and
+//! the mail settings (checked, with errors that name the flag).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use auth::{AuthConfig, DbOptions, OutboxOptions, SmtpSettings, Templates};
+use web::WebOptions;
+
+use crate::config::{Cli, Command};
+
+/// What mail needs, checked: the server, the sender, the links' base, the words.
+#[derive(Debug)]
+pub struct MailSettings {
+    /// The SMTP server.
+    pub smtp: SmtpSettings,
+    /// CA certificates (PEM) to trust besides the system's, from --smtp-ca-file.
+    pub ca: Option<Vec<u8>>,
+    /// The `From`.
+    pub from: String,
+    /// The links' base, without a trailing slash.
+    pub public_url: String,
+    /// Subjects and bodies.
+    pub templates: Templates,
+    /// The outbox's queue and retries.
+    pub outbox: OutboxOptions,
+}
+
+/// Accepts `http(s)://host[:port][/path]`, without query or fragment; drops a trailing `/`.
+pub(crate) fn parse_public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(['@', ' ']) {
+        return Err("names no host".into());
+    }
+    if text.contains(['?', '#', ' ', '\n', '"', '<', '>']) {
+        return Err("must have no query, fragment, spaces or quotes".into());
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+impl Cli {
+    /// The mail settings, checked (`None` without --smtp-url). The errors name the flag and
+    /// never repeat the SMTP password.
+    pub fn mail(&self) -> Result<Option<MailSettings>, String> {
+        let Some(url) = &self.smtp_url else {
+            for (set, flag) in [
+                (self.require_verified_email, "--require-verified-email"),
+                (self.mail_templates.is_some(), "--mail-templates"),
+                (self.mail_from.is_some(), "--mail-from"),
+                (self.public_url.is_some(), "--public-url"),
+                (self.smtp_ca_file.is_some(), "--smtp-ca-file"),
+            ] {
+                if set {
+                    return Err(format!("{flag} needs --smtp-url"));
+                }
+            }
+            return Ok(None);
+        };
+        let smtp: SmtpSettings = url.parse().map_err(|e| format!("--smtp-url: {e}"))?;
+        let from = self
+            .mail_from
+            .clone()
+            .ok_or("--smtp-url needs --mail-from (the sender of mail)")?;
+        auth::SmtpMailer::parse_from(&from).map_err(|e| format!("--mail-from: {e}"))?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .ok_or("--smtp-url needs --public-url (the address in the links of mail)")?;
+        let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
+        let templates = match &self.mail_templates {
+            Some(folder) => {
+                Templates::load(folder).map_err(|e| format!("--mail-templates: {e}"))?
+            }
+            None => Templates::default(),
+        };
+        let ca = match &self.smtp_ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("--smtp-ca-file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let mut outbox = OutboxOptions::default();
+        outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
+        outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
+        outbox.senders = usize::try_from(self.mail_senders).unwrap_or(1);
+        Ok(Some(MailSettings {
+            smtp,
+            ca,
+            from,
+            public_url,
+            templates,
+            outbox,
+        }))
+    }
+
+    /// The settings of each layer.
+    pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
+        let secs = Duration::from_secs;
+        // The option structs are `#[non_exhaustive]`: built from their defaults, field by field.
+        let mut db = DbOptions::new(self.database_url.clone());
+        db.pool_size = self.db_pool_size;
+        db.connect_timeout = secs(self.db_connect_timeout);
+        db.statement_timeout =
+            (self.db_statement_timeout > 0).then(|| secs(self.db_statement_timeout));
+        // `check` changes nothing; serve and migrate bring the schema up to date.
+        db.migrate = !matches!(self.command, Some(Command::Check));
+        db.schema = self.db_schema.clone();
+
+        let mut auth = AuthConfig::default();
+        auth.bcrypt_cost = self.bcrypt_cost;
+        auth.session_ttl = secs(self.session_ttl);
+        auth.reset_ttl = secs(self.reset_ttl);
+        auth.min_password_len = usize::from(self.min_password_length);
+        auth.max_failed_logins = self.max_failed_logins;
+        auth.failed_login_window = secs(self.failed_login_window);
+        auth.max_lockout = secs(self.max_lockout);
+        auth.max_sessions_per_user = self.max_sessions_per_user;
+        auth.session_idle_timeout = secs(self.session_idle_timeout);
+        auth.verify_ttl = secs(self.verify_ttl);
+        // `mail` and `require_verified_email` come with the outbox, in `main`.
+
+        let mut web = WebOptions::default();
+        if let Some(threads) = self.hashing_threads {
+            web = web.with_hashing_threads(usize::from(threads));
+        }
+        web.cookie_secure = self.cookie_secure;
+        web.shutdown_grace = secs(self.shutdown_grace);
+        web.login_rate_per_ip = self.login_rate_per_ip;
+        web.mail_rate_per_ip = NonZeroU32::new(self.mail_rate_per_ip);
+        web.request_timeout = secs(self.request_timeout);
+        web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
+        web.max_connections_per_ip =
+            usize::try_from(self.max_connections_per_ip).unwrap_or(usize::MAX);
+        web.ipv6_client_prefix = self.ipv6_client_prefix;
+        web.allowed_origins = self.allowed_origins.clone();
+        web.trusted_proxies = self.trusted_proxies.clone();
+        web.pages = self.pages && !self.no_pages;
+        (db, auth, web)
+    }
+}

@@ -1,0 +1,212 @@
+//! A login: the credentials checked (counted by the throttle before bcrypt runs), then a
+//! session started, written only while the hash is still the one verified. Also the password
+//! check of an operation a logged-in user confirms with their password.
+
+use db::{DbError, Email, User, UserChanges, UserId};
+use tracing::instrument;
+
+use crate::error::AuthError;
+use crate::password::{cost_of, normalise, verify, Match};
+use crate::service::Auth;
+use crate::sessions::ClientInfo;
+use crate::throttle::{stored_throttle_key, throttle_key, Counted};
+use crate::token::SessionToken;
+
+/// A password that matched an account, and whether its hash must be remade.
+pub(crate) struct Verified {
+    pub(crate) user: User,
+    pub(crate) counted: Option<Counted>,
+    rehash: bool,
+}
+
+impl Auth {
+    /// Whether `password` is the password of the account `email` (false for unknown or
+    /// malformed emails, throttled accounts and unacceptable passwords): the contract's
+    /// `valid_login`. Counts as a login attempt for throttling. [`Auth::check_login`] says why
+    /// an answer is false.
+    ///
+    /// Blocks: bcrypt (about 250 ms at cost 12) and database calls.
+    ///
+    /// Errors: only `Storage`.
+    pub fn valid_login(&self, email: &str, password: &str) -> Result<bool, AuthError> {
+        match self.check_login(email, password) {
+            Ok(_) => Ok(true),
+            Err(
+                AuthError::InvalidCredentials
+                | AuthError::Throttled { .. }
+                | AuthError::PasswordTooLong
+                | AuthError::PasswordHasControlCharacter,
+            ) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The account whose password this is, or why not: the credential check of a login
+    /// without a session (for a service that keeps its own). Counts as a login attempt for
+    /// throttling, and a success clears the address's failures, as a login does.
+    ///
+    /// Blocks: bcrypt (about 250 ms at cost 12) and database calls.
+    ///
+    /// Errors: `InvalidCredentials` for an unknown (or malformed) email and a wrong password
+    /// alike; `Throttled { retry_after_secs }` while the address is locked (no bcrypt runs);
+    /// `PasswordTooLong`, `PasswordHasControlCharacter` for a password no account can have;
+    /// `Storage`.
+    pub fn check_login(&self, email: &str, password: &str) -> Result<User, AuthError> {
+        let verified = self.check_credentials(email, password)?;
+        self.clear_attempts(verified.counted)?;
+        Ok(verified.user)
+    }
+
+    /// Checks the credentials and starts a new session: [`Auth::log_in_from`] for a client
+    /// nothing is known about.
+    pub fn log_in(&self, email: &str, password: &str) -> Result<(User, SessionToken), AuthError> {
+        self.log_in_from(email, password, &ClientInfo::default())
+    }
+
+    /// Checks the credentials and starts a new session for `client` (its user agent and IP
+    /// are kept with the session for the owner to see). With `max_sessions_per_user` N > 0,
+    /// the least recently used of the account's sessions end so that at most N are alive
+    /// (with the default of 1, the login replaces the earlier session).
+    ///
+    /// Passwords are compared in NFKC form; a hash stored before that rule (or at a lower cost
+    /// than configured) is remade on success. The session (and any new hash) is written only
+    /// if the password hash is still the one verified: a reset or password change that lands
+    /// while bcrypt runs wins, and this login fails with `PasswordChanged`.
+    ///
+    /// Errors: `PasswordTooLong`, `PasswordHasControlCharacter`; `InvalidCredentials` for an
+    /// unknown email or a wrong password alike; `Throttled` while the address is locked;
+    /// `PasswordChanged` as above; `EmailNotVerified` for the right password of an account
+    /// that has not confirmed its address while [`crate::AuthConfig::require_verified_email`]
+    /// is set.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn log_in_from(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, SessionToken), AuthError> {
+        let verified = self.check_credentials(email, password)?;
+        let user = &verified.user;
+        tracing::Span::current().record("user_id", user.id);
+        if self.config.require_verified_email && user.email_verified_at.is_none() {
+            // The password was right: its failures are forgotten, but no session starts.
+            let user_id = user.id;
+            self.clear_attempts(verified.counted)?;
+            tracing::info!(
+                event = "login_unverified",
+                user_id,
+                "login refused: email not verified"
+            );
+            return Err(AuthError::EmailNotVerified);
+        }
+        let mut changes = UserChanges::default();
+        let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
+        if verified.rehash || weaker {
+            changes.hashed_password = Some(self.hash_password(password)?);
+            tracing::info!("password hash remade (normalised form or configured cost)");
+        }
+        if let Some(pause) = &self.config.pause_before_login_write {
+            pause();
+        }
+        // One transaction, conditional on the hash verified: the session insert, the end of
+        // sessions over the limit and any new hash all happen, or none does.
+        let (user, token) = self
+            .start_session(user, changes, Some(&user.hashed_password), client)
+            .map_err(|e| match e {
+                AuthError::Storage(DbError::Conflict) => {
+                    tracing::info!(event = "login_lost_race", "password changed during login");
+                    AuthError::PasswordChanged
+                }
+                e => e,
+            })?;
+        self.clear_attempts(verified.counted)?;
+        tracing::info!(event = "login_ok", "logged in");
+        Ok((user, token))
+    }
+
+    /// The user whose password this is, after the attempt was counted for throttling.
+    fn check_credentials(&self, email: &str, password: &str) -> Result<Verified, AuthError> {
+        let normalised = normalise(password)?;
+        // Parsed once, here: the throttle's key and the lookup both take it.
+        let typed = Email::parse(email).ok();
+        let address = throttle_key(typed.as_ref(), email);
+        // Counted before bcrypt, and the same way for every address, known or not: parallel
+        // guesses cannot pass the limit, and the writes reveal nothing.
+        let counted = match self.count_attempt(&address) {
+            Ok(counted) => counted,
+            Err(throttled @ AuthError::Throttled { .. }) => {
+                tracing::info!(event = "login_throttled", "login throttled");
+                return Err(throttled);
+            }
+            Err(e) => return Err(e),
+        };
+        let user = match &typed {
+            Some(typed) => self.find_user_by_address(typed)?,
+            None => None,
+        };
+        let Some(user) = user else {
+            // Same work as a wrong password, so the answer's timing reveals nothing.
+            let _ = verify(password, &normalised, &self.dummy_hash);
+            tracing::info!(event = "login_failed", known = false, "login failed");
+            return Err(AuthError::InvalidCredentials);
+        };
+        verify_user(user, counted, password, &normalised)
+    }
+
+    /// The password check of an operation a logged-in user confirms with their password
+    /// (change it, delete the account): counted toward the login throttle of the account's
+    /// address like a login, so a stolen session cannot guess the password any faster.
+    ///
+    /// Errors: as [`Auth::log_in`], but `WrongPassword` for a wrong password; and
+    /// `UnknownUser` when the user is gone.
+    pub(crate) fn check_password_of(
+        &self,
+        user_id: UserId,
+        password: &str,
+    ) -> Result<Verified, AuthError> {
+        let normalised = normalise(password)?;
+        let user = self
+            .find_user_by_id(user_id)?
+            .ok_or(AuthError::UnknownUser)?;
+        let counted = match self.count_attempt(&stored_throttle_key(&user.email)) {
+            Ok(counted) => counted,
+            Err(throttled @ AuthError::Throttled { .. }) => {
+                tracing::info!(
+                    event = "password_check_throttled",
+                    "password check throttled"
+                );
+                return Err(throttled);
+            }
+            Err(e) => return Err(e),
+        };
+        verify_user(user, counted, password, &normalised).map_err(|e| match e {
+            AuthError::InvalidCredentials => AuthError::WrongPassword,
+            e => e,
+        })
+    }
+}
+
+/// Compares `password` with `user`'s hash; logs a failure.
+fn verify_user(
+    user: User,
+    counted: Option<Counted>,
+    password: &str,
+    normalised: &str,
+) -> Result<Verified, AuthError> {
+    match verify(password, normalised, &user.hashed_password) {
+        Match::No => {
+            tracing::info!(
+                event = "login_failed",
+                known = true,
+                user_id = user.id,
+                "login failed"
+            );
+            Err(AuthError::InvalidCredentials)
+        }
+        found => Ok(Verified {
+            rehash: found == Match::AsTyped,
+            user,
+            counted,
+        }),
+    }
+}

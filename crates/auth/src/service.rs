@@ -1,0 +1,54 @@
+//! The `Auth` handle: what it holds. Each flow adds its own methods in its own file
+//! (`register`, `login`, `sessions`, `reset`, `verify`, `account`); `connect` opens it.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use db::Db;
+
+use crate::config::AuthConfig;
+
+/// The entry point for the server and other services. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Auth {
+    pub(crate) db: Db,
+    pub(crate) config: Arc<AuthConfig>,
+    /// A hash of the configured cost that no password matches: unknown emails verify against
+    /// it so that they cost a login as much time as a wrong password.
+    pub(crate) dummy_hash: Arc<str>,
+    /// Login attempts counted by this process, to sweep stale throttling rows now and then.
+    pub(crate) attempts_counted: Arc<AtomicU64>,
+    /// Mails counted against the limits by this process, likewise.
+    pub(crate) mails_counted: Arc<AtomicU64>,
+}
+
+// Hand-written: the dummy hash is a hash like any other and stays out of logs.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("db", &self.db)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Most database connections open at once: more operations at a time wait for one.
+    pub fn max_db_connections(&self) -> u32 {
+        self.db.max_connections()
+    }
+
+    /// Whether the database answers now (for readiness probes).
+    pub fn is_ready(&self) -> bool {
+        self.db.ping().is_ok()
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.config.clock.now()
+    }
+}
