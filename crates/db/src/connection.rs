@@ -107,7 +107,7 @@ impl Manager {
                 setup.push(format!("SET search_path TO {schema}"));
             }
             Target::Postgres {
-                url: url.to_owned(),
+                url: with_connect_timeout(url, options.connect_timeout),
                 setup: setup.join("; "),
                 schema,
             }
@@ -170,6 +170,19 @@ impl Manager {
     pub(crate) fn is_in_memory(&self) -> bool {
         matches!(&self.target, Target::Sqlite { path } if path == ":memory:")
     }
+}
+
+/// `url` with libpq's `connect_timeout` (whole seconds, at least 2, as libpq counts) unless the
+/// URL sets its own. Without it a connection attempt to a host that takes the TCP connection
+/// and never answers waits for ever, and while the pool's attempts wait it opens no new
+/// connection: authd would not recover when the database comes back.
+fn with_connect_timeout(url: &str, timeout: std::time::Duration) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={}", seconds.max(2))
 }
 
 // busy_timeout first: switching to WAL takes a lock that a concurrent opener may hold.
@@ -345,5 +358,34 @@ mod tests {
     fn empty_sqlite_path_is_refused() {
         assert!(matches!(target("sqlite://"), Err(DbError::BadUrl(_))));
         assert!(matches!(target(""), Err(DbError::BadUrl(_))));
+    }
+
+    #[test]
+    fn a_postgresql_connection_attempt_is_bounded_by_the_connect_timeout() {
+        let five = std::time::Duration::from_secs(5);
+        assert_eq!(
+            with_connect_timeout("postgres://h/db", five),
+            "postgres://h/db?connect_timeout=5"
+        );
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?sslmode=disable", five),
+            "postgres://h/db?sslmode=disable&connect_timeout=5"
+        );
+        // libpq counts whole seconds and takes anything under 2 as 2.
+        let half = std::time::Duration::from_millis(2500);
+        assert_eq!(
+            with_connect_timeout("postgres://h/db", half),
+            "postgres://h/db?connect_timeout=3"
+        );
+        let tiny = std::time::Duration::from_millis(100);
+        assert_eq!(
+            with_connect_timeout("postgres://h/db", tiny),
+            "postgres://h/db?connect_timeout=2"
+        );
+        // The operator's own value wins.
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?connect_timeout=30", five),
+            "postgres://h/db?connect_timeout=30"
+        );
     }
 }
