@@ -8,7 +8,8 @@ use actix_web::{HttpResponse, ResponseError};
 use auth::AuthError;
 use serde::Serialize;
 
-use crate::fields::MAX_BODY_BYTES;
+/// The largest body authd reads; larger ones get 413 ([`ApiError::PayloadTooLarge`]).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// What went wrong with a request. Every variant answers `{"message": "..."}`; no message
 /// carries a password, token, hash or internal detail. New variants may come in a minor

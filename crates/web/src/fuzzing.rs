@@ -9,10 +9,11 @@ use actix_web::http::header::HeaderMap;
 
 pub use auth::fuzzing::is_public_id;
 
-use crate::{Fields, TrustedProxies};
+use crate::client_ip::TrustedProxies;
+use crate::fields::Fields;
 
 /// The name of the cookie `CurrentUser` reads the session token from, by default.
-pub const SESSION_COOKIE: &str = crate::state::DEFAULT_SESSION_COOKIE;
+pub const SESSION_COOKIE: &str = crate::options::DEFAULT_SESSION_COOKIE;
 
 /// Every field of `fields` as parsed; `None` for a JSON value that is not a string.
 pub fn entries(fields: &Fields) -> &HashMap<String, Option<String>> {

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::client_ip::ClientKey;
-use crate::ApiError;
+use crate::error::ApiError;
 
 /// Whose job it is: `None` when the client address is unknown (all such jobs share one turn).
 pub(crate) type Client = Option<ClientKey>;

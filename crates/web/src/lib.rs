@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client_ip;
+mod connections;
 mod current_user;
 mod error;
 mod fields;
@@ -11,6 +12,7 @@ mod hashing;
 mod ip_limit;
 mod metrics;
 mod openapi;
+mod options;
 mod origins;
 mod pages;
 mod routes;
@@ -20,10 +22,11 @@ mod telemetry;
 
 pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;
-pub use error::ApiError;
-pub use fields::{Fields, MAX_BODY_BYTES};
+pub use error::{ApiError, MAX_BODY_BYTES};
+pub use fields::Fields;
+pub use options::{InvalidCookieSetting, NotLoggedIn, WebOptions};
 pub use origins::{cors, parse_origin, InvalidOrigin};
 pub use pages::pages;
 pub use routes::{metrics_routes, routes, routes_without_metrics};
 pub use server::{app, serve, serve_with_metrics};
-pub use state::{Authd, InvalidCookieSetting, NotLoggedIn, WebOptions};
+pub use state::Authd;

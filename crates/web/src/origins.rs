@@ -19,7 +19,9 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, ResponseError};
 
-use crate::{ApiError, Authd, WebOptions};
+use crate::error::ApiError;
+use crate::options::WebOptions;
+use crate::state::Authd;
 
 /// An `--allowed-origins` entry that is not `http(s)://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

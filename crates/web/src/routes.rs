@@ -10,15 +10,18 @@ use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::ToSchema;
 
-use auth::{AuthError, ClientInfo, SessionInfo};
+use auth::{AuthError, SessionInfo};
 
+use crate::current_user::CurrentUser;
+use crate::error::ApiError;
 use crate::error::{json, Message};
+use crate::fields::Fields;
 use crate::openapi::{AccountDeletion, PasswordChange, VerificationToken};
 use crate::openapi::{ApiDocument, Credentials, NewAccount, PasswordReset, ResetRequest};
 use crate::openapi::{BadBody, ClientBusy, InternalError, PayloadTooLarge, RequestTimeout};
 use crate::openapi::{Unavailable, UnsupportedMediaType};
 use crate::origins::refuse_cross_origin;
-use crate::{ApiError, Authd, CurrentUser, Fields};
+use crate::state::Authd;
 
 /// Mounts authd's endpoints on an `App` or scope, with JSON 404/405 answers for anything else
 /// under it (405s name the allowed methods in `Allow`). The app must have [`Authd::data`]
@@ -304,7 +307,9 @@ async fn register(
 )]
 async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
     let token = fields.required("token")?;
-    let user = authd.lookup(move |auth| auth.verify_email(&token)).await?;
+    let user = authd
+        .run_lookup(move |auth| auth.verify_email(&token))
+        .await?;
     Ok(ok(&EmailMessage {
         email: &user.email,
         message: "email verified",
@@ -347,7 +352,7 @@ async fn resend_verification(
     }
     let email = fields.required("email")?;
     let email = authd
-        .lookup(move |auth| auth.resend_verification(&email))
+        .run_lookup(move |auth| auth.resend_verification(&email))
         .await?;
     Ok(ok(&EmailMessage {
         email: email.as_str(),
@@ -391,7 +396,7 @@ async fn log_in(
     let email = fields.required("email")?;
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);
-    let from = client_of(&authd, &request);
+    let from = authd.client_info(&request);
     let (user, token) = authd.log_in(client, email, password, from).await?;
     let cookie = authd.session_cookie(&token);
     let mut response = ok(&EmailMessage {
@@ -402,18 +407,6 @@ async fn log_in(
         .add_cookie(&cookie)
         .map_err(|_| ApiError::Internal)?;
     Ok(response)
-}
-
-/// What a new session keeps about its client: the `User-Agent` (read as UTF-8, invalid bytes
-/// replaced; cut to 256 characters by the auth layer) and the IP address.
-pub(crate) fn client_of(authd: &Authd, request: &HttpRequest) -> ClientInfo {
-    ClientInfo::new(
-        request
-            .headers()
-            .get(header::USER_AGENT)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        authd.client_ip(request).map(|ip| ip.to_string()),
-    )
 }
 
 /// Logs out: ends this session (the account's others stay) and clears the cookie.
@@ -436,7 +429,7 @@ async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, 
     let (id, current) = (user.id(), user.session_id().to_owned());
     // Only this session ends; one that another request ended meanwhile is ended all the same.
     authd
-        .lookup(move |auth| match auth.log_out(id, &current) {
+        .run_lookup(move |auth| match auth.log_out(id, &current) {
             Err(AuthError::UnknownSession) => Ok(()),
             other => other,
         })
@@ -515,7 +508,7 @@ pub(crate) struct Revoked<'a> {
 )]
 async fn list_sessions(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let id = user.id();
-    let sessions: Vec<SessionInfo> = authd.lookup(move |auth| auth.list_sessions(id)).await?;
+    let sessions: Vec<SessionInfo> = authd.run_lookup(move |auth| auth.list_sessions(id)).await?;
     let views = sessions
         .iter()
         .map(|session| SessionView {
@@ -551,7 +544,7 @@ async fn revoke_other_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let (id, current) = (user.id(), user.session_id().to_owned());
     let revoked = authd
-        .lookup(move |auth| auth.revoke_other_sessions(id, &current))
+        .run_lookup(move |auth| auth.revoke_other_sessions(id, &current))
         .await?;
     Ok(ok(&Revoked {
         message: "other sessions revoked",
@@ -587,7 +580,7 @@ async fn revoke_session(
     let session = request.match_info().get("id").unwrap_or("").to_owned();
     let id = user.id();
     authd
-        .lookup(move |auth| auth.revoke_session(id, &session))
+        .run_lookup(move |auth| auth.revoke_session(id, &session))
         .await?;
     Ok(ok(&Message {
         message: "session revoked",
@@ -635,7 +628,7 @@ async fn change_password(
     authd.check_login_rate(client)?;
     let (id, current) = (user.id(), user.session_id().to_owned());
     let user = authd
-        .hashing(client, move |auth| {
+        .run_hashing(client, move |auth| {
             auth.change_password(id, &current, &password, &new_password)
         })
         .await?;
@@ -687,7 +680,7 @@ async fn delete_account(
     authd.check_login_rate(client)?;
     let id = user.id();
     let user = authd
-        .hashing(client, move |auth| auth.delete_account(id, &password))
+        .run_hashing(client, move |auth| auth.delete_account(id, &password))
         .await?;
     let removal = authd.session_cookie_removal();
     let mut response = ok(&EmailMessage {
@@ -743,7 +736,7 @@ async fn get_reset_token(
     if authd.auth().mail_enabled() {
         // The token goes into the mail only; the answer is the same for every address.
         let email = authd
-            .lookup(move |auth| auth.request_password_reset(&email))
+            .run_lookup(move |auth| auth.request_password_reset(&email))
             .await?;
         return Ok(ok(&EmailMessage {
             email: email.as_str(),
@@ -751,7 +744,7 @@ async fn get_reset_token(
         }));
     }
     let (email, token) = authd
-        .lookup(move |auth| {
+        .run_lookup(move |auth| {
             let token = auth.get_reset_password_token(&email)?;
             Ok((email, token))
         })
@@ -795,7 +788,7 @@ async fn update_password(
     let new_password = fields.required("new_password")?;
     let client = authd.client_ip(&request);
     let user = authd
-        .hashing(client, move |auth| {
+        .run_hashing(client, move |auth| {
             auth.reset_password(&email, &reset_token, &new_password)
         })
         .await?;
@@ -838,7 +831,7 @@ async fn metrics(authd: Data<Authd>) -> HttpResponse {
     ),
 )]
 async fn readyz(authd: Data<Authd>) -> HttpResponse {
-    match authd.lookup(|auth| Ok(auth.is_ready())).await {
+    match authd.run_lookup(|auth| Ok(auth.is_ready())).await {
         Ok(true) => ok(&Status { status: "ok" }),
         _ => json(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -27,7 +27,8 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::{Visit, ACCOUNT, LOGIN};
-use crate::{Authd, Fields};
+use crate::fields::Fields;
+use crate::state::Authd;
 
 /// The visitor cookie's name over plain HTTP.
 const VISITOR_COOKIE: &str = "authd_visitor";

@@ -4,8 +4,8 @@
 //! (post/redirect/get) whose `?m=` code names a fixed message. A form with a problem is shown
 //! again with the problem beside its field and first in the title.
 //!
-//! The handlers call the same `auth` operations as the JSON routes (through `Authd::hashing`
-//! and `lookup`, and `Authd::log_in` for the login itself), so every rule, limit, metric and
+//! The handlers call the same `auth` operations as the JSON routes (through `Authd::run_hashing`
+//! and `run_lookup`, and `Authd::log_in` for the login itself), so every rule, limit, metric and
 //! audit line is the API's. Every state-changing form carries a CSRF token bound to the visitor,
 //! and a handler reads a form only through [`CsrfForm`] (`csrf.rs`), which checks the token
 //! before the handler runs; all of that behind the same cross-site check as the API
@@ -37,8 +37,10 @@ use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{Error, HttpRequest, HttpResponse, Resource};
 use auth::AuthError;
 
+use crate::error::ApiError;
+use crate::fields::Fields;
 use crate::origins::page_post_refused;
-use crate::{ApiError, Authd, Fields};
+use crate::state::Authd;
 use csrf::{CsrfForm, Visitor};
 use view::{Page, Problem};
 
@@ -354,7 +356,7 @@ async fn sign_in(
     email: String,
     password: String,
 ) -> Result<(auth::User, auth::SessionToken), ApiError> {
-    let from = crate::routes::client_of(authd, request);
+    let from = authd.client_info(request);
     authd
         .log_in(authd.client_ip(request), email, password, from)
         .await

@@ -7,7 +7,8 @@ use auth::AuthError;
 use super::view::{Field, Form, Link, Page, Problem};
 use super::{about, local_path, notice, passwords_differ, query_param, sentence, About, Visit};
 use super::{sign_in, CsrfForm, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
-use crate::{ApiError, CurrentUser};
+use crate::current_user::CurrentUser;
+use crate::error::ApiError;
 
 /// `GET /signup`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
@@ -65,7 +66,7 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
         let (email, again) = (typed.clone(), password.clone());
         visit
             .authd
-            .hashing(client, move |auth| auth.register_user(&email, &again))
+            .run_hashing(client, move |auth| auth.register_user(&email, &again))
             .await?;
         Ok::<_, ApiError>(Some((typed, password)))
     };
@@ -183,7 +184,7 @@ pub(super) async fn log_out(user: Result<CurrentUser, ApiError>, form: CsrfForm)
             let (id, current) = (user.id(), user.session_id().to_owned());
             let ended = visit
                 .authd
-                .lookup(move |auth| match auth.log_out(id, &current) {
+                .run_lookup(move |auth| match auth.log_out(id, &current) {
                     Err(AuthError::UnknownSession) => Ok(()),
                     other => other,
                 })
