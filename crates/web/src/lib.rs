@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 mod client_ip;
 mod connections;
 mod current_user;
@@ -15,11 +16,11 @@ mod openapi;
 mod options;
 mod origins;
 mod pages;
-mod routes;
 mod server;
 mod state;
 mod telemetry;
 
+pub use api::{metrics_routes, routes, routes_without_metrics};
 pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;
 pub use error::{ApiError, MAX_BODY_BYTES};
@@ -27,6 +28,5 @@ pub use fields::Fields;
 pub use options::{InvalidCookieSetting, NotLoggedIn, WebOptions};
 pub use origins::{cors, parse_origin, InvalidOrigin};
 pub use pages::pages;
-pub use routes::{metrics_routes, routes, routes_without_metrics};
 pub use server::{app, serve, serve_with_metrics};
 pub use state::Authd;

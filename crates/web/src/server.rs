@@ -10,10 +10,10 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{guard, web, App, HttpMessage, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::api::{metrics_routes, routes, routes_without_metrics};
 use crate::connections::refuse_over_connection_cap;
 use crate::origins::{cors, refuse_preflight};
 use crate::pages::pages;
-use crate::routes::{metrics_routes, routes, routes_without_metrics};
 use crate::state::Authd;
 use crate::telemetry::{add_request_id, RequestSpan};
 
