@@ -34,10 +34,10 @@ pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) ->
 
 /// Whether the API turns `request` away as cross-site (its `Origin` and `Sec-Fetch-Site`).
 pub fn refused_as_cross_site(request: &ServiceRequest) -> bool {
-    crate::origins::refused_as_cross_site(request)
+    crate::middleware::origins::refused_as_cross_site(request)
 }
 
 /// Whether a page's form post is turned away as cross-site.
 pub fn page_post_refused(request: &ServiceRequest) -> bool {
-    crate::origins::page_post_refused(request)
+    crate::middleware::origins::page_post_refused(request)
 }

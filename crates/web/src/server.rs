@@ -12,10 +12,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::api::{metrics_routes, routes, routes_without_metrics};
 use crate::connections::refuse_over_connection_cap;
-use crate::origins::{cors, refuse_preflight};
+use crate::middleware::origins::{cors, refuse_preflight};
+use crate::middleware::request_id::add_request_id;
+use crate::middleware::telemetry::RequestSpan;
 use crate::pages::pages;
 use crate::state::Authd;
-use crate::telemetry::{add_request_id, RequestSpan};
 
 /// A new `App` with authd's state ([`Authd::data`]) and everything [`serve`] puts around the
 /// routes: for each request a tracing span with a request id (sent back as `x-request-id`),

@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, Operation};
 
 use crate::error::{json, ApiError};
+use crate::middleware::origins::refuse_cross_origin;
 use crate::openapi::ApiDocument;
-use crate::origins::refuse_cross_origin;
 
 /// A handler with the path, methods and operation its `#[utoipa::path]` declares, so that
 /// attribute is the one place a route is declared and the OpenAPI document cannot disagree

@@ -39,7 +39,7 @@ use auth::AuthError;
 
 use crate::error::ApiError;
 use crate::fields::Fields;
-use crate::origins::page_post_refused;
+use crate::middleware::origins::page_post_refused;
 use crate::state::Authd;
 use csrf::{CsrfForm, Visitor};
 use view::{Page, Problem};

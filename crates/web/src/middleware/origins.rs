@@ -19,6 +19,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, ResponseError};
 
+use super::request_id::REQUEST_ID_HEADER;
 use crate::error::ApiError;
 use crate::options::WebOptions;
 use crate::state::Authd;
@@ -63,7 +64,7 @@ pub fn cors(options: &WebOptions) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "PUT", "DELETE"])
         .allowed_header(header::CONTENT_TYPE)
-        .expose_headers([header::RETRY_AFTER, crate::telemetry::REQUEST_ID_HEADER])
+        .expose_headers([header::RETRY_AFTER, REQUEST_ID_HEADER])
         .supports_credentials()
         .max_age(600)
         // Others are answered normally, without CORS headers; `refuse_cross_origin` is what
