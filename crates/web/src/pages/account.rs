@@ -5,9 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
+use super::form::CsrfForm;
+use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
-use super::{about, notice, passwords_differ, query_param, sentence, About, Early, Visit};
-use super::{CsrfForm, ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
+use super::visit::{query_param, Early, Visit};
+use super::words::{about, notice, passwords_differ, retry_after, sentence, About};
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;
 
@@ -272,7 +274,7 @@ async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiErro
     };
     let problem = Problem::new(sentence(error), field);
     let mut response = render(visit, user, None, Some((which, problem)), error.status()).await;
-    if let Some(secs) = super::retry_after(error) {
+    if let Some(secs) = retry_after(error) {
         response.headers_mut().insert(
             actix_web::http::header::RETRY_AFTER,
             actix_web::http::header::HeaderValue::from(secs),
