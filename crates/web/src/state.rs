@@ -231,8 +231,8 @@ impl Authd {
     }
 
     /// Runs `op`, an operation that hashes with bcrypt (register, log in, change or reset a
-    /// password, delete an account), on authd's hashing threads in `client`'s turn (as its
-    /// [`ClientKey`]), as authd's own routes do: `authd_hashing_job_duration_seconds` times
+    /// password, delete an account), on authd's hashing threads in `client`'s turn (an address, or
+    /// its IPv6 network: see [`WebOptions::ipv6_client_prefix`]), as authd's own routes do: `authd_hashing_job_duration_seconds` times
     /// it, and the caller's span carries over. Use it rather than `web::block` for any `Auth`
     /// call that runs bcrypt.
     ///

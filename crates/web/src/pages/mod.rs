@@ -56,7 +56,7 @@ pub(crate) use welcome::account_for_browser;
 
 /// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
 /// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`) on an `App` or a
-/// scope; links and redirects follow the scope's path. The app must have [`Authd::data`] registered. Mount [`crate::routes`] beside
+/// scope; links and redirects follow the scope's path. The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside
 /// it for the session cookie's API (the pages need none of its routes).
 pub fn pages(cfg: &mut ServiceConfig) {
     // Tells `GET /` of the same scope that there is an account page to send browsers to.
