@@ -36,7 +36,7 @@ PASSWORD = "bench-password"  # the password of the hash the example prints
 BENCH_EMAIL = "bench@bench.test"  # the logged-in user, always the last row
 CORES = os.cpu_count() or 1
 LOGIN_ACCOUNTS = 1000  # W3 logs in as user1..user1000 (seeded), never as the probe's user
-# The niceness of authd's hashing threads (crates/web/src/hashing.rs); the bcrypt limit is timed
+# The niceness of authd's hashing threads (crates/web/src/hashing/mod.rs); the bcrypt limit is timed
 # at the same niceness.
 # BENCH_HASHING_NICE (for experiments) renices authd's hashing threads to another value first.
 # "idle" puts them in SCHED_IDLE instead (what authd did before).

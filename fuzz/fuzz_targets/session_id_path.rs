@@ -28,7 +28,7 @@ fn is_32_lowercase_hex(id: &str) -> bool {
         && !id.starts_with('+')
 }
 
-/// The path as routes.rs mounts it, built once.
+/// The path as `web::routes` mounts it, built once.
 static ROUTE: LazyLock<ResourceDef> = LazyLock::new(|| ResourceDef::new("/sessions/{id}"));
 
 /// actix-router leaks the name of each segment of a pattern on purpose (a server builds its

@@ -1,7 +1,6 @@
 //! The authd server: parses its configuration, starts logging, builds `Auth` and serves the
 //! routes of the `web` crate. Nothing else lives here.
 
-mod client_faults;
 mod config;
 mod settings;
 
@@ -229,6 +228,6 @@ fn init_logging(format: LogFormat) {
     };
     tracing_subscriber::registry()
         .with(filter)
-        .with(client_faults::DemoteClientFaults(output))
+        .with(web::DemoteClientFaults(output))
         .init();
 }

@@ -8,7 +8,9 @@ use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest};
 use auth::{SessionInfo, User};
 
-use crate::{ApiError, Authd, NotLoggedIn};
+use crate::error::ApiError;
+use crate::options::NotLoggedIn;
+use crate::state::Authd;
 
 /// The user of the request's session cookie (`session_id` unless
 /// [`crate::WebOptions::with_session_cookie`] says otherwise), and which of its sessions that
@@ -72,7 +74,7 @@ impl FromRequest for CurrentUser {
                 return Err(refused);
             };
             authd
-                .lookup(move |auth| auth.authenticate(&token))
+                .run_lookup(move |auth| auth.authenticate(&token))
                 .await?
                 .map(|found| CurrentUser {
                     user: found.user,

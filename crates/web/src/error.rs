@@ -1,14 +1,19 @@
-//! `ApiError`: every failure the HTTP layer answers, mapped to a status and a JSON body once.
+//! `ApiError`: every failure the HTTP layer answers, mapped to a status and a JSON body once;
+//! and the error answers endpoints share, as the OpenAPI document describes them.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use actix_web::http::{header, ConnectionType, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use auth::AuthError;
 use serde::Serialize;
+use utoipa::openapi::{Ref, RefOr, Response};
+use utoipa::{IntoResponses, ToResponse};
 
-use crate::fields::MAX_BODY_BYTES;
+/// The largest body authd reads; larger ones get 413 ([`ApiError::PayloadTooLarge`]).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// What went wrong with a request. Every variant answers `{"message": "..."}`; no message
 /// carries a password, token, hash or internal detail. New variants may come in a minor
@@ -255,4 +260,79 @@ pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> HttpResponse {
 
 fn mime_json() -> header::ContentType {
     header::ContentType::json()
+}
+
+// The error answers several endpoints share, for the OpenAPI document: each is a
+// `components/responses` entry, and its body is `{"message": "..."}`.
+
+/// A missing or empty field, a JSON value that is not a string, or a body that is not valid
+/// UTF-8, JSON, or a JSON object.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct BadBody(Message<'static>);
+
+/// The body did not arrive within the server's request timeout (default 10 s); the connection
+/// is closed.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct RequestTimeout(Message<'static>);
+
+/// The body is larger than 16 KiB.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct PayloadTooLarge(Message<'static>);
+
+/// The body is neither `application/x-www-form-urlencoded` nor `application/json`.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct UnsupportedMediaType(Message<'static>);
+
+/// The database is unreachable, or too many logins are queued; retry after `Retry-After`.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+#[allow(dead_code)]
+pub(crate) struct Unavailable(Message<'static>);
+
+/// This client address already has its share of password hashes in progress; retry shortly.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))]
+#[allow(dead_code)]
+pub(crate) struct ClientBusy(Message<'static>);
+
+/// The server failed; the cause is in its log, not in the answer.
+#[derive(ToResponse)]
+#[allow(dead_code)]
+pub(crate) struct InternalError(Message<'static>);
+
+/// The answers any endpoint may give for the server's trouble: 500 ([`InternalError`]) and
+/// 503 ([`Unavailable`]). Every handler lists it in `responses(...)`.
+pub(crate) struct ServerErrors;
+
+impl IntoResponses for ServerErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("500".to_owned(), reference::<InternalError>()),
+            ("503".to_owned(), reference::<Unavailable>()),
+        ])
+    }
+}
+
+/// The answers any endpoint that reads a body ([`crate::Fields`]) may give for it: 408
+/// ([`RequestTimeout`]), 413 ([`PayloadTooLarge`]) and 415 ([`UnsupportedMediaType`]). A 400
+/// differs by endpoint, so each says its own.
+pub(crate) struct BodyErrors;
+
+impl IntoResponses for BodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("408".to_owned(), reference::<RequestTimeout>()),
+            ("413".to_owned(), reference::<PayloadTooLarge>()),
+            ("415".to_owned(), reference::<UnsupportedMediaType>()),
+        ])
+    }
+}
+
+/// A `$ref` to the shared response `R`, as `(status = …, response = R)` writes it.
+fn reference<R: for<'a> ToResponse<'a>>() -> RefOr<Response> {
+    Ref::from_response_name(R::response().0).into()
 }

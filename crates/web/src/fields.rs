@@ -11,11 +11,9 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use percent_encoding::percent_decode;
 
-use crate::state::DEFAULT_REQUEST_TIMEOUT;
-use crate::{ApiError, Authd};
-
-/// The largest body authd reads; larger ones get 413.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+use crate::error::{ApiError, MAX_BODY_BYTES};
+use crate::options::DEFAULT_REQUEST_TIMEOUT;
+use crate::state::Authd;
 
 /// The fields of an `application/x-www-form-urlencoded` or `application/json` body.
 ///

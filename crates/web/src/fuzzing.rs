@@ -9,10 +9,11 @@ use actix_web::http::header::HeaderMap;
 
 pub use auth::fuzzing::is_public_id;
 
-use crate::{Fields, TrustedProxies};
+use crate::client_ip::TrustedProxies;
+use crate::fields::Fields;
 
 /// The name of the cookie `CurrentUser` reads the session token from, by default.
-pub const SESSION_COOKIE: &str = crate::state::DEFAULT_SESSION_COOKIE;
+pub const SESSION_COOKIE: &str = crate::options::DEFAULT_SESSION_COOKIE;
 
 /// Every field of `fields` as parsed; `None` for a JSON value that is not a string.
 pub fn entries(fields: &Fields) -> &HashMap<String, Option<String>> {
@@ -33,10 +34,10 @@ pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) ->
 
 /// Whether the API turns `request` away as cross-site (its `Origin` and `Sec-Fetch-Site`).
 pub fn refused_as_cross_site(request: &ServiceRequest) -> bool {
-    crate::origins::refused_as_cross_site(request)
+    crate::middleware::origins::refused_as_cross_site(request)
 }
 
 /// Whether a page's form post is turned away as cross-site.
 pub fn page_post_refused(request: &ServiceRequest) -> bool {
-    crate::origins::page_post_refused(request)
+    crate::middleware::origins::page_post_refused(request)
 }

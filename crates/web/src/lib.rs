@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 mod client_ip;
+mod connections;
 mod current_user;
 mod error;
 mod fields;
@@ -10,20 +12,21 @@ pub mod fuzzing;
 mod hashing;
 mod ip_limit;
 mod metrics;
+mod middleware;
 mod openapi;
-mod origins;
+mod options;
 mod pages;
-mod routes;
 mod server;
 mod state;
-mod telemetry;
 
+pub use api::{metrics_routes, routes, routes_without_metrics};
 pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;
-pub use error::ApiError;
-pub use fields::{Fields, MAX_BODY_BYTES};
-pub use origins::{cors, parse_origin, InvalidOrigin};
+pub use error::{ApiError, MAX_BODY_BYTES};
+pub use fields::Fields;
+pub use middleware::client_faults::DemoteClientFaults;
+pub use middleware::origins::{cors, parse_origin, InvalidOrigin};
+pub use options::{InvalidCookieSetting, NotLoggedIn, WebOptions};
 pub use pages::pages;
-pub use routes::{metrics_routes, routes, routes_without_metrics};
 pub use server::{app, serve, serve_with_metrics};
-pub use state::{Authd, InvalidCookieSetting, NotLoggedIn, WebOptions};
+pub use state::Authd;

@@ -14,8 +14,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::connections::ConnectionLimit;
 use crate::hashing::Hashing;
-use crate::server::ConnectionLimit;
 
 /// Every value comes from a closed set, so the number of series has a fixed ceiling whatever
 /// clients send: `method` is a standard method or `other`, `route` a registered pattern or
@@ -262,7 +262,7 @@ mod tests {
     use super::*;
 
     fn metrics() -> Metrics {
-        let options = crate::WebOptions::default();
+        let options = crate::options::WebOptions::default();
         Metrics::new(
             None,
             Hashing::start(1, 1, 1),

@@ -5,10 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
+use super::form::CsrfForm;
+use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
-use super::{about, notice, passwords_differ, query_param, sentence, About, Early, Visit};
-use super::{CsrfForm, ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
-use crate::{ApiError, CurrentUser};
+use super::visit::{query_param, Early, Visit};
+use super::words::{about, notice, passwords_differ, retry_after, sentence, About};
+use crate::current_user::CurrentUser;
+use crate::error::ApiError;
 
 /// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
 /// page when the lookup failed.
@@ -64,10 +67,11 @@ async fn render(
     status: StatusCode,
 ) -> HttpResponse {
     let id = user.id();
-    let sessions: Vec<SessionInfo> = match visit.authd.lookup(move |a| a.list_sessions(id)).await {
-        Ok(sessions) => sessions,
-        Err(error) => return visit.failure(&error),
-    };
+    let sessions: Vec<SessionInfo> =
+        match visit.authd.run_lookup(move |a| a.list_sessions(id)).await {
+            Ok(sessions) => sessions,
+            Err(error) => return visit.failure(&error),
+        };
     let csrf = visit.visitor.token();
     let base = &visit.base;
     let devices = sessions
@@ -159,7 +163,7 @@ pub(super) async fn revoke_session(
     let id = user.id();
     match visit
         .authd
-        .lookup(move |auth| auth.revoke_session(id, &session))
+        .run_lookup(move |auth| auth.revoke_session(id, &session))
         .await
     {
         Ok(()) if own => {
@@ -185,7 +189,7 @@ pub(super) async fn revoke_others(
     let (id, current) = (user.id(), user.session_id().to_owned());
     match visit
         .authd
-        .lookup(move |auth| auth.revoke_other_sessions(id, &current))
+        .run_lookup(move |auth| auth.revoke_other_sessions(id, &current))
         .await
     {
         Ok(_) => visit.redirect(&format!("{ACCOUNT}?m=others-revoked")),
@@ -218,7 +222,7 @@ pub(super) async fn change_password(
         let (id, current) = (user.id(), user.session_id().to_owned());
         visit
             .authd
-            .hashing(client, move |auth| {
+            .run_hashing(client, move |auth| {
                 auth.change_password(id, &current, &password, &new_password)
             })
             .await
@@ -244,7 +248,7 @@ pub(super) async fn delete_account(
         let id = user.id();
         visit
             .authd
-            .hashing(client, move |auth| auth.delete_account(id, &password))
+            .run_hashing(client, move |auth| auth.delete_account(id, &password))
             .await
     };
     match attempt.await {
@@ -270,7 +274,7 @@ async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiErro
     };
     let problem = Problem::new(sentence(error), field);
     let mut response = render(visit, user, None, Some((which, problem)), error.status()).await;
-    if let Some(secs) = super::retry_after(error) {
+    if let Some(secs) = retry_after(error) {
         response.headers_mut().insert(
             actix_web::http::header::RETRY_AFTER,
             actix_web::http::header::HeaderValue::from(secs),

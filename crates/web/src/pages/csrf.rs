@@ -12,22 +12,15 @@
 //! instances accept each other's forms. This sits behind the cross-site check of
 //! `origins.rs` (`Origin` and `Sec-Fetch-Site`), which refuses the same posts first.
 //!
-//! A page handler reads its form only as a [`CsrfForm`], the extractor that checks the token
-//! before the handler runs: the check cannot be forgotten, as there is no other way to the
-//! fields (the check itself is private to this file).
-
-use std::future::Future;
-use std::pin::Pin;
+//! A page handler reads its form only as a `CsrfForm` (`form.rs`), the extractor that checks
+//! the token with [`Visitor::accepts`] before the handler runs: the check cannot be
+//! forgotten, as there is no other way to the fields (and nothing else calls the check).
 
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::dev::Payload;
-use actix_web::error::InternalError;
-use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use sha2::{Digest, Sha256};
 
-use super::{Visit, ACCOUNT, LOGIN};
-use crate::{Authd, Fields};
+use crate::state::Authd;
 
 /// The visitor cookie's name over plain HTTP.
 const VISITOR_COOKIE: &str = "authd_visitor";
@@ -93,7 +86,7 @@ impl Visitor {
 
     /// Whether `submitted` is this visitor's token. A visitor without a cookie has no token
     /// yet, so nothing matches.
-    fn accepts(&self, submitted: Option<&str>) -> bool {
+    pub(super) fn accepts(&self, submitted: Option<&str>) -> bool {
         let Some(submitted) = submitted else {
             return false;
         };
@@ -112,56 +105,6 @@ impl Visitor {
                 .finish()
         })
     }
-}
-
-/// A page form's fields, from a visitor whose CSRF token they carry, and the visit they came
-/// with. Extracting it reads the body and checks the token; a form without the token (or
-/// with another visitor's) gets the 403 "Form expired" page and the handler never runs, a
-/// body that cannot be read gets the failure page.
-pub(crate) struct CsrfForm {
-    pub(crate) visit: Visit,
-    pub(crate) fields: Fields,
-}
-
-impl FromRequest for CsrfForm {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fields = Fields::from_request(request, payload);
-        let request = request.clone();
-        Box::pin(async move {
-            let visit = Visit::of(&request).map_err(|answer| refused(*answer))?;
-            let fields = match fields.await {
-                Ok(fields) => fields,
-                Err(error) => return Err(refused(visit.failure(&error))),
-            };
-            let submitted = fields.required(FIELD).ok();
-            if !visit.visitor.accepts(submitted.as_deref()) {
-                return Err(refused(expired(&visit)));
-            }
-            Ok(CsrfForm { visit, fields })
-        })
-    }
-}
-
-/// The answer of a form that is not let through, as the extractor's error.
-fn refused(answer: HttpResponse) -> actix_web::Error {
-    InternalError::from_response("page form refused", answer).into()
-}
-
-/// 403 "Form expired": the token is missing or not this visitor's.
-fn expired(visit: &Visit) -> HttpResponse {
-    let page = visit
-        .page("Form expired")
-        .text(
-            "This form could not be accepted: it was opened in another session, or cookies \
-             are off. Nothing changed.",
-        )
-        .text("Go back, reload the page and try again.")
-        .link(ACCOUNT, "Go to your account")
-        .link(LOGIN, "Sign in");
-    visit.answer(&page, StatusCode::FORBIDDEN)
 }
 
 fn token(visitor: &str, session: Option<&str>) -> String {

@@ -12,10 +12,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, MailKind};
 
+use super::form::CsrfForm;
+use super::paths::{FORGOT, LOGIN, RESEND, RESET, VERIFY};
 use super::view::{Field, Form, Page, Problem};
-use super::{about, notice, passwords_differ, query_param, sentence, About, CsrfForm, Visit};
-use super::{FORGOT, LOGIN, RESEND, RESET, VERIFY};
-use crate::{ApiError, Authd};
+use super::visit::{query_param, Visit};
+use super::words::{about, notice, passwords_differ, sentence, About};
+use crate::error::ApiError;
+use crate::state::Authd;
 
 /// How reset mails are sent here: `None` when no mail is configured (then `/forgot` says
 /// reset by mail is not available).
@@ -43,7 +46,7 @@ impl ResetMail {
     ) -> Result<bool, ApiError> {
         authd.check_mail_rate(authd.client_ip(request))?;
         authd
-            .lookup(move |auth| {
+            .run_lookup(move |auth| {
                 let limited = auth.mail_limited(MailKind::PasswordReset, &email)?;
                 auth.request_password_reset(&email)?;
                 Ok(limited)
@@ -65,7 +68,10 @@ enum Verification {
 /// Redeems an email verification token as `POST /users/verify` does
 /// ([`auth::Auth::verify_email`], no bcrypt).
 async fn confirm_email(authd: &Authd, token: String) -> Result<Verification, ApiError> {
-    match authd.lookup(move |auth| auth.verify_email(&token)).await {
+    match authd
+        .run_lookup(move |auth| auth.verify_email(&token))
+        .await
+    {
         Ok(_) => Ok(Verification::Confirmed),
         Err(ApiError::Auth(AuthError::UnknownVerificationToken)) => Ok(Verification::UnknownToken),
         Err(ApiError::Auth(AuthError::VerificationOff)) => Ok(Verification::Unavailable),
@@ -141,7 +147,7 @@ pub(super) async fn reset_page(request: HttpRequest) -> HttpResponse {
     let checked = token.clone();
     match visit
         .authd
-        .lookup(move |auth| auth.reset_token_is_live(&checked))
+        .run_lookup(move |auth| auth.reset_token_is_live(&checked))
         .await
     {
         Ok(true) => visit.answer(&reset_form(&visit, &token, None), StatusCode::OK),
@@ -213,7 +219,7 @@ pub(super) async fn reset(request: HttpRequest, form: CsrfForm) -> HttpResponse 
         let client = visit.authd.client_ip(&request);
         visit
             .authd
-            .hashing(client, move |auth| auth.update_password(&token, &password))
+            .run_hashing(client, move |auth| auth.update_password(&token, &password))
             .await
     };
     match attempt.await {
@@ -250,7 +256,7 @@ pub(super) async fn verify_page(request: HttpRequest) -> HttpResponse {
     let checked = token.clone();
     match visit
         .authd
-        .lookup(move |auth| auth.verification_token_is_live(&checked))
+        .run_lookup(move |auth| auth.verification_token_is_live(&checked))
         .await
     {
         Ok(true) => {}
@@ -336,7 +342,7 @@ pub(super) async fn resend(request: HttpRequest, form: CsrfForm) -> HttpResponse
         let email = fields.required("email")?;
         visit
             .authd
-            .lookup(move |auth| {
+            .run_lookup(move |auth| {
                 let limited = auth.mail_limited(MailKind::EmailVerification, &email)?;
                 auth.resend_verification(&email)?;
                 Ok(limited)

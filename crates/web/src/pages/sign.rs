@@ -4,10 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
+use super::form::CsrfForm;
+use super::paths::{local_path, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
 use super::view::{Field, Form, Link, Page, Problem};
-use super::{about, local_path, notice, passwords_differ, query_param, sentence, About, Visit};
-use super::{sign_in, CsrfForm, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
-use crate::{ApiError, CurrentUser};
+use super::visit::{query_param, see_other, sign_in, Visit};
+use super::words::{about, notice, passwords_differ, sentence, About};
+use crate::current_user::CurrentUser;
+use crate::error::ApiError;
 
 /// `GET /signup`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
@@ -65,7 +68,7 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
         let (email, again) = (typed.clone(), password.clone());
         visit
             .authd
-            .hashing(client, move |auth| auth.register_user(&email, &again))
+            .run_hashing(client, move |auth| auth.register_user(&email, &again))
             .await?;
         Ok::<_, ApiError>(Some((typed, password)))
     };
@@ -147,7 +150,7 @@ pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse
         Ok((_, token)) => {
             let target = next.as_deref().and_then(local_path).map(str::to_owned);
             let mut response = match target {
-                Some(path) => super::see_other(&path),
+                Some(path) => see_other(&path),
                 None => visit.redirect(ACCOUNT),
             };
             let _ = response.add_cookie(&visit.authd.session_cookie(&token));
@@ -183,7 +186,7 @@ pub(super) async fn log_out(user: Result<CurrentUser, ApiError>, form: CsrfForm)
             let (id, current) = (user.id(), user.session_id().to_owned());
             let ended = visit
                 .authd
-                .lookup(move |auth| match auth.log_out(id, &current) {
+                .run_lookup(move |auth| match auth.log_out(id, &current) {
                     Err(AuthError::UnknownSession) => Ok(()),
                     other => other,
                 })

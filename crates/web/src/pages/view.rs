@@ -2,6 +2,7 @@
 //! has the same head, headers, error summary and form markup. askama checks the template at
 //! compile time and escapes every value written into it.
 
+use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
@@ -389,6 +390,23 @@ pub(crate) const MOST_LETTERS: usize = auth::MAX_PASSWORD_BYTES;
 
 /// The icon, embedded in the binary.
 pub(crate) const FAVICON: &str = include_str!("static/favicon.svg");
+
+/// `GET /static/authd.css`: the embedded stylesheet. Its URL carries the hash of its content
+/// (`?v=`), so it may be cached for a year.
+pub(super) async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(CSS)
+}
+
+/// `GET /static/favicon.svg`: the embedded icon.
+pub(super) async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}
 
 #[cfg(test)]
 mod tests {

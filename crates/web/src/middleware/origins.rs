@@ -19,7 +19,10 @@ use actix_web::middleware::Next;
 use actix_web::web::Data;
 use actix_web::{Error, ResponseError};
 
-use crate::{ApiError, Authd, WebOptions};
+use super::request_id::REQUEST_ID_HEADER;
+use crate::error::ApiError;
+use crate::options::WebOptions;
+use crate::state::Authd;
 
 /// An `--allowed-origins` entry that is not `http(s)://host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +64,7 @@ pub fn cors(options: &WebOptions) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "HEAD", "POST", "PUT", "DELETE"])
         .allowed_header(header::CONTENT_TYPE)
-        .expose_headers([header::RETRY_AFTER, crate::telemetry::REQUEST_ID_HEADER])
+        .expose_headers([header::RETRY_AFTER, REQUEST_ID_HEADER])
         .supports_credentials()
         .max_age(600)
         // Others are answered normally, without CORS headers; `refuse_cross_origin` is what

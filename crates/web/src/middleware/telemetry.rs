@@ -6,17 +6,13 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::web::Data;
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
-use crate::Authd;
-
-/// The answer header that carries the request id.
-pub(crate) const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+use crate::state::Authd;
 
 #[derive(Clone, Copy)]
 struct Started(Instant);
@@ -102,15 +98,6 @@ impl RootSpanBuilder for RequestSpan {
                 .observe_request(method_of(request.method()), &route, status, took);
         }
     }
-}
-
-/// Copies the request id `TracingLogger` made into the answer's `x-request-id` header.
-pub(crate) fn add_request_id<B>(mut response: ServiceResponse<B>) -> ServiceResponse<B> {
-    let id = response.request().extensions().get::<RequestId>().copied();
-    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
 }
 
 #[cfg(test)]

@@ -19,40 +19,18 @@
 //! fill the queue against a client that has nothing in it. Each job turned away is counted
 //! (`/metrics`), and overload is logged at WARN at most once a second.
 
-use std::collections::{HashMap, VecDeque};
+mod overload;
+mod queue;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::oneshot;
 
-use crate::client_ip::ClientKey;
-use crate::ApiError;
-
-/// Whose job it is: `None` when the client address is unknown (all such jobs share one turn).
-pub(crate) type Client = Option<ClientKey>;
-
-/// What a queued job is told: run now, or it was shed from a full queue (its caller answers
-/// 503). Called exactly once either way, outside the queue's lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turn {
-    Run,
-    Shed,
-}
-
-type Job = Box<dyn FnOnce(Turn) + Send>;
-
-/// Why a job was not queued.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Refused {
-    /// The queue shared by all clients is full, and this client would hold the most of it.
-    Full,
-    /// This client already has `per_client` jobs waiting or running.
-    ClientOverCap,
-    /// The threads are gone.
-    Closed,
-}
+use crate::error::ApiError;
+use overload::OverloadLog;
+use queue::{Client, Job, Refused, Shared, State, Turn};
 
 /// What `/metrics` shows of the hashing threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,94 +64,6 @@ impl Drop for Handle {
     }
 }
 
-struct Shared {
-    state: Mutex<State>,
-    /// Signalled when a job is queued or the queue closes.
-    ready: Condvar,
-    queue: usize,
-    per_client: usize,
-    refused_full: AtomicU64,
-    shed: AtomicU64,
-    client_over_cap: AtomicU64,
-    overload_log: OverloadLog,
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("queue", &self.queue)
-            .field("per_client", &self.per_client)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Default)]
-struct State {
-    /// Every client with an entry here has a job waiting or running; none other has one.
-    clients: HashMap<Client, Pending>,
-    /// The clients with a job waiting, each once, in the order they get their next turn.
-    turns: VecDeque<Client>,
-    /// Jobs waiting, all clients together.
-    waiting: usize,
-    closed: bool,
-}
-
-#[derive(Default)]
-struct Pending {
-    waiting: VecDeque<Job>,
-    running: usize,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A job never runs under the lock, so a poisoned lock still holds consistent state.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Counts a job turned away for a full queue and logs, at most once a second, how many
-    /// were since the last line.
-    fn overloaded(&self, counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-        if let Some(turned_away) = self.overload_log.note(Instant::now()) {
-            tracing::warn!(
-                turned_away,
-                queue = self.queue,
-                "hashing queue full: requests answered 503 (the heaviest clients' newest jobs \
-                 go first); see authd_hashing_refused_total"
-            );
-        }
-    }
-}
-
-/// When overload was last logged, and how many jobs were turned away since.
-#[derive(Debug, Default)]
-struct OverloadLog {
-    state: Mutex<(Option<Instant>, u64)>,
-}
-
-impl OverloadLog {
-    /// The shortest time between two lines.
-    const EVERY: Duration = Duration::from_secs(1);
-
-    /// Counts one job turned away at `now`; `Some(n)` when a line is due, `n` the jobs turned
-    /// away since the last line (this one included).
-    fn note(&self, now: Instant) -> Option<u64> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (last, count) = &mut *state;
-        *count += 1;
-        if last.is_some_and(|last| now.saturating_duration_since(last) < Self::EVERY) {
-            return None;
-        }
-        *last = Some(now);
-        Some(std::mem::take(count))
-    }
-}
-
 impl Hashing {
     /// `threads` threads (at least 1); at most `queue` jobs waiting in all and `per_client`
     /// waiting or running per client (each at least 1).
@@ -202,60 +92,9 @@ impl Hashing {
         }
     }
 
-    /// Queues `job` for `client` without waiting. When the queue is full, either `job` is
-    /// refused (`Full`: `client` would hold the most waiting jobs) or the newest waiting job of
-    /// the client holding the most is shed to make room (told `Turn::Shed`).
+    /// Queues `job` for `client` without waiting: see [`Shared::submit`].
     pub(crate) fn submit(&self, client: Client, job: Job) -> Result<(), Refused> {
-        let shared = &self.handle.shared;
-        let mut state = shared.lock();
-        if state.closed {
-            return Err(Refused::Closed);
-        }
-        let (waiting, running) = state
-            .clients
-            .get(&client)
-            .map_or((0, 0), |p| (p.waiting.len(), p.running));
-        if waiting + running >= shared.per_client {
-            drop(state);
-            shared.client_over_cap.fetch_add(1, Ordering::Relaxed);
-            return Err(Refused::ClientOverCap);
-        }
-        let mut shed = None;
-        if state.waiting >= shared.queue {
-            // The heaviest client holds at least the average, so at least its fair share; it
-            // loses a job only if it would still hold more than `client` once this one is in.
-            let heaviest = state
-                .clients
-                .iter_mut()
-                .max_by_key(|(_, pending)| pending.waiting.len())
-                .filter(|(_, pending)| pending.waiting.len() > waiting + 1)
-                .and_then(|(_, pending)| pending.waiting.pop_back());
-            match heaviest {
-                Some(job) => {
-                    // Its client keeps at least one job waiting, so its turn stays valid.
-                    state.waiting -= 1;
-                    shed = Some(job);
-                }
-                None => {
-                    drop(state);
-                    shared.overloaded(&shared.refused_full);
-                    return Err(Refused::Full);
-                }
-            }
-        }
-        let pending = state.clients.entry(client).or_default();
-        pending.waiting.push_back(job);
-        if pending.waiting.len() == 1 {
-            state.turns.push_back(client);
-        }
-        state.waiting += 1;
-        drop(state);
-        shared.ready.notify_one();
-        if let Some(job) = shed {
-            job(Turn::Shed);
-            shared.overloaded(&shared.shed);
-        }
-        Ok(())
+        self.handle.shared.submit(client, job)
     }
 
     /// Runs `job` for `client` on a hashing thread. Errors: `ClientBusy` when this client has
@@ -304,55 +143,21 @@ impl Hashing {
 // storm stays at 4 ms (bench/README.md, W4 and W6): the kernel still preempts bcrypt for a
 // request that wakes up, and the hashing threads are never more than one per core.
 fn work(shared: &Shared) {
-    while let Some((client, job)) = next_job(shared) {
+    while let Some((client, job)) = shared.next_job() {
         if catch_unwind(AssertUnwindSafe(|| job(Turn::Run))).is_err() {
             tracing::error!("a hashing job panicked");
         }
-        let mut state = shared.lock();
-        if let Some(pending) = state.clients.get_mut(&client) {
-            pending.running -= 1;
-            if pending.running == 0 && pending.waiting.is_empty() {
-                state.clients.remove(&client);
-            }
-        }
-    }
-}
-
-/// Waits for the next job, taking clients in turn; `None` once the queue is closed and empty.
-fn next_job(shared: &Shared) -> Option<(Client, Job)> {
-    let mut state = shared.lock();
-    loop {
-        if let Some(client) = state.turns.pop_front() {
-            // Every client in `turns` has a job waiting; skip one that somehow does not.
-            let Some(pending) = state.clients.get_mut(&client) else {
-                continue;
-            };
-            let Some(job) = pending.waiting.pop_front() else {
-                continue;
-            };
-            pending.running += 1;
-            let more = !pending.waiting.is_empty();
-            state.waiting -= 1;
-            if more {
-                state.turns.push_back(client);
-            }
-            return Some((client, job));
-        }
-        if state.closed {
-            return None;
-        }
-        state = shared
-            .ready
-            .wait(state)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        shared.done(client);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::mpsc::{channel, Receiver, Sender};
+    use std::time::Duration;
 
     use super::*;
+    use crate::client_ip::ClientKey;
 
     fn client(ip: &str) -> Client {
         Some(ClientKey::new(ip.parse().unwrap(), 64))
@@ -638,18 +443,5 @@ mod tests {
         assert!(lines[0].contains(" WARN "), "{log}");
         assert!(lines[0].contains("hashing queue full"), "{log}");
         assert!(lines[0].contains("turned_away=1"), "{log}");
-    }
-
-    #[test]
-    fn overload_is_logged_at_most_once_a_second_with_the_count_since_the_last_line() {
-        let log = OverloadLog::default();
-        let start = Instant::now();
-        let at = |ms: u64| start + Duration::from_millis(ms);
-        assert_eq!(log.note(at(0)), Some(1));
-        assert_eq!(log.note(at(10)), None);
-        assert_eq!(log.note(at(999)), None);
-        assert_eq!(log.note(at(1000)), Some(3));
-        assert_eq!(log.note(at(1500)), None);
-        assert_eq!(log.note(at(5000)), Some(2));
     }
 }

@@ -49,7 +49,22 @@ impl Callsite for Demoted {
     }
 }
 
-/// Wraps the layer that writes the log; see the module documentation.
+/// A `tracing_subscriber` layer around the one that writes the log (`L`): it writes the
+/// `ERROR stream error: …` events that actix-http's dispatcher logs for a client's malformed
+/// request head, or for a connection the client broke, at WARN instead (same target and
+/// text); every other event, actix's own internal errors included, passes through unchanged,
+/// so ERROR still means the server is broken. Every embedder of [`crate::serve`] wants it, or
+/// any client can write ERROR lines at will:
+///
+/// ```no_run
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use tracing_subscriber::util::SubscriberInitExt;
+///
+/// tracing_subscriber::registry()
+///     .with(tracing_subscriber::EnvFilter::new("info"))
+///     .with(web::DemoteClientFaults(tracing_subscriber::fmt::layer()))
+///     .init();
+/// ```
 pub struct DemoteClientFaults<L>(pub L);
 
 /// The text of an event's `message` field.
