@@ -12,6 +12,8 @@ mod outbox;
 mod password_writes;
 mod reset_tokens;
 mod sessions;
+#[cfg(test)]
+mod test_rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;

@@ -82,14 +82,9 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sessions::Alive;
+    use crate::test_rows::{names, FOREVER};
     use crate::testing::{on_each_backend, TEST_HASH as HASH};
     use user_model::{NewSession, UserChanges};
-
-    const FOREVER: Alive = Alive {
-        now: 1000,
-        seen_after: i64::MIN,
-    };
 
     /// Starts session `name` for `user_id` at 1000, ending sessions beyond `max`.
     fn start(db: &Db, user_id: UserId, name: &str, max: u32) {
@@ -105,14 +100,6 @@ mod tests {
         };
         db.start_session(&new, Some(HASH), &UserChanges::default(), max, FOREVER)
             .unwrap();
-    }
-
-    fn names(db: &Db, user_id: UserId) -> Vec<String> {
-        db.list_sessions(user_id, FOREVER, 100)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.public_id.trim_start_matches("public-").to_owned())
-            .collect()
     }
 
     #[test]

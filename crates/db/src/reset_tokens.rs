@@ -103,20 +103,9 @@ impl Db {
 mod tests {
     use super::*;
     use crate::filter::UserFilter;
+    use crate::test_rows::unverified;
     use crate::testing::{on_each_backend, TEST_HASH as HASH};
-    use user_model::{NewUser, UserChanges};
-
-    /// An unverified account with a pending verification token.
-    fn unverified(email: &str) -> NewUser<'_> {
-        NewUser {
-            email,
-            hashed_password: HASH,
-            email_verified_at: None,
-            // Unique like a digest: the column has a unique index.
-            verify_token: Some(email),
-            verify_expires_at: Some(500),
-        }
-    }
+    use user_model::UserChanges;
 
     fn with_reset_token(db: &Db, email: &str, expires_at: i64) -> User {
         let user = db.add_user(email, HASH).unwrap();

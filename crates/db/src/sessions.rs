@@ -268,12 +268,8 @@ mod tests {
     use super::*;
     use crate::filter::UserFilter;
     use crate::options::DbOptions;
+    use crate::test_rows::{names, FOREVER};
     use crate::testing::{each_backend, on_each_backend, TEST_HASH as HASH};
-
-    const FOREVER: Alive = Alive {
-        now: 1000,
-        seen_after: i64::MIN,
-    };
 
     fn new_session(user_id: UserId, name: &str, at: i64) -> NewSession {
         NewSession {
@@ -298,14 +294,6 @@ mod tests {
             alive,
         )
         .unwrap()
-    }
-
-    fn names(db: &Db, user_id: UserId) -> Vec<String> {
-        db.list_sessions(user_id, FOREVER, 100)
-            .unwrap()
-            .into_iter()
-            .map(|s| s.public_id.trim_start_matches("public-").to_owned())
-            .collect()
     }
 
     #[test]

@@ -196,6 +196,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rows::unverified;
     use crate::testing::{on_each_backend, TEST_HASH as HASH};
 
     #[test]
@@ -405,17 +406,6 @@ mod tests {
                 Err(DbError::DuplicateEmail)
             ));
         });
-    }
-
-    fn unverified(email: &str) -> NewUser<'_> {
-        NewUser {
-            email,
-            hashed_password: HASH,
-            email_verified_at: None,
-            // Unique like a digest: the column has a unique index.
-            verify_token: Some(email),
-            verify_expires_at: Some(500),
-        }
     }
 
     #[test]
