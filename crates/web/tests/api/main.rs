@@ -11,6 +11,7 @@ mod helpers;
 mod input;
 mod limits;
 mod mail;
+mod observability;
 mod openapi;
 mod operations;
 mod outage;
