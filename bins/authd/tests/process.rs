@@ -44,14 +44,21 @@ impl Server {
     ) -> Server {
         // 127.0.0.1:0 unless `extra` names its own address.
         let bind = (!extra.contains(&"--bind")).then_some(["--bind", "127.0.0.1:0"]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+        command
             .args(bind.iter().flatten())
             .args(["--database-url", database])
             .args(extra)
             // Through the environment, so that `extra` may still pass --bcrypt-cost.
             .env("AUTHD_BCRYPT_COST", "4")
             .env("RUST_LOG", filter)
-            .envs(env.iter().copied())
+            .envs(env.iter().copied());
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (an `authd` that serves) and waits until it listens.
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -1483,4 +1490,190 @@ fn a_port_in_use_exits_1_naming_the_address() {
         stderr.contains(&format!("authd: cannot listen on {address}: ")),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_failed_login_says_whether_the_address_belongs_to_an_account() {
+    for database in TestDatabase::all() {
+        let _note = database.failure_note();
+        let server = Server::start(database.url(), &["--log-format", "json"]);
+        let form = [("email", "bob@x.io"), ("password", "pw")];
+        assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+        let mut failed = Vec::new();
+        for (email, known) in [("bob@x.io", true), ("nobody@x.io", false)] {
+            let res = client()
+                .post(server.url("/sessions"))
+                .form(&[("email", email), ("password", "wrong")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 401);
+            let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+            failed.push((request_id, known));
+        }
+        let log = server.stop();
+        for (request_id, known) in failed {
+            let lines = event_lines(&log, "login_failed", &request_id);
+            assert_eq!(lines.len(), 1, "request {request_id}:\n{log}");
+            // A JSON boolean, as `known=true|false` is in the text format.
+            assert_eq!(lines[0]["known"], known, "{}", lines[0]);
+        }
+    }
+}
+
+/// The address of the metrics listener `server` logged (`--metrics-bind`).
+async fn metrics_url(server: &Server) -> String {
+    server
+        .wait_for_log("metrics_listener=", Duration::from_secs(30))
+        .await;
+    let log = server.log();
+    let (_, rest) = log.split_once("metrics_listener=").unwrap();
+    let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+    format!("http://{}/metrics", address.unwrap())
+}
+
+#[tokio::test]
+async fn with_every_connection_slot_held_on_the_public_port_the_metrics_listener_waits_too() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // authd spreads --max-connections over its workers, one per core as `serve` counts them:
+    // with as many slots as workers, each worker has one.
+    let slots = std::thread::available_parallelism().unwrap().get();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        &sqlite_file(dir.path()),
+        &[
+            "--metrics-bind",
+            "127.0.0.1:0",
+            "--max-connections",
+            &slots.to_string(),
+            // No slot is freed by a timeout during the test, only by the test.
+            "--request-timeout",
+            "120",
+        ],
+    );
+    let metrics = metrics_url(&server).await;
+    let mut held: Vec<_> = (0..slots)
+        .map(|_| login_in_flight(&server, "email=bob%40x.io&password=pw"))
+        .collect();
+    let released = Arc::new(AtomicBool::new(false));
+    let scrape = tokio::spawn({
+        let released = Arc::clone(&released);
+        let request = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap()
+            .get(metrics)
+            .send();
+        async move {
+            let status = request.await.unwrap().status();
+            (status, released.load(Ordering::SeqCst))
+        }
+    });
+    // Room for a server that wrongly serves the metrics listener past the limit to answer: a
+    // slower machine can only make this wait too short to see it, never fail the test.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    released.store(true, Ordering::SeqCst);
+    // Closed by the client: its slot frees, and the waiting scrape takes it.
+    drop(held.pop());
+    let (status, after_release) = tokio::time::timeout(Duration::from_secs(60), scrape)
+        .await
+        .expect("the scrape was not served once a slot was free")
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        after_release,
+        "the metrics listener answered while the public port held every connection slot"
+    );
+    drop(held);
+}
+
+#[tokio::test]
+async fn on_a_signal_new_connections_are_refused_while_a_request_in_flight_finishes() {
+    use std::io::{Read, Write};
+    for database in TestDatabase::all() {
+        let _note = database.failure_note();
+        for signal in ["-TERM", "-INT"] {
+            let server = Server::start(database.url(), &[]);
+            let email = format!("bob{signal}@x.io");
+            let form = [("email", email.as_str()), ("password", "pw")];
+            assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+            let body = format!("email=bob{signal}%40x.io&password=pw");
+            let mut stream = login_in_flight(&server, &body);
+            let address = server.address.trim_start_matches("http://").to_owned();
+            server.signal(signal);
+            // The stop takes a moment to reach the listeners: a connection made meanwhile is
+            // still accepted. Once refused, every later one is.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match std::net::TcpStream::connect(&address) {
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+                    Err(e) => panic!("connecting after {signal}: {e}"),
+                    Ok(_) => assert!(
+                        std::time::Instant::now() < deadline,
+                        "new connections still accepted 30 s after {signal}"
+                    ),
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            // Refused while the request in flight still holds the server, which answers it.
+            stream.write_all(body.as_bytes()).unwrap();
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+            let (status, log) = server
+                .exit_within(Duration::from_secs(60))
+                .await
+                .unwrap_or_else(|| panic!("authd did not exit after {signal}"));
+            assert!(status.success(), "{status:?}");
+            assert!(log.contains("authd stopped"), "{log}");
+        }
+    }
+}
+
+#[test]
+fn serve_exits_1_with_the_reason_when_the_database_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-folder").join("authd.db");
+    let missing = missing.display().to_string();
+    let cases = [
+        ("postgres://postgres@127.0.0.1:1/none", "Connection refused"),
+        (missing.as_str(), "unable to open database file"),
+    ];
+    for (url, cause) in cases {
+        for command in [None, Some("serve")] {
+            let mut args = vec!["--bind", "127.0.0.1:0", "--database-url", url];
+            args.extend(["--db-connect-timeout", "1"]);
+            args.extend(command);
+            let output = run(&args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+            let reason = stderr
+                .lines()
+                .find(|line| line.starts_with("authd: "))
+                .unwrap_or_else(|| panic!("{args:?}: no reason in {stderr}"));
+            assert!(
+                reason.starts_with("authd: database unavailable: ") && reason.contains(cause),
+                "{args:?}: {reason}"
+            );
+            assert!(!stderr.contains("authd listening"), "{args:?}: {stderr}");
+        }
+    }
+    assert!(!Path::new(&missing).exists());
+}
+
+#[tokio::test]
+async fn without_a_cost_flag_or_variable_passwords_are_hashed_at_cost_12() {
+    let database = TestDatabase::sqlite();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+    command
+        .args(["--bind", "127.0.0.1:0", "--database-url", database.url()])
+        .env_remove("AUTHD_BCRYPT_COST")
+        .env("RUST_LOG", "info");
+    let server = Server::spawn(command);
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let hashes = database.texts("SELECT hashed_password AS t FROM users");
+    assert_eq!(hashes.len(), 1);
+    assert!(hashes[0].starts_with("$2b$12$"), "{}", hashes[0]);
 }
