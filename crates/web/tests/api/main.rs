@@ -2,7 +2,7 @@
 //! By resource as the API is split (`users`, `sessions`, `profile`, `reset`, `verify`,
 //! `probes`, `openapi`, and the `pages`), then what cuts across them: the classic `flow`,
 //! `input`, `origins`, `security`, `limits`, `fairness`, `races`, `mail` delivery,
-//! `operations`, `durability`, `outage`, `upgrade`, `embedding`. A test that runs on each
+//! `operations`, `durability`, `outage`, `policy` (passwords), `upgrade`, `embedding`. A test that runs on each
 //! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -27,6 +27,7 @@ mod mail;
 mod operations;
 mod origins;
 mod outage;
+mod policy;
 mod races;
 mod security;
 mod upgrade;
