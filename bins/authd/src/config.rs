@@ -50,14 +50,43 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true, help_heading = PASSWORDS)]
     pub reset_ttl: u64,
 
-    /// Shortest password accepted at registration and reset, in characters, 1 to 72.
+    /// Which new passwords (at sign-up, change and reset) are acceptable: `classic` (the
+    /// default: any length from --min-password-length, nothing else refused) or `nist` (NIST
+    /// SP 800-63B rev. 4: at least 15 characters, 8 with a second factor; not one of 30,000
+    /// common passwords; not containing the account's address or the part before its @, nor the
+    /// site's name: `authd` and the labels of --public-url's host but the last). Passwords set
+    /// before are not checked again.
+    #[arg(
+        long,
+        env = "AUTHD_PASSWORD_POLICY",
+        value_enum,
+        default_value_t = PasswordPolicyName::Classic,
+        global = true, help_heading = PASSWORDS)]
+    pub password_policy: PasswordPolicyName,
+
+    /// Shortest new password, in characters, 1 to 72 (default 1; 15 with --password-policy
+    /// nist). Given, it wins over the policy's, for every account.
     #[arg(
         long,
         env = "AUTHD_MIN_PASSWORD_LENGTH",
-        default_value_t = 1,
         value_parser = clap::value_parser!(u16).range(1..=72),
         global = true, help_heading = PASSWORDS)]
-    pub min_password_length: u16,
+    pub min_password_length: Option<u16>,
+
+    /// Refuse the 30,000 most common passwords (zxcvbn's list, compiled in) as new passwords,
+    /// in any case. Default: off, on with --password-policy nist; given, it wins over the
+    /// policy's. `--refuse-common-passwords` alone means true; otherwise true/false, yes/no,
+    /// on/off or 1/0.
+    #[arg(
+        long,
+        env = "AUTHD_REFUSE_COMMON_PASSWORDS",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        global = true, help_heading = PASSWORDS)]
+    pub refuse_common_passwords: Option<bool>,
 
     /// Consecutive failed logins per submitted address (known or not) before it is locked
     /// (429); 0 turns it off.
@@ -364,6 +393,15 @@ pub enum Command {
     /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
     /// "STARTTLS not offered", …).
     Check,
+}
+
+/// The password policies `--password-policy` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PasswordPolicyName {
+    /// The classic contract: any length from --min-password-length (default 1).
+    Classic,
+    /// NIST SP 800-63B rev. 4.
+    Nist,
 }
 
 /// How log lines look.

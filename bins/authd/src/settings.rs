@@ -4,10 +4,10 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use auth::{AuthConfig, DbOptions, OutboxOptions, SmtpSettings, Templates};
+use auth::{AuthConfig, DbOptions, OutboxOptions, PasswordPolicy, SmtpSettings, Templates};
 use web::WebOptions;
 
-use crate::config::{Cli, Command};
+use crate::config::{Cli, Command, PasswordPolicyName};
 
 /// What mail needs, checked: the server, the sender, the links' base, the words.
 #[derive(Debug)]
@@ -98,6 +98,30 @@ impl Cli {
         }))
     }
 
+    /// The password policy: the named one, with --min-password-length and
+    /// --refuse-common-passwords winning over its values when given; under `nist`, the names of
+    /// --public-url's host are the site's names too.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        let mut policy = match self.password_policy {
+            PasswordPolicyName::Classic => PasswordPolicy::classic(),
+            PasswordPolicyName::Nist => {
+                let nist = PasswordPolicy::nist();
+                match self.public_url.as_deref().map(parse_public_url) {
+                    Some(Ok(url)) => nist.with_site_url(&url),
+                    // A bad URL is refused by `mail()`, with its flag named.
+                    _ => nist,
+                }
+            }
+        };
+        if let Some(min) = self.min_password_length {
+            policy = policy.with_min_length(usize::from(min));
+        }
+        if let Some(refuse) = self.refuse_common_passwords {
+            policy = policy.with_refuse_common(refuse);
+        }
+        policy
+    }
+
     /// The settings of each layer.
     pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
         let secs = Duration::from_secs;
@@ -115,7 +139,7 @@ impl Cli {
         auth.bcrypt_cost = self.bcrypt_cost;
         auth.session_ttl = secs(self.session_ttl);
         auth.reset_ttl = secs(self.reset_ttl);
-        auth.min_password_len = usize::from(self.min_password_length);
+        auth.password_policy = self.password_policy();
         auth.max_failed_logins = self.max_failed_logins;
         auth.failed_login_window = secs(self.failed_login_window);
         auth.max_lockout = secs(self.max_lockout);

@@ -7,6 +7,7 @@ use db::{User, UserId};
 use tracing::instrument;
 
 use crate::error::AuthError;
+use crate::password::policy::PasswordOwner;
 use crate::service::Auth;
 
 /// A write conditional on the verified hash found the hash changed (a reset or another change
@@ -29,7 +30,8 @@ impl Auth {
     /// session of the account ends in the same transaction; `current_session` (the public id
     /// of the caller's session) stays. A pending reset token is withdrawn.
     ///
-    /// Errors: the rules of [`Auth::hash_password`] for `new_password` (checked first, before
+    /// Errors: the rules of [`Auth::hash_password`] and `PasswordContainsEmail` for
+    /// `new_password` (checked first, before
     /// any bcrypt); then as a login: `WrongPassword` for a wrong current password and
     /// `Throttled` while the account's address is locked (each check counts as an attempt);
     /// `PasswordChanged` when the password changed while this one was being checked (nothing
@@ -44,9 +46,23 @@ impl Auth {
         new_password: &str,
     ) -> Result<User, AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        self.acceptable_password(new_password)?;
+        // The address is read first only when the policy compares new passwords with it.
+        let account = if self.config.password_policy.refuse_email {
+            Some(
+                self.find_user_by_id(user_id)?
+                    .ok_or(AuthError::UnknownUser)?,
+            )
+        } else {
+            None
+        };
+        let owner = PasswordOwner {
+            email: account.as_ref().map(|user| user.email.as_str()),
+            // No account has a second factor in this release.
+            second_factor: false,
+        };
+        let new_password = self.acceptable_password(new_password, owner)?;
         let verified = self.check_password_of(user_id, password)?;
-        let new_hash = self.hash_password(new_password)?;
+        let new_hash = self.hash_normalised(&new_password)?;
         let (user, ended) = self
             .db
             .change_password_if(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::Templates;
+use crate::password::policy::PasswordPolicy;
 
 /// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
 /// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
@@ -19,8 +20,9 @@ pub struct AuthConfig {
     pub session_ttl: Duration,
     /// How long a reset token lives after it is issued.
     pub reset_ttl: Duration,
-    /// Shortest password accepted at registration and reset, in characters.
-    pub min_password_len: usize,
+    /// Which new passwords (registration, change, reset) are acceptable: the classic contract
+    /// (any length from 1, the default) or NIST SP 800-63B's.
+    pub password_policy: PasswordPolicy,
     /// Consecutive failed logins allowed per submitted address (known or not) before it is
     /// locked; 0 turns throttling off. Each attempt counts before bcrypt runs.
     pub max_failed_logins: u32,
@@ -59,7 +61,7 @@ impl Default for AuthConfig {
             bcrypt_cost: 12,
             session_ttl: Duration::from_secs(14 * 24 * 3600),
             reset_ttl: Duration::from_secs(3600),
-            min_password_len: 1,
+            password_policy: PasswordPolicy::classic(),
             max_failed_logins: 10,
             failed_login_window: Duration::from_secs(15 * 60),
             max_lockout: Duration::from_secs(24 * 3600),
@@ -107,6 +109,12 @@ impl AuthConfig {
         self
     }
 
+    /// This config with new passwords checked by `policy`.
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
     /// This config with "now" taken from `clock` (tests: a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -120,7 +128,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("bcrypt_cost", &self.bcrypt_cost)
             .field("session_ttl", &self.session_ttl)
             .field("reset_ttl", &self.reset_ttl)
-            .field("min_password_len", &self.min_password_len)
+            .field("password_policy", &self.password_policy)
             .field("max_failed_logins", &self.max_failed_logins)
             .field("failed_login_window", &self.failed_login_window)
             .field("max_lockout", &self.max_lockout)

@@ -56,6 +56,9 @@ impl Auth {
                 ));
             }
         }
+        if config.password_policy.refuse_common {
+            password::load_common_passwords();
+        }
         let (dummy_hash, took) = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
         // After opening: a configuration that fails says only why.

@@ -21,9 +21,18 @@ pub enum AuthError {
     /// Control characters (NUL, tab, newline…) are refused: bcrypt would stop at a NUL.
     #[error("password must not contain control characters")]
     PasswordHasControlCharacter,
-    /// Shorter than the configured minimum.
-    #[error("password must be at least {0} characters")]
+    /// Shorter than the policy's minimum, in characters.
+    #[error("password too short (at least {0} characters)")]
     PasswordTooShort(usize),
+    /// One of the common passwords the policy refuses.
+    #[error("password is too common")]
+    PasswordTooCommon,
+    /// Contains the account's address, or the part before its `@` (when the policy refuses it).
+    #[error("password contains the email address")]
+    PasswordContainsEmail,
+    /// Contains one of the site's names (when the policy refuses them).
+    #[error("password contains the site's name")]
+    PasswordContainsSiteName,
     /// Unknown email or wrong password: deliberately the same answer.
     #[error("wrong email or password")]
     InvalidCredentials,

@@ -40,6 +40,7 @@ pub use mail::smtp::SmtpMailer;
 pub use mail::smtp_settings::{SmtpSettings, SmtpTls};
 pub use mail::templates::{TemplateError, Templates};
 pub use mail_limits::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
+pub use password::policy::PasswordPolicy;
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
 pub use service::Auth;
 pub use sessions::{Authenticated, ClientInfo, SessionInfo};

@@ -102,7 +102,8 @@ impl Auth {
         let mut changes = UserChanges::default();
         let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
         if verified.rehash || weaker {
-            changes.hashed_password = Some(self.hash_password(password)?);
+            // The password the account has, remade: never refused by a policy made since.
+            changes.hashed_password = Some(self.hash_normalised(&normalise(password)?)?);
             tracing::info!("password hash remade (normalised form or configured cost)");
         }
         if let Some(pause) = &self.config.pause_before_login_write {

@@ -1,13 +1,24 @@
-//! The password rules: which passwords are acceptable, their normal form, hashing at the
-//! configured cost, and comparing with a stored hash (also one made before the rules).
+//! The password rules: which passwords are acceptable (the fixed rules here, the configured
+//! policy in `policy`), their normal form, hashing at the configured cost, and comparing with a
+//! stored hash (also one made before the rules).
+
+mod common;
+pub(crate) mod policy;
 
 use std::borrow::Cow;
 
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::{AuthError, HashingError};
+use crate::password::policy::PasswordOwner;
 use crate::service::Auth;
 use crate::token::generate_uuid;
+
+/// Sorts the compiled-in list of common passwords now (a few milliseconds), so that the first
+/// password checked against it does not wait.
+pub(crate) fn load_common_passwords() {
+    common::load();
+}
 
 /// bcrypt reads only this many bytes of a password; authd refuses longer ones.
 pub const MAX_PASSWORD_BYTES: usize = 72;
@@ -141,22 +152,30 @@ impl Auth {
     /// cost (the contract's `_hash_password`).
     ///
     /// Errors: `PasswordHasControlCharacter`, `PasswordTooLong` over 72 bytes (after
-    /// normalisation), `PasswordTooShort` under the configured minimum.
+    /// normalisation), and the rules of the configured
+    /// [`PasswordPolicy`](crate::PasswordPolicy) that need no account: `PasswordTooShort`,
+    /// `PasswordTooCommon`, `PasswordContainsSiteName`.
     pub fn hash_password(&self, password: &str) -> Result<String, AuthError> {
-        let password = self.acceptable_password(password)?;
-        bcrypt::hash(password.as_ref(), self.config.bcrypt_cost).map_err(HashingError::wrap)
+        let password = self.acceptable_password(password, PasswordOwner::default())?;
+        self.hash_normalised(&password)
     }
 
-    /// `password` normalised, if it is acceptable as a new password (the rules of
-    /// [`Auth::hash_password`]); cheap, so it runs before any bcrypt.
+    /// A salted bcrypt hash of a password already in its normal form, at the configured cost;
+    /// no policy is applied (a login remaking the hash of an existing password uses it).
+    pub(crate) fn hash_normalised(&self, normalised: &str) -> Result<String, AuthError> {
+        bcrypt::hash(normalised, self.config.bcrypt_cost).map_err(HashingError::wrap)
+    }
+
+    /// `password` normalised, if it is acceptable as the new password of `owner`: the fixed
+    /// rules of [`Auth::hash_password`], then the configured policy. Cheap, so it runs before
+    /// any bcrypt.
     pub(crate) fn acceptable_password<'a>(
         &self,
         password: &'a str,
+        owner: PasswordOwner<'_>,
     ) -> Result<Cow<'a, str>, AuthError> {
         let password = normalise(password)?;
-        if password.chars().count() < self.config.min_password_len {
-            return Err(AuthError::PasswordTooShort(self.config.min_password_len));
-        }
+        self.config.password_policy.check(&password, owner)?;
         Ok(password)
     }
 }

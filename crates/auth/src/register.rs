@@ -6,6 +6,7 @@ use tracing::instrument;
 
 use crate::clock::secs;
 use crate::error::AuthError;
+use crate::password::policy::PasswordOwner;
 use crate::service::Auth;
 
 impl Auth {
@@ -20,7 +21,8 @@ impl Auth {
     /// registration (by the mailbox's owner, who alone can confirm it) replaces that account,
     /// in one write conditional on the row as read.
     ///
-    /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`], and
+    /// Errors: `InvalidEmail`, the password rules of [`Auth::hash_password`] and
+    /// `PasswordContainsEmail` (when the policy refuses it), and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
     /// when a concurrent registration (or confirmation) came first.
     #[instrument(skip_all, fields(user_id))]
@@ -34,7 +36,12 @@ impl Auth {
             Some(user) if self.holds_address(&user) => return Err(taken()),
             other => other,
         };
-        let hash = self.hash_password(password)?;
+        // A new account has no second factor yet.
+        let owner = PasswordOwner {
+            email: Some(email.as_str()),
+            second_factor: false,
+        };
+        let hash = self.hash_normalised(&self.acceptable_password(password, owner)?)?;
         // With verification required, the account starts unverified; the verification mail
         // (and its token) is made when the outbox sends it.
         let new = self.new_account(email.as_str(), &hash);

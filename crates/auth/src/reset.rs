@@ -7,6 +7,7 @@ use tracing::instrument;
 use crate::clock::secs;
 use crate::error::AuthError;
 use crate::mail::message::MailKind;
+use crate::password::policy::PasswordOwner;
 use crate::service::Auth;
 use crate::token::digest;
 use crate::token::ResetToken;
@@ -75,8 +76,8 @@ impl Auth {
 
     /// Sets a new password for the owner of `reset_token` and uses the token up.
     ///
-    /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token; the password
-    /// rules of [`Auth::hash_password`].
+    /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token (checked
+    /// first); the password rules of [`Auth::hash_password`] and `PasswordContainsEmail`.
     pub fn update_password(&self, reset_token: &str, password: &str) -> Result<(), AuthError> {
         self.redeem(None, reset_token, password).map(|_| ())
     }
@@ -123,7 +124,12 @@ impl Auth {
         // Check the token before hashing: a bad token must not cost bcrypt time.
         let owner = self.db.find_user_by(&filters).map_err(unknown)?;
         tracing::Span::current().record("user_id", owner.id);
-        let hash = self.hash_password(password)?;
+        let new_for = PasswordOwner {
+            email: Some(&owner.email),
+            // No account has a second factor in this release.
+            second_factor: false,
+        };
+        let hash = self.hash_normalised(&self.acceptable_password(password, new_for)?)?;
         // With mail configured, reset tokens travel only by mail: redeeming one proves the
         // mailbox, so the address counts as confirmed (in the same write).
         let redeemed = if self.config.mail.is_some() {

@@ -95,7 +95,10 @@ impl ApiError {
                 | AuthError::InvalidEmail(_)
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordHasControlCharacter
-                | AuthError::PasswordTooShort(_) => StatusCode::BAD_REQUEST,
+                | AuthError::PasswordTooShort(_)
+                | AuthError::PasswordTooCommon
+                | AuthError::PasswordContainsEmail
+                | AuthError::PasswordContainsSiteName => StatusCode::BAD_REQUEST,
                 AuthError::InvalidCredentials
                 | AuthError::WrongPassword
                 | AuthError::PasswordChanged => StatusCode::UNAUTHORIZED,
@@ -154,6 +157,9 @@ impl ApiError {
                 AuthError::InvalidEmail(_)
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordTooShort(_)
+                | AuthError::PasswordTooCommon
+                | AuthError::PasswordContainsEmail
+                | AuthError::PasswordContainsSiteName
                 | AuthError::PasswordHasControlCharacter
                 | AuthError::PasswordChanged
                 | AuthError::InvalidCredentials

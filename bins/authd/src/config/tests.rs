@@ -5,6 +5,8 @@ use std::time::Duration;
 use web::WebOptions;
 
 use super::*;
+use auth::PasswordPolicy;
+
 use crate::settings::parse_public_url;
 
 fn pages_with(args: &[&str]) -> bool {
@@ -50,7 +52,17 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         (
             "min-password-length",
             &["--min-password-length", "9"],
-            |c| c.settings().1.min_password_len == 9,
+            |c| c.settings().1.password_policy == PasswordPolicy::classic().with_min_length(9),
+        ),
+        ("password-policy", &["--password-policy", "nist"], |c| {
+            c.settings().1.password_policy == PasswordPolicy::nist()
+        }),
+        (
+            "refuse-common-passwords",
+            &["--refuse-common-passwords"],
+            |c| {
+                c.settings().1.password_policy == PasswordPolicy::classic().with_refuse_common(true)
+            },
         ),
         ("max-failed-logins", &["--max-failed-logins", "3"], |c| {
             c.settings().1.max_failed_logins == 3
@@ -411,4 +423,123 @@ fn pages_are_served_unless_turned_off() {
     assert!(!pages_with(&["--no-pages"]));
     assert!(!pages_with(&["--pages=false"]));
     assert!(!pages_with(&["--pages=off"]));
+}
+
+fn policy_with(args: &[&str]) -> PasswordPolicy {
+    parse(args).settings().1.password_policy
+}
+
+#[test]
+fn the_password_policy_is_classic_unless_named() {
+    assert_eq!(policy_with(&[]), PasswordPolicy::classic());
+    assert_eq!(
+        policy_with(&["--password-policy", "classic"]),
+        PasswordPolicy::classic()
+    );
+    let nist = policy_with(&["--password-policy", "nist"]);
+    assert_eq!((nist.min_length(false), nist.min_length(true)), (15, 8));
+    assert!(nist.refuse_common && nist.refuse_email);
+    assert!(Cli::try_parse_from(["authd", "--password-policy", "strong"]).is_err());
+}
+
+#[test]
+fn an_explicit_length_or_blocklist_flag_wins_over_the_policy_in_either_order() {
+    for args in [
+        &["--password-policy", "nist", "--min-password-length", "20"][..],
+        &["--min-password-length", "20", "--password-policy", "nist"],
+    ] {
+        let policy = policy_with(args);
+        assert_eq!(
+            policy,
+            PasswordPolicy::nist().with_min_length(20),
+            "{args:?}"
+        );
+        assert_eq!(
+            policy.min_length(true),
+            20,
+            "a stated minimum is for everyone"
+        );
+    }
+    // Lower than the preset, too: the operator said so.
+    assert_eq!(
+        policy_with(&["--password-policy", "nist", "--min-password-length", "8"]).min_length(false),
+        8
+    );
+    let without_blocklist =
+        policy_with(&["--password-policy=nist", "--refuse-common-passwords=false"]);
+    assert!(!without_blocklist.refuse_common);
+    assert_eq!(without_blocklist.min_length(false), 15);
+    assert!(without_blocklist.refuse_email);
+    // Under classic, each flag adds only its own rule.
+    assert_eq!(
+        policy_with(&["--refuse-common-passwords", "--min-password-length", "10"]),
+        PasswordPolicy::classic()
+            .with_refuse_common(true)
+            .with_min_length(10)
+    );
+}
+
+#[test]
+fn the_policy_flags_have_the_environment_variables_the_readme_names() {
+    use clap::CommandFactory;
+    let names: Vec<(String, Option<String>)> = Cli::command()
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            [
+                "password-policy",
+                "min-password-length",
+                "refuse-common-passwords",
+            ]
+            .contains(&long)
+            .then(|| {
+                (
+                    long.to_owned(),
+                    arg.get_env().map(|e| e.to_string_lossy().into_owned()),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (
+                "password-policy".into(),
+                Some("AUTHD_PASSWORD_POLICY".into())
+            ),
+            (
+                "min-password-length".into(),
+                Some("AUTHD_MIN_PASSWORD_LENGTH".into())
+            ),
+            (
+                "refuse-common-passwords".into(),
+                Some("AUTHD_REFUSE_COMMON_PASSWORDS".into())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn under_nist_the_public_urls_host_names_the_site() {
+    let policy = policy_with(&[
+        "--password-policy",
+        "nist",
+        "--smtp-url",
+        "smtp://mail.test",
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://login.example.com/auth/",
+    ]);
+    assert_eq!(policy.site_names, ["authd", "login", "example"]);
+    // Under classic, the URL refuses nothing.
+    let classic = policy_with(&[
+        "--smtp-url",
+        "smtp://mail.test",
+        "--mail-from",
+        "a@x.io",
+        "--public-url",
+        "https://login.example.com",
+    ]);
+    assert!(classic.site_names.is_empty());
 }

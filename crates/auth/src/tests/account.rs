@@ -32,7 +32,7 @@ fn a_password_change_ends_every_other_session_and_keeps_the_current() {
 #[test]
 fn a_password_change_checks_the_new_password_and_the_current_one() {
     let config = AuthConfig {
-        min_password_len: 3,
+        password_policy: PasswordPolicy::classic().with_min_length(3),
         max_failed_logins: 2,
         failed_login_window: Duration::from_secs(60),
         ..sessions_config(5)

@@ -36,7 +36,7 @@ fn registering_a_taken_email_says_user_already_exists() {
 fn registering_a_malformed_email_or_a_bad_password_is_refused() {
     on_each_backend_with(
         AuthConfig {
-            min_password_len: 3,
+            password_policy: PasswordPolicy::classic().with_min_length(3),
             ..test_config()
         },
         |env| {

@@ -86,7 +86,10 @@ async fn profile(user: CurrentUser) -> HttpResponse {
             body = EmailMessage,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "A bad body (see `BadBody`), or a new password that is \
-            too long, too short or has control characters", body = Message),
+            too long, has control characters, or that the password policy (authd's \
+            `--password-policy`) refuses, the message naming the rule: `password too short (at \
+            least N characters)`, `password is too common`, `password contains the email \
+            address` or `password contains the site's name`", body = Message),
         (status = 401, description = "Wrong current password (counted toward the login \
             throttle), or the password changed meanwhile", body = Message),
         (status = 403, description = "No valid session", body = Message),

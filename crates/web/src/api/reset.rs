@@ -136,7 +136,10 @@ async fn get_reset_token(
         (status = 200, description = "Updated; `message` is `Password updated`",
             body = EmailMessage),
         (status = 400, description = "A bad body (see `BadBody`), or a new password that is \
-            too long or too short", body = Message),
+            too long, has control characters, or that the password policy (authd's \
+            `--password-policy`) refuses, the message naming the rule: `password too short (at \
+            least N characters)`, `password is too common`, `password contains the email \
+            address` or `password contains the site's name`", body = Message),
         (status = 403, description = "The token is unknown, used, expired or not this \
             email's; nothing changed", body = Message),
         (status = 429, response = ClientBusy),

@@ -54,8 +54,11 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
     responses(
         (status = 200, description = "Created; `message` is `user created`", body = EmailMessage),
         (status = 400, description = "A bad body (see `BadBody`), an email that is malformed, \
-            over 254 characters or already registered, or a password that is too long or too \
-            short", body = Message),
+            over 254 characters or already registered, or a password that is too long, has \
+            control characters, or that the password policy (authd's \
+            `--password-policy`) refuses, the message naming the rule: `password too short (at \
+            least N characters)`, `password is too common`, `password contains the email \
+            address` or `password contains the site's name`", body = Message),
         (status = 429, response = ClientBusy),
         BodyErrors,
         ServerErrors,

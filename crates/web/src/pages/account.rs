@@ -94,8 +94,9 @@ async fn render(
         Some((Which::Delete, p)) => (None, Some(p)),
         None => (None, None),
     };
-    let min = visit.authd.auth().config().min_password_len;
-    let new_password = Field::new_password("new-password", "new_password", min);
+    let policy = &visit.authd.auth().config().password_policy;
+    // No account has a second factor in this release.
+    let new_password = Field::new_password("new-password", "new_password", policy, false);
     let again = Field::password_again(&new_password, "new-password-again", "new_password_again");
     let mut page = visit.page("Your account");
     page.notice = notice;

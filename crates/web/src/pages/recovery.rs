@@ -157,8 +157,9 @@ pub(super) async fn reset_page(request: HttpRequest) -> HttpResponse {
 }
 
 fn reset_form(visit: &Visit, token: &str, problem: Option<Problem>) -> Page {
-    let min = visit.authd.auth().config().min_password_len;
-    let password = Field::new_password("new-password", "new_password", min);
+    let policy = &visit.authd.auth().config().password_policy;
+    // No account has a second factor in this release.
+    let password = Field::new_password("new-password", "new_password", policy, false);
     let again = Field::password_again(&password, "new-password-again", "new_password_again");
     let form = Form::new(&visit.base, RESET, &visit.visitor.token(), "Set password")
         .hidden("token", token)

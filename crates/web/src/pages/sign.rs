@@ -20,8 +20,9 @@ pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
 }
 
 fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
-    let min = visit.authd.auth().config().min_password_len;
-    let mut password = Field::new_password("password", "password", min);
+    let policy = &visit.authd.auth().config().password_policy;
+    // A new account has no second factor.
+    let mut password = Field::new_password("password", "password", policy, false);
     password.label = "Password";
     let mut again = Field::password_again(&password, "password-again", "password_again");
     again.label = "Repeat the password";

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
+use auth::PasswordPolicy;
 
 /// The stylesheet, embedded in the binary.
 pub(crate) const CSS: &str = include_str!("static/authd.css");
@@ -288,16 +289,28 @@ impl Field {
         }
     }
 
-    /// A new password: its length in words as a hint, the minimum as a `minlength` (the server
-    /// checks both again, by the auth layer's rules).
-    pub(crate) fn new_password(id: &'static str, name: &'static str, min: usize) -> Self {
+    /// A new password: the policy's rules in words as a hint, shown before anything is typed,
+    /// and its minimum as a `minlength` (the server checks them all again). `second_factor`:
+    /// whether the account signs in with a second factor too (a shorter minimum may apply).
+    pub(crate) fn new_password(
+        id: &'static str,
+        name: &'static str,
+        policy: &PasswordPolicy,
+        second_factor: bool,
+    ) -> Self {
         let mut field = Field::password(id, name, "New password", "new-password");
-        field.hint = Some(if min > 1 {
+        let min = policy.min_length(second_factor);
+        let mut hint = if min > 1 {
             field.minlength = Some(min);
             format!("At least {min} characters; up to {MOST_LETTERS} letters, digits and symbols.")
         } else {
             format!("Up to {MOST_LETTERS} letters, digits and symbols.")
-        });
+        };
+        if let Some(refused) = refused_in_words(policy) {
+            hint.push(' ');
+            hint.push_str(&refused);
+        }
+        field.hint = Some(hint);
         field
     }
 
@@ -320,6 +333,26 @@ impl Field {
             ids.push(format!("{}-error", self.id));
         }
         ids.join(" ")
+    }
+}
+
+/// What the policy refuses besides length, as a sentence (`None`: nothing).
+fn refused_in_words(policy: &PasswordPolicy) -> Option<String> {
+    let mut without = Vec::new();
+    if policy.refuse_email {
+        without.push("your email address");
+    }
+    if !policy.site_names.is_empty() {
+        without.push("this site's name");
+    }
+    let without = (!without.is_empty()).then(|| without.join(" or "));
+    match (policy.refuse_common, without) {
+        (false, None) => None,
+        (true, None) => Some("Not a common password.".to_owned()),
+        (false, Some(without)) => Some(format!("Without {without} in it.")),
+        (true, Some(without)) => Some(format!(
+            "Not a common password, and without {without} in it."
+        )),
     }
 }
 

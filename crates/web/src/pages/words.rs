@@ -30,6 +30,9 @@ pub(super) fn about(error: &ApiError) -> About {
             AuthError::InvalidCredentials | AuthError::WrongPassword => About::Password,
             AuthError::PasswordTooLong
             | AuthError::PasswordTooShort(_)
+            | AuthError::PasswordTooCommon
+            | AuthError::PasswordContainsEmail
+            | AuthError::PasswordContainsSiteName
             | AuthError::PasswordHasControlCharacter => About::NewPassword,
             _ => About::Page,
         },

@@ -1,5 +1,6 @@
 //! `/account…`: the devices, signing one or all others out, the password change, the deletion.
 
+use auth::PasswordPolicy;
 use web::WebOptions;
 
 use super::*;
@@ -65,7 +66,7 @@ async fn the_account_page_lists_devices_and_signs_one_out_or_all_others(backend:
 async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices() {
     let mut config = test_config();
     config.max_sessions_per_user = 5;
-    config.min_password_len = 8;
+    config.password_policy = PasswordPolicy::classic().with_min_length(8);
     let app = spawn_app_with(config, WebOptions::default()).await;
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "old password").await;
@@ -96,7 +97,7 @@ async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices
         .await;
     assert_eq!(answer.status, 400);
     assert!(answer.body.contains(
-        r#"<p class="field-error" id="new-password-error">Password must be at least 8 characters.</p>"#
+        r#"<p class="field-error" id="new-password-error">Password too short (at least 8 characters).</p>"#
     ));
 
     let right = [

@@ -1,11 +1,12 @@
 //! The pages for people, over HTTP, by page as `web`'s pages are split: signing up, in and out
 //! (`sign`), the account page (`account`), recovery: forgot, reset and verify (`recovery`); the
-//! CSRF token and the cross-site refusal of every form (`csrf`); what every page shares: the
-//! headers, the size, the assets, the errors (`site`). A `Visitor` is a browser without
-//! JavaScript.
+//! CSRF token and the cross-site refusal of every form (`csrf`); the password policy on the
+//! forms that set a password (`policy`); what every page shares: the headers, the size, the
+//! assets, the errors (`site`). A `Visitor` is a browser without JavaScript.
 
 mod account;
 mod csrf;
+mod policy;
 mod recovery;
 mod sign;
 mod site;
