@@ -172,7 +172,6 @@ impl Auth {
         let exclude = held
             .iter()
             .filter_map(|row| hex::decode(&row.credential_id).ok())
-            .map(Into::into)
             .collect();
         let (mut options, state) = webauthn
             .start_passkey_registration(handle, &user.email, &user.email, Some(exclude))
