@@ -1,6 +1,6 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
 //! By resource as the API is split (`users`, `sessions`, `profile`, `reset`, `verify`,
-//! `probes`, `openapi`, and the `pages`), then what cuts across them: the classic `flow`,
+//! `passkeys`, `probes`, `openapi`, and the `pages`), then what cuts across them: the classic `flow`,
 //! `input`, `origins`, `security`, `limits`, `fairness`, `races`, `mail` delivery,
 //! `operations`, `durability`, `outage`, `upgrade`, `embedding`. A test that runs on each
 //! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
@@ -10,6 +10,7 @@ mod helpers;
 
 mod openapi;
 mod pages;
+mod passkeys;
 mod probes;
 mod profile;
 mod reset;
