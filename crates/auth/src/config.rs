@@ -216,8 +216,8 @@ impl PasskeyConfig {
     /// The relying party of pages at `public_url` (`https://auth.example.com`, any path is
     /// dropped), with passkeys bound to `rp_id` (default: the URL's host; lower-cased).
     ///
-    /// Errors: `BadUrl`; `IpOrigin` when the URL's host is an IP address; `IpRpId` for an IP
-    /// address as `rp_id`; `NotWithinRpId` when the URL's host is not `rp_id` or a subdomain
+    /// Errors: `BadUrl`; `IpRpId` for an IP address as `rp_id` (whatever the URL); `IpOrigin`
+    /// when the URL's host is an IP address; `NotWithinRpId` when the URL's host is not `rp_id` or a subdomain
     /// of it.
     pub fn new(public_url: &str, rp_id: Option<&str>) -> Result<Self, PasskeySettingsError> {
         let url = webauthn_rs::prelude::Url::parse(public_url)
@@ -226,16 +226,17 @@ impl PasskeyConfig {
             return Err(PasskeySettingsError::BadUrl);
         }
         let host = url.host_str().ok_or(PasskeySettingsError::BadUrl)?;
+        let given = rp_id.map(|given| given.trim().trim_end_matches('.').to_ascii_lowercase());
+        // A wrong setting first: an IP address given as the id is refused whatever the URL.
+        if let Some(given) = given.as_ref().filter(|given| is_ip_address(given)) {
+            return Err(PasskeySettingsError::IpRpId(given.clone()));
+        }
         if is_ip_address(host) {
             return Err(PasskeySettingsError::IpOrigin);
         }
         let host = host.to_owned();
-        let rp_id = match rp_id {
+        let rp_id = match given {
             Some(given) => {
-                let given = given.trim().trim_end_matches('.').to_ascii_lowercase();
-                if is_ip_address(&given) {
-                    return Err(PasskeySettingsError::IpRpId(given));
-                }
                 if given.is_empty() || !(host == given || host.ends_with(&format!(".{given}"))) {
                     return Err(PasskeySettingsError::NotWithinRpId { host, rp_id: given });
                 }

@@ -6,6 +6,7 @@
 //! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod authenticator;
 mod helpers;
 
 mod openapi;

@@ -1,101 +1,20 @@
-//! `/passkeys…` with a software authenticator (`softpasskey`) through the HTTP API: adding a
-//! passkey and signing in with it, and every way a ceremony can go wrong (a 4xx, never a 5xx),
-//! on each backend and across two instances.
-//!
-//! softpasskey keeps no resident keys and gives no user handle: [`Authenticator`] tells it not
-//! to store the key, keeps each credential's user handle itself, names its credentials when
-//! asked to sign, and puts the handle into its answer, as an authenticator holding a
-//! discoverable credential does.
+//! `/passkeys…` with a software authenticator (`softpasskey`, see `authenticator.rs`) through
+//! the HTTP API: adding a passkey and signing in with it, and every way a ceremony can go
+//! wrong (a 4xx, never a 5xx), on each backend and across two instances.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use web::WebOptions;
-use webauthn_authenticator_rs::prelude::Url;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_rs_proto::{
-    AllowCredentials, CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, ResidentKeyRequirement, UserVerificationPolicy,
-};
+use webauthn_rs_proto::RegisterPublicKeyCredential;
 
+use crate::authenticator::Authenticator;
 use crate::helpers::*;
 
 const ORIGIN: &str = "https://authd.test";
 
 fn passkey_config() -> auth::AuthConfig {
     test_config().with_passkeys(Some(auth::PasskeyConfig::new(ORIGIN, None).unwrap()))
-}
-
-/// A software authenticator holding discoverable credentials (see the module's doc).
-struct Authenticator {
-    soft: SoftPasskey,
-    handles: HashMap<Vec<u8>, Vec<u8>>,
-    /// Whether it verifies the user (false: user presence only).
-    verifies: bool,
-}
-
-impl Authenticator {
-    fn new() -> Self {
-        Authenticator {
-            soft: SoftPasskey::new(true),
-            handles: HashMap::new(),
-            verifies: true,
-        }
-    }
-
-    fn origin() -> Url {
-        Url::parse(ORIGIN).unwrap()
-    }
-
-    /// A new credential for registration `options` (`{"publicKey": …}`), as `toJSON()`.
-    fn register(&mut self, options: &Value) -> Value {
-        let mut ccr: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-        let selection = ccr.public_key.authenticator_selection.as_mut().unwrap();
-        assert_eq!(
-            selection.resident_key,
-            Some(ResidentKeyRequirement::Required)
-        );
-        assert!(selection.require_resident_key);
-        assert_eq!(
-            selection.user_verification,
-            UserVerificationPolicy::Required
-        );
-        selection.resident_key = None;
-        selection.require_resident_key = false;
-        let handle = ccr.public_key.user.id.clone();
-        let credential = self.soft.do_registration(Self::origin(), ccr).unwrap();
-        self.handles.insert(credential.raw_id.clone(), handle);
-        serde_json::to_value(&credential).unwrap()
-    }
-
-    /// An assertion for sign-in `options`, as `toJSON()`.
-    fn sign(&mut self, options: &Value) -> PublicKeyCredential {
-        let mut rcr: RequestChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-        // Discoverable: no credential named; mediation left to the page.
-        assert!(rcr.public_key.allow_credentials.is_empty());
-        assert!(rcr.mediation.is_none());
-        rcr.public_key.allow_credentials = self
-            .handles
-            .keys()
-            .map(|id| AllowCredentials {
-                type_: "public-key".into(),
-                id: id.clone(),
-                transports: None,
-            })
-            .collect();
-        if !self.verifies {
-            rcr.public_key.user_verification = UserVerificationPolicy::Discouraged_DO_NOT_USE;
-        }
-        let mut credential = self.soft.do_authentication(Self::origin(), rcr).unwrap();
-        credential.response.user_handle = Some(self.handles[&credential.raw_id].clone());
-        credential
-    }
-
-    fn sign_in(&mut self, options: &Value) -> Value {
-        serde_json::to_value(self.sign(options)).unwrap()
-    }
 }
 
 fn with_session(
@@ -205,7 +124,7 @@ async fn a_passkey_added_on_the_account_signs_in_as_a_login_does(backend: Backen
         .spawn_app_with(passkey_config(), WebOptions::default())
         .await;
     let session = app.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     let (challenge_id, options) = app.registration(&session).await;
     assert_eq!(challenge_id.len(), 32);
     let public_key = &options["publicKey"];
@@ -271,7 +190,7 @@ async fn a_challenge_answers_once_and_only_within_five_minutes(backend: Backend)
         .spawn_app_with(passkey_config(), WebOptions::default())
         .await;
     let session = app.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     // Registration: replayed, then expired.
     let (challenge_id, options) = app.registration(&session).await;
     let body = json!({"challenge_id": challenge_id, "credential": key.register(&options)});
@@ -289,7 +208,7 @@ async fn a_challenge_answers_once_and_only_within_five_minutes(backend: Backend)
     )
     .await;
     let (challenge_id, options) = app.registration(&session).await;
-    let mut unsaved = Authenticator::new();
+    let mut unsaved = Authenticator::new(ORIGIN);
     let late = json!({"challenge_id": challenge_id, "credential": unsaved.register(&options)});
     app.clock.advance(Duration::from_secs(300));
     let res = app.put_passkey_registration(Some(&session), &late).await;
@@ -337,7 +256,7 @@ async fn a_registration_challenge_answers_only_the_session_that_asked(backend: B
     let first = app.logged_in("bob@x.io", "pw").await;
     let second = app.log_in("bob@x.io", "pw").await;
     let other = app.logged_in("eve@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     let (challenge_id, options) = app.registration(&first).await;
     let body = json!({"challenge_id": challenge_id, "credential": key.register(&options)});
     for session in [&second, &other] {
@@ -396,7 +315,7 @@ async fn a_credential_registers_once_across_all_accounts(backend: Backend) {
         .await;
     let bob = app.logged_in("bob@x.io", "pw").await;
     let eve = app.logged_in("eve@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     let (challenge_id, options) = app.registration(&bob).await;
     let credential = key.register(&options);
     let body = json!({"challenge_id": challenge_id, "credential": credential});
@@ -432,7 +351,7 @@ async fn a_sign_counter_that_goes_back_is_refused(backend: Backend) {
         .spawn_app_with(passkey_config(), WebOptions::default())
         .await;
     let session = app.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     app.add_passkey(&session, &mut key).await;
     // Two assertions made in order, sent in the other: the second sent has the lower counter,
     // as a cloned authenticator's would.
@@ -456,7 +375,7 @@ async fn a_tampered_signature_or_no_user_verification_is_refused(backend: Backen
         .spawn_app_with(passkey_config(), WebOptions::default())
         .await;
     let session = app.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     app.add_passkey(&session, &mut key).await;
     let (challenge_id, options) = app.sign_in_challenge().await;
     let mut credential = key.sign(&options);
@@ -566,7 +485,7 @@ async fn renaming_and_removing_touch_only_the_callers_passkeys(backend: Backend)
         .await;
     let bob = app.logged_in("bob@x.io", "pw").await;
     let eve = app.logged_in("eve@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     let id = app.add_passkey(&bob, &mut key).await;
     let path = format!("/passkeys/{id}");
     let patch = |session: &str, name: &str| {
@@ -618,7 +537,7 @@ async fn a_ceremony_begun_on_one_instance_finishes_on_another(backend: Backend) 
         .spawn_pair_with(passkey_config(), WebOptions::default())
         .await;
     let session = first.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     let (challenge_id, options) = first.registration(&session).await;
     let body = json!({"challenge_id": challenge_id, "credential": key.register(&options)});
     assert_eq!(
@@ -648,7 +567,7 @@ async fn an_account_that_must_confirm_its_address_is_refused_403(backend: Backen
         .spawn_app_with(passkey_config(), WebOptions::default())
         .await;
     let session = app.logged_in("bob@x.io", "pw").await;
-    let mut key = Authenticator::new();
+    let mut key = Authenticator::new(ORIGIN);
     app.add_passkey(&session, &mut key).await;
     // The same database served by an instance requiring confirmed addresses, the account
     // not confirmed.
