@@ -285,10 +285,44 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_MAIL_FROM", global = true, help_heading = MAIL)]
     pub mail_from: Option<String>,
 
-    /// The address users reach authd at (e.g. `https://auth.example.com`), for the links in mail:
-    /// `{public-url}/reset?token=…` and `{public-url}/verify?token=…`. Required with --smtp-url.
+    /// The address users reach authd at (e.g. `https://auth.example.com`), for the links in mail
+    /// (`{public-url}/reset?token=…`, `{public-url}/verify?token=…`; required with --smtp-url)
+    /// and as the web origin of passkeys (scheme, host and port). Passkeys are on when it is
+    /// set and its host is a name; an IP address host leaves them off (WebAuthn refuses IP
+    /// origins: authd says so once at start). `http://localhost:PORT` works for development.
     #[arg(long, env = "AUTHD_PUBLIC_URL", global = true, help_heading = MAIL)]
     pub public_url: Option<String>,
+
+    /// The passkeys' relying party id: the --public-url host (the default) or a parent domain
+    /// of it (`example.com` for `https://auth.example.com`), never an IP address; a passkey
+    /// works on that domain and below. Changing it later orphans the passkeys made before.
+    /// Needs --public-url; a value the host is not within exits 2.
+    #[arg(long, env = "AUTHD_RP_ID", global = true, help_heading = PASSKEYS)]
+    pub rp_id: Option<String>,
+
+    /// Offer passkeys (on when --public-url names a host). `--passkeys` alone means true;
+    /// otherwise true/false, yes/no, on/off or 1/0.
+    #[arg(
+        long,
+        env = "AUTHD_PASSKEYS",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true",
+        global = true, help_heading = PASSKEYS)]
+    pub passkeys: bool,
+
+    /// Do not offer passkeys (the same as --passkeys=false): the /passkeys routes answer 404.
+    #[arg(long, global = true, help_heading = PASSKEYS)]
+    pub no_passkeys: bool,
+
+    /// Passkey ceremonies (registrations and sign-ins begun) allowed per client address per
+    /// minute, a burst of as many at once; over it, 429 with Retry-After. 0: no limit.
+    #[arg(long, env = "AUTHD_PASSKEY_RATE_PER_IP", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=100_000), global = true, help_heading = THROTTLING)]
+    pub passkey_rate_per_ip: u32,
 
     /// New accounts must confirm their address (a mailed link) before they can log in; needs
     /// --smtp-url. Accounts that exist when it is turned on count as confirmed.
@@ -359,6 +393,7 @@ const PASSWORDS: &str = "Passwords and sessions";
 const THROTTLING: &str = "Sign-in throttling";
 const BROWSERS: &str = "Browsers and proxies";
 const MAIL: &str = "Mail";
+const PASSKEYS: &str = "Passkeys";
 const LOGS: &str = "Logs";
 
 /// Ten years, in seconds: the longest lifetime a setting may give.

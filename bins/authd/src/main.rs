@@ -29,7 +29,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let passkeys = match cli.passkeys() {
+        Ok(passkeys) => passkeys,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let (db_options, mut auth_config, web_options) = cli.settings();
+    if let Some(off) = passkeys.1 {
+        tracing::info!("{off}");
+    }
+    auth_config.passkeys = passkeys.0;
     let serving = matches!(cli.command, None | Some(Command::Serve));
     let mut smtp = None;
     if let Some(mut mail) = mail {
@@ -218,7 +229,17 @@ fn init_logging(format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // webauthn-rs logs challenges and credentials at debug and trace: kept at info whatever
+    // RUST_LOG says, unless it names them itself.
+    let named = std::env::var("RUST_LOG").is_ok_and(|value| value.contains("webauthn"));
+    if !named {
+        for directive in ["webauthn_rs_core=info", "webauthn_rs=info"] {
+            if let Ok(directive) = directive.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
     let output = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);

@@ -4,7 +4,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use auth::{AuthConfig, DbOptions, OutboxOptions, PasswordPolicy, SmtpSettings, Templates};
+use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
+use auth::{PasswordPolicy, SmtpSettings, Templates};
 use web::WebOptions;
 
 use crate::config::{Cli, Command, PasswordPolicyName};
@@ -51,7 +52,6 @@ impl Cli {
                 (self.require_verified_email, "--require-verified-email"),
                 (self.mail_templates.is_some(), "--mail-templates"),
                 (self.mail_from.is_some(), "--mail-from"),
-                (self.public_url.is_some(), "--public-url"),
                 (self.smtp_ca_file.is_some(), "--smtp-ca-file"),
             ] {
                 if set {
@@ -122,6 +122,37 @@ impl Cli {
         policy
     }
 
+    /// Passkeys as the flags ask: their relying party (`None`: off), and a line to log once
+    /// when the public URL's host, an IP address, leaves them off.
+    ///
+    /// Errors (exit 2): a --public-url that is not one; an --rp-id that is an IP address, that
+    /// the public URL's host is not within, or that comes without --public-url.
+    pub fn passkeys(&self) -> Result<(Option<PasskeyConfig>, Option<&'static str>), String> {
+        let Some(public_url) = &self.public_url else {
+            if self.rp_id.is_some() {
+                return Err("--rp-id needs --public-url (the passkeys' web origin)".into());
+            }
+            return Ok((None, None));
+        };
+        let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
+        match PasskeyConfig::new(&public_url, self.rp_id.as_deref()) {
+            Ok(config) if self.passkeys && !self.no_passkeys => Ok((Some(config), None)),
+            Ok(_) => Ok((None, None)),
+            Err(PasskeySettingsError::IpOrigin) => Ok((
+                None,
+                (self.passkeys && !self.no_passkeys).then_some(
+                    "passkeys are off: the --public-url host is an IP address, and WebAuthn \
+                     refuses IP origins (use a name; http://localhost:PORT works for \
+                     development)",
+                ),
+            )),
+            Err(
+                e @ (PasskeySettingsError::IpRpId(_) | PasskeySettingsError::NotWithinRpId { .. }),
+            ) => Err(format!("--rp-id: {e}")),
+            Err(e) => Err(format!("--public-url: {e}")),
+        }
+    }
+
     /// The settings of each layer.
     pub fn settings(&self) -> (DbOptions, AuthConfig, WebOptions) {
         let secs = Duration::from_secs;
@@ -156,6 +187,7 @@ impl Cli {
         web.shutdown_grace = secs(self.shutdown_grace);
         web.login_rate_per_ip = self.login_rate_per_ip;
         web.mail_rate_per_ip = NonZeroU32::new(self.mail_rate_per_ip);
+        web.passkey_rate_per_ip = NonZeroU32::new(self.passkey_rate_per_ip);
         web.request_timeout = secs(self.request_timeout);
         web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);
         web.max_connections_per_ip =

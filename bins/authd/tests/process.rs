@@ -6,6 +6,11 @@
 #[path = "../../../crates/web/tests/api/helpers.rs"]
 mod helpers;
 
+// The HTTP tests' software authenticator, for the passkey log test.
+#[allow(dead_code)]
+#[path = "../../../crates/web/tests/api/authenticator.rs"]
+mod authenticator;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -1106,8 +1111,21 @@ fn bad_mail_settings_exit_2_before_the_database_is_created() {
         ),
         (vec!["--require-verified-email"], "--require-verified-email"),
         (vec!["--mail-templates", &templates], "--mail-templates"),
-        (vec!["--public-url", "https://a.test"], "--public-url"),
         (vec!["--mail-from", "a@x.io"], "--mail-from"),
+        (
+            vec!["--public-url", "https://auth.a.test", "--rp-id", "b.test"],
+            "--rp-id",
+        ),
+        (
+            vec![
+                "--public-url",
+                "https://auth.a.test",
+                "--rp-id",
+                "127.0.0.1",
+            ],
+            "--rp-id",
+        ),
+        (vec!["--rp-id", "a.test"], "--rp-id"),
         (
             vec![
                 "--smtp-url",
@@ -1676,4 +1694,143 @@ async fn without_a_cost_flag_or_variable_passwords_are_hashed_at_cost_12() {
     let hashes = database.texts("SELECT hashed_password AS t FROM users");
     assert_eq!(hashes.len(), 1);
     assert!(hashes[0].starts_with("$2b$12$"), "{}", hashes[0]);
+}
+
+#[test]
+fn a_public_url_with_an_ip_address_host_says_once_that_passkeys_are_off_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start(&db, &["--public-url", "http://127.0.0.1:5000"]);
+    let log = server.stop();
+    let notes: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("passkeys are off"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{log}");
+    assert!(notes[0].contains("IP address"), "{}", notes[0]);
+}
+
+/// Every base64url string of a WebAuthn JSON value (challenges, ids, client data,
+/// attestation and assertion bytes), as `toJSON()` and the options write binary.
+fn binary_strings(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(text)
+            if text.len() >= 16
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            into.push(text.clone());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| binary_strings(v, into)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| binary_strings(v, into)),
+        _ => {}
+    }
+}
+
+/// `text`, base64url without padding, decoded.
+fn from_b64url(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for b in text.bytes() {
+        let value = ALPHABET.iter().position(|&a| a == b).unwrap() as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_passkey_ceremony_logs_no_challenge_credential_or_key_even_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let origin = "http://localhost:8080";
+    let server = Server::start_logging(&db, &["--public-url", origin], "trace");
+    let client = client();
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    client
+        .post(server.url("/users"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let login = client
+        .post(server.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie[..cookie.find(';').unwrap()].to_owned();
+    let mut key = authenticator::Authenticator::new(origin);
+    let mut seen = Vec::new();
+    let begun: serde_json::Value = client
+        .post(server.url("/passkeys/registration"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credential = key.register(&begun["options"]);
+    let answer =
+        serde_json::json!({"challenge_id": begun["challenge_id"], "credential": credential});
+    let res = client
+        .put(server.url("/passkeys/registration"))
+        .header("cookie", &session)
+        .json(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    binary_strings(&begun, &mut seen);
+    binary_strings(&answer, &mut seen);
+    for tampered in [false, true] {
+        let begun: serde_json::Value = client
+            .post(server.url("/passkeys/authentication"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut credential = key.sign_in(&begun["options"]);
+        if tampered {
+            credential["response"]["clientDataJSON"] = "e30".into(); // `{}`
+        }
+        let answer =
+            serde_json::json!({"challenge_id": begun["challenge_id"], "credential": credential});
+        let res = client
+            .put(server.url("/passkeys/authentication"))
+            .json(&answer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), if tampered { 401 } else { 200 });
+        binary_strings(&begun, &mut seen);
+        binary_strings(&answer, &mut seen);
+    }
+    let log = server.stop();
+    assert!(
+        log.contains("method=\"passkey\"") || log.contains("method=passkey"),
+        "{log}"
+    );
+    assert!(seen.len() >= 10, "{seen:?}");
+    for text in &seen {
+        assert!(!log.contains(text.as_str()), "{text} is in the log");
+        let bytes = from_b64url(text);
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!log.contains(&hex), "{text} is in the log in hex");
+        // Debug-printed byte arrays, as `[12, 34, …]`, from its first eight bytes.
+        let listed = format!("{:?}", &bytes[..bytes.len().min(8)]);
+        let listed = listed.trim_end_matches(']');
+        assert!(!log.contains(listed), "{text} is in the log as bytes");
+    }
 }

@@ -47,6 +47,9 @@ pub struct AuthConfig {
     pub require_verified_email: bool,
     /// How long a verification link lives after it is mailed (default 24 hours).
     pub verify_ttl: Duration,
+    /// Passkeys (WebAuthn): who the relying party is. `None` (the default): passkeys are off
+    /// and their operations fail with `PasskeysOff`.
+    pub passkeys: Option<PasskeyConfig>,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Tests only: runs between a login's password check and its session write, so a test
@@ -70,6 +73,7 @@ impl Default for AuthConfig {
             mail: None,
             require_verified_email: false,
             verify_ttl: Duration::from_secs(24 * 3600),
+            passkeys: None,
             clock: Arc::new(SystemClock),
             pause_before_login_write: None,
         }
@@ -115,6 +119,12 @@ impl AuthConfig {
         self
     }
 
+    /// Passkeys for the relying party `passkeys` (`None`: off).
+    pub fn with_passkeys(mut self, passkeys: Option<PasskeyConfig>) -> Self {
+        self.passkeys = passkeys;
+        self
+    }
+
     /// This config with "now" taken from `clock` (tests: a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -137,6 +147,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("mail", &self.mail)
             .field("require_verified_email", &self.require_verified_email)
             .field("verify_ttl", &self.verify_ttl)
+            .field("passkeys", &self.passkeys)
             .finish_non_exhaustive()
     }
 }
@@ -169,5 +180,143 @@ impl MailConfig {
     pub fn with_templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
         self
+    }
+}
+
+/// Who the relying party of passkeys is: the web origin its pages are served from, and the
+/// domain its passkeys are bound to. Build it with [`PasskeyConfig::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PasskeyConfig {
+    /// `scheme://host[:port]` of the pages that ask for passkeys, without a path.
+    pub origin: String,
+    /// The relying party id: the origin's host, or a parent domain of it.
+    pub rp_id: String,
+}
+
+/// Why [`PasskeyConfig::new`] refused its settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasskeySettingsError {
+    /// The public URL is not `http(s)://host…`.
+    #[error("the public URL is not an http:// or https:// URL with a host")]
+    BadUrl,
+    /// The public URL's host is an IP address, and WebAuthn refuses IP origins.
+    #[error(
+        "the public URL's host is an IP address, and WebAuthn refuses IP origins \
+         (use a name; http://localhost:PORT works for development)"
+    )]
+    IpOrigin,
+    /// The relying party id is an IP address.
+    #[error("the relying party id {0:?} is an IP address: it must be a domain name")]
+    IpRpId(String),
+    /// The public URL's host is neither the relying party id nor below it.
+    #[error("the public URL's host {host:?} is not {rp_id:?} or a subdomain of it")]
+    NotWithinRpId {
+        /// The public URL's host.
+        host: String,
+        /// The relying party id given.
+        rp_id: String,
+    },
+}
+
+impl PasskeyConfig {
+    /// The relying party of pages at `public_url` (`https://auth.example.com`, any path is
+    /// dropped), with passkeys bound to `rp_id` (default: the URL's host; lower-cased).
+    ///
+    /// Errors: `BadUrl`; `IpRpId` for an IP address as `rp_id` (whatever the URL); `IpOrigin`
+    /// when the URL's host is an IP address; `NotWithinRpId` when the URL's host is not `rp_id` or a subdomain
+    /// of it.
+    pub fn new(public_url: &str, rp_id: Option<&str>) -> Result<Self, PasskeySettingsError> {
+        let url = webauthn_rs::prelude::Url::parse(public_url)
+            .map_err(|_| PasskeySettingsError::BadUrl)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(PasskeySettingsError::BadUrl);
+        }
+        let host = url.host_str().ok_or(PasskeySettingsError::BadUrl)?;
+        let given = rp_id.map(|given| given.trim().trim_end_matches('.').to_ascii_lowercase());
+        // A wrong setting first: an IP address given as the id is refused whatever the URL.
+        if let Some(given) = given.as_ref().filter(|given| is_ip_address(given)) {
+            return Err(PasskeySettingsError::IpRpId(given.clone()));
+        }
+        if is_ip_address(host) {
+            return Err(PasskeySettingsError::IpOrigin);
+        }
+        let host = host.to_owned();
+        let rp_id = match given {
+            Some(given) => {
+                if given.is_empty() || !(host == given || host.ends_with(&format!(".{given}"))) {
+                    return Err(PasskeySettingsError::NotWithinRpId { host, rp_id: given });
+                }
+                given
+            }
+            None => host,
+        };
+        Ok(PasskeyConfig {
+            origin: url.origin().ascii_serialization(),
+            rp_id,
+        })
+    }
+}
+
+/// Whether `host` is an IPv4 or IPv6 address (with or without brackets).
+fn is_ip_address(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>().is_ok()
+}
+
+#[cfg(test)]
+mod passkey_config_tests {
+    use super::*;
+
+    #[test]
+    fn the_rp_id_defaults_to_the_host_and_the_origin_drops_the_path() {
+        let config = PasskeyConfig::new("https://Auth.Example.com/base/", None).unwrap();
+        assert_eq!(config.origin, "https://auth.example.com");
+        assert_eq!(config.rp_id, "auth.example.com");
+        let local = PasskeyConfig::new("http://localhost:8080", None).unwrap();
+        assert_eq!(
+            (local.origin.as_str(), local.rp_id.as_str()),
+            ("http://localhost:8080", "localhost")
+        );
+    }
+
+    #[test]
+    fn a_parent_domain_is_a_valid_rp_id_and_another_domain_is_not() {
+        let config = PasskeyConfig::new("https://auth.example.com", Some("example.com")).unwrap();
+        assert_eq!(config.rp_id, "example.com");
+        for other in ["ample.com", "other.com", "auth.example.com.evil", ""] {
+            assert!(
+                matches!(
+                    PasskeyConfig::new("https://auth.example.com", Some(other)),
+                    Err(PasskeySettingsError::NotWithinRpId { .. })
+                ),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn ip_addresses_are_refused_as_origin_host_and_as_rp_id() {
+        for url in ["http://127.0.0.1:8080", "https://[::1]/"] {
+            assert_eq!(
+                PasskeyConfig::new(url, None),
+                Err(PasskeySettingsError::IpOrigin),
+                "{url}"
+            );
+        }
+        for rp in ["127.0.0.1", "[::1]", "::1"] {
+            assert!(
+                matches!(
+                    PasskeyConfig::new("https://auth.example.com", Some(rp)),
+                    Err(PasskeySettingsError::IpRpId(_))
+                ),
+                "{rp}"
+            );
+        }
+        assert_eq!(
+            PasskeyConfig::new("ftp://x.io", None),
+            Err(PasskeySettingsError::BadUrl)
+        );
     }
 }

@@ -8,6 +8,7 @@ use db::{Db, DbOptions};
 
 use crate::config::AuthConfig;
 use crate::error::AuthError;
+use crate::passkey;
 use crate::password;
 use crate::service::Auth;
 use crate::sessions;
@@ -59,6 +60,10 @@ impl Auth {
         if config.password_policy.refuse_common {
             password::load_common_passwords();
         }
+        let webauthn = match &config.passkeys {
+            Some(passkeys) => Some(Arc::new(passkey::relying_party(passkeys)?)),
+            None => None,
+        };
         let (dummy_hash, took) = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
         // After opening: a configuration that fails says only why.
@@ -69,6 +74,7 @@ impl Auth {
             dummy_hash: dummy_hash.into(),
             attempts_counted: Arc::new(AtomicU64::new(0)),
             mails_counted: Arc::new(AtomicU64::new(0)),
+            webauthn,
         };
         if let Some(mail) = &auth.config.mail {
             // The outbox keeps its mail in this database; its senders start now.

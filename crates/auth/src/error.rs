@@ -74,6 +74,33 @@ pub enum AuthError {
     /// The operation mails, and no mail is configured.
     #[error("mail is not configured")]
     MailOff,
+    /// Passkeys are not configured (no public URL, or its host is an IP address).
+    #[error("passkeys are not configured")]
+    PasskeysOff,
+    /// The passkey challenge is unknown, used, expired, or another session's.
+    #[error("unknown, used or expired passkey challenge: start again")]
+    UnknownPasskeyChallenge,
+    /// The answer to a passkey registration is no credential, or fails verification.
+    #[error("passkey not accepted")]
+    PasskeyNotAccepted,
+    /// This credential is already registered (to this or another account).
+    #[error("passkey already registered")]
+    PasskeyAlreadyRegistered,
+    /// The account holds the most passkeys allowed.
+    #[error("an account holds at most {0} passkeys")]
+    TooManyPasskeys(usize),
+    /// A passkey name that is too long or holds control or invisible characters.
+    #[error("a passkey name is at most 64 characters, without control or invisible characters")]
+    InvalidPasskeyName,
+    /// The account has no passkey of this id.
+    #[error("no such passkey")]
+    UnknownPasskey,
+    /// A passkey sign-in that did not prove anything: whatever was wrong, the same answer.
+    #[error("passkey not recognised")]
+    PasskeyNotRecognised,
+    /// The server's own passkey state could not be made or read (never the client's fault).
+    #[error("passkey operation failed: {0}")]
+    PasskeyFailed(&'static str),
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -8,6 +8,7 @@ mod service;
 mod account;
 mod login;
 mod lookup;
+mod passkey;
 mod register;
 mod reset;
 mod sessions;
@@ -24,7 +25,7 @@ mod throttle;
 mod token;
 
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
-pub use config::{AuthConfig, MailConfig};
+pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
 #[cfg(feature = "testing")]
 pub use db::testing;
 pub use db::BackendError;
@@ -40,6 +41,8 @@ pub use mail::smtp::SmtpMailer;
 pub use mail::smtp_settings::{SmtpSettings, SmtpTls};
 pub use mail::templates::{TemplateError, Templates};
 pub use mail_limits::{MAILS_PER_HOUR, MAIL_EVERY_SECS};
+pub use passkey::{PasskeyChallenge, PasskeyInfo};
+pub use passkey::{MAX_PASSKEYS_PER_USER, MAX_PASSKEY_NAME_CHARS, PASSKEY_CHALLENGE_SECS};
 pub use password::policy::PasswordPolicy;
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
 pub use service::Auth;

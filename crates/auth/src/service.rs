@@ -20,6 +20,8 @@ pub struct Auth {
     pub(crate) attempts_counted: Arc<AtomicU64>,
     /// Mails counted against the limits by this process, likewise.
     pub(crate) mails_counted: Arc<AtomicU64>,
+    /// The passkeys' relying party, when passkeys are configured.
+    pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 // Hand-written: the dummy hash is a hash like any other and stays out of logs.

@@ -50,7 +50,7 @@ impl Db {
         }
     }
 
-    /// Deletes the user and all its sessions while its password hash is still
+    /// Deletes the user and all its sessions (and passkeys) while its password hash is still
     /// `expected_hash`. Returns the deleted row.
     ///
     /// Errors: `Conflict` when the user is gone or its hash changed since it was read.
@@ -70,6 +70,7 @@ impl Db {
             .returning(users::all_columns)
             .get_result(conn)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
+            crate::passkeys::delete_all_of(conn, user_id)?;
             Ok(user)
         });
         match deleted {

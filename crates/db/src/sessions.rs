@@ -32,7 +32,7 @@ pub struct Alive {
 /// Locks the user's row on PostgreSQL (a no-op write; SQLite holds the write lock already), so
 /// that session writes of one account run one after the other. `false` when there is no such
 /// user.
-fn lock_user(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<bool> {
+pub(crate) fn lock_user(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<bool> {
     let locked = diesel::sql_query("UPDATE users SET session_id = session_id WHERE id = $1")
         .bind::<Integer, _>(user_id)
         .execute(conn)?;

@@ -5,7 +5,9 @@ mod domain;
 mod email;
 mod invalid_email;
 mod mail_limit;
-/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits` and `mail_outbox`, generated from the migrations.
+mod passkey;
+/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits`, `mail_outbox` and
+/// the passkey tables, generated from the migrations.
 pub mod schema;
 mod session;
 mod user;
@@ -14,5 +16,6 @@ pub use attempts::LoginAttempts;
 pub use email::{Email, MAX_EMAIL_LEN};
 pub use invalid_email::InvalidEmail;
 pub use mail_limit::MailLimit;
+pub use passkey::{NewPasskey, NewPasskeyCeremony, PasskeyRow};
 pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
 pub use user::{NewUser, User, UserChanges, UserId};

@@ -91,6 +91,58 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Passkey sign-in and registration ceremonies begun and not yet finished.
+    passkey_ceremonies (challenge_id) {
+        /// Random id (32 hex characters) the client sends back with the answer.
+        challenge_id -> Text,
+        /// `registration` or `authentication`.
+        purpose -> Text,
+        /// The account adding a passkey (registrations only).
+        user_id -> Nullable<Integer>,
+        /// Public id of the session that asked (registrations only).
+        session_id -> Nullable<Text>,
+        /// webauthn-rs's serialised ceremony state (holds the challenge).
+        state -> Text,
+        /// Unix seconds after which the ceremony is void.
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Each account's passkey user handle.
+    passkey_users (user_id) {
+        /// The account.
+        user_id -> Integer,
+        /// Random UUID the account's passkeys carry; unique.
+        user_handle -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row per passkey.
+    passkeys (id) {
+        /// Internal key; never shown.
+        id -> Integer,
+        /// Random public name (32 hex characters).
+        public_id -> Text,
+        /// The owner; the row goes with it.
+        user_id -> Integer,
+        /// The authenticator's credential id, base64url; unique across all accounts.
+        credential_id -> Text,
+        /// webauthn-rs's serialised passkey: public key, sign counter, backup flags.
+        passkey -> Text,
+        /// The owner's name for it.
+        name -> Text,
+        /// Unix seconds when it was added.
+        created_at -> BigInt,
+        /// Unix seconds of the latest sign-in with it.
+        last_used_at -> Nullable<BigInt>,
+        /// Goes up on every write, so a write can require the row it read.
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
     /// One row per signed-in device.
     sessions (id) {
         /// Internal key; never shown.
@@ -114,12 +166,18 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(passkey_ceremonies -> users (user_id));
+diesel::joinable!(passkey_users -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     mail_limits,
     mail_outbox,
+    passkey_ceremonies,
+    passkey_users,
+    passkeys,
     sessions,
     users,
 );

@@ -45,6 +45,13 @@ impl ClientKey {
     }
 }
 
+impl fmt::Display for ClientKey {
+    /// The address, or the network's first address (`2001:db8::`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// The proxies whose `X-Forwarded-For` is believed: addresses or CIDR networks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);

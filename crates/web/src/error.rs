@@ -54,6 +54,11 @@ pub enum ApiError {
         /// Seconds until the next request is allowed.
         retry_after_secs: u64,
     },
+    /// Too many passkey ceremonies begun from this client address (429).
+    PasskeyRateExceeded {
+        /// Seconds until the next is allowed.
+        retry_after_secs: u64,
+    },
     /// This client address already has its share of password hashes waiting or running
     /// (429, retry soon).
     ClientBusy,
@@ -87,6 +92,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::LoginRateExceeded { .. }
             | ApiError::MailRateExceeded { .. }
+            | ApiError::PasskeyRateExceeded { .. }
             | ApiError::ClientBusy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,17 +104,25 @@ impl ApiError {
                 | AuthError::PasswordTooShort(_)
                 | AuthError::PasswordTooCommon
                 | AuthError::PasswordContainsEmail
-                | AuthError::PasswordContainsSiteName => StatusCode::BAD_REQUEST,
+                | AuthError::PasswordContainsSiteName
+                | AuthError::UnknownPasskeyChallenge
+                | AuthError::PasskeyNotAccepted
+                | AuthError::PasskeyAlreadyRegistered
+                | AuthError::TooManyPasskeys(_)
+                | AuthError::InvalidPasskeyName => StatusCode::BAD_REQUEST,
                 AuthError::InvalidCredentials
                 | AuthError::WrongPassword
-                | AuthError::PasswordChanged => StatusCode::UNAUTHORIZED,
-                AuthError::UnknownSession => StatusCode::NOT_FOUND,
+                | AuthError::PasswordChanged
+                | AuthError::PasskeyNotRecognised => StatusCode::UNAUTHORIZED,
+                AuthError::UnknownSession | AuthError::UnknownPasskey => StatusCode::NOT_FOUND,
                 AuthError::UnknownEmail
                 | AuthError::UnknownUser
                 | AuthError::UnknownResetToken
                 | AuthError::EmailNotVerified
                 | AuthError::UnknownVerificationToken => StatusCode::FORBIDDEN,
-                AuthError::VerificationOff | AuthError::MailOff => StatusCode::NOT_FOUND,
+                AuthError::VerificationOff | AuthError::MailOff | AuthError::PasskeysOff => {
+                    StatusCode::NOT_FOUND
+                }
                 AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
                 e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 // Config, Hashing, Storage, and whatever a newer auth adds.
@@ -144,6 +158,10 @@ impl ApiError {
                 "too many mail requests from this address, retry in {retry_after_secs} seconds"
             )
             .into(),
+            ApiError::PasskeyRateExceeded { retry_after_secs } => format!(
+                "too many passkey requests from this address, retry in {retry_after_secs} seconds"
+            )
+            .into(),
             ApiError::ClientBusy => {
                 "too many requests in progress from this address, retry shortly".into()
             }
@@ -170,6 +188,14 @@ impl ApiError {
                 | AuthError::UnknownVerificationToken
                 | AuthError::VerificationOff
                 | AuthError::MailOff
+                | AuthError::PasskeysOff
+                | AuthError::UnknownPasskeyChallenge
+                | AuthError::PasskeyNotAccepted
+                | AuthError::PasskeyAlreadyRegistered
+                | AuthError::TooManyPasskeys(_)
+                | AuthError::InvalidPasskeyName
+                | AuthError::UnknownPasskey
+                | AuthError::PasskeyNotRecognised
                 | AuthError::Throttled { .. } => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 _ => "internal error".into(),
@@ -181,7 +207,8 @@ impl ApiError {
         match self {
             ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
             ApiError::LoginRateExceeded { retry_after_secs }
-            | ApiError::MailRateExceeded { retry_after_secs } => Some(*retry_after_secs),
+            | ApiError::MailRateExceeded { retry_after_secs }
+            | ApiError::PasskeyRateExceeded { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             _ => None,

@@ -23,7 +23,7 @@ use crate::state::Authd;
 /// `Data<Authd>`) → 408. In a form, a repeated field keeps its first value, as Flask does; a
 /// JSON object that repeats a key → 400 (see [`Fields::from_json`]).
 #[derive(Debug, Default)]
-pub struct Fields(HashMap<String, Option<String>>);
+pub struct Fields(HashMap<String, Option<String>>, HashMap<String, String>);
 
 impl Fields {
     /// The non-empty text of field `name`. Errors: `MissingField` when absent or empty,
@@ -35,6 +35,28 @@ impl Fields {
             Some(Some(value)) if value.is_empty() => Err(ApiError::MissingField(name)),
             Some(Some(value)) => Ok(value.clone()),
         }
+    }
+
+    /// The text of field `name` when present and not empty; `None` when absent or empty.
+    /// Errors: `NotAString` for a JSON value that is not a string.
+    pub fn optional(&self, name: &'static str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(None) => Err(ApiError::NotAString(name)),
+            Some(Some(value)) if value.is_empty() => Ok(None),
+            Some(Some(value)) => Ok(Some(value.clone())),
+        }
+    }
+
+    /// Field `name` as JSON text: a JSON object value as written, or a string (a form's
+    /// field, or a JSON string) taken to hold JSON, checked by whoever parses it. Errors:
+    /// `MissingField` when absent or empty; `NotAString` for a JSON value that is neither an
+    /// object nor a string.
+    pub fn json_text(&self, name: &'static str) -> Result<String, ApiError> {
+        if let Some(object) = self.1.get(name) {
+            return Ok(object.clone());
+        }
+        self.required(name)
     }
 
     /// Every field as parsed; `None` for a JSON value that is not a string.
@@ -59,7 +81,7 @@ impl Fields {
             };
             fields.entry(decode(name)?).or_insert(Some(decode(value)?));
         }
-        Ok(Fields(fields))
+        Ok(Fields(fields, HashMap::new()))
     }
 
     /// Parses a JSON object body; non-string values are kept as "not a string". Errors:
@@ -70,7 +92,7 @@ impl Fields {
     /// encodings would disagree with the other about what the client sent.
     pub fn from_json(body: &[u8]) -> Result<Self, ApiError> {
         match serde_json::from_slice::<JsonBody>(body) {
-            Ok(JsonBody::Object(fields)) => Ok(Fields(fields)),
+            Ok(JsonBody::Object(fields, objects)) => Ok(Fields(fields, objects)),
             Ok(JsonBody::RepeatedKey) => Err(ApiError::BadBody("JSON body repeats a field")),
             Ok(JsonBody::NotAnObject) => Err(ApiError::BadBody("JSON body must be an object")),
             Err(_) => Err(ApiError::BadBody("request body is not valid JSON")),
@@ -81,7 +103,8 @@ impl Fields {
 /// A JSON body as [`Fields::from_json`] sees it, read in one pass so that a repeated key is
 /// still visible (`serde_json::Value` keeps only the last).
 enum JsonBody {
-    Object(HashMap<String, Option<String>>),
+    /// The string fields (`None`: not a string), and the object fields as JSON text.
+    Object(HashMap<String, Option<String>>, HashMap<String, String>),
     RepeatedKey,
     NotAnObject,
 }
@@ -103,11 +126,16 @@ impl<'de> serde::de::Visitor<'de> for JsonBodyVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
         let mut fields = HashMap::new();
+        let mut objects = HashMap::new();
         let mut repeated = false;
         // Reads to the end even after a repeat, so broken JSON is still reported as such.
         while let Some(name) = map.next_key::<String>()? {
             let value = match map.next_value::<serde_json::Value>()? {
                 serde_json::Value::String(text) => Some(text),
+                object @ serde_json::Value::Object(_) => {
+                    objects.insert(name.clone(), object.to_string());
+                    None
+                }
                 _ => None,
             };
             if fields.insert(name, value).is_some() {
@@ -117,7 +145,7 @@ impl<'de> serde::de::Visitor<'de> for JsonBodyVisitor {
         Ok(if repeated {
             JsonBody::RepeatedKey
         } else {
-            JsonBody::Object(fields)
+            JsonBody::Object(fields, objects)
         })
     }
 
@@ -282,6 +310,30 @@ mod tests {
             fields.required("password"),
             Err(ApiError::NotAString(_))
         ));
+    }
+
+    #[test]
+    fn an_object_field_is_kept_as_json_text_and_a_string_one_as_is() {
+        let fields =
+            Fields::from_json(br#"{"credential": {"id": "a", "n": [1]}, "other": "{}", "x": 1}"#)
+                .unwrap();
+        let object: serde_json::Value =
+            serde_json::from_str(&fields.json_text("credential").unwrap()).unwrap();
+        assert_eq!(object, serde_json::json!({"id": "a", "n": [1]}));
+        assert!(matches!(
+            fields.required("credential"),
+            Err(ApiError::NotAString(_))
+        ));
+        assert_eq!(fields.json_text("other").unwrap(), "{}");
+        assert!(matches!(
+            fields.json_text("x"),
+            Err(ApiError::NotAString(_))
+        ));
+        assert!(matches!(
+            fields.json_text("missing"),
+            Err(ApiError::MissingField(_))
+        ));
+        assert_eq!(fields.optional("missing").unwrap(), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Prometheus metrics (OpenMetrics text at `GET /metrics`): requests by route and status, login
-//! outcomes, the hashing threads (the time of each job, the queue, the jobs turned away), the
+//! and passkey sign-in outcomes, the hashing threads (the time of each job, the queue, the jobs turned away), the
 //! connections refused by the per-address cap, and (with mail) the outbox's counts.
 
 use std::sync::Arc;
@@ -40,6 +40,19 @@ pub(crate) enum LoginOutcome {
     Throttled,
 }
 
+impl LoginOutcome {
+    fn labels(self) -> LoginLabels {
+        let outcome = match self {
+            LoginOutcome::Ok => "ok",
+            LoginOutcome::Failed => "failed",
+            LoginOutcome::Throttled => "throttled",
+        };
+        LoginLabels {
+            outcome: outcome.to_owned(),
+        }
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 4 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 14))
@@ -52,6 +65,7 @@ pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     logins: Family<LoginLabels, Counter>,
+    passkey_sign_ins: Family<LoginLabels, Counter>,
     hashing: Histogram,
 }
 
@@ -176,6 +190,7 @@ impl Metrics {
             latency_histogram,
         );
         let logins = Family::<LoginLabels, Counter>::default();
+        let passkey_sign_ins = Family::<LoginLabels, Counter>::default();
         let hashing = latency_histogram();
         registry.register(
             "http_requests",
@@ -192,6 +207,11 @@ impl Metrics {
             "Login attempts by outcome (ok, failed, throttled)",
             logins.clone(),
         );
+        registry.register(
+            "passkey_sign_ins",
+            "Passkey sign-in attempts by outcome (ok, failed, throttled)",
+            passkey_sign_ins.clone(),
+        );
         // Named for what is timed: a job on the hashing threads. Not every job reaches bcrypt
         // (a throttled login or a duplicate registration ends before it), and only `auth` knows
         // whether one did; the old name `bcrypt_job_duration_seconds` claimed more than this.
@@ -206,6 +226,7 @@ impl Metrics {
             requests,
             latency,
             logins,
+            passkey_sign_ins,
             hashing,
         }
     }
@@ -231,16 +252,11 @@ impl Metrics {
     }
 
     pub(crate) fn observe_login(&self, outcome: LoginOutcome) {
-        let outcome = match outcome {
-            LoginOutcome::Ok => "ok",
-            LoginOutcome::Failed => "failed",
-            LoginOutcome::Throttled => "throttled",
-        };
-        self.logins
-            .get_or_create(&LoginLabels {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
+        self.logins.get_or_create(&outcome.labels()).inc();
+    }
+
+    pub(crate) fn observe_passkey_sign_in(&self, outcome: LoginOutcome) {
+        self.passkey_sign_ins.get_or_create(&outcome.labels()).inc();
     }
 
     pub(crate) fn observe_hashing(&self, took: Duration) {

@@ -39,6 +39,11 @@ pub struct WebOptions {
     /// process, on the client address (see `trusted_proxies`), known email or not. Default 10:
     /// one client cannot fill the outbox that every user's reset mail waits in.
     pub mail_rate_per_ip: Option<NonZeroU32>,
+    /// Passkey ceremonies (`POST /passkeys/registration` and `/passkeys/authentication`, and
+    /// the pages' passkey buttons) begun per client address per minute, a burst of as many at
+    /// once (`None`: no limit); over it, 429 with `Retry-After`. Each stores a challenge for
+    /// 5 minutes, so this bounds what one client can make the database hold. Default 30.
+    pub passkey_rate_per_ip: Option<NonZeroU32>,
     /// How long a client may take to send a request's head, and then again its body; slower
     /// ones get 408 and their connection is closed. Default 10 s; `serve` keeps it within 1 s
     /// to 5 minutes.
@@ -104,6 +109,9 @@ impl std::error::Error for InvalidCookieSetting {}
 /// The default of [`WebOptions::mail_rate_per_ip`]: mail requests per client address a minute.
 pub(crate) const DEFAULT_MAIL_RATE_PER_IP: u32 = 10;
 
+/// The default of [`WebOptions::passkey_rate_per_ip`]: ceremonies per client address a minute.
+pub(crate) const DEFAULT_PASSKEY_RATE_PER_IP: u32 = 30;
+
 /// The default of [`WebOptions::request_timeout`].
 pub(crate) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -118,6 +126,7 @@ impl Default for WebOptions {
             shutdown_grace: Duration::from_secs(30),
             login_rate_per_ip: None,
             mail_rate_per_ip: NonZeroU32::new(DEFAULT_MAIL_RATE_PER_IP),
+            passkey_rate_per_ip: NonZeroU32::new(DEFAULT_PASSKEY_RATE_PER_IP),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: 512,
             max_connections_per_ip: 64,

@@ -27,6 +27,7 @@ pub struct Authd {
     /// Open connections per client, for `serve`'s per-address cap.
     connections: Arc<ConnectionLimit>,
     mail_limiter: Option<Arc<IpLimiter>>,
+    passkey_limiter: Option<Arc<IpLimiter>>,
     /// One permit per database connection: see [`Authd::run_lookup`].
     lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
@@ -47,6 +48,9 @@ impl Authd {
         let mail_limiter = options
             .mail_rate_per_ip
             .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
+        let passkey_limiter = options
+            .passkey_rate_per_ip
+            .map(|per_minute| Arc::new(IpLimiter::new(per_minute)));
         let connections = Arc::new(ConnectionLimit::new(&options));
         let metrics = Metrics::new(
             auth.outbox().cloned(),
@@ -61,6 +65,7 @@ impl Authd {
             ip_limiter,
             connections,
             mail_limiter,
+            passkey_limiter,
             metrics,
             options,
         }
@@ -136,6 +141,59 @@ impl Authd {
                 .map_err(|retry_after_secs| ApiError::MailRateExceeded { retry_after_secs }),
             _ => Ok(()),
         }
+    }
+
+    /// Counts a passkey ceremony begun from `ip`. Errors: `PasskeyRateExceeded` over the
+    /// per-IP limit.
+    pub(crate) fn check_passkey_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match (&self.passkey_limiter, self.client_key(ip)) {
+            (Some(limiter), Some(client)) => limiter
+                .check(client)
+                .map_err(|retry_after_secs| ApiError::PasskeyRateExceeded { retry_after_secs }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Signs in with a passkey: the path of `PUT /passkeys/authentication` (the per-IP login
+    /// rate, then [`Auth::finish_passkey_sign_in`] counted under the client's address, and
+    /// `authd_passkey_sign_ins_total`). Answers as [`Authd::log_in`] does.
+    ///
+    /// Errors: `Auth(..)` as [`Auth::finish_passkey_sign_in`] (`PasskeyNotRecognised`,
+    /// `Throttled`, `EmailNotVerified`, `PasskeysOff`); `LoginRateExceeded`.
+    pub async fn sign_in_with_passkey(
+        &self,
+        client: Option<IpAddr>,
+        challenge_id: String,
+        credential: String,
+        from: ClientInfo,
+    ) -> Result<(User, SessionToken), ApiError> {
+        // Keyed as every per-address limit is (an IPv6 client as its network).
+        let key = self
+            .client_key(client)
+            .map_or_else(|| "unknown".to_owned(), |key| key.to_string());
+        let attempt = match self.check_login_rate(client) {
+            Ok(()) => {
+                self.run_lookup(move |auth| {
+                    auth.finish_passkey_sign_in(&challenge_id, &credential, &from, &key)
+                })
+                .await
+            }
+            Err(refused) => Err(refused),
+        };
+        let outcome = match &attempt {
+            Ok(_) => Some(LoginOutcome::Ok),
+            Err(ApiError::Auth(AuthError::PasskeyNotRecognised | AuthError::EmailNotVerified)) => {
+                Some(LoginOutcome::Failed)
+            }
+            Err(
+                ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. },
+            ) => Some(LoginOutcome::Throttled),
+            Err(_) => None, // the server's trouble (or passkeys off), not a sign-in attempt
+        };
+        if let Some(outcome) = outcome {
+            self.metrics.observe_passkey_sign_in(outcome);
+        }
+        attempt
     }
 
     /// Registers an account from an async handler of your own (an admin page, an import): the

@@ -197,6 +197,29 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
             },
         ),
         (
+            "rp-id",
+            &["--public-url", "https://auth.a.test", "--rp-id", "a.test"],
+            |c| {
+                c.passkeys()
+                    .is_ok_and(|(p, _)| p.is_some_and(|p| p.rp_id == "a.test"))
+            },
+        ),
+        (
+            "passkeys",
+            &["--public-url", "https://a.test", "--passkeys=false"],
+            |c| !c.passkeys && c.passkeys().is_ok_and(|p| p == (None, None)),
+        ),
+        (
+            "no-passkeys",
+            &["--public-url", "https://a.test", "--no-passkeys"],
+            |c| c.no_passkeys && c.passkeys().is_ok_and(|p| p == (None, None)),
+        ),
+        (
+            "passkey-rate-per-ip",
+            &["--passkey-rate-per-ip", "7"],
+            |c| c.settings().2.passkey_rate_per_ip.map(|n| n.get()) == Some(7),
+        ),
+        (
             "require-verified-email",
             &["--require-verified-email"],
             |c| c.require_verified_email,
@@ -319,7 +342,6 @@ fn every_flag_has_a_row() {
 #[test]
 fn mail_flags_without_smtp_url_are_refused_naming_the_flag() {
     for (flag, value) in [
-        ("--public-url", "https://a.test"),
         ("--mail-from", "a@x.io"),
         ("--require-verified-email", "true"),
         ("--mail-templates", "/nowhere"),
@@ -331,6 +353,45 @@ fn mail_flags_without_smtp_url_are_refused_naming_the_flag() {
                 .as_deref()
                 .is_some_and(|e| e.contains(flag) && e.contains("--smtp-url")),
             "{flag}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn a_public_url_alone_turns_passkeys_on_for_its_host_and_origin() {
+    let cli = parse(&["--public-url=http://localhost:8080/auth/"]);
+    assert!(cli.mail().unwrap().is_none());
+    let (passkeys, note) = cli.passkeys().unwrap();
+    let passkeys = passkeys.unwrap();
+    assert_eq!(passkeys.origin, "http://localhost:8080");
+    assert_eq!(passkeys.rp_id, "localhost");
+    assert_eq!(note, None);
+    assert_eq!(parse(&[]).passkeys().unwrap(), (None, None));
+}
+
+#[test]
+fn an_ip_address_public_url_leaves_passkeys_off_with_a_note_and_keeps_starting() {
+    let (passkeys, note) = parse(&["--public-url=http://127.0.0.1:5000"])
+        .passkeys()
+        .unwrap();
+    assert!(passkeys.is_none());
+    assert!(note.is_some_and(|n| n.contains("IP address")), "{note:?}");
+    let quiet = parse(&["--public-url=http://127.0.0.1:5000", "--no-passkeys"]);
+    assert_eq!(quiet.passkeys().unwrap(), (None, None));
+}
+
+#[test]
+fn a_bad_rp_id_is_refused_naming_the_flag() {
+    for args in [
+        &["--public-url=https://auth.a.test", "--rp-id=b.test"][..],
+        &["--public-url=https://auth.a.test", "--rp-id=10.0.0.1"],
+        &["--public-url=http://10.0.0.1", "--rp-id=10.0.0.1"],
+        &["--rp-id=a.test"],
+    ] {
+        let error = parse(args).passkeys().err();
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("--rp-id")),
+            "{args:?}: {error:?}"
         );
     }
 }

@@ -4,6 +4,7 @@ mod account;
 mod login;
 mod mail;
 mod outbox;
+mod passkey;
 mod policy;
 mod register;
 mod reset;

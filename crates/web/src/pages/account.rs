@@ -7,7 +7,9 @@ use auth::{AuthError, SessionInfo};
 
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
+use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME};
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
+use super::view::{PasskeyItem, Passkeys};
 use super::visit::{query_param, Early, Visit};
 use super::words::{about, notice, passwords_differ, retry_after, sentence, About};
 use crate::current_user::CurrentUser;
@@ -72,8 +74,31 @@ async fn render(
             Ok(sessions) => sessions,
             Err(error) => return visit.failure(&error),
         };
+    let passkeys = if visit.authd.auth().passkeys_enabled() {
+        match visit.authd.run_lookup(move |a| a.list_passkeys(id)).await {
+            Ok(list) => Some(list),
+            Err(error) => return visit.failure(&error),
+        }
+    } else {
+        None
+    };
     let csrf = visit.visitor.token();
     let base = &visit.base;
+    let passkeys = passkeys.map(|list| Passkeys {
+        list: list
+            .into_iter()
+            .map(|passkey| PasskeyItem {
+                id: passkey.id,
+                name: passkey.name,
+                added: utc_minute(passkey.created_at),
+                last_used: passkey
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), utc_minute),
+            })
+            .collect(),
+        rename_action: format!("{base}{PASSKEY_RENAME}"),
+        remove_action: format!("{base}{PASSKEY_REMOVE}"),
+    });
     let devices = sessions
         .iter()
         .map(|session| Device {
@@ -106,6 +131,7 @@ async fn render(
         csrf: csrf.clone(),
         revoke_action: format!("{base}{REVOKE}"),
         logout_action: format!("{base}{LOGOUT}"),
+        passkeys,
     });
     if others {
         page = page.form(
@@ -175,6 +201,54 @@ pub(super) async fn revoke_session(
         Ok(()) => visit.redirect(&format!("{ACCOUNT}?m=session-revoked")),
         Err(ApiError::Auth(AuthError::UnknownSession)) => {
             visit.redirect(&format!("{ACCOUNT}?m=session-gone"))
+        }
+        Err(error) => visit.failure(&error),
+    }
+}
+
+/// `POST /account/passkeys/rename` (`id`, `name`): as `PATCH /passkeys/{id}`.
+pub(super) async fn rename_passkey(
+    user: Result<CurrentUser, ApiError>,
+    form: CsrfForm,
+) -> HttpResponse {
+    let CsrfForm { visit, fields } = form;
+    let user = or_answer!(signed_in(&visit, user));
+    let passkey = fields.required("id").unwrap_or_default();
+    let name = fields.required("name").unwrap_or_default();
+    let id = user.id();
+    match visit
+        .authd
+        .run_lookup(move |auth| auth.rename_passkey(id, &passkey, &name))
+        .await
+    {
+        Ok(_) => visit.redirect(&format!("{ACCOUNT}?m=passkey-renamed#passkeys")),
+        Err(ApiError::Auth(AuthError::InvalidPasskeyName)) => {
+            visit.redirect(&format!("{ACCOUNT}?m=passkey-name#passkeys"))
+        }
+        Err(ApiError::Auth(AuthError::UnknownPasskey)) => {
+            visit.redirect(&format!("{ACCOUNT}?m=passkey-gone#passkeys"))
+        }
+        Err(error) => visit.failure(&error),
+    }
+}
+
+/// `POST /account/passkeys/remove` (`id`): as `DELETE /passkeys/{id}`.
+pub(super) async fn remove_passkey(
+    user: Result<CurrentUser, ApiError>,
+    form: CsrfForm,
+) -> HttpResponse {
+    let CsrfForm { visit, fields } = form;
+    let user = or_answer!(signed_in(&visit, user));
+    let passkey = fields.required("id").unwrap_or_default();
+    let id = user.id();
+    match visit
+        .authd
+        .run_lookup(move |auth| auth.remove_passkey(id, &passkey))
+        .await
+    {
+        Ok(()) => visit.redirect(&format!("{ACCOUNT}?m=passkey-removed#passkeys")),
+        Err(ApiError::Auth(AuthError::UnknownPasskey)) => {
+            visit.redirect(&format!("{ACCOUNT}?m=passkey-gone#passkeys"))
         }
         Err(error) => visit.failure(&error),
     }

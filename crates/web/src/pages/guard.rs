@@ -12,11 +12,12 @@ use super::paths::{base_of, ACCOUNT, RESET, VERIFY};
 use super::view::Page;
 use crate::middleware::origins::page_post_refused;
 
-/// The strict policy: no script at all, styles only from the stylesheet, forms only to authd,
-/// never in a frame.
+/// The strict policy: scripts only authd's own files (the passkey script; no inline script),
+/// which may call only authd; styles only from the stylesheet, forms only to authd, never in
+/// a frame.
 pub(super) const CONTENT_SECURITY_POLICY: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; \
-    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+    img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The headers of every page answer (errors and refusals included), unless the handler set
 /// them: the CSP, no framing, a `Referer` only to authd itself (the pages whose URL carries a

@@ -12,8 +12,12 @@
 //! (`origins.rs`), answered here with a page (`guard.rs`), which also gives every answer its
 //! headers.
 //!
+//! The one script, `static/passkeys.js` (embedded, same-origin, no inline script), drives the
+//! passkey buttons of `/login` and `/account` through the JSON API; without it those buttons
+//! stay hidden and the rest works as before.
+//!
 //! This file only mounts. The page groups: `sign.rs` (sign up, in and out), `account.rs` (the
-//! account page and its forms), `recovery.rs` (forgot, reset, verify); what they share:
+//! account page and its forms, passkeys' rename and remove among them), `recovery.rs` (forgot, reset, verify); what they share:
 //! `visit.rs` (a page request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
 //! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
 //! (`GET /` of the API for a browser).
@@ -46,8 +50,8 @@ use actix_web::HttpRequest;
 
 use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
-use paths::{REVOKE, REVOKE_OTHERS, SIGNUP, VERIFY};
-use view::{favicon, stylesheet};
+use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP, VERIFY};
+use view::{favicon, passkeys_script, stylesheet};
 use welcome::Mounted;
 
 #[cfg(feature = "fuzzing")]
@@ -55,9 +59,11 @@ pub(crate) use paths::local_path;
 pub(crate) use welcome::account_for_browser;
 
 /// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
-/// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`) on an `App` or a
-/// scope; links and redirects follow the scope's path. The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside
-/// it for the session cookie's API (the pages need none of its routes).
+/// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`,
+/// `/static/passkeys.js`) on an `App` or a scope; links and redirects follow the scope's path.
+/// The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside it in
+/// the same scope: the passkey buttons (the pages' only script) call its `/passkeys` routes;
+/// every other page needs none of them.
 pub fn pages(cfg: &mut ServiceConfig) {
     // Tells `GET /` of the same scope that there is an account page to send browsers to.
     cfg.app_data(Data::new(Mounted));
@@ -122,7 +128,19 @@ pub fn pages(cfg: &mut ServiceConfig) {
             web::resource(RESEND).route(post().to(recovery::resend)),
             "POST",
         ),
+        (
+            web::resource(PASSKEY_RENAME).route(post().to(account::rename_passkey)),
+            "POST",
+        ),
+        (
+            web::resource(PASSKEY_REMOVE).route(post().to(account::remove_passkey)),
+            "POST",
+        ),
         (web::resource(CSS).route(get().to(stylesheet)), "GET"),
+        (
+            web::resource(PASSKEYS_JS).route(get().to(passkeys_script)),
+            "GET",
+        ),
         (web::resource(FAVICON).route(get().to(favicon)), "GET"),
     ];
     for (resource, allow) in resources {

@@ -11,14 +11,17 @@ pub(super) const REVOKE: &str = "/account/sessions/revoke";
 pub(super) const REVOKE_OTHERS: &str = "/account/sessions/others";
 pub(super) const PASSWORD: &str = "/account/password";
 pub(super) const DELETE: &str = "/account/delete";
+pub(super) const PASSKEY_RENAME: &str = "/account/passkeys/rename";
+pub(super) const PASSKEY_REMOVE: &str = "/account/passkeys/remove";
 pub(super) const FORGOT: &str = "/forgot";
 pub(super) const RESET: &str = "/reset";
 pub(super) const VERIFY: &str = "/verify";
 pub(super) const RESEND: &str = "/verify/resend";
 pub(super) const CSS: &str = "/static/authd.css";
 pub(super) const FAVICON: &str = "/static/favicon.svg";
+pub(super) const PASSKEYS_JS: &str = "/static/passkeys.js";
 
-pub(super) const PATHS: [&str; 14] = [
+pub(super) const PATHS: [&str; 17] = [
     SIGNUP,
     LOGIN,
     LOGOUT,
@@ -33,6 +36,9 @@ pub(super) const PATHS: [&str; 14] = [
     RESEND,
     CSS,
     FAVICON,
+    PASSKEY_RENAME,
+    PASSKEY_REMOVE,
+    PASSKEYS_JS,
 ];
 
 /// The path the pages are mounted under: the matched pattern without the page's own path

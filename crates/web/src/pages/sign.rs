@@ -6,7 +6,7 @@ use auth::AuthError;
 
 use super::form::CsrfForm;
 use super::paths::{local_path, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
-use super::view::{Field, Form, Link, Page, Problem};
+use super::view::{Field, Form, Link, Page, PasskeyLogin, Problem};
 use super::visit::{query_param, see_other, sign_in, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
 use crate::current_user::CurrentUser;
@@ -116,8 +116,14 @@ pub(super) async fn login_page(request: HttpRequest) -> HttpResponse {
 }
 
 fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem>) -> Page {
+    let passkeys = visit.authd.auth().passkeys_enabled();
+    let mut email_field = Field::email("email", email);
+    if passkeys {
+        // The browser offers passkeys among the email field's suggestions.
+        email_field.autocomplete = "username webauthn";
+    }
     let mut form = Form::new(&visit.base, LOGIN, &visit.visitor.token(), "Sign in")
-        .field(Field::email("email", email))
+        .field(email_field)
         .field(Field::password(
             "password",
             "password",
@@ -133,6 +139,12 @@ fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem
         .form(form)
         .link(FORGOT, "Forgot your password?")
         .link(SIGNUP, "No account yet? Create one");
+    if passkeys {
+        let target = next.and_then(local_path).map(str::to_owned);
+        page.passkey_login = Some(PasskeyLogin {
+            next: target.unwrap_or_else(|| format!("{}{ACCOUNT}", visit.base)),
+        });
+    }
     page.error = problem;
     page
 }

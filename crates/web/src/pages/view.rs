@@ -11,14 +11,25 @@ use auth::PasswordPolicy;
 /// The stylesheet, embedded in the binary.
 pub(crate) const CSS: &str = include_str!("static/authd.css");
 
+/// The passkey buttons' script, embedded in the binary: the only script of the pages.
+pub(crate) const PASSKEYS_JS: &str = include_str!("static/passkeys.js");
+
 /// A short hash of [`CSS`], in its URL: a new stylesheet is a new URL, so the old one can be
 /// cached for a year without ever going stale.
-pub(crate) const CSS_VERSION: &str = css_version();
+pub(crate) const CSS_VERSION: &str = CSS_HASH.as_str();
+const CSS_HASH: Version = Version::of(CSS);
 
-const fn css_version() -> &'static str {
-    // FNV-1a over the bytes, at compile time; 8 hex digits are plenty to tell versions apart.
-    const HASH: u64 = {
-        let bytes = CSS.as_bytes();
+/// The same for [`PASSKEYS_JS`].
+pub(crate) const PASSKEYS_JS_VERSION: &str = JS_HASH.as_str();
+const JS_HASH: Version = Version::of(PASSKEYS_JS);
+
+/// 8 hex digits of the FNV-1a hash of a file, computed at compile time; plenty to tell
+/// versions apart.
+struct Version([u8; 8]);
+
+impl Version {
+    const fn of(text: &str) -> Self {
+        let bytes = text.as_bytes();
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let mut i = 0;
         while i < bytes.len() {
@@ -26,21 +37,21 @@ const fn css_version() -> &'static str {
             hash = hash.wrapping_mul(0x0100_0000_01b3);
             i += 1;
         }
-        hash
-    };
-    const HEX: [u8; 8] = {
         let digits = b"0123456789abcdef";
         let mut out = [0u8; 8];
         let mut i = 0;
         while i < 8 {
-            out[i] = digits[((HASH >> (60 - 4 * i)) & 0xf) as usize];
+            out[i] = digits[((hash >> (60 - 4 * i)) & 0xf) as usize];
             i += 1;
         }
-        out
-    };
-    match std::str::from_utf8(&HEX) {
-        Ok(text) => text,
-        Err(_) => "0",
+        Version(out)
+    }
+
+    const fn as_str(&self) -> &str {
+        match std::str::from_utf8(&self.0) {
+            Ok(text) => text,
+            Err(_) => "0",
+        }
     }
 }
 
@@ -62,6 +73,8 @@ pub(crate) struct Page {
     /// The account part of `/account`.
     pub(crate) account: Option<Account>,
     pub(crate) forms: Vec<Form>,
+    /// The passkey button of `/login` (after the forms), when passkeys are on.
+    pub(crate) passkey_login: Option<PasskeyLogin>,
     /// Links after the forms ("Forgot your password?").
     pub(crate) links: Vec<Link>,
 }
@@ -77,6 +90,7 @@ impl Page {
             texts: Vec::new(),
             account: None,
             forms: Vec::new(),
+            passkey_login: None,
             links: Vec::new(),
         }
     }
@@ -109,6 +123,16 @@ impl Page {
 
     pub(crate) fn css_href(&self) -> String {
         format!("{}/static/authd.css?v={CSS_VERSION}", self.base)
+    }
+
+    /// The passkey script's URL, when the page has passkey buttons.
+    pub(crate) fn script_href(&self) -> Option<String> {
+        let passkeys = self.passkey_login.is_some()
+            || self
+                .account
+                .as_ref()
+                .is_some_and(|account| account.passkeys.is_some());
+        passkeys.then(|| format!("{}/static/passkeys.js?v={PASSKEYS_JS_VERSION}", self.base))
     }
 
     /// The page as an HTML answer with `status`.
@@ -365,6 +389,30 @@ pub(crate) struct Account {
     pub(crate) csrf: String,
     pub(crate) revoke_action: String,
     pub(crate) logout_action: String,
+    /// The account's passkeys, when passkeys are on.
+    pub(crate) passkeys: Option<Passkeys>,
+}
+
+/// The passkeys part of `/account`: the list, each with its rename and remove forms (which
+/// work without script), and the add button (which needs it).
+pub(crate) struct Passkeys {
+    pub(crate) list: Vec<PasskeyItem>,
+    pub(crate) rename_action: String,
+    pub(crate) remove_action: String,
+}
+
+/// A passkey as the account page shows it.
+pub(crate) struct PasskeyItem {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) added: String,
+    /// "never" before its first sign-in.
+    pub(crate) last_used: String,
+}
+
+/// The "Sign in with a passkey" button of `/login`: where to go once signed in.
+pub(crate) struct PasskeyLogin {
+    pub(crate) next: String,
 }
 
 /// A session as the account page shows it.
@@ -431,6 +479,15 @@ pub(super) async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(CSS)
+}
+
+/// `GET /static/passkeys.js`: the embedded passkey script. Its URL carries the hash of its
+/// content (`?v=`), so it may be cached for a year.
+pub(super) async fn passkeys_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(PASSKEYS_JS)
 }
 
 /// `GET /static/favicon.svg`: the embedded icon.

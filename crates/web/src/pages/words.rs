@@ -132,6 +132,14 @@ pub(super) fn notice(code: Option<&str>) -> Option<&'static str> {
         "session-gone" => "That device was already signed out.",
         "others-revoked" => "All your other devices are signed out.",
         "account-deleted" => "Your account is deleted.",
+        "passkey-added" => "Your passkey is added: you can sign in with it now.",
+        "passkey-renamed" => "Your passkey is renamed.",
+        "passkey-removed" => "That passkey is removed. Your password keeps working.",
+        "passkey-gone" => "That passkey was already removed.",
+        "passkey-name" => {
+            "That name cannot be used: at most 64 characters, without control or invisible \
+             characters."
+        }
         "password-reset" => "Your new password is set. Sign in with it.",
         "reset-sent" => {
             "If an account has this address, a mail with a link to reset its password is on \

@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 20] = [
+const SERVED: [(&str, &str); 27] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
@@ -27,6 +27,13 @@ const SERVED: [(&str, &str); 20] = [
     ("/profile/password", "put"),
     ("/reset_password", "post"),
     ("/reset_password", "put"),
+    ("/passkeys/registration", "post"),
+    ("/passkeys/registration", "put"),
+    ("/passkeys/authentication", "post"),
+    ("/passkeys/authentication", "put"),
+    ("/passkeys", "get"),
+    ("/passkeys/{id}", "patch"),
+    ("/passkeys/{id}", "delete"),
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/readyz", "get"),
@@ -107,6 +114,11 @@ async fn every_listed_method_is_routed_and_the_others_refused_with_allow(app: &T
                 .unwrap();
             let status = res.status().as_u16();
             if allowed.contains(method) {
+                if status == 404 && path.starts_with("/passkeys") {
+                    // Routed: the route's own answer while passkeys are off (as in these apps).
+                    assert_error(res, 404, "passkeys are not configured").await;
+                    continue;
+                }
                 assert!(![404, 405].contains(&status), "{method} {path}: {status}");
                 continue;
             }
@@ -220,9 +232,12 @@ async fn session_routes_declare_the_session_cookie() {
     let session = serde_json::json!([{ "session_id": [] }]);
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            // Everything under /profile and /sessions but the login itself.
-            let needs_session = (path.starts_with("/profile") || path.starts_with("/sessions"))
-                && !(path == "/sessions" && method == "post");
+            // Everything under /profile, /sessions and /passkeys but the logins themselves.
+            let needs_session = (path.starts_with("/profile")
+                || path.starts_with("/sessions")
+                || path.starts_with("/passkeys"))
+                && !(path == "/sessions" && method == "post")
+                && path != "/passkeys/authentication";
             let security = operation.get("security");
             assert_eq!(
                 security,

@@ -135,12 +135,29 @@ pub struct App {
 
 impl App {
     pub async fn spawn(config: AuthConfig) -> App {
+        Self::spawn_listening(config, false).await
+    }
+
+    /// As `spawn`, with passkeys for pages at `http://localhost:PORT` (WebAuthn refuses IP
+    /// origins): open its pages at [`App::url`], which names `localhost`.
+    pub async fn spawn_with_passkeys(config: AuthConfig) -> App {
+        Self::spawn_listening(config, true).await
+    }
+
+    async fn spawn_listening(config: AuthConfig, passkeys: bool) -> App {
         let db = TestDatabase::sqlite();
         let mut config = config;
         config.bcrypt_cost = 4;
-        let auth = Auth::open(db.url(), config).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let address = if passkeys {
+            let origin = format!("http://localhost:{port}");
+            config.passkeys = Some(auth::PasskeyConfig::new(&origin, None).unwrap());
+            origin
+        } else {
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let auth = Auth::open(db.url(), config).unwrap();
         let server = web::serve(listener, Authd::new(auth.clone(), WebOptions::default())).unwrap();
         tokio::spawn(server);
         App {
@@ -176,8 +193,19 @@ impl Shots {
     }
 
     pub async fn take(&mut self, browser: &Client, what: &str) {
-        self.count += 1;
         let png = browser.screenshot().await.unwrap();
+        self.save(png, what);
+    }
+
+    /// A screenshot of the element matching `css` only.
+    pub async fn take_part(&mut self, browser: &Client, css: &str, what: &str) {
+        let element = browser.find(Locator::Css(css)).await.unwrap();
+        let png = element.screenshot().await.unwrap();
+        self.save(png, what);
+    }
+
+    fn save(&mut self, png: Vec<u8>, what: &str) {
+        self.count += 1;
         let what: String = what
             .chars()
             .map(|c| match c {
@@ -246,5 +274,74 @@ pub async fn location(browser: &Client) -> String {
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),
+    }
+}
+
+/// WebDriver's `POST /session/{id}/webauthn/authenticator` (W3C WebAuthn §11.3), which
+/// fantoccini does not name: a virtual authenticator for this browser, as a phone's or a
+/// laptop's built-in one (CTAP2, internal, resident keys, user verification that succeeds).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Gives `browser` an authenticator of its own (see [`AddVirtualAuthenticator`]).
+pub async fn add_authenticator(browser: &Client) {
+    browser
+        .issue_cmd(AddVirtualAuthenticator)
+        .await
+        .expect("chromedriver adds a virtual authenticator");
+}
+
+/// Clicks the button whose text is `label` without waiting for a new page (a script button).
+pub async fn click(browser: &Client, label: &str) {
+    let xpath = format!("//button[normalize-space()='{label}']");
+    browser
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|_| panic!("no button {label:?}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Waits until the element `css` holds `text` (a script has written it).
+pub async fn wait_for_text_in(browser: &Client, css: &str, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            if let Ok(found) = element.text().await {
+                if found.contains(text) {
+                    return found;
+                }
+            }
+        }
+        if started.elapsed() > Duration::from_secs(15) {
+            let source = browser.source().await.unwrap_or_default();
+            panic!("no {text:?} in {css}: {source}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

@@ -17,7 +17,10 @@ use auth::AuthConfig;
 use fantoccini::{Client, Locator};
 use futures_util::FutureExt;
 
-use harness::{fill, location, press, wait_for_heading, App, Driver, Shots};
+use harness::{
+    add_authenticator, click, fill, location, press, wait_for_heading, wait_for_text_in,
+};
+use harness::{App, Driver, Shots};
 
 /// Runs `flow`, then closes `browsers` whatever happened (a panicking test must not leave a
 /// Chromium behind), then passes the panic on.
@@ -511,4 +514,83 @@ async fn the_pages_where_people_got_stuck_read_well_on_a_desktop_and_a_phone() {
         })
         .await;
     }
+}
+
+#[tokio::test]
+async fn a_passkey_added_on_the_account_signs_in_until_it_is_removed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = App::spawn_with_passkeys(sessions_allowed(5)).await;
+    let laptop = driver.browser(1280, 1400).await;
+    // Another person's browser, on a phone-sized screen, with an authenticator of its own.
+    let phone = driver.phone(380, 1400).await;
+    let mut shots = Shots::new("passkeys");
+    closing(&[&laptop, &phone], async {
+        add_authenticator(&laptop).await;
+        add_authenticator(&phone).await;
+        sign_up(&laptop, &app, "ada@example.com", "correct horse").await;
+        let text = main_text(&laptop).await;
+        assert!(text.contains("No passkeys yet."), "{text}");
+        fill(&laptop, "passkey-name", "Laptop").await;
+        click(&laptop, "Add a passkey").await;
+        wait_for_text_in(&laptop, ".alert.notice", "Your passkey is added").await;
+        assert_eq!(location(&laptop).await, "/account?m=passkey-added");
+        let section = wait_for_text_in(&laptop, "section#passkeys", "Laptop").await;
+        assert!(section.contains("last used never"), "{section}");
+        shots.take(&laptop, "account").await;
+        shots
+            .take_part(&laptop, "section#passkeys", "account-passkeys")
+            .await;
+
+        press(&laptop, "Sign out").await;
+        wait_for_heading(&laptop, "Sign in").await;
+        shots.take(&laptop, "login").await;
+        // The button asks the authenticator, which offers its discoverable credential: no
+        // email typed.
+        click(&laptop, "Sign in with a passkey").await;
+        wait_for_heading(&laptop, "Your account").await;
+        assert_eq!(location(&laptop).await, "/account");
+        let section = wait_for_text_in(&laptop, "section#passkeys", "Laptop").await;
+        assert!(!section.contains("last used never"), "{section}");
+        assert!(section.contains("last used 20"), "{section}");
+        shots.take_part(&laptop, "section#passkeys", "used").await;
+
+        // Another browser, whose authenticator holds a passkey of its own account: it signs in
+        // to that account only, never to the laptop's. (An authenticator holding no passkey
+        // of this site leaves the browser's prompt open until its timeout: a person cancels
+        // it; the removal below shows a refused passkey.)
+        phone.goto(&app.url("/login")).await.unwrap();
+        wait_for_heading(&phone, "Sign in").await;
+        shots.take(&phone, "login-narrow").await;
+        sign_up(&phone, &app, "bob@example.com", "battery staple").await;
+        fill(&phone, "passkey-name", "Phone").await;
+        click(&phone, "Add a passkey").await;
+        wait_for_text_in(&phone, ".alert.notice", "Your passkey is added").await;
+        shots
+            .take_part(&phone, "section#passkeys", "account-passkeys-narrow")
+            .await;
+        press(&phone, "Sign out").await;
+        wait_for_heading(&phone, "Sign in").await;
+        click(&phone, "Sign in with a passkey").await;
+        wait_for_heading(&phone, "Your account").await;
+        let text = main_text(&phone).await;
+        assert!(text.contains("Signed in as bob@example.com"), "{text}");
+        let section = wait_for_text_in(&phone, "section#passkeys", "Phone").await;
+        assert!(!section.contains("Laptop"), "{section}");
+
+        // Removed: the laptop's passkey no longer signs in, and its password still does.
+        press(&laptop, "Remove").await;
+        wait_for_text_in(&laptop, ".alert.notice", "That passkey is removed").await;
+        assert!(main_text(&laptop).await.contains("No passkeys yet."));
+        press(&laptop, "Sign out").await;
+        wait_for_heading(&laptop, "Sign in").await;
+        click(&laptop, "Sign in with a passkey").await;
+        let said = wait_for_text_in(&laptop, "#passkey-status", "did not work").await;
+        assert!(said.contains("passkey not recognised"), "{said}");
+        shots.take(&laptop, "login-refused").await;
+        sign_in(&laptop, "ada@example.com", "correct horse").await;
+        wait_for_heading(&laptop, "Your account").await;
+    })
+    .await;
 }

@@ -6,6 +6,7 @@
 
 mod account;
 mod csrf;
+mod passkeys;
 mod policy;
 mod recovery;
 mod sign;
@@ -18,8 +19,8 @@ use reqwest::StatusCode;
 
 use crate::helpers::TestApp;
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+                   img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A browser without JavaScript: keeps cookies, reads forms' CSRF tokens, follows nothing.
 struct Visitor<'a> {
@@ -76,10 +77,33 @@ impl Answer {
             assert_eq!(self.header("content-type"), "text/html; charset=utf-8");
             assert!(self.body.starts_with("<!doctype html>\n<html lang=\"en\">"));
             // The README's promise: every page under 3 KB on the wire (no compression), and
-            // the account page 0.7 KB more for each further device it lists.
-            let devices = self.body.matches(r#"<p class="device""#).count();
-            let limit = 3 * 1024 + 700 * devices.saturating_sub(1);
+            // the account page 0.7 KB more for each further device it lists; with passkeys on,
+            // 1 KB more for its passkey section, and 1.2 KB for each passkey it lists (its rename
+            // and remove forms).
+            let devices = self
+                .body
+                .matches(r#"<p class="device" id="device-"#)
+                .count();
+            let passkeys = self
+                .body
+                .matches(r#"<p class="device" id="passkey-"#)
+                .count();
+            let section = if self.body.contains("<h2>Passkeys</h2>") {
+                1024
+            } else {
+                0
+            };
+            let limit = 3 * 1024 + 700 * devices.saturating_sub(1) + section + 1200 * passkeys;
             assert!(self.body.len() < limit, "{} bytes", self.body.len());
+            // No inline script: a script element is authd's own file and nothing else.
+            for (at, _) in self.body.match_indices("<script") {
+                let tag = &self.body[at..];
+                let end = tag.find("</script>").unwrap();
+                let element = &tag[..end];
+                assert!(element.starts_with("<script src=\""), "{element}");
+                assert!(element.ends_with("\" defer>"), "{element}");
+                assert!(element.contains("/static/passkeys.js?v="), "{element}");
+            }
         }
     }
 }
