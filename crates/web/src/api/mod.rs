@@ -6,6 +6,7 @@
 //! - `sessions`: `/sessions…`, logging in and out, and the caller's sessions.
 //! - `profile`: `/profile…`, the logged-in user, its password and its deletion.
 //! - `reset`: `/reset_password`, a password reset.
+//! - `forward`: `/auth/forward` and `/auth/nginx`, forward-auth for reverse proxies.
 //! - `probes`: `/`, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 //! - `endpoint`: [`Endpoint`] and `mount`, which every resource goes through.
 //!
@@ -13,6 +14,7 @@
 //! and one line in [`RESOURCES`] (the crate's README, "Adding an endpoint", says it all).
 
 mod endpoint;
+mod forward;
 mod probes;
 mod profile;
 mod reset;
@@ -35,7 +37,7 @@ struct Resource {
 }
 
 /// Every resource, in mount order.
-const RESOURCES: [Resource; 6] = [
+const RESOURCES: [Resource; 7] = [
     Resource {
         endpoints: users::endpoints,
         schemas: users::Schemas::openapi,
@@ -55,6 +57,10 @@ const RESOURCES: [Resource; 6] = [
     Resource {
         endpoints: reset::endpoints,
         schemas: reset::Schemas::openapi,
+    },
+    Resource {
+        endpoints: forward::endpoints,
+        schemas: forward::Schemas::openapi,
     },
     Resource {
         endpoints: probes::endpoints,
