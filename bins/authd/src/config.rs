@@ -235,6 +235,34 @@ pub struct Cli {
           value_parser = clap::value_parser!(u8).range(32..=128), global = true, help_heading = LISTENING)]
     pub ipv6_client_prefix: u8,
 
+    /// The address people reach authd's pages at (e.g. `https://auth.example.com`): the links
+    /// in mail (`{public-url}/reset?token=…`, `{public-url}/verify?token=…`), and where
+    /// forward-auth sends people to sign in (`{public-url}/login?rd=…`). Required with
+    /// --smtp-url and for forward-auth (without it /auth/forward and /auth/nginx answer 404).
+    /// Also the web origin of passkeys (scheme, host and port): they are on when its host is a
+    /// name; an IP address host leaves them off (WebAuthn refuses IP origins: authd says so once
+    /// at start). `http://localhost:PORT` works for development.
+    #[arg(long, env = "AUTHD_PUBLIC_URL", global = true, help_heading = BROWSERS)]
+    pub public_url: Option<String>,
+
+    /// Send the session cookie to this domain and every name under it (`Domain=`), so that
+    /// forward-auth sees it on `app.example.com` too; and let `?rd=` send people back to those
+    /// names after they sign in. Needs --public-url, whose host it must contain; refused with
+    /// no dot, an IP address or localhost. Default: the cookie goes to authd's host only.
+    #[arg(long, env = "AUTHD_COOKIE_DOMAIN", global = true, help_heading = BROWSERS)]
+    pub cookie_domain: Option<String>,
+
+    /// Who may reach a host through forward-auth: `HOST=WHO` (repeatable; with the variable,
+    /// rules separated by `;`). HOST is a name or `*.` and a domain (every name under it);
+    /// WHO a comma-separated list of `any`, `verified`, `two-factor`, an address `a@x.com`,
+    /// a domain `@x.com`: an account passes when it is one of the addresses or domains listed
+    /// (any account when none is) and meets each of `verified` and `two-factor`. The rule of
+    /// the host itself wins over the longest `*.` one. A host without a rule: any signed-in
+    /// account.
+    #[arg(long, env = "AUTHD_FORWARD_AUTH_RULES", value_delimiter = ';',
+          value_parser = web::parse_forward_auth_rule, global = true, help_heading = BROWSERS)]
+    pub forward_auth_rule: Vec<web::ForwardAuthRule>,
+
     /// Web origins whose pages may call authd with the session cookie, comma-separated
     /// (`https://app.example,http://localhost:3000`): they get CORS headers with credentials.
     /// POST/PUT/DELETE requests whose Origin is neither authd's own host nor listed get 403.
@@ -284,14 +312,6 @@ pub struct Cli {
     /// The sender of mail: `Name <address>` or an address. Required with --smtp-url.
     #[arg(long, env = "AUTHD_MAIL_FROM", global = true, help_heading = MAIL)]
     pub mail_from: Option<String>,
-
-    /// The address users reach authd at (e.g. `https://auth.example.com`), for the links in mail
-    /// (`{public-url}/reset?token=…`, `{public-url}/verify?token=…`; required with --smtp-url)
-    /// and as the web origin of passkeys (scheme, host and port). Passkeys are on when it is
-    /// set and its host is a name; an IP address host leaves them off (WebAuthn refuses IP
-    /// origins: authd says so once at start). `http://localhost:PORT` works for development.
-    #[arg(long, env = "AUTHD_PUBLIC_URL", global = true, help_heading = MAIL)]
-    pub public_url: Option<String>,
 
     /// The passkeys' relying party id: the --public-url host (the default) or a parent domain
     /// of it (`example.com` for `https://auth.example.com`), never an IP address; a passkey

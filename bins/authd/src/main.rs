@@ -22,7 +22,7 @@ fn main() -> ExitCode {
         Err(error) => return bad_arguments(error),
     };
     init_logging(cli.log_format);
-    let mail = match cli.mail() {
+    let mail = match cli.site().and_then(|_| cli.mail()) {
         Ok(mail) => mail,
         Err(error) => {
             eprintln!("authd: {error}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
 use auth::{PasswordPolicy, SmtpSettings, Templates};
-use web::WebOptions;
+use web::{Site, WebOptions};
 
 use crate::config::{Cli, Command, PasswordPolicyName};
 
@@ -98,6 +98,26 @@ impl Cli {
         }))
     }
 
+    /// The public URL and cookie domain, checked (`None` without --public-url). Errors name
+    /// the flag: a bad URL, a cookie domain without --public-url or one the browser would
+    /// refuse from its host.
+    pub fn site(&self) -> Result<Option<Site>, String> {
+        let Some(url) = self.public_url.as_deref() else {
+            if self.cookie_domain.is_some() {
+                return Err("--cookie-domain needs --public-url".into());
+            }
+            return Ok(None);
+        };
+        let url = parse_public_url(url).map_err(|e| format!("--public-url {e}"))?;
+        let site = Site::new(&url, None).map_err(|e| format!("--public-url: {e}"))?;
+        match self.cookie_domain.as_deref() {
+            None => Ok(Some(site)),
+            Some(domain) => Site::new(&url, Some(domain))
+                .map(Some)
+                .map_err(|e| format!("--cookie-domain: {e}")),
+        }
+    }
+
     /// The password policy: the named one, with --min-password-length and
     /// --refuse-common-passwords winning over its values when given; under `nist`, the names of
     /// --public-url's host are the site's names too.
@@ -108,7 +128,7 @@ impl Cli {
                 let nist = PasswordPolicy::nist();
                 match self.public_url.as_deref().map(parse_public_url) {
                     Some(Ok(url)) => nist.with_site_url(&url),
-                    // A bad URL is refused by `mail()`, with its flag named.
+                    // A bad URL is refused by `site()`, with its flag named.
                     _ => nist,
                 }
             }
@@ -196,6 +216,9 @@ impl Cli {
         web.allowed_origins = self.allowed_origins.clone();
         web.trusted_proxies = self.trusted_proxies.clone();
         web.pages = self.pages && !self.no_pages;
+        // A bad public URL or cookie domain is refused by `site()`, with its flag named.
+        web.site = self.site().ok().flatten();
+        web.forward_auth_rules = self.forward_auth_rule.clone();
         (db, auth, web)
     }
 }

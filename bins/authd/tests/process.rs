@@ -1111,6 +1111,16 @@ fn bad_mail_settings_exit_2_before_the_database_is_created() {
         ),
         (vec!["--require-verified-email"], "--require-verified-email"),
         (vec!["--mail-templates", &templates], "--mail-templates"),
+        (
+            vec![
+                "--public-url",
+                "https://a.test",
+                "--cookie-domain",
+                "other.test",
+            ],
+            "--cookie-domain",
+        ),
+        (vec!["--cookie-domain", "a.test"], "--cookie-domain"),
         (vec!["--mail-from", "a@x.io"], "--mail-from"),
         (
             vec!["--public-url", "https://auth.a.test", "--rp-id", "b.test"],

@@ -64,6 +64,13 @@ pub enum ApiError {
     ClientBusy,
     /// The hashing queue is full (503, retry soon).
     Busy,
+    /// Forward-auth (`/auth/forward`, `/auth/nginx`) without a public URL to send people
+    /// to ([`crate::WebOptions::site`]) (404).
+    ForwardAuthOff,
+    /// Forward-auth: the forwarded headers name no URL of a host authd vouches for (403).
+    ForwardedRequestRefused,
+    /// Forward-auth: the signed-in account may not reach that host (403).
+    ForwardAuthDenied,
     /// The server failed (500); the cause is logged, not answered.
     Internal,
     /// What the auth layer refused, or its failure.
@@ -83,9 +90,12 @@ impl ApiError {
             ApiError::MissingField(_) | ApiError::NotAString(_) | ApiError::BadBody(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::NotLoggedIn | ApiError::CrossOriginRefused => StatusCode::FORBIDDEN,
+            ApiError::NotLoggedIn
+            | ApiError::CrossOriginRefused
+            | ApiError::ForwardedRequestRefused
+            | ApiError::ForwardAuthDenied => StatusCode::FORBIDDEN,
             ApiError::LoginRequired => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::ForwardAuthOff => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -142,6 +152,11 @@ impl ApiError {
             }
             ApiError::CrossOriginRefused => "cross-origin request refused".into(),
             ApiError::NotFound => "no such endpoint".into(),
+            ApiError::ForwardAuthOff => "forward-auth is not configured".into(),
+            ApiError::ForwardedRequestRefused => {
+                "the forwarded headers name no URL of a host this server vouches for".into()
+            }
+            ApiError::ForwardAuthDenied => "this account may not reach this site".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
             ApiError::BodyTimeout => "request body not received in time".into(),
             ApiError::PayloadTooLarge => {

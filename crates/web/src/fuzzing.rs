@@ -26,6 +26,13 @@ pub fn local_path(next: &str) -> Option<&str> {
     crate::pages::local_path(next)
 }
 
+/// Where the sign-in pages send a person back to after signing in, given `?rd=` and the
+/// configured site: the URL when it is within the cookie domain (or the public URL's host),
+/// `None` otherwise.
+pub fn return_url(rd: &str, site: &crate::site::Site) -> Option<String> {
+    crate::pages::return_url(rd, site)
+}
+
 /// The client address authd takes for a request from `peer` carrying `headers` (the
 /// `X-Forwarded-For` walk behind `proxies`).
 pub fn client_ip(proxies: &TrustedProxies, peer: IpAddr, headers: &HeaderMap) -> Option<IpAddr> {

@@ -17,6 +17,7 @@ mod openapi;
 mod options;
 mod pages;
 mod server;
+mod site;
 mod state;
 
 pub use api::{metrics_routes, routes, routes_without_metrics};
@@ -29,4 +30,5 @@ pub use middleware::origins::{cors, parse_origin, InvalidOrigin};
 pub use options::{InvalidCookieSetting, NotLoggedIn, WebOptions};
 pub use pages::pages;
 pub use server::{app, serve, serve_with_metrics};
+pub use site::{parse_forward_auth_rule, ForwardAuthRule, InvalidSite, Site};
 pub use state::Authd;

@@ -4,6 +4,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::client_ip::{TrustedProxies, DEFAULT_IPV6_CLIENT_PREFIX};
+use crate::site::{ForwardAuthRule, Site};
 
 /// The session cookie's name unless [`WebOptions::with_session_cookie`] says otherwise (the
 /// classic contract's).
@@ -78,6 +79,15 @@ pub struct WebOptions {
     /// Serve the pages for people ([`crate::pages`]: sign-up, sign-in, account, reset and
     /// verification links) beside the API; default true.
     pub pages: bool,
+    /// Where people reach authd's pages, and the domain the session cookie is shared over
+    /// ([`Site::new`]). Forward-auth (`GET /auth/forward`, `GET /auth/nginx`) and `?rd=` on
+    /// the sign-in pages need it; `None` (the default): those answer 404 and `rd` is ignored.
+    /// With a cookie domain the session cookie carries `Domain=` (the CSRF cookie of the pages
+    /// stays host-only, `__Host-` under `cookie_secure`).
+    pub site: Option<Site>,
+    /// Who may reach which host through forward-auth; a host without a rule lets any
+    /// signed-in account through. Default: none.
+    pub forward_auth_rules: Vec<ForwardAuthRule>,
 }
 
 /// The status [`crate::CurrentUser`] (and so every route that needs a session) answers
@@ -136,6 +146,8 @@ impl Default for WebOptions {
             not_logged_in: NotLoggedIn::Forbidden,
             session_cookie: (DEFAULT_SESSION_COOKIE.to_owned(), "/".to_owned()),
             pages: true,
+            site: None,
+            forward_auth_rules: Vec::new(),
         }
         .with_hashing_threads(threads)
     }

@@ -260,7 +260,8 @@ impl Authd {
     }
 
     /// The session cookie for `token`, as `POST /sessions` sets it: the configured name and
-    /// path, `HttpOnly; SameSite=Lax`, `Secure` when configured, `Max-Age` the session TTL.
+    /// path, `HttpOnly; SameSite=Lax`, `Secure` when configured, `Domain=` with a cookie
+    /// domain, `Max-Age` the session TTL.
     pub fn session_cookie(&self, token: &SessionToken) -> Cookie<'static> {
         let ttl = self.auth.config().session_ttl;
         self.cookie(token.expose().to_owned())
@@ -278,14 +279,18 @@ impl Authd {
     }
 
     /// The session cookie's fixed attributes: the configured path, `HttpOnly; SameSite=Lax`
-    /// (+ `Secure`).
+    /// (+ `Secure`, + `Domain=` the cookie domain of [`WebOptions::site`]).
     fn cookie(&self, value: String) -> actix_web::cookie::CookieBuilder<'static> {
         let options = &self.options;
-        Cookie::build(options.session_cookie_name().to_owned(), value)
+        let cookie = Cookie::build(options.session_cookie_name().to_owned(), value)
             .path(options.session_cookie_path().to_owned())
             .http_only(true)
             .same_site(SameSite::Lax)
-            .secure(self.options.cookie_secure)
+            .secure(self.options.cookie_secure);
+        match options.site.as_ref().and_then(|site| site.cookie_domain()) {
+            Some(domain) => cookie.domain(domain.to_owned()),
+            None => cookie,
+        }
     }
 
     /// Runs `op`, an operation that hashes with bcrypt (register, log in, change or reset a

@@ -304,6 +304,26 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("mail-rate-per-ip", &["--mail-rate-per-ip", "13"], |c| {
             c.settings().2.mail_rate_per_ip == NonZeroU32::new(13)
         }),
+        (
+            "cookie-domain",
+            &[
+                "--public-url",
+                "https://a.example.com",
+                "--cookie-domain",
+                "example.com",
+            ],
+            |c| {
+                c.settings()
+                    .2
+                    .site
+                    .is_some_and(|site| site.cookie_domain() == Some("example.com"))
+            },
+        ),
+        (
+            "forward-auth-rule",
+            &["--forward-auth-rule", "a.example.com=any"],
+            |c| c.settings().2.forward_auth_rules == ["a.example.com=any".parse().unwrap()],
+        ),
         ("log-format", &["--log-format", "json"], |c| {
             matches!(c.log_format, LogFormat::Json)
         }),
@@ -341,6 +361,7 @@ fn every_flag_has_a_row() {
 
 #[test]
 fn mail_flags_without_smtp_url_are_refused_naming_the_flag() {
+    // --public-url is not among them: forward-auth needs it without mail.
     for (flag, value) in [
         ("--mail-from", "a@x.io"),
         ("--require-verified-email", "true"),
@@ -393,6 +414,55 @@ fn a_bad_rp_id_is_refused_naming_the_flag() {
             error.as_deref().is_some_and(|e| e.contains("--rp-id")),
             "{args:?}: {error:?}"
         );
+    }
+}
+
+#[test]
+fn a_public_url_alone_is_accepted_and_names_the_site() {
+    let cli = parse(&["--public-url", "https://auth.example.com/"]);
+    assert!(cli.mail().unwrap().is_none());
+    let site = cli.site().unwrap().unwrap();
+    assert_eq!(site.public_url(), "https://auth.example.com");
+    assert_eq!(site.cookie_domain(), None);
+    assert_eq!(cli.settings().2.site, Some(site));
+}
+
+#[test]
+fn a_cookie_domain_must_contain_the_public_urls_host() {
+    let site = |args: &[&str]| parse(args).site();
+    let good = site(&[
+        "--public-url",
+        "https://auth.example.com",
+        "--cookie-domain",
+        "example.com",
+    ]);
+    assert_eq!(good.unwrap().unwrap().cookie_domain(), Some("example.com"));
+    for domain in ["com", "127.0.0.1", "localhost", "other.com", "ample.com"] {
+        let error = site(&[
+            "--public-url",
+            "https://auth.example.com",
+            "--cookie-domain",
+            domain,
+        ])
+        .unwrap_err();
+        assert!(error.starts_with("--cookie-domain"), "{domain}: {error}");
+    }
+    let alone = site(&["--cookie-domain", "example.com"]).unwrap_err();
+    assert!(alone.contains("--public-url"), "{alone}");
+}
+
+#[test]
+fn forward_auth_rules_repeat_and_refuse_what_they_do_not_know() {
+    let cli = parse(&[
+        "--forward-auth-rule",
+        "wiki.example.com=any",
+        "--forward-auth-rule",
+        "*.example.com=@example.com,two-factor",
+    ]);
+    assert_eq!(cli.settings().2.forward_auth_rules.len(), 2);
+    for bad in ["wiki.example.com", "wiki.example.com=everyone", "=any"] {
+        let parsed = Cli::try_parse_from(["authd", "--forward-auth-rule", bad]);
+        assert!(parsed.is_err(), "{bad}");
     }
 }
 

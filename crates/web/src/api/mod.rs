@@ -7,6 +7,7 @@
 //! - `profile`: `/profile…`, the logged-in user, its password and its deletion.
 //! - `reset`: `/reset_password`, a password reset.
 //! - `passkeys`: `/passkeys…`, an account's passkeys and signing in with one.
+//! - `forward`: `/auth/forward` and `/auth/nginx`, forward-auth for reverse proxies.
 //! - `probes`: `/`, `/healthz`, `/readyz`, `/metrics` and `/openapi.json`.
 //! - `endpoint`: [`Endpoint`] and `mount`, which every resource goes through.
 //!
@@ -14,6 +15,7 @@
 //! and one line in [`RESOURCES`] (the crate's README, "Adding an endpoint", says it all).
 
 mod endpoint;
+mod forward;
 mod passkeys;
 mod probes;
 mod profile;
@@ -37,7 +39,7 @@ struct Resource {
 }
 
 /// Every resource, in mount order.
-const RESOURCES: [Resource; 7] = [
+const RESOURCES: [Resource; 8] = [
     Resource {
         endpoints: users::endpoints,
         schemas: users::Schemas::openapi,
@@ -61,6 +63,10 @@ const RESOURCES: [Resource; 7] = [
     Resource {
         endpoints: passkeys::endpoints,
         schemas: passkeys::Schemas::openapi,
+    },
+    Resource {
+        endpoints: forward::endpoints,
+        schemas: forward::Schemas::openapi,
     },
     Resource {
         endpoints: probes::endpoints,

@@ -56,6 +56,7 @@ use welcome::Mounted;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use paths::local_path;
+pub(crate) use paths::return_url;
 pub(crate) use welcome::account_for_browser;
 
 /// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,

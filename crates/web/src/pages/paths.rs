@@ -1,7 +1,10 @@
 //! Where the pages are: their paths, the scope they are mounted under, and which `?next=`
-//! targets a redirect may follow.
+//! and `?rd=` targets a redirect may follow.
 
 use actix_web::HttpRequest;
+use url::{Host, Url};
+
+use crate::site::Site;
 
 pub(super) const SIGNUP: &str = "/signup";
 pub(super) const LOGIN: &str = "/login";
@@ -65,9 +68,108 @@ pub(crate) fn local_path(next: &str) -> Option<&str> {
     local.then_some(next)
 }
 
+/// The longest `?rd=` followed, in bytes.
+const MAX_RD: usize = 2048;
+
+/// A redirect target from `?rd=` (where forward-auth sent the person from), as the URL to
+/// send them back to after they sign in (sign-in, sign-up, and whatever sign-in comes later:
+/// each calls this one function). Accepted only when it is an absolute `http://` or
+/// `https://` URL of the public URL's scheme, whose parsed host is the public URL's host or
+/// within the cookie domain, without a user or password; and it is at most 2048 bytes of
+/// printable ASCII without a backslash (tabs and newlines, which URL parsers drop silently,
+/// refuse it). The answer is the URL as parsed and written again, so the browser is sent to
+/// exactly the host that was checked. Anything else is `None`: the caller goes to `/account`.
+pub(crate) fn return_url(rd: &str, site: &Site) -> Option<String> {
+    let printable = rd.len() <= MAX_RD && rd.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let scheme = site.scheme();
+    // `scheme://` literally: `https:evil.example` and `https:/x` are refused before parsing.
+    let prefixed = rd
+        .get(..scheme.len() + 3)
+        .is_some_and(|head| head.eq_ignore_ascii_case(&format!("{scheme}://")));
+    if !printable || !prefixed {
+        return None;
+    }
+    let url = Url::parse(rd).ok()?;
+    if url.scheme() != scheme || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let host = match url.host()? {
+        Host::Domain(name) => name.to_owned(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => format!("[{ip}]"),
+    };
+    site.covers(&host).then(|| url.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rd_goes_back_only_within_the_cookie_domain() {
+        let site = Site::new("https://auth.example.com", Some("example.com")).unwrap();
+        for (rd, back) in [
+            (
+                "https://app.example.com/x?y=1",
+                "https://app.example.com/x?y=1",
+            ),
+            ("https://auth.example.com", "https://auth.example.com/"),
+            ("https://example.com:8443/", "https://example.com:8443/"),
+            ("HTTPS://APP.Example.COM/", "https://app.example.com/"),
+            ("https://app%2Eexample.com/", "https://app.example.com/"),
+            ("https://\u{e4}pp.example.com/", ""),
+        ] {
+            let found = return_url(rd, &site);
+            if back.is_empty() {
+                assert_eq!(found, None, "{rd}");
+            } else {
+                assert_eq!(found.as_deref(), Some(back), "{rd}");
+            }
+        }
+        for outside in [
+            "//evil.com",
+            "/account",
+            "https:evil.com",
+            "https:/evil.com",
+            "https:\\\\evil.com",
+            "https://evil.com\\@app.example.com/",
+            "https://app.example.com\\@evil.com/",
+            "https://app.example.com@evil.com/",
+            "https://user:pw@app.example.com/",
+            "https://evil.com#.example.com",
+            "https://evil.com?.example.com",
+            "https://evil.com/.example.com",
+            "https://example.com.evil.com/",
+            "https://badexample.com/",
+            "https://evil%2Ecom/",
+            "https://app.example.com%2Eevil.com/",
+            "https://app.example.com%40evil.com/",
+            "https://ev\til.com/",
+            "https://app.example.com\n.evil.com/",
+            " https://app.example.com/",
+            "http://app.example.com/",
+            "javascript://app.example.com/%0aalert(1)",
+            "https://127.0.0.1/",
+            "https://app.example.com./",
+            "",
+        ] {
+            assert_eq!(return_url(outside, &site), None, "{outside:?}");
+        }
+        assert_eq!(
+            return_url(
+                &format!("https://app.example.com/{}", "a".repeat(2100)),
+                &site
+            ),
+            None
+        );
+        // Without a cookie domain, only the public URL's own host.
+        let alone = Site::new("http://127.0.0.1:8080/auth", None).unwrap();
+        assert_eq!(
+            return_url("http://127.0.0.1:9000/app", &alone).as_deref(),
+            Some("http://127.0.0.1:9000/app")
+        );
+        assert_eq!(return_url("http://localhost:9000/app", &alone), None);
+    }
 
     #[test]
     fn only_local_paths_are_redirect_targets() {

@@ -5,28 +5,36 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
 use super::form::CsrfForm;
-use super::paths::{local_path, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
+use super::paths::{local_path, return_url, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
 use super::view::{Field, Form, Link, Page, PasskeyLogin, Problem};
 use super::visit::{query_param, see_other, sign_in, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;
 
-/// `GET /signup`.
+/// Where `?rd=` (forward-auth's "where the person came from") sends them after they sign in:
+/// the URL when [`return_url`] accepts it under the configured site, else `None`.
+fn return_to(visit: &Visit, rd: Option<&str>) -> Option<String> {
+    let site = visit.authd.options().site.as_ref()?;
+    return_url(rd?, site)
+}
+
+/// `GET /signup[?rd=URL]`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
     let visit = or_answer!(Visit::of(&request));
-    let page = signup(&visit, "", None);
+    let rd = query_param(&request, "rd");
+    let page = signup(&visit, "", rd.as_deref(), None);
     visit.answer(&page, StatusCode::OK)
 }
 
-fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
+fn signup(visit: &Visit, email: &str, rd: Option<&str>, problem: Option<Problem>) -> Page {
     let policy = &visit.authd.auth().config().password_policy;
     // A new account has no second factor.
     let mut password = Field::new_password("password", "password", policy, false);
     password.label = "Password";
     let mut again = Field::password_again(&password, "password-again", "password_again");
     again.label = "Repeat the password";
-    let form = Form::new(
+    let mut form = Form::new(
         &visit.base,
         SIGNUP,
         &visit.visitor.token(),
@@ -36,6 +44,9 @@ fn signup(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
     .field(password)
     .field(again)
     .with_problem(problem.as_ref());
+    if let Some(rd) = return_to(visit, rd) {
+        form = form.hidden("rd", &rd);
+    }
     let mut page = visit
         .page("Create an account")
         .form(form)
@@ -54,10 +65,12 @@ fn problem_of(error: &ApiError) -> Problem {
     Problem::new(sentence(error), field)
 }
 
-/// `POST /signup`: registers, then signs in, then `/account?m=welcome`.
+/// `POST /signup`: registers, then signs in, then goes to `rd` (see [`return_url`]) or
+/// `/account?m=welcome`.
 pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
+    let rd = fields.required("rd").ok();
     let again = fields.required("password_again").unwrap_or_default();
     let registered = async {
         let typed = fields.required("email")?;
@@ -76,7 +89,8 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
     let (typed, password) = match registered.await {
         Ok(Some(registered)) => registered,
         Ok(None) => {
-            let page = signup(&visit, &email, Some(passwords_differ("password-again")));
+            let problem = Some(passwords_differ("password-again"));
+            let page = signup(&visit, &email, rd.as_deref(), problem);
             return visit.answer(&page, StatusCode::BAD_REQUEST);
         }
         Err(error) => {
@@ -88,7 +102,8 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
                 });
             }
             // A server error too keeps what was typed, so trying again is one press.
-            return visit.refuse(&signup(&visit, &email, Some(problem)), &error);
+            let page = signup(&visit, &email, rd.as_deref(), Some(problem));
+            return visit.refuse(&page, &error);
         }
     };
     if visit.authd.auth().requires_verified_email() {
@@ -97,7 +112,10 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
     }
     match sign_in(&visit.authd, &request, typed, password).await {
         Ok((_, token)) => {
-            let mut response = visit.redirect(&format!("{ACCOUNT}?m=welcome"));
+            let mut response = match return_to(&visit, rd.as_deref()) {
+                Some(url) => see_other(&url),
+                None => visit.redirect(&format!("{ACCOUNT}?m=welcome")),
+            };
             let _ = response.add_cookie(&visit.authd.session_cookie(&token));
             response
         }
@@ -106,16 +124,23 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
     }
 }
 
-/// `GET /login[?next=/path][&m=code]`.
+/// `GET /login[?next=/path][&rd=URL][&m=code]`.
 pub(super) async fn login_page(request: HttpRequest) -> HttpResponse {
     let visit = or_answer!(Visit::of(&request));
     let next = query_param(&request, "next");
-    let mut page = login(&visit, "", next.as_deref(), None);
+    let rd = query_param(&request, "rd");
+    let mut page = login(&visit, "", next.as_deref(), rd.as_deref(), None);
     page.notice = notice(query_param(&request, "m").as_deref());
     visit.answer(&page, StatusCode::OK)
 }
 
-fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem>) -> Page {
+fn login(
+    visit: &Visit,
+    email: &str,
+    next: Option<&str>,
+    rd: Option<&str>,
+    problem: Option<Problem>,
+) -> Page {
     let passkeys = visit.authd.auth().passkeys_enabled();
     let mut email_field = Field::email("email", email);
     if passkeys {
@@ -134,6 +159,9 @@ fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem
     if let Some(next) = next.and_then(local_path) {
         form = form.hidden("next", next);
     }
+    if let Some(rd) = return_to(visit, rd) {
+        form = form.hidden("rd", &rd);
+    }
     let mut page = visit
         .page("Sign in")
         .form(form)
@@ -149,11 +177,13 @@ fn login(visit: &Visit, email: &str, next: Option<&str>, problem: Option<Problem
     page
 }
 
-/// `POST /login`: signs in and goes to `next` (a local path) or `/account`.
+/// `POST /login`: signs in and goes to `rd` (a URL [`return_url`] accepts), `next` (a local
+/// path) or `/account`.
 pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
     let next = fields.required("next").ok();
+    let rd = fields.required("rd").ok();
     let attempt = async {
         let typed = fields.required("email")?;
         let password = fields.required("password")?;
@@ -161,7 +191,8 @@ pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse
     };
     match attempt.await {
         Ok((_, token)) => {
-            let target = next.as_deref().and_then(local_path).map(str::to_owned);
+            let target = return_to(&visit, rd.as_deref())
+                .or_else(|| next.as_deref().and_then(local_path).map(str::to_owned));
             let mut response = match target {
                 Some(path) => see_other(&path),
                 None => visit.redirect(ACCOUNT),
@@ -170,7 +201,8 @@ pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse
             response
         }
         Err(error) => {
-            let mut page = login(&visit, &email, next.as_deref(), Some(problem_of(&error)));
+            let problem = Some(problem_of(&error));
+            let mut page = login(&visit, &email, next.as_deref(), rd.as_deref(), problem);
             if matches!(error, ApiError::Auth(AuthError::EmailNotVerified)) {
                 page = page.form(
                     Form::new(

@@ -1,15 +1,16 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
 //! By resource as the API is split (`users`, `sessions`, `profile`, `reset`, `verify`,
-//! `passkeys`, `probes`, `openapi`, and the `pages`), then what cuts across them: the classic
-//! `flow`, `input`, `origins`, `security`, `observability` (logs and metrics), `limits`,
-//! `fairness`, `races`, `mail` delivery, `operations`, `durability`, `outage`, `policy`
-//! (passwords), `upgrade`, `embedding`. A test that runs on each
+//! `passkeys`, `forward`, `probes`, `openapi`, and the `pages`), then what cuts across them:
+//! the classic `flow`, `input`, `origins`, `security`, `observability` (logs and metrics),
+//! `limits`, `fairness`, `races`, `mail` delivery, `operations`, `durability`, `outage`,
+//! `policy` (passwords), `upgrade`, `embedding`. A test that runs on each
 //! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod authenticator;
 mod helpers;
 
+mod forward;
 mod openapi;
 mod pages;
 mod passkeys;

@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 27] = [
+const SERVED: [(&str, &str); 31] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
@@ -34,6 +34,10 @@ const SERVED: [(&str, &str); 27] = [
     ("/passkeys", "get"),
     ("/passkeys/{id}", "patch"),
     ("/passkeys/{id}", "delete"),
+    ("/auth/forward", "get"),
+    ("/auth/forward", "head"),
+    ("/auth/nginx", "get"),
+    ("/auth/nginx", "head"),
     ("/healthz", "get"),
     ("/metrics", "get"),
     ("/readyz", "get"),
@@ -114,12 +118,18 @@ async fn every_listed_method_is_routed_and_the_others_refused_with_allow(app: &T
                 .unwrap();
             let status = res.status().as_u16();
             if allowed.contains(method) {
-                if status == 404 && path.starts_with("/passkeys") {
-                    // Routed: the route's own answer while passkeys are off (as in these apps).
-                    assert_error(res, 404, "passkeys are not configured").await;
-                    continue;
+                assert_ne!(status, 405, "{method} {path}");
+                if status == 404 {
+                    // Routed, but answering that it is off (passkeys and forward-auth without
+                    // a public URL): a GET says so in its body.
+                    if path.starts_with("/passkeys") {
+                        assert_error(res, 404, "passkeys are not configured").await;
+                        continue;
+                    }
+                    let res = app.get_path(path).await;
+                    let off = "forward-auth is not configured";
+                    assert_error(res, 404, off).await;
                 }
-                assert!(![404, 405].contains(&status), "{method} {path}: {status}");
                 continue;
             }
             let allow = res.headers().get("allow").map(|v| v.to_str().unwrap());
@@ -230,6 +240,8 @@ async fn session_routes_declare_the_session_cookie() {
     assert_eq!(scheme["in"], "cookie");
     assert_eq!(scheme["name"], "session_id");
     let session = serde_json::json!([{ "session_id": [] }]);
+    // Forward-auth reads the session when there is one, and answers without it too.
+    let optional = serde_json::json!([{}, { "session_id": [] }]);
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             // Everything under /profile, /sessions and /passkeys but the logins themselves.
@@ -239,6 +251,10 @@ async fn session_routes_declare_the_session_cookie() {
                 && !(path == "/sessions" && method == "post")
                 && path != "/passkeys/authentication";
             let security = operation.get("security");
+            if path.starts_with("/auth/") {
+                assert_eq!(security, Some(&optional), "{method} {path}");
+                continue;
+            }
             assert_eq!(
                 security,
                 needs_session.then_some(&session),

@@ -127,6 +127,84 @@ async fn sign_in_never_redirects_off_the_site() {
     }
 }
 
+fn with_site() -> WebOptions {
+    let mut options = WebOptions::default();
+    options.site = Some(web::Site::new("http://auth.authd.test", Some("authd.test")).unwrap());
+    options
+}
+
+#[tokio::test]
+async fn rd_sends_the_person_back_after_signing_in_within_the_cookie_domain() {
+    let app = spawn_app_with(test_config(), with_site()).await;
+    app.post_users("ada@authd.test", "pw").await;
+    let rd = "http://app.authd.test/x?y=1&z=%2F";
+    let mut visitor = Visitor::new(&app);
+    let login = visitor.get(&format!("/login?rd={}", urlencode(rd))).await;
+    assert!(
+        login
+            .body
+            .contains(r#"name="rd" value="http://app.authd.test/x?y=1&#38;z=%2F""#),
+        "{}",
+        login.body
+    );
+    let form = [("email", "ada@authd.test"), ("password", "pw"), ("rd", rd)];
+    let answer = visitor.submit("/login", "/login", &form).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), rd);
+    // Sign-up goes back too.
+    let mut visitor = Visitor::new(&app);
+    let signup = visitor.get(&format!("/signup?rd={}", urlencode(rd))).await;
+    assert!(signup.body.contains(r#"name="rd""#), "{}", signup.body);
+    let form = [
+        ("email", "bea@authd.test"),
+        ("password", "pw"),
+        ("password_again", "pw"),
+        ("rd", rd),
+    ];
+    let answer = visitor.submit("/signup", "/signup", &form).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), rd);
+}
+
+#[tokio::test]
+async fn rd_never_sends_anyone_off_the_cookie_domain() {
+    let app = spawn_app_with(test_config(), with_site()).await;
+    app.post_users("ada@authd.test", "pw").await;
+    for rd in [
+        "http://evil.test/",
+        "//evil.test/",
+        "http:evil.test",
+        "http:\\\\evil.test",
+        "http://app.authd.test@evil.test/",
+        "http://evil.test\\@app.authd.test/",
+        "http://evil%2Etest/",
+        "http://authd.test.evil.test/",
+        "http://app.authd.test\t.evil.test/",
+        "HTTP://EVIL.TEST/",
+        "https://app.authd.test/",
+        "javascript:alert(1)",
+    ] {
+        let mut visitor = Visitor::new(&app);
+        let login = visitor.get(&format!("/login?rd={}", urlencode(rd))).await;
+        assert!(!login.body.contains(r#"name="rd""#), "{rd}");
+        let form = [("email", "ada@authd.test"), ("password", "pw"), ("rd", rd)];
+        let answer = visitor.submit("/login", "/login", &form).await;
+        assert_eq!(answer.status, 303);
+        assert_eq!(answer.location(), "/account", "{rd:?}");
+    }
+    // Without a public URL, rd is not followed at all.
+    let plain = spawn_app().await;
+    plain.post_users("ada@authd.test", "pw").await;
+    let mut visitor = Visitor::new(&plain);
+    let form = [
+        ("email", "ada@authd.test"),
+        ("password", "pw"),
+        ("rd", "http://app.authd.test/"),
+    ];
+    let answer = visitor.submit("/login", "/login", &form).await;
+    assert_eq!(answer.location(), "/account");
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
