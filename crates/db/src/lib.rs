@@ -14,6 +14,7 @@ mod reset_tokens;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod two_factor;
 mod users;
 
 pub use connection::Backend;
@@ -24,6 +25,8 @@ pub use mail::TokenGrant;
 pub use options::DbOptions;
 pub use outbox::{LimitCount, NewOutboxMail, OutboxMail};
 pub use sessions::Alive;
+pub use two_factor::{CodeUse, PendingRefusal, Refusal};
 pub use user_model::MailLimit;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
+pub use user_model::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};

@@ -5,9 +5,11 @@ mod domain;
 mod email;
 mod invalid_email;
 mod mail_limit;
-/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits` and `mail_outbox`, generated from the migrations.
+/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits`, `mail_outbox`
+/// and the two-factor tables, generated from the migrations.
 pub mod schema;
 mod session;
+mod two_factor;
 mod user;
 
 pub use attempts::LoginAttempts;
@@ -15,4 +17,5 @@ pub use email::{Email, MAX_EMAIL_LEN};
 pub use invalid_email::InvalidEmail;
 pub use mail_limit::MailLimit;
 pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
+pub use two_factor::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};
 pub use user::{NewUser, User, UserChanges, UserId};
