@@ -37,6 +37,17 @@ impl Fields {
         }
     }
 
+    /// The text of field `name` when present and not empty; `None` when absent or empty.
+    /// Errors: `NotAString` for a JSON value that is not a string.
+    pub fn optional(&self, name: &'static str) -> Result<Option<String>, ApiError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(None) => Err(ApiError::NotAString(name)),
+            Some(Some(value)) if value.is_empty() => Ok(None),
+            Some(Some(value)) => Ok(Some(value.clone())),
+        }
+    }
+
     /// Every field as parsed; `None` for a JSON value that is not a string.
     #[cfg(feature = "fuzzing")]
     pub(crate) fn entries(&self) -> &HashMap<String, Option<String>> {

@@ -16,6 +16,7 @@ mod middleware;
 mod openapi;
 mod options;
 mod pages;
+mod qr;
 mod server;
 mod state;
 
@@ -28,5 +29,6 @@ pub use middleware::client_faults::DemoteClientFaults;
 pub use middleware::origins::{cors, parse_origin, InvalidOrigin};
 pub use options::{InvalidCookieSetting, NotLoggedIn, WebOptions};
 pub use pages::pages;
+pub use qr::totp_qr_svg;
 pub use server::{app, serve, serve_with_metrics};
 pub use state::Authd;

@@ -14,6 +14,7 @@ mod probes;
 mod profile;
 mod reset;
 mod sessions;
+mod totp;
 mod users;
 mod verify;
 
