@@ -81,7 +81,7 @@ impl Auth {
                     .into(),
             ));
         }
-        auth.check_secret_keys(keys.as_deref(), options.migrate)?;
+        let record = auth.check_secret_keys(keys.as_deref(), options.migrate)?;
         let auth = Auth { keys, ..auth };
         if let Some(mail) = &auth.config.mail {
             // The outbox keeps its mail in this database; its senders start now.
@@ -94,6 +94,10 @@ impl Auth {
                             .into(),
                     )
                 })?;
+        }
+        // Last, so that a start that fails has recorded no key.
+        if record {
+            auth.record_secret_key()?;
         }
         Ok(auth)
     }

@@ -27,15 +27,16 @@ pub struct Rotation {
 impl Auth {
     /// At start: the keys given are the ones the stored two-factor data was written with.
     /// Every stored key check value must be of a key given and decrypt under it, and every
-    /// stored secret must be under a key given; the current key's check value is recorded
-    /// when missing (unless `write` is false: `authd check` changes nothing).
+    /// stored secret must be under a key given. Answers whether the current key's check value
+    /// is missing, to record with [`Auth::record_secret_key`] once the start has succeeded
+    /// (never when `write` is false: `authd check` changes nothing).
     ///
     /// Without a key, any stored two-factor data is an error: its accounts could not sign in.
     pub(crate) fn check_secret_keys(
         &self,
         keys: Option<&Keyring>,
         write: bool,
-    ) -> Result<(), AuthError> {
+    ) -> Result<bool, AuthError> {
         // A database not migrated yet (`authd check` on an older schema) has no such tables.
         let readable = |result: Result<bool, DbError>| match result {
             Err(_) if !write => Ok(false),
@@ -49,10 +50,10 @@ impl Auth {
                         .into(),
                 ));
             }
-            return Ok(());
+            return Ok(false);
         };
         let checks = match self.db.secret_key_checks() {
-            Err(_) if !write => return Ok(()),
+            Err(_) if !write => return Ok(false),
             other => other?,
         };
         for check in &checks {
@@ -76,14 +77,18 @@ impl Auth {
                 )));
             }
         }
-        if write && !checks.iter().any(|c| c.key_id == keys.current_id()) {
-            self.db
-                .add_secret_key_check(&keys.check_value()?, self.now())?;
-            tracing::info!(
-                key_id = keys.current_id(),
-                "secret key recorded (its check value)"
-            );
-        }
+        Ok(write && !checks.iter().any(|c| c.key_id == keys.current_id()))
+    }
+
+    /// Records the current key's check value (see [`Auth::check_secret_keys`]).
+    pub(crate) fn record_secret_key(&self) -> Result<(), AuthError> {
+        let keys = self.keyring()?;
+        self.db
+            .add_secret_key_check(&keys.check_value()?, self.now())?;
+        tracing::info!(
+            key_id = keys.current_id(),
+            "secret key recorded (its check value)"
+        );
         Ok(())
     }
 
