@@ -39,8 +39,8 @@ pub(crate) struct AccountDeletion {
     #[schema(min_length = 1, max_length = 72, example = "hunter2")]
     password: String,
     /// Required for an account with two-factor sign-in (ignored for others): the app's
-    /// current code or an unused recovery code.
-    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    /// current code or an unused recovery code. Empty is the same as absent.
+    #[schema(example = "123456")]
     code: Option<String>,
 }
 

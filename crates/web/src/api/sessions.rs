@@ -26,8 +26,9 @@ pub(crate) struct Credentials {
     password: String,
     /// For an account with two-factor sign-in only (ignored for others): the app's current
     /// code or an unused recovery code, to sign in with one request. Without it, such an
-    /// account answers 401 with an `mfa_token` for `POST /sessions/mfa`.
-    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    /// account answers 401 with an `mfa_token` for `POST /sessions/mfa`. Empty is the same
+    /// as absent.
+    #[schema(example = "123456")]
     code: Option<String>,
 }
 
