@@ -401,6 +401,25 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(0..=100_000), global = true, help_heading = MAIL)]
     pub mail_rate_per_ip: u32,
 
+    /// The master key file for two-factor sign-in: 64 hex characters (32 random bytes, e.g.
+    /// `openssl rand -hex 32`) and an optional newline. Authenticator secrets are encrypted
+    /// under keys derived from it. Unset with SQLite: `<database file>.key` beside the
+    /// database, created (mode 0600) on first start. Unset with PostgreSQL: two-factor
+    /// sign-in is off (its routes answer 404), and a database holding two-factor data exits 2.
+    /// Every instance on one database must read the same key.
+    #[arg(long, env = "AUTHD_SECRET_KEY_FILE", global = true, help_heading = TWO_FACTOR)]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// During a key rotation, the previous key file: secrets written under it are still read,
+    /// and written again under --secret-key-file when used (or all at once by
+    /// `authd rotate-secret-key`). Needs --secret-key-file.
+    #[arg(long, env = "AUTHD_OLD_SECRET_KEY_FILE", global = true, help_heading = TWO_FACTOR)]
+    pub old_secret_key_file: Option<PathBuf>,
+
+    /// The name authenticator apps show beside the account (the otpauth URL's issuer).
+    #[arg(long, env = "AUTHD_TOTP_ISSUER", default_value = "authd", global = true, help_heading = TWO_FACTOR)]
+    pub totp_issuer: String,
+
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, help_heading = LOGS)]
     pub log_format: LogFormat,
@@ -414,6 +433,7 @@ const THROTTLING: &str = "Sign-in throttling";
 const BROWSERS: &str = "Browsers and proxies";
 const MAIL: &str = "Mail";
 const PASSKEYS: &str = "Passkeys";
+const TWO_FACTOR: &str = "Two-factor sign-in";
 const LOGS: &str = "Logs";
 
 /// Ten years, in seconds: the longest lifetime a setting may give.
@@ -448,6 +468,10 @@ pub enum Command {
     /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
     /// "STARTTLS not offered", …).
     Check,
+    /// Encrypt every two-factor secret again under --secret-key-file (reading those written
+    /// under --old-secret-key-file), then forget the old key: afterwards authd starts with the
+    /// new key alone and refuses the old one. Safe while instances run with both keys.
+    RotateSecretKey,
 }
 
 /// The password policies `--password-policy` names.

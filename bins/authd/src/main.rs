@@ -70,10 +70,50 @@ fn main() -> ExitCode {
         auth_config.require_verified_email = cli.require_verified_email;
         smtp = Some(mailer);
     }
+    // Last before opening: a key file is created (SQLite) only once every other setting is
+    // known to be good.
+    let keys = match cli.secret_keys(!matches!(cli.command, Some(Command::Check))) {
+        Ok(keys) => keys,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    auth_config.secret_key = keys.current.clone();
+    auth_config.old_secret_key = keys.old.clone();
     let auth = match Auth::connect(&db_options, auth_config) {
         Ok(auth) => auth,
-        Err(error) => return fail(&error),
+        Err(error) => {
+            // A key file made by this start that failed protects nothing yet (the key is
+            // recorded in the database last): a bad setting leaves nothing behind.
+            if let Some(created) = &keys.created {
+                let _ = std::fs::remove_file(created);
+            }
+            return fail(&error);
+        }
     };
+    if let Some(path) = &keys.created {
+        tracing::info!(
+            path = %path.display(),
+            "created the secret key file for two-factor secrets (keep it with the database, \
+             and in its backups: without it no two-factor account can sign in)"
+        );
+    }
+    match (&keys.current, &keys.source) {
+        (Some(key), Some(path)) => tracing::info!(
+            path = %path.display(),
+            key_id = %key.id(),
+            old_key = keys.old.is_some(),
+            "two-factor secrets encrypted under this key"
+        ),
+        (Some(_), None) => {
+            tracing::info!("two-factor secrets under a key of this process only (:memory:)")
+        }
+        (None, _) => {
+            tracing::info!("two-factor sign-in is off: no secret key (--secret-key-file)")
+        }
+    }
+
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
             // Each migration applied, or "no migration was pending", is logged above.
@@ -103,6 +143,17 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::RotateSecretKey => match auth.rotate_secret_key() {
+            Ok(rotation) => {
+                eprintln!(
+                    "authd: {} two-factor secrets encrypted under the new key; the old key is \
+                     no longer needed or accepted",
+                    rotation.reencrypted
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
         Command::Serve => {
             if let Some(mailer) = smtp {
                 check_relay_in_background(mailer);
@@ -187,6 +238,7 @@ fn fail(error: &AuthError) -> ExitCode {
     eprintln!("authd: {}", text.trim_end());
     match error {
         AuthError::Config(_)
+        | AuthError::TwoFactorOff
         | AuthError::Storage(DbError::BadUrl(_) | DbError::InvalidOptions(_)) => ExitCode::from(2),
         _ => ExitCode::FAILURE,
     }

@@ -4,8 +4,10 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
-use auth::{PasswordPolicy, SmtpSettings, Templates};
+use auth::{PasswordPolicy, SecretKey, SmtpSettings, Templates};
 use web::{Site, WebOptions};
 
 use crate::config::{Cli, Command, PasswordPolicyName};
@@ -43,7 +45,86 @@ pub(crate) fn parse_public_url(text: &str) -> Result<String, String> {
     Ok(text.trim_end_matches('/').to_owned())
 }
 
+/// The master keys for two-factor sign-in, as the flags and the database say.
+#[derive(Debug, Default)]
+pub struct SecretKeys {
+    /// The key secrets are encrypted under; `None`: two-factor is off.
+    pub current: Option<SecretKey>,
+    /// The previous key, during a rotation.
+    pub old: Option<SecretKey>,
+    /// The key file authd created beside a SQLite database, to say so in the log.
+    pub created: Option<PathBuf>,
+    /// Where the current key came from, for the log.
+    pub source: Option<PathBuf>,
+}
+
 impl Cli {
+    /// The SQLite file of --database-url; `None` for PostgreSQL and `:memory:`.
+    fn sqlite_file(&self) -> Option<PathBuf> {
+        let url = self.database_url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return None;
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        (path != ":memory:" && !path.is_empty()).then(|| PathBuf::from(path))
+    }
+
+    /// The master keys: --secret-key-file and --old-secret-key-file read; without the first,
+    /// for a SQLite file, `<file>.key` beside it (created unless `create` is false, as for
+    /// `authd check`, which changes nothing); for `:memory:`, a key of this process only.
+    /// The errors name the flag or file and never hold a key.
+    pub fn secret_keys(&self, create: bool) -> Result<SecretKeys, String> {
+        let old = match &self.old_secret_key_file {
+            Some(path) => {
+                Some(SecretKey::read(path).map_err(|e| format!("--old-secret-key-file {e}"))?)
+            }
+            None => None,
+        };
+        if let Some(path) = &self.secret_key_file {
+            let current = SecretKey::read(path).map_err(|e| format!("--secret-key-file {e}"))?;
+            return Ok(SecretKeys {
+                current: Some(current),
+                old,
+                created: None,
+                source: Some(path.clone()),
+            });
+        }
+        if old.is_some() {
+            return Err("--old-secret-key-file needs --secret-key-file (the new key)".into());
+        }
+        if self.database_url.trim() == ":memory:" || self.database_url.trim() == "sqlite://:memory:"
+        {
+            let current = SecretKey::generate().map_err(|e| e.to_string())?;
+            return Ok(SecretKeys {
+                current: Some(current),
+                ..SecretKeys::default()
+            });
+        }
+        let Some(database) = self.sqlite_file() else {
+            return Ok(SecretKeys::default());
+        };
+        let mut name = database.file_name().unwrap_or_default().to_owned();
+        name.push(".key");
+        let path = database.with_file_name(name);
+        if !create {
+            return match path.exists() {
+                true => Ok(SecretKeys {
+                    current: Some(SecretKey::read(&path).map_err(|e| e.to_string())?),
+                    source: Some(path),
+                    ..SecretKeys::default()
+                }),
+                false => Ok(SecretKeys::default()),
+            };
+        }
+        let (current, created) = SecretKey::load_or_create(&path).map_err(|e| e.to_string())?;
+        Ok(SecretKeys {
+            current: Some(current),
+            old: None,
+            created: created.then(|| path.clone()),
+            source: Some(path),
+        })
+    }
+
     /// The mail settings, checked (`None` without --smtp-url). The errors name the flag and
     /// never repeat the SMTP password.
     pub fn mail(&self) -> Result<Option<MailSettings>, String> {
@@ -197,7 +278,9 @@ impl Cli {
         auth.max_sessions_per_user = self.max_sessions_per_user;
         auth.session_idle_timeout = secs(self.session_idle_timeout);
         auth.verify_ttl = secs(self.verify_ttl);
-        // `mail` and `require_verified_email` come with the outbox, in `main`.
+        auth.totp_issuer = self.totp_issuer.clone();
+        // `mail` and `require_verified_email` come with the outbox, and the secret keys from
+        // their files, in `main`.
 
         let mut web = WebOptions::default();
         if let Some(threads) = self.hashing_threads {

@@ -1844,3 +1844,310 @@ async fn a_passkey_ceremony_logs_no_challenge_credential_or_key_even_at_trace_le
         assert!(!log.contains(listed), "{text} is in the log as bytes");
     }
 }
+
+/// The app's code for `secret` (base32) now, by the system clock (as the server reads it).
+fn totp_code_now(secret: &str) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::from(bytes))
+        .build()
+        .unwrap()
+        .generate(now)
+        .to_string()
+}
+
+/// On `server`: registers `email` with `password`, logs in, turns two-factor on. Returns the
+/// secret (base32) and the recovery codes.
+async fn enrol(server: &Server, email: &str, password: &str) -> (String, Vec<String>) {
+    let client = client();
+    let form = [("email", email), ("password", password)];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let login = client
+        .post(server.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("session_id={}", session_of(&login));
+    let enrolment: serde_json::Value = client
+        .post(server.url("/profile/totp"))
+        .header("cookie", &cookie)
+        .form(&[("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let confirmed: serde_json::Value = client
+        .put(server.url("/profile/totp"))
+        .header("cookie", &cookie)
+        .form(&[("code", totp_code_now(&secret).as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(confirmed["message"], "two-factor enabled", "{confirmed}");
+    let codes = confirmed["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    (secret, codes)
+}
+
+/// Signs `email` in with `password` then `code` through `POST /sessions/mfa`; returns the
+/// second step's status and the `mfa_token` it used.
+async fn sign_in_with_code(
+    server: &Server,
+    email: &str,
+    password: &str,
+    code: &str,
+) -> (u16, String) {
+    let client = client();
+    let first: serde_json::Value = client
+        .post(server.url("/sessions"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["message"], "second factor required", "{first}");
+    let token = first["mfa_token"].as_str().unwrap().to_owned();
+    let status = post(
+        server.url("/sessions/mfa"),
+        &[("mfa_token", token.as_str()), ("code", code)],
+    )
+    .await
+    .unwrap();
+    (status, token)
+}
+
+fn write_key(path: &Path, byte: u8) {
+    std::fs::write(path, format!("{}\n", hex_of(&[byte; 32]))).unwrap();
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn a_sqlite_database_gets_a_private_key_file_beside_it_and_a_wrong_key_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let key_file = dir.path().join("authd.db.key");
+    let output = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["migrate", "--database-url", &db])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("created the secret key file") && log.contains("authd.db.key"),
+        "{log}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    assert_eq!(key.trim_end().len(), 64);
+    assert!(!log.contains(key.trim_end()), "the key is in the log");
+    // Again: the same file is used, nothing is created.
+    let again = run(&["migrate", "--database-url", &db]);
+    assert!(again.status.success(), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key);
+
+    // Another key for the same database: refused at start, exit 2, one line.
+    let wrong = dir.path().join("wrong.key");
+    write_key(&wrong, 7);
+    let wrong = wrong.display().to_string();
+    for command in [None, Some("check"), Some("migrate")] {
+        let mut args = vec!["--database-url", &db, "--secret-key-file", &wrong];
+        args.extend(command);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // Its last line (after the migrations' log lines): the error, and nothing else.
+        let last = stderr.trim_end().lines().last().unwrap();
+        let expected = format!("authd: invalid configuration: {} (key ", auth::WRONG_KEY);
+        assert!(last.starts_with(&expected), "{args:?}: {stderr}");
+    }
+    // A key file that is no key: exit 2, naming the flag.
+    let junk = dir.path().join("junk.key");
+    std::fs::write(&junk, "not a key\n").unwrap();
+    let output = run(&[
+        "check",
+        "--database-url",
+        &db,
+        "--secret-key-file",
+        junk.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--secret-key-file") && stderr.contains("not a key"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn postgresql_without_a_key_file_has_two_factor_off_and_refuses_to_start_over_its_data() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    let server = Server::start(database.url(), &[]);
+    let client = client();
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let login = client
+        .post(server.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("session_id={}", session_of(&login));
+    let res = client
+        .post(server.url("/profile/totp"))
+        .header("cookie", &cookie)
+        .form(&[("password", "pw")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "{\"message\":\"two-factor is not configured\"}\n"
+    );
+    drop(server);
+    // With a key, two-factor data is written (the key's check value at least)…
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    write_key(&key, 3);
+    let key = key.display().to_string();
+    let with_key = Server::start(database.url(), &["--secret-key-file", &key]);
+    let (_, codes) = enrol(&with_key, "eve@x.io", "pw").await;
+    drop(with_key);
+    // … and a start without it is a clear error, before listening.
+    let output = run(&["--database-url", database.url()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no secret key is configured"), "{stderr}");
+    let server = Server::start(database.url(), &["--secret-key-file", &key]);
+    let (status, _) = sign_in_with_code(&server, "eve@x.io", "pw", &codes[0]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn rotate_secret_key_moves_every_secret_to_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let old_key = dir.path().join("authd.db.key").display().to_string();
+    let server = Server::start(&db, &[]);
+    let (_, ann) = enrol(&server, "ann@x.io", "pw").await;
+    let (_, bob) = enrol(&server, "bob@x.io", "pw").await;
+    drop(server);
+    let new_key = dir.path().join("new.key");
+    write_key(&new_key, 9);
+    let new_key = new_key.display().to_string();
+    // The new key alone cannot read what the old one wrote: refused, naming the remedy.
+    let output = run(&[
+        "rotate-secret-key",
+        "--database-url",
+        &db,
+        "--secret-key-file",
+        &new_key,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--old-secret-key-file"));
+    let output = run(&[
+        "rotate-secret-key",
+        "--database-url",
+        &db,
+        "--secret-key-file",
+        &new_key,
+        "--old-secret-key-file",
+        &old_key,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("authd: 2 two-factor secrets encrypted under the new key"),
+        "{said}"
+    );
+    // From now on the new key alone; the old one is refused.
+    let output = run(&[
+        "check",
+        "--database-url",
+        &db,
+        "--secret-key-file",
+        &old_key,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let server = Server::start(&db, &["--secret-key-file", &new_key]);
+    for (email, codes) in [("ann@x.io", &ann), ("bob@x.io", &bob)] {
+        let (status, _) = sign_in_with_code(&server, email, "pw", &codes[0]).await;
+        assert_eq!(status, 200, "{email}");
+    }
+}
+
+#[tokio::test]
+async fn no_two_factor_secret_is_in_the_log_at_trace_level_or_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let server = Server::start_logging(&db, &[], "trace");
+    let password = unique_secret("pw");
+    let (secret, codes) = enrol(&server, "bob@x.io", &password).await;
+    let (status, token) = sign_in_with_code(&server, "bob@x.io", &password, &codes[0]).await;
+    assert_eq!(status, 200);
+    // A wrong code and a recovery code in the one-request form too.
+    let form = [
+        ("email", "bob@x.io"),
+        ("password", password.as_str()),
+        ("code", codes[1].as_str()),
+    ];
+    assert_eq!(post(server.url("/sessions"), &form).await.unwrap(), 200);
+    let log = server.stop();
+    assert!(log.contains("second_factor"), "the log is empty? {log}");
+    let key = std::fs::read_to_string(dir.path().join("authd.db.key")).unwrap();
+    let mut files = std::fs::read(&db).unwrap();
+    files.extend(std::fs::read(format!("{db}-wal")).unwrap_or_default());
+    let raw = totp_rs::Secret::try_from_base32(&secret)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    for (place, haystack) in [("the log", log.as_bytes()), ("the database", &files[..])] {
+        for text in [
+            &secret,
+            &secret.to_lowercase(),
+            &token,
+            &password,
+            &key.trim_end().to_owned(),
+        ] {
+            assert_no_secret(haystack, text, place);
+        }
+        auth::testing::assert_no_bytes(haystack, &raw, place);
+        for code in &codes {
+            for form in [
+                code.clone(),
+                code.replace('-', ""),
+                code.replace('-', "").to_uppercase(),
+            ] {
+                assert_no_secret(haystack, &form, place);
+            }
+        }
+    }
+}

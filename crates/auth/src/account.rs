@@ -85,10 +85,34 @@ impl Auth {
     /// Errors: as a login (`WrongPassword`, `Throttled`, both counted as for
     /// [`Auth::change_password`]); `PasswordChanged` when the password changed meanwhile
     /// (nothing is deleted then); `UnknownUser` when the account is gone.
-    #[instrument(skip_all, fields(user_id))]
+    /// `CodeRequired` for an account with two-factor sign-in: see
+    /// [`Auth::delete_account_with_code`].
     pub fn delete_account(&self, user_id: UserId, password: &str) -> Result<User, AuthError> {
+        self.delete_account_with_code(user_id, password, None)
+    }
+
+    /// [`Auth::delete_account`], with the `code` (the app's, or a recovery code) an account
+    /// with two-factor sign-in needs besides its password; ignored for other accounts. A
+    /// wrong code counts toward the login throttle.
+    ///
+    /// Errors: as [`Auth::delete_account`]; `CodeRequired` without a code, `WrongCode` for a
+    /// wrong or used one (nothing is deleted then).
+    #[instrument(skip_all, fields(user_id))]
+    pub fn delete_account_with_code(
+        &self,
+        user_id: UserId,
+        password: &str,
+        code: Option<&str>,
+    ) -> Result<User, AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let verified = self.check_password_of(user_id, password)?;
+        if let Some(credential) = self.confirmed_totp(user_id)? {
+            let code = code.ok_or(AuthError::CodeRequired)?;
+            let code = self.code_use(&verified.user, &credential, code)?;
+            if !self.db.use_second_factor(user_id, &code)? {
+                return Err(AuthError::WrongCode);
+            }
+        }
         let user = self
             .db
             .delete_user_if_password(user_id, &verified.user.hashed_password)

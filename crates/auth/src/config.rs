@@ -7,6 +7,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::Templates;
 use crate::password::policy::PasswordPolicy;
+use crate::secret_key::SecretKey;
 
 /// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
 /// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
@@ -50,6 +51,19 @@ pub struct AuthConfig {
     /// Passkeys (WebAuthn): who the relying party is. `None` (the default): passkeys are off
     /// and their operations fail with `PasskeysOff`.
     pub passkeys: Option<PasskeyConfig>,
+    /// The master key two-factor secrets are encrypted under (see the crate docs, "Two-factor
+    /// sign-in"); `None` (the default): two-factor sign-in is off, and [`Auth::connect`]
+    /// refuses a database that holds two-factor data.
+    ///
+    /// [`Auth::connect`]: crate::Auth::connect
+    pub secret_key: Option<SecretKey>,
+    /// During a key rotation, the key the secrets were written with: they are still read with
+    /// it and written again under `secret_key` when used (or all at once with
+    /// [`Auth::rotate_secret_key`](crate::Auth::rotate_secret_key)).
+    pub old_secret_key: Option<SecretKey>,
+    /// The issuer an authenticator app shows beside the account (the `otpauth://` URL's
+    /// `issuer`); default `authd`. A `:` in it is replaced by a space.
+    pub totp_issuer: String,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Tests only: runs between a login's password check and its session write, so a test
@@ -74,6 +88,9 @@ impl Default for AuthConfig {
             require_verified_email: false,
             verify_ttl: Duration::from_secs(24 * 3600),
             passkeys: None,
+            secret_key: None,
+            old_secret_key: None,
+            totp_issuer: "authd".to_owned(),
             clock: Arc::new(SystemClock),
             pause_before_login_write: None,
         }
@@ -125,6 +142,12 @@ impl AuthConfig {
         self
     }
 
+    /// This config with two-factor secrets encrypted under `key` (`None`: two-factor off).
+    pub fn with_secret_key(mut self, key: Option<SecretKey>) -> Self {
+        self.secret_key = key;
+        self
+    }
+
     /// This config with "now" taken from `clock` (tests: a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -148,6 +171,9 @@ impl std::fmt::Debug for AuthConfig {
             .field("require_verified_email", &self.require_verified_email)
             .field("verify_ttl", &self.verify_ttl)
             .field("passkeys", &self.passkeys)
+            .field("secret_key", &self.secret_key)
+            .field("old_secret_key", &self.old_secret_key)
+            .field("totp_issuer", &self.totp_issuer)
             .finish_non_exhaustive()
     }
 }

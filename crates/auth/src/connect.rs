@@ -10,6 +10,7 @@ use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::passkey;
 use crate::password;
+use crate::secret_key::Keyring;
 use crate::service::Auth;
 use crate::sessions;
 
@@ -75,7 +76,22 @@ impl Auth {
             attempts_counted: Arc::new(AtomicU64::new(0)),
             mails_counted: Arc::new(AtomicU64::new(0)),
             webauthn,
+            keys: None,
         };
+        let keys = auth
+            .config
+            .secret_key
+            .as_ref()
+            .map(|key| Arc::new(Keyring::new(key, auth.config.old_secret_key.as_ref())));
+        if keys.is_none() && auth.config.old_secret_key.is_some() {
+            return Err(AuthError::Config(
+                "an old secret key needs the new one (--old-secret-key-file needs \
+                 --secret-key-file)"
+                    .into(),
+            ));
+        }
+        let record = auth.check_secret_keys(keys.as_deref(), options.migrate)?;
+        let auth = Auth { keys, ..auth };
         if let Some(mail) = &auth.config.mail {
             // The outbox keeps its mail in this database; its senders start now.
             mail.outbox
@@ -87,6 +103,10 @@ impl Auth {
                             .into(),
                     )
                 })?;
+        }
+        // Last, so that a start that fails has recorded no key.
+        if record {
+            auth.record_secret_key()?;
         }
         Ok(auth)
     }

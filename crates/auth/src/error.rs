@@ -4,6 +4,8 @@ use std::fmt;
 
 use db::DbError;
 
+use crate::token::MfaToken;
+
 /// What went wrong in an `Auth` operation. New variants may come in a minor release: match
 /// with a `_` arm.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,37 @@ pub enum AuthError {
     /// The server's own passkey state could not be made or read (never the client's fault).
     #[error("passkey operation failed: {0}")]
     PasskeyFailed(&'static str),
+    /// The right password of an account with two-factor sign-in, and no code: the sign-in
+    /// goes on with `POST /sessions/mfa` ([`crate::Auth::log_in_second_factor`]) with this
+    /// token (single use, 5 minutes) and a code. Nothing else is revealed about the account.
+    #[error("second factor required")]
+    SecondFactorRequired(MfaToken),
+    /// The code (an authenticator's, or a recovery code) is wrong, or was used already.
+    #[error("wrong code")]
+    WrongCode,
+    /// The operation needs a code (the account has two-factor sign-in) and none was given.
+    #[error("code is required")]
+    CodeRequired,
+    /// The sign-in's `mfa_token` is unknown, used, expired, or its password changed since.
+    #[error("invalid or expired mfa_token: sign in again")]
+    UnknownMfaToken,
+    /// No secret key is configured, so two-factor sign-in cannot be used.
+    #[error("two-factor is not configured")]
+    TwoFactorOff,
+    /// Two-factor sign-in is in force for the account already.
+    #[error("two-factor already enabled")]
+    TwoFactorAlreadyEnabled,
+    /// Two-factor sign-in is not in force for the account.
+    #[error("two-factor is not enabled")]
+    TwoFactorNotEnabled,
+    /// No enrolment waits for its confirmation (or another one replaced it meanwhile).
+    #[error("no pending two-factor enrolment: start one with POST /profile/totp")]
+    NoPendingEnrolment,
+    /// A stored two-factor secret does not decrypt under the keys in force (a key that is
+    /// not the one it was written with, or an altered row). The server's fault: never the
+    /// client's.
+    #[error("a stored two-factor secret does not decrypt under the configured keys")]
+    SecretUnreadable,
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

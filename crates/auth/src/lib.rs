@@ -8,19 +8,24 @@ mod service;
 mod account;
 mod login;
 mod lookup;
+mod mfa_login;
 mod passkey;
 mod register;
 mod reset;
 mod sessions;
+mod totp;
 mod verify;
 // The policies and parts the flows use.
 mod clock;
 mod composer;
 mod error;
+mod key_check;
 mod mail;
 mod mail_limits;
 mod notify;
 mod password;
+mod second_factor;
+mod secret_key;
 mod throttle;
 mod token;
 
@@ -32,6 +37,7 @@ pub use db::BackendError;
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::{AuthError, HashingError};
+pub use key_check::{Rotation, WRONG_KEY};
 pub use mail::message::{Mail, MailKind, MailTransport, SendError};
 pub use mail::options::OutboxOptions;
 pub use mail::outbox::{MailStats, Outbox, ShutdownReport};
@@ -45,10 +51,13 @@ pub use passkey::{PasskeyChallenge, PasskeyInfo};
 pub use passkey::{MAX_PASSKEYS_PER_USER, MAX_PASSKEY_NAME_CHARS, PASSKEY_CHALLENGE_SECS};
 pub use password::policy::PasswordPolicy;
 pub use password::{BCRYPT_COSTS, MAX_PASSWORD_BYTES};
+pub use second_factor::{RecoveryCodes, MFA_TOKEN_TTL_SECS, RECOVERY_CODES};
+pub use secret_key::{SecretKey, SecretKeyError};
 pub use service::Auth;
 pub use sessions::{Authenticated, ClientInfo, SessionInfo};
 pub use sessions::{LAST_SEEN_EVERY_SECS, MAX_LISTED_SESSIONS};
-pub use token::{generate_uuid, ResetToken, SessionToken, VerifyToken};
+pub use token::{generate_uuid, MfaToken, ResetToken, SessionToken, VerifyToken};
+pub use totp::{TotpEnrolment, TotpStatus};
 
 /// Private parsers for the fuzz targets in `fuzz/`, compiled only with the `fuzzing` feature
 /// (which only `fuzz/Cargo.toml` turns on). Not part of the API.

@@ -16,7 +16,7 @@ use crate::token::SessionToken;
 pub(crate) struct Verified {
     pub(crate) user: User,
     pub(crate) counted: Option<Counted>,
-    rehash: bool,
+    pub(crate) rehash: bool,
 }
 
 impl Auth {
@@ -35,7 +35,8 @@ impl Auth {
                 AuthError::InvalidCredentials
                 | AuthError::Throttled { .. }
                 | AuthError::PasswordTooLong
-                | AuthError::PasswordHasControlCharacter,
+                | AuthError::PasswordHasControlCharacter
+                | AuthError::CodeRequired,
             ) => Ok(false),
             Err(e) => Err(e),
         }
@@ -50,9 +51,14 @@ impl Auth {
     /// Errors: `InvalidCredentials` for an unknown (or malformed) email and a wrong password
     /// alike; `Throttled { retry_after_secs }` while the address is locked (no bcrypt runs);
     /// `PasswordTooLong`, `PasswordHasControlCharacter` for a password no account can have;
-    /// `Storage`.
+    /// `CodeRequired` for the right password of an account with two-factor sign-in (its
+    /// password alone is no login: use [`Auth::log_in_with_code`]); `Storage`.
     pub fn check_login(&self, email: &str, password: &str) -> Result<User, AuthError> {
         let verified = self.check_credentials(email, password)?;
+        if self.confirmed_totp(verified.user.id)?.is_some() {
+            // The attempt stays counted: the password alone proved nothing here.
+            return Err(AuthError::CodeRequired);
+        }
         self.clear_attempts(verified.counted)?;
         Ok(verified.user)
     }
@@ -77,12 +83,33 @@ impl Auth {
     /// unknown email or a wrong password alike; `Throttled` while the address is locked;
     /// `PasswordChanged` as above; `EmailNotVerified` for the right password of an account
     /// that has not confirmed its address while [`crate::AuthConfig::require_verified_email`]
-    /// is set.
-    #[instrument(skip_all, fields(user_id))]
+    /// is set; `SecondFactorRequired` for the right password of an account with two-factor
+    /// sign-in (see [`Auth::log_in_with_code`]).
     pub fn log_in_from(
         &self,
         email: &str,
         password: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, SessionToken), AuthError> {
+        self.log_in_with_code(email, password, None, client)
+    }
+
+    /// [`Auth::log_in_from`], with the second factor of an account that has two-factor
+    /// sign-in: the password is checked first, exactly as for any account (a wrong one
+    /// answers `InvalidCredentials` and says nothing of a second factor). Then, for an
+    /// account with two-factor sign-in: without `code`, `SecondFactorRequired` with a token
+    /// for [`Auth::log_in_second_factor`] (no session starts); with `code` (the app's current
+    /// code or an unused recovery code), the session starts only if it is right and unused
+    /// (`WrongCode` otherwise, counted toward the login throttle as a wrong password is). A
+    /// `code` for an account without two-factor sign-in is ignored.
+    ///
+    /// Errors: as [`Auth::log_in_from`]; `WrongCode`; `SecretUnreadable` (the server's).
+    #[instrument(skip_all, fields(user_id))]
+    pub fn log_in_with_code(
+        &self,
+        email: &str,
+        password: &str,
+        code: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(User, SessionToken), AuthError> {
         let verified = self.check_credentials(email, password)?;
@@ -99,12 +126,19 @@ impl Auth {
             );
             return Err(AuthError::EmailNotVerified);
         }
+        let second_factor = self.confirmed_totp(user.id)?;
+        if let (Some(_), None) = (&second_factor, code) {
+            return Err(self.ask_second_factor(verified)?);
+        }
         let mut changes = UserChanges::default();
         let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
         if verified.rehash || weaker {
             // The password the account has, remade: never refused by a policy made since.
             changes.hashed_password = Some(self.hash_normalised(&normalise(password)?)?);
             tracing::info!("password hash remade (normalised form or configured cost)");
+        }
+        if let (Some(credential), Some(code)) = (second_factor, code) {
+            return self.finish_with_code(verified, &credential, code, changes, client);
         }
         if let Some(pause) = &self.config.pause_before_login_write {
             pause();

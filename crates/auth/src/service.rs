@@ -7,6 +7,7 @@ use std::sync::Arc;
 use db::Db;
 
 use crate::config::AuthConfig;
+use crate::secret_key::Keyring;
 
 /// The entry point for the server and other services. Cheap to clone: clones share the pool.
 #[derive(Clone)]
@@ -22,6 +23,8 @@ pub struct Auth {
     pub(crate) mails_counted: Arc<AtomicU64>,
     /// The passkeys' relying party, when passkeys are configured.
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The keys two-factor secrets are encrypted under; `None`: two-factor is off.
+    pub(crate) keys: Option<Arc<Keyring>>,
 }
 
 // Hand-written: the dummy hash is a hash like any other and stays out of logs.

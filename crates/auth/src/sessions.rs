@@ -163,7 +163,7 @@ impl Auth {
 
     /// Which sessions are alive at `now`: unexpired, and used within the idle timeout if one
     /// is set.
-    fn alive(&self, now: i64) -> Alive {
+    pub(crate) fn alive(&self, now: i64) -> Alive {
         let idle = secs(self.config.session_idle_timeout);
         Alive {
             now,

@@ -58,6 +58,11 @@ secret_token!(
     /// What the verification mail's link carries, to be given back to confirm the address.
     VerifyToken
 );
+secret_token!(
+    /// What a sign-in of a two-factor account hands out after the right password, to be
+    /// given back with the code (`POST /sessions/mfa`); single use, 5 minutes.
+    MfaToken
+);
 
 #[cfg(test)]
 mod tests {

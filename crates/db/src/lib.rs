@@ -17,6 +17,7 @@ mod sessions;
 mod test_rows;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod two_factor;
 mod users;
 
 pub use connection::Backend;
@@ -28,7 +29,9 @@ pub use options::DbOptions;
 pub use outbox::{LimitCount, NewOutboxMail, OutboxMail};
 pub use passkeys::AddedPasskey;
 pub use sessions::Alive;
+pub use two_factor::{CodeUse, PendingRefusal, Refusal};
 pub use user_model::MailLimit;
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
+pub use user_model::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};
 pub use user_model::{NewPasskey, NewPasskeyCeremony, PasskeyRow};
 pub use user_model::{NewSession, Session, MAX_USER_AGENT_CHARS};

@@ -85,6 +85,47 @@ fn make_room(
     diesel::delete(sessions::table.filter(sessions::id.eq_any(&evicted))).execute(conn)
 }
 
+/// The body of [`Db::start_session`], inside a transaction another write opened (a sign-in
+/// with a second factor consumes its code in the same one).
+pub(crate) fn insert_session(
+    conn: &mut AnyConnection,
+    new: &NewSession,
+    expected_hash: Option<&str>,
+    changes: &UserChanges,
+    max_sessions: u32,
+    alive: Alive,
+) -> QueryResult<User> {
+    let user_id = new.user_id;
+    let changes = UserChanges {
+        session_id: Some(Some(new.token_digest.clone())),
+        session_expires_at: Some(Some(new.expires_at)),
+        ..changes.clone()
+    };
+    // First, and conditional: this locks the user's row (see the lock order above).
+    let user: User = match expected_hash {
+        Some(hash) => diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::hashed_password.eq(hash)),
+        )
+        .set(&changes)
+        .returning(users::all_columns)
+        .get_result(conn)?,
+        None => diesel::update(users::table.find(user_id))
+            .set(&changes)
+            .returning(users::all_columns)
+            .get_result(conn)?,
+    };
+    let evicted = make_room(conn, user_id, max_sessions, alive)?;
+    if evicted > 0 {
+        tracing::info!(evicted, "least recently used sessions ended");
+    }
+    diesel::insert_into(sessions::table)
+        .values(new)
+        .execute(conn)?;
+    Ok(user)
+}
+
 impl Db {
     /// Starts session `new` for its user, in one transaction: applies `changes` to the user
     /// (e.g. a remade hash) and points the `session_id` mirror at the new session, deletes the
@@ -102,37 +143,8 @@ impl Db {
         max_sessions: u32,
         alive: Alive,
     ) -> Result<User, DbError> {
-        let user_id = new.user_id;
-        let changes = UserChanges {
-            session_id: Some(Some(new.token_digest.clone())),
-            session_expires_at: Some(Some(new.expires_at)),
-            ..changes.clone()
-        };
-        let started = self.write(|conn| {
-            // First, and conditional: this locks the user's row (see the lock order above).
-            let user: User = match expected_hash {
-                Some(hash) => diesel::update(
-                    users::table
-                        .find(user_id)
-                        .filter(users::hashed_password.eq(hash)),
-                )
-                .set(&changes)
-                .returning(users::all_columns)
-                .get_result(conn)?,
-                None => diesel::update(users::table.find(user_id))
-                    .set(&changes)
-                    .returning(users::all_columns)
-                    .get_result(conn)?,
-            };
-            let evicted = make_room(conn, user_id, max_sessions, alive)?;
-            if evicted > 0 {
-                tracing::info!(evicted, "least recently used sessions ended");
-            }
-            diesel::insert_into(sessions::table)
-                .values(new)
-                .execute(conn)?;
-            Ok(user)
-        });
+        let started = self
+            .write(|conn| insert_session(conn, new, expected_hash, changes, max_sessions, alive));
         match started {
             Err(DbError::NoResultFound) if expected_hash.is_some() => Err(DbError::Conflict),
             other => other,

@@ -19,7 +19,7 @@ use diesel::Connection;
 use diesel::PgConnection;
 
 pub use prerequisite::{require, skip, strict, FailureNote, STRICT};
-pub use secrets::{assert_no_secret, forms_of, unique_secret};
+pub use secrets::{assert_no_bytes, assert_no_secret, forms_of, unique_secret};
 use small_disk::SmallDisk;
 
 /// The variable that points tests at a PostgreSQL server.

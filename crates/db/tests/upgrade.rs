@@ -61,6 +61,15 @@ fn upgrades_to_todays_schema(old: &TestDatabase, fresh: &TestDatabase) {
     // Nothing the release stored is lost: its six accounts but the deleted one.
     let users = old.count("SELECT count(*) AS n FROM users");
     assert_eq!(users, 5);
+    // Two-factor's tables are there, empty: every account of the release signs in as before.
+    for table in [
+        "totp_credentials",
+        "recovery_codes",
+        "mfa_challenges",
+        "secret_key_checks",
+    ] {
+        assert_eq!(old.count(&format!("SELECT count(*) AS n FROM {table}")), 0);
+    }
 }
 
 #[test]

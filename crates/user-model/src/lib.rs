@@ -6,10 +6,11 @@ mod email;
 mod invalid_email;
 mod mail_limit;
 mod passkey;
-/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits`, `mail_outbox` and
-/// the passkey tables, generated from the migrations.
+/// The diesel schema of `users`, `sessions`, `login_attempts`, `mail_limits`, `mail_outbox`,
+/// the passkey tables and the two-factor tables, generated from the migrations.
 pub mod schema;
 mod session;
+mod two_factor;
 mod user;
 
 pub use attempts::LoginAttempts;
@@ -18,4 +19,5 @@ pub use invalid_email::InvalidEmail;
 pub use mail_limit::MailLimit;
 pub use passkey::{NewPasskey, NewPasskeyCeremony, PasskeyRow};
 pub use session::{NewSession, Session, MAX_USER_AGENT_CHARS};
+pub use two_factor::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};
 pub use user::{NewUser, User, UserChanges, UserId};

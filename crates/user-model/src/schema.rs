@@ -166,10 +166,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Each account's authenticator (TOTP): pending until confirmed, its secret encrypted.
+    totp_credentials (user_id) {
+        /// The account; the row goes with it.
+        user_id -> Integer,
+        /// Fingerprint of the master key the secret is encrypted under; never the key.
+        key_id -> Text,
+        /// The AES-GCM nonce (96 bits, hex).
+        nonce -> Text,
+        /// The AES-256-GCM ciphertext of the secret with its tag (hex); the user id is its
+        /// associated data.
+        ciphertext -> Text,
+        /// Unix seconds of the enrolment.
+        created_at -> BigInt,
+        /// Unix seconds of the confirmation; NULL while the enrolment is pending.
+        confirmed_at -> Nullable<BigInt>,
+        /// The last time step whose code was accepted (-1: none).
+        last_step -> BigInt,
+        /// Goes up on every write, so a write can require the row it read.
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Unused recovery codes, as digests.
+    recovery_codes (id) {
+        /// Internal key.
+        id -> Integer,
+        /// The account; the row goes with it.
+        user_id -> Integer,
+        /// SHA-256 hex digest of the normalised code; never the code.
+        code_digest -> Text,
+        /// Unix seconds when the code was made.
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Sign-ins waiting for their second factor.
+    mfa_challenges (token_digest) {
+        /// SHA-256 hex digest of the token the client holds; never the token.
+        token_digest -> Text,
+        /// The account; the row goes with it.
+        user_id -> Integer,
+        /// SHA-256 hex digest of the password hash that was verified.
+        password_digest -> Text,
+        /// Unix seconds of the password check.
+        created_at -> BigInt,
+        /// Unix seconds after which the token is dead.
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// A check value per master key that encrypted secrets here.
+    secret_key_checks (key_id) {
+        /// Fingerprint of the master key.
+        key_id -> Text,
+        /// The AES-GCM nonce (hex).
+        nonce -> Text,
+        /// A fixed text encrypted under the key (hex).
+        ciphertext -> Text,
+        /// Unix seconds when it was written.
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(passkey_ceremonies -> users (user_id));
 diesel::joinable!(passkey_users -> users (user_id));
 diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(totp_credentials -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(mfa_challenges -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
@@ -178,6 +248,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     passkey_ceremonies,
     passkey_users,
     passkeys,
+    mfa_challenges,
+    recovery_codes,
+    secret_key_checks,
     sessions,
+    totp_credentials,
     users,
 );

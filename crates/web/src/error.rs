@@ -123,7 +123,15 @@ impl ApiError {
                 AuthError::InvalidCredentials
                 | AuthError::WrongPassword
                 | AuthError::PasswordChanged
-                | AuthError::PasskeyNotRecognised => StatusCode::UNAUTHORIZED,
+                | AuthError::PasskeyNotRecognised
+                | AuthError::SecondFactorRequired(_)
+                | AuthError::WrongCode
+                | AuthError::UnknownMfaToken => StatusCode::UNAUTHORIZED,
+                AuthError::CodeRequired => StatusCode::BAD_REQUEST,
+                AuthError::TwoFactorOff => StatusCode::NOT_FOUND,
+                AuthError::TwoFactorAlreadyEnabled
+                | AuthError::TwoFactorNotEnabled
+                | AuthError::NoPendingEnrolment => StatusCode::CONFLICT,
                 AuthError::UnknownSession | AuthError::UnknownPasskey => StatusCode::NOT_FOUND,
                 AuthError::UnknownEmail
                 | AuthError::UnknownUser
@@ -211,7 +219,15 @@ impl ApiError {
                 | AuthError::InvalidPasskeyName
                 | AuthError::UnknownPasskey
                 | AuthError::PasskeyNotRecognised
-                | AuthError::Throttled { .. } => e.to_string().into(),
+                | AuthError::Throttled { .. }
+                | AuthError::SecondFactorRequired(_)
+                | AuthError::WrongCode
+                | AuthError::CodeRequired
+                | AuthError::UnknownMfaToken
+                | AuthError::TwoFactorOff
+                | AuthError::TwoFactorAlreadyEnabled
+                | AuthError::TwoFactorNotEnabled
+                | AuthError::NoPendingEnrolment => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 _ => "internal error".into(),
             },
@@ -258,12 +274,23 @@ impl ResponseError for ApiError {
         if status.is_server_error() && !matches!(self, ApiError::Busy) {
             tracing::error!(error = %error_chain(self), "request failed");
         }
-        let mut response = json(
-            status,
-            &Message {
-                message: &self.message(),
-            },
-        );
+        let mut response = match self {
+            // The one error answer that carries a secret: the sign-in's token for its second
+            // step (the path is no-store).
+            ApiError::Auth(AuthError::SecondFactorRequired(token)) => json(
+                status,
+                &SecondFactorRequired {
+                    message: &self.message(),
+                    mfa_token: Some(token.expose()),
+                },
+            ),
+            _ => json(
+                status,
+                &Message {
+                    message: &self.message(),
+                },
+            ),
+        };
         if matches!(self, ApiError::BodyTimeout) {
             // The rest of the body may still come; the connection cannot be reused.
             response
@@ -295,6 +322,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct Message<'a> {
     pub(crate) message: &'a str,
+}
+
+/// A refused sign-in: `{"message": …}`, and for the right password of an account with
+/// two-factor sign-in sent without a code, `{"message": "second factor required",
+/// "mfa_token": …}`: the sign-in goes on with `POST /sessions/mfa` and that token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct SecondFactorRequired<'a> {
+    /// `second factor required`, or why the sign-in was refused.
+    #[schema(example = "second factor required")]
+    pub(crate) message: &'a str,
+    /// Only with `second factor required`: for `POST /sessions/mfa`; single use, lives 5
+    /// minutes, good for this account only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0b7f2c3e-5d0a-4c55-9a1e-6c0f3b1d2e4f")]
+    pub(crate) mfa_token: Option<&'a str>,
 }
 
 /// A JSON answer, written as Flask's `jsonify` writes it: compact, with a final newline.

@@ -228,15 +228,64 @@ impl Authd {
         password: String,
         from: ClientInfo,
     ) -> Result<(User, SessionToken), ApiError> {
+        self.log_in_with_code(client, email, password, None, from)
+            .await
+    }
+
+    /// [`Authd::log_in`] with the `code` of an account with two-factor sign-in (see
+    /// [`Auth::log_in_with_code`]): without it, such an account answers
+    /// `Auth(SecondFactorRequired(token))` (401 with the `mfa_token`), to go on with
+    /// [`Authd::log_in_second_factor`].
+    ///
+    /// Errors: as [`Authd::log_in`]; `Auth(WrongCode)`, `Auth(SecondFactorRequired)`.
+    pub async fn log_in_with_code(
+        &self,
+        client: Option<IpAddr>,
+        email: String,
+        password: String,
+        code: Option<String>,
+        from: ClientInfo,
+    ) -> Result<(User, SessionToken), ApiError> {
         let attempt = match self.check_login_rate(client) {
             Ok(()) => {
                 self.run_hashing(client, move |auth| {
-                    auth.log_in_from(&email, &password, &from)
+                    auth.log_in_with_code(&email, &password, code.as_deref(), &from)
                 })
                 .await
             }
             Err(refused) => Err(refused),
         };
+        self.observe_login(&attempt);
+        attempt
+    }
+
+    /// The second step of a sign-in of an account with two-factor sign-in (`POST
+    /// /sessions/mfa`): [`Auth::log_in_second_factor`] behind the per-IP login rate, counted
+    /// in `authd_logins_total`. No bcrypt runs, so it takes a database turn, not a hashing
+    /// thread.
+    ///
+    /// Errors: `Auth(..)` as [`Auth::log_in_second_factor`] (`UnknownMfaToken`, `WrongCode`,
+    /// `Throttled`); `LoginRateExceeded`.
+    pub async fn log_in_second_factor(
+        &self,
+        client: Option<IpAddr>,
+        mfa_token: String,
+        code: String,
+        from: ClientInfo,
+    ) -> Result<(User, SessionToken), ApiError> {
+        let attempt = match self.check_login_rate(client) {
+            Ok(()) => {
+                self.run_lookup(move |auth| auth.log_in_second_factor(&mfa_token, &code, &from))
+                    .await
+            }
+            Err(refused) => Err(refused),
+        };
+        self.observe_login(&attempt);
+        attempt
+    }
+
+    /// Counts a login's outcome in `authd_logins_total`.
+    fn observe_login<T>(&self, attempt: &Result<T, ApiError>) {
         let outcome = match &attempt {
             Ok(_) => Some(LoginOutcome::Ok),
             Err(ApiError::Auth(
@@ -244,19 +293,22 @@ impl Authd {
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordHasControlCharacter
                 | AuthError::PasswordChanged
-                | AuthError::EmailNotVerified,
+                | AuthError::EmailNotVerified
+                | AuthError::WrongCode
+                | AuthError::UnknownMfaToken,
             )) => Some(LoginOutcome::Failed),
             Err(
                 ApiError::Auth(AuthError::Throttled { .. })
                 | ApiError::LoginRateExceeded { .. }
                 | ApiError::ClientBusy,
             ) => Some(LoginOutcome::Throttled),
-            Err(_) => None, // the server's trouble, not the client's attempt
+            // The server's trouble, not the client's attempt; or a sign-in half done (its code
+            // is asked for), counted when it completes.
+            Err(_) => None,
         };
         if let Some(outcome) = outcome {
             self.metrics.observe_login(outcome);
         }
-        attempt
     }
 
     /// The session cookie for `token`, as `POST /sessions` sets it: the configured name and

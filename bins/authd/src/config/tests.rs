@@ -327,6 +327,26 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("log-format", &["--log-format", "json"], |c| {
             matches!(c.log_format, LogFormat::Json)
         }),
+        // The key files are read in `main`; a missing one is an error that names its flag.
+        (
+            "secret-key-file",
+            &["--secret-key-file", "/nowhere/k"],
+            |c| {
+                c.secret_keys(false)
+                    .is_err_and(|e| e.starts_with("--secret-key-file /nowhere/k"))
+            },
+        ),
+        (
+            "old-secret-key-file",
+            &["--old-secret-key-file", "/nowhere/old"],
+            |c| {
+                c.secret_keys(false)
+                    .is_err_and(|e| e.starts_with("--old-secret-key-file /nowhere/old"))
+            },
+        ),
+        ("totp-issuer", &["--totp-issuer", "Example"], |c| {
+            c.settings().1.totp_issuer == "Example"
+        }),
     ]
 }
 
@@ -492,6 +512,38 @@ fn a_public_url_is_http_or_https_with_a_host_and_no_query() {
 }
 
 #[test]
+fn a_sqlite_database_gets_its_key_file_beside_it_and_postgresql_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("users.db");
+    let url = format!("sqlite://{}", db.display());
+    let cli = parse(&["--database-url", &url]);
+    // `check` creates nothing.
+    assert!(cli.secret_keys(false).unwrap().current.is_none());
+    let keys = cli.secret_keys(true).unwrap();
+    let path = dir.path().join("users.db.key");
+    assert_eq!(keys.created.as_deref(), Some(path.as_path()));
+    let again = cli.secret_keys(false).unwrap();
+    assert_eq!(again.current, keys.current);
+    assert!(again.created.is_none());
+    let pg = parse(&["--database-url", "postgres://u@h/db"]);
+    assert!(pg.secret_keys(true).unwrap().current.is_none());
+    assert!(parse(&["--database-url", ":memory:"])
+        .secret_keys(true)
+        .unwrap()
+        .current
+        .is_some());
+    let old_alone = parse(&[
+        "--database-url",
+        &url,
+        "--old-secret-key-file",
+        path.to_str().unwrap(),
+    ]);
+    assert!(old_alone
+        .secret_keys(true)
+        .is_err_and(|e| e.contains("needs --secret-key-file")));
+}
+
+#[test]
 fn help_groups_the_flags_under_headings() {
     use clap::CommandFactory;
     let help = Cli::command().render_long_help().to_string();
@@ -502,6 +554,7 @@ fn help_groups_the_flags_under_headings() {
         "Sign-in throttling:",
         "Browsers and proxies:",
         "Mail:",
+        "Two-factor sign-in:",
         "Logs:",
     ] {
         assert!(help.contains(heading), "no {heading:?} in\n{help}");

@@ -10,6 +10,7 @@ mod register;
 mod reset;
 mod sessions;
 mod throttle;
+mod two_factor;
 mod upgrade;
 
 use std::sync::Arc;

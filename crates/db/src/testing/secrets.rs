@@ -27,6 +27,37 @@ pub fn assert_no_secret(haystack: &[u8], secret: &str, place: &str) {
     }
 }
 
+/// Panics when `haystack` holds `secret`, bytes that need not be text (a random key, a TOTP
+/// secret), as they are, in hex (either case), or in base64 (standard or URL-safe, at any
+/// alignment within a longer encoded blob). `place` names the haystack in the message.
+pub fn assert_no_bytes(haystack: &[u8], secret: &[u8], place: &str) {
+    for (form, needle) in forms_of_bytes(secret) {
+        if !needle.is_empty()
+            && haystack
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice())
+        {
+            panic!("{} bytes of a secret are in {place} ({form})", secret.len());
+        }
+    }
+}
+
+/// The forms [`assert_no_bytes`] looks for, named.
+fn forms_of_bytes(bytes: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut forms = vec![
+        ("as is", bytes.to_vec()),
+        ("hex", hex(bytes, b"0123456789abcdef")),
+        ("upper-case hex", hex(bytes, b"0123456789ABCDEF")),
+    ];
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for offset in 0..3 {
+        forms.push(("base64", base64_core(bytes, offset, STANDARD)));
+        forms.push(("URL-safe base64", base64_core(bytes, offset, URL_SAFE)));
+    }
+    forms
+}
+
 /// Every form [`assert_no_secret`] looks for, named.
 pub fn forms_of(secret: &str) -> Vec<(&'static str, Vec<u8>)> {
     let bytes = secret.as_bytes();
@@ -111,6 +142,23 @@ mod tests {
         assert_ne!(unique_secret("pw"), secret);
         let encoded = b"0123456789abcdefABCDEF+/-_=./";
         assert!(secret.bytes().any(|b| !encoded.contains(&b)));
+    }
+
+    #[test]
+    fn raw_bytes_are_found_as_they_are_in_hex_and_in_base64() {
+        let secret = [0xde, 0xad, 0xbe, 0xef, 0x00, 0xff];
+        for (haystack, expected) in [
+            (&b"xx de ad be ef 00 ff yy"[..], false),
+            (&[1, 0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 2][..], true),
+            (b"..DEADBEEF00FF..", true),
+            (b"..deadbeef00ff..", true),
+            (b"3q2+7wD/", true),     // base64 of the bytes
+            (b"AN6tvu8A/w==", true), // base64 of 0x00 and the bytes
+            (b"deadbeef00fe", false),
+        ] {
+            let found = std::panic::catch_unwind(|| assert_no_bytes(haystack, &secret, "it"));
+            assert_eq!(found.is_err(), expected, "{haystack:?}");
+        }
     }
 
     #[test]

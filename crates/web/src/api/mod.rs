@@ -3,8 +3,10 @@
 //!
 //! - `users`: `POST /users`, registration.
 //! - `verify`: `POST /users/verify` and `/users/verify/resend`, an account's address.
-//! - `sessions`: `/sessions…`, logging in and out, and the caller's sessions.
+//! - `sessions`: `/sessions…`, logging in (with a second factor too) and out, and the
+//!   caller's sessions.
 //! - `profile`: `/profile…`, the logged-in user, its password and its deletion.
+//! - `totp`: `/profile/totp` and `/profile/recovery_codes`, two-factor sign-in.
 //! - `reset`: `/reset_password`, a password reset.
 //! - `passkeys`: `/passkeys…`, an account's passkeys and signing in with one.
 //! - `forward`: `/auth/forward` and `/auth/nginx`, forward-auth for reverse proxies.
@@ -21,6 +23,7 @@ mod probes;
 mod profile;
 mod reset;
 mod sessions;
+mod totp;
 mod users;
 mod verify;
 
@@ -39,7 +42,7 @@ struct Resource {
 }
 
 /// Every resource, in mount order.
-const RESOURCES: [Resource; 8] = [
+const RESOURCES: [Resource; 9] = [
     Resource {
         endpoints: users::endpoints,
         schemas: users::Schemas::openapi,
@@ -55,6 +58,10 @@ const RESOURCES: [Resource; 8] = [
     Resource {
         endpoints: profile::endpoints,
         schemas: profile::Schemas::openapi,
+    },
+    Resource {
+        endpoints: totp::endpoints,
+        schemas: totp::Schemas::openapi,
     },
     Resource {
         endpoints: reset::endpoints,

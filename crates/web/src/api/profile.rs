@@ -9,7 +9,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::endpoint::{ok, Endpoint};
 use super::users::EmailMessage;
 use crate::current_user::CurrentUser;
-use crate::error::{ApiError, BadBody, BodyErrors, Message, ServerErrors};
+use crate::error::{ApiError, BodyErrors, Message, ServerErrors};
 use crate::fields::Fields;
 use crate::state::Authd;
 
@@ -38,6 +38,10 @@ pub(crate) struct AccountDeletion {
     /// The account's password.
     #[schema(min_length = 1, max_length = 72, example = "hunter2")]
     password: String,
+    /// Required for an account with two-factor sign-in (ignored for others): the app's
+    /// current code or an unused recovery code. Empty is the same as absent.
+    #[schema(example = "123456")]
+    code: Option<String>,
 }
 
 /// What this resource adds to the document's components.
@@ -139,9 +143,10 @@ async fn change_password(
                 ("Cache-Control" = String, description = "`no-store`"),
                 ("Set-Cookie" = String, description = "`session_id=` with `Max-Age=0`"),
             )),
-        (status = 400, response = BadBody),
-        (status = 401, description = "Wrong password (counted toward the login throttle), or \
-            the password changed meanwhile", body = Message),
+        (status = 400, description = "A bad body (see `BadBody`), or no `code` for an account \
+            with two-factor sign-in (`code is required`)", body = Message),
+        (status = 401, description = "Wrong password or `wrong code` (each counted toward the \
+            login throttle), or the password changed meanwhile", body = Message),
         (status = 403, description = "No valid session", body = Message),
         (status = 429, description = "Too many failed logins or password checks for this \
             account, or attempts from this address", body = Message,
@@ -157,11 +162,14 @@ async fn delete_account(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let password = fields.required("password")?;
+    let code = fields.optional("code")?;
     let client = authd.client_ip(&request);
     authd.check_login_rate(client)?;
     let id = user.id();
     let user = authd
-        .run_hashing(client, move |auth| auth.delete_account(id, &password))
+        .run_hashing(client, move |auth| {
+            auth.delete_account_with_code(id, &password, code.as_deref())
+        })
         .await?;
     let removal = authd.session_cookie_removal();
     let mut response = ok(&EmailMessage {

@@ -11,7 +11,7 @@ use utoipa::{OpenApi, ToSchema};
 use super::endpoint::{ok, Endpoint};
 use super::users::EmailMessage;
 use crate::current_user::CurrentUser;
-use crate::error::{ApiError, BodyErrors, Message, ServerErrors};
+use crate::error::{ApiError, BadBody, BodyErrors, Message, SecondFactorRequired, ServerErrors};
 use crate::fields::Fields;
 use crate::state::Authd;
 
@@ -24,6 +24,29 @@ pub(crate) struct Credentials {
     /// At most 72 bytes in UTF-8.
     #[schema(min_length = 1, max_length = 72, example = "hunter2")]
     password: String,
+    /// For an account with two-factor sign-in only (ignored for others): the app's current
+    /// code or an unused recovery code, to sign in with one request. Without it, such an
+    /// account answers 401 with an `mfa_token` for `POST /sessions/mfa`. Empty is the same
+    /// as absent.
+    #[schema(example = "123456")]
+    code: Option<String>,
+}
+
+/// The second step of a sign-in of an account with two-factor sign-in.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SecondFactor {
+    /// What `POST /sessions` answered (401 `second factor required`).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        example = "0b7f2c3e-5d0a-4c55-9a1e-6c0f3b1d2e4f"
+    )]
+    mfa_token: String,
+    /// The app's current code, or an unused recovery code (any case; spaces and hyphens
+    /// ignored).
+    #[schema(min_length = 1, max_length = 64, example = "123456")]
+    code: String,
 }
 
 /// One of the caller's sessions, as `GET /sessions` lists it.
@@ -61,13 +84,21 @@ pub(crate) struct Revoked<'a> {
 
 /// What this resource adds to the document's components.
 #[derive(OpenApi)]
-#[openapi(components(schemas(Credentials, SessionView, SessionList, Revoked)))]
+#[openapi(components(schemas(
+    Credentials,
+    SecondFactor,
+    SecondFactorRequired,
+    SessionView,
+    SessionList,
+    Revoked
+)))]
 pub(super) struct Schemas;
 
 /// Its endpoints, in mount order.
 pub(super) fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::of::<__path_log_in, _, _>(log_in).no_store(),
+        Endpoint::of::<__path_log_in_second_factor, _, _>(log_in_second_factor).no_store(),
         Endpoint::of::<__path_log_out, _, _>(log_out).no_store(),
         Endpoint::of::<__path_list_sessions, _, _>(list_sessions).no_store(),
         Endpoint::of::<__path_revoke_other_sessions, _, _>(revoke_other_sessions).no_store(),
@@ -89,7 +120,11 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
                 description = "`session_id=...; Path=/; HttpOnly; SameSite=Lax; Max-Age=...`"))),
         (status = 400, description = "A bad body (see `BadBody`) or a password over 72 bytes",
             body = Message),
-        (status = 401, description = "Wrong email or password", body = Message),
+        (status = 401, description = "Wrong email or password (`wrong email or password`); \
+            for an account with two-factor sign-in, the right password without `code` \
+            (`second factor required`, with the `mfa_token` for `POST /sessions/mfa`), or a \
+            wrong or used `code` (`wrong code`, counted toward the login throttle)",
+            body = SecondFactorRequired),
         (status = 403, description = "The right password, but the account has not confirmed \
             its address (`email not verified`; only with `--require-verified-email`)",
             body = Message),
@@ -107,9 +142,60 @@ async fn log_in(
 ) -> Result<HttpResponse, ApiError> {
     let email = fields.required("email")?;
     let password = fields.required("password")?;
+    let code = fields.optional("code")?;
     let client = authd.client_ip(&request);
     let from = authd.client_info(&request);
-    let (user, token) = authd.log_in(client, email, password, from).await?;
+    let (user, token) = authd
+        .log_in_with_code(client, email, password, code, from)
+        .await?;
+    let cookie = authd.session_cookie(&token);
+    let mut response = ok(&EmailMessage {
+        email: &user.email,
+        message: "logged in",
+    });
+    response
+        .add_cookie(&cookie)
+        .map_err(|_| ApiError::Internal)?;
+    Ok(response)
+}
+
+/// The second step of a sign-in of an account with two-factor sign-in: the `mfa_token` that
+/// `POST /sessions` answered and a code; sets the `session_id` cookie as `POST /sessions`
+/// does. The token works once, for 5 minutes.
+#[utoipa::path(
+    post,
+    path = "/sessions/mfa",
+    request_body(content(
+        (SecondFactor = "application/x-www-form-urlencoded"),
+        (SecondFactor = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Logged in; `message` is `logged in`", body = EmailMessage,
+            headers(("Set-Cookie" = String,
+                description = "`session_id=...; Path=/; HttpOnly; SameSite=Lax; Max-Age=...`"))),
+        (status = 400, response = BadBody),
+        (status = 401, description = "`wrong code` (counted toward the login throttle), or \
+            an `mfa_token` unknown, used, expired or whose password changed since",
+            body = Message),
+        (status = 429, description = "Too many failed logins or codes for this account, or \
+            attempts from this address", body = Message,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        BodyErrors,
+        ServerErrors,
+    ),
+)]
+async fn log_in_second_factor(
+    authd: Data<Authd>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let mfa_token = fields.required("mfa_token")?;
+    let code = fields.required("code")?;
+    let client = authd.client_ip(&request);
+    let from = authd.client_info(&request);
+    let (user, token) = authd
+        .log_in_second_factor(client, mfa_token, code, from)
+        .await?;
     let cookie = authd.session_cookie(&token);
     let mut response = ok(&EmailMessage {
         email: &user.email,

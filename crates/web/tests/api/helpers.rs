@@ -297,6 +297,82 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `method path` with the session cookie `session_id` (if any) and `form` as the body.
+    pub async fn send_form(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session_id: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        with_cookie(self.client.request(method, self.url(path)), session_id)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_profile_totp(&self, session_id: Option<&str>) -> Response {
+        with_cookie(self.client.get(self.url("/profile/totp")), session_id)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_profile_totp(&self, session_id: Option<&str>, password: &str) -> Response {
+        let form = [("password", password)];
+        self.send_form(reqwest::Method::POST, "/profile/totp", session_id, &form)
+            .await
+    }
+
+    pub async fn put_profile_totp(&self, session_id: Option<&str>, code: &str) -> Response {
+        let form = [("code", code)];
+        self.send_form(reqwest::Method::PUT, "/profile/totp", session_id, &form)
+            .await
+    }
+
+    pub async fn delete_profile_totp(
+        &self,
+        session_id: Option<&str>,
+        password: &str,
+        code: &str,
+    ) -> Response {
+        let form = [("password", password), ("code", code)];
+        self.send_form(reqwest::Method::DELETE, "/profile/totp", session_id, &form)
+            .await
+    }
+
+    pub async fn post_recovery_codes(
+        &self,
+        session_id: Option<&str>,
+        password: &str,
+        code: &str,
+    ) -> Response {
+        let form = [("password", password), ("code", code)];
+        self.send_form(
+            reqwest::Method::POST,
+            "/profile/recovery_codes",
+            session_id,
+            &form,
+        )
+        .await
+    }
+
+    pub async fn post_sessions_with_code(
+        &self,
+        email: &str,
+        password: &str,
+        code: &str,
+    ) -> Response {
+        let form = [("email", email), ("password", password), ("code", code)];
+        self.post_form("/sessions", &form).await
+    }
+
+    pub async fn post_sessions_mfa(&self, mfa_token: &str, code: &str) -> Response {
+        self.post_form("/sessions/mfa", &[("mfa_token", mfa_token), ("code", code)])
+            .await
+    }
+
     /// Logs in (the account exists already); returns the session cookie's value.
     pub async fn log_in(&self, email: &str, password: &str) -> String {
         let res = self.post_sessions(email, password).await;

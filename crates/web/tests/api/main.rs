@@ -18,6 +18,7 @@ mod probes;
 mod profile;
 mod reset;
 mod sessions;
+mod totp;
 mod users;
 mod verify;
 

@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 31] = [
+const SERVED: [(&str, &str); 37] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
@@ -19,12 +19,18 @@ const SERVED: [(&str, &str); 31] = [
     ("/sessions", "post"),
     ("/sessions", "delete"),
     ("/sessions", "get"),
+    ("/sessions/mfa", "post"),
     ("/sessions/others", "delete"),
     ("/sessions/{id}", "delete"),
     ("/profile", "get"),
     ("/profile", "head"),
     ("/profile", "delete"),
     ("/profile/password", "put"),
+    ("/profile/totp", "get"),
+    ("/profile/totp", "post"),
+    ("/profile/totp", "put"),
+    ("/profile/totp", "delete"),
+    ("/profile/recovery_codes", "post"),
     ("/reset_password", "post"),
     ("/reset_password", "put"),
     ("/passkeys/registration", "post"),
@@ -163,6 +169,11 @@ async fn bodies_are_forms_or_json_with_the_same_fields() {
         ("/reset_password", "put", "PasswordReset"),
         ("/profile/password", "put", "PasswordChange"),
         ("/profile", "delete", "AccountDeletion"),
+        ("/sessions/mfa", "post", "SecondFactor"),
+        ("/profile/totp", "post", "TotpStart"),
+        ("/profile/totp", "put", "TotpConfirmation"),
+        ("/profile/totp", "delete", "TotpRemoval"),
+        ("/profile/recovery_codes", "post", "RecoveryCodesRenewal"),
     ] {
         let operation = &document["paths"][path][method];
         let content = operation["requestBody"]["content"].as_object().unwrap();
@@ -211,6 +222,14 @@ async fn errors_are_messages_and_throttling_says_when_to_retry() {
                     None => response,
                 };
                 let schema = &response["content"]["application/json"]["schema"];
+                // A refused sign-in is a message, with the `mfa_token` of its second step
+                // when the password was right and a code is needed.
+                if path == "/sessions" && method == "post" && status == "401" {
+                    let refused =
+                        serde_json::json!({ "$ref": "#/components/schemas/SecondFactorRequired" });
+                    assert_eq!(schema, &refused, "{method} {path} {status}");
+                    continue;
+                }
                 // The readiness probe's refusal is a message with the probes' `status`.
                 if path == "/readyz" {
                     let not_ready = serde_json::json!({ "$ref": "#/components/schemas/NotReady" });
@@ -224,6 +243,10 @@ async fn errors_are_messages_and_throttling_says_when_to_retry() {
     assert_eq!(
         schemas["NotReady"]["required"],
         serde_json::json!(["status", "message"])
+    );
+    assert_eq!(
+        schemas["SecondFactorRequired"]["required"],
+        serde_json::json!(["message"])
     );
     let throttled = &document["paths"]["/sessions"]["post"]["responses"]["429"];
     assert!(throttled["headers"]["Retry-After"].is_object());
@@ -244,11 +267,13 @@ async fn session_routes_declare_the_session_cookie() {
     let optional = serde_json::json!([{}, { "session_id": [] }]);
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
-            // Everything under /profile, /sessions and /passkeys but the logins themselves.
+            // Everything under /profile, /sessions and /passkeys but the logins themselves
+            // (both steps of a two-factor one).
             let needs_session = (path.starts_with("/profile")
                 || path.starts_with("/sessions")
                 || path.starts_with("/passkeys"))
                 && !(path == "/sessions" && method == "post")
+                && path != "/sessions/mfa"
                 && path != "/passkeys/authentication";
             let security = operation.get("security");
             if path.starts_with("/auth/") {
