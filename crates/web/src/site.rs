@@ -155,14 +155,6 @@ fn is_domain_name(name: &str) -> bool {
         })
 }
 
-/// Whether `user` has a second factor (a TOTP app, a passkey) to sign in with.
-///
-/// Always false for now: two-factor sign-in is not part of authd yet. This is completed when
-/// two-factor lands, and the forward-auth rule `two-factor` (and only it) asks it.
-pub(crate) fn has_second_factor(_user: &User) -> bool {
-    false
-}
-
 /// Who may reach one host (or every host under a domain) through forward-auth:
 /// `--forward-auth-rule HOST=WHO`, parsed with [`str::parse`] (or [`parse_forward_auth_rule`]).
 ///
@@ -257,8 +249,9 @@ impl ForwardAuthRule {
         }
     }
 
-    /// Whether `user` may pass.
-    fn lets_through(&self, user: &User) -> bool {
+    /// Whether `user` may pass; `second_factor`: whether the account signs in with a second
+    /// factor (two-factor codes on).
+    fn lets_through(&self, user: &User, second_factor: bool) -> bool {
         let email = user.email.to_lowercase();
         let mut named = false;
         let mut matched = false;
@@ -266,7 +259,7 @@ impl ForwardAuthRule {
             match who {
                 Who::Any => matched = true,
                 Who::Verified if user.email_verified_at.is_none() => return false,
-                Who::TwoFactor if !has_second_factor(user) => return false,
+                Who::TwoFactor if !second_factor => return false,
                 Who::Verified | Who::TwoFactor => {}
                 Who::Address(address) => {
                     named = true;
@@ -282,17 +275,34 @@ impl ForwardAuthRule {
     }
 }
 
-/// Whether `user` may reach `host` (lower-case, without port) under `rules`: the rule for the
-/// host itself, else the one of the longest `*.domain` around it, else (no rule) yes.
-pub(crate) fn allowed(rules: &[ForwardAuthRule], host: &str, user: &User) -> bool {
+/// The rule that decides for `host` (lower-case, without port): the rule for the host itself,
+/// else the one of the longest `*.domain` around it; `None`: no rule, any signed-in account.
+fn rule_for<'a>(rules: &'a [ForwardAuthRule], host: &str) -> Option<&'a ForwardAuthRule> {
     let exact = rules.iter().find(|rule| !rule.wildcard && rule.names(host));
-    let rule = exact.or_else(|| {
+    exact.or_else(|| {
         rules
             .iter()
             .filter(|rule| rule.wildcard && rule.names(host))
             .max_by_key(|rule| rule.host.len())
-    });
-    rule.is_none_or(|rule| rule.lets_through(user))
+    })
+}
+
+/// Whether the rule for `host` asks for `two-factor`: only then is the account's second
+/// factor looked up (one more read), so other hosts stay at one session lookup.
+pub(crate) fn asks_second_factor(rules: &[ForwardAuthRule], host: &str) -> bool {
+    rule_for(rules, host).is_some_and(|rule| rule.who.contains(&Who::TwoFactor))
+}
+
+/// Whether `user` may reach `host` (lower-case, without port) under `rules`;
+/// `second_factor`: whether the account has two-factor sign-in on (read only when
+/// [`asks_second_factor`]; pass false otherwise).
+pub(crate) fn allowed(
+    rules: &[ForwardAuthRule],
+    host: &str,
+    user: &User,
+    second_factor: bool,
+) -> bool {
+    rule_for(rules, host).is_none_or(|rule| rule.lets_through(user, second_factor))
 }
 
 #[cfg(test)]
@@ -395,26 +405,36 @@ mod tests {
         let boss = user("boss@example.com", true);
         let unverified_boss = user("boss@example.com", false);
         let guest = user("guest@other.test", true);
-        assert!(allowed(&rules, "app.example.com", &staff));
-        assert!(!allowed(&rules, "app.example.com", &guest));
-        assert!(allowed(&rules, "wiki.example.com", &guest));
-        assert!(!allowed(&rules, "db.ops.example.com", &staff));
-        assert!(allowed(&rules, "db.ops.example.com", &boss));
-        assert!(!allowed(&rules, "db.ops.example.com", &unverified_boss));
+        assert!(allowed(&rules, "app.example.com", &staff, false));
+        assert!(!allowed(&rules, "app.example.com", &guest, false));
+        assert!(allowed(&rules, "wiki.example.com", &guest, false));
+        assert!(!allowed(&rules, "db.ops.example.com", &staff, false));
+        assert!(allowed(&rules, "db.ops.example.com", &boss, false));
+        assert!(!allowed(
+            &rules,
+            "db.ops.example.com",
+            &unverified_boss,
+            false
+        ));
         // No rule: any signed-in account. `*.` does not cover the domain itself.
-        assert!(allowed(&rules, "example.com", &guest));
-        assert!(allowed(&rules, "elsewhere.test", &guest));
+        assert!(allowed(&rules, "example.com", &guest, false));
+        assert!(allowed(&rules, "elsewhere.test", &guest, false));
     }
 
     #[test]
-    fn two_factor_refuses_an_account_without_a_second_factor() {
+    fn two_factor_lets_through_only_an_account_with_a_second_factor() {
         let rules: Vec<ForwardAuthRule> = vec!["admin.example.com=two-factor".parse().unwrap()];
         let ann = user("ann@example.com", true);
-        assert!(!has_second_factor(&ann));
-        assert!(!allowed(&rules, "admin.example.com", &ann));
+        assert!(asks_second_factor(&rules, "admin.example.com"));
+        assert!(!asks_second_factor(&rules, "wiki.example.com"));
+        assert!(!allowed(&rules, "admin.example.com", &ann, false));
+        assert!(allowed(&rules, "admin.example.com", &ann, true));
         let rules: Vec<ForwardAuthRule> = vec!["admin.example.com=ann@example.com,two-factor"
             .parse()
             .unwrap()];
-        assert!(!allowed(&rules, "admin.example.com", &ann));
+        assert!(!allowed(&rules, "admin.example.com", &ann, false));
+        assert!(allowed(&rules, "admin.example.com", &ann, true));
+        let bob = user("bob@example.com", true);
+        assert!(!allowed(&rules, "admin.example.com", &bob, true));
     }
 }

@@ -18,7 +18,7 @@ use url::{Host, Url};
 use super::endpoint::Endpoint;
 use crate::error::{ApiError, Message, ServerErrors};
 use crate::pages::return_url;
-use crate::site::{allowed, Site};
+use crate::site::{allowed, asks_second_factor, Site};
 use crate::state::Authd;
 
 /// What this resource adds to the document's components: nothing (its answers are headers,
@@ -88,7 +88,7 @@ async fn forward(authd: Data<Authd>, request: HttpRequest) -> Result<HttpRespons
     let site = site_of(&authd)?;
     let target = forwarded_target(request.headers(), site)?;
     match signed_in(&authd, &request).await? {
-        Some(user) => vouch(&authd, &target, &user),
+        Some(user) => vouch(&authd, &target, &user).await,
         None if !accepts_html(request.headers()) => Err(ApiError::LoginRequired),
         None => {
             let status = match target.method.as_str() {
@@ -136,7 +136,7 @@ async fn nginx(authd: Data<Authd>, request: HttpRequest) -> Result<HttpResponse,
     let site = site_of(&authd)?;
     let target = original_target(request.headers(), site)?;
     match signed_in(&authd, &request).await? {
-        Some(user) => vouch(&authd, &target, &user),
+        Some(user) => vouch(&authd, &target, &user).await,
         None => {
             let mut response = actix_web::ResponseError::error_response(&ApiError::LoginRequired);
             if let Ok(location) = HeaderValue::from_str(&sign_in_url(site, &target)) {
@@ -172,8 +172,18 @@ async fn signed_in(authd: &Authd, request: &HttpRequest) -> Result<Option<User>,
 
 /// 200 with `Remote-User` and `Remote-Email` when the rules let `user` reach the target; 403
 /// otherwise.
-fn vouch(authd: &Authd, target: &Target, user: &User) -> Result<HttpResponse, ApiError> {
-    if !allowed(&authd.options().forward_auth_rules, &target.host, user) {
+async fn vouch(authd: &Authd, target: &Target, user: &User) -> Result<HttpResponse, ApiError> {
+    let rules = &authd.options().forward_auth_rules;
+    let second_factor = if asks_second_factor(rules, &target.host) {
+        let id = user.id;
+        authd
+            .run_lookup(move |auth| auth.totp_status(id))
+            .await?
+            .enabled
+    } else {
+        false
+    };
+    if !allowed(rules, &target.host, user, second_factor) {
         return Err(ApiError::ForwardAuthDenied);
     }
     // An address is UTF-8 without control characters; should one not fit a header, refuse

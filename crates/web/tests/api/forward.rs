@@ -144,8 +144,11 @@ async fn the_rules_decide_who_reaches_which_host(backend: Backend) {
         "admin.authd.test=@staff.test,two-factor",
         "ops.authd.test=boss@staff.test,verified",
     ];
-    let app = backend.spawn_app_with(test_config(), options(&rules)).await;
+    let config = crate::totp::two_factor_config();
+    let app = backend.spawn_app_with(config, options(&rules)).await;
     let staff = app.logged_in("ann@staff.test", "pw").await;
+    let (staff_with_codes, _, _) = crate::totp::enrolled(&app, "tess@staff.test").await;
+    let (guest_with_codes, _, _) = crate::totp::enrolled(&app, "gil@guest.test").await;
     let guest = app.logged_in("gus@guest.test", "pw").await;
     let reaches = |session: String, host: &'static str| {
         let app = &app;
@@ -164,8 +167,17 @@ async fn the_rules_decide_who_reaches_which_host(backend: Backend) {
     assert_eq!(reaches(guest.clone(), "wiki.authd.test").await, 200);
     // No rule names the cookie domain itself: any signed-in account.
     assert_eq!(reaches(guest.clone(), "authd.test").await, 200);
-    // Two-factor is not part of authd yet: no account has a second factor.
+    // `two-factor`: only an account with two-factor codes on, and still of the domain.
     assert_eq!(reaches(staff.clone(), "admin.authd.test").await, 403);
+    assert_eq!(
+        reaches(staff_with_codes.clone(), "admin.authd.test").await,
+        200
+    );
+    assert_eq!(
+        reaches(guest_with_codes.clone(), "admin.authd.test").await,
+        403
+    );
+    assert_eq!(reaches(staff_with_codes, "app.authd.test").await, 200);
     assert_eq!(reaches(staff.clone(), "ops.authd.test").await, 403);
     let res = nginx(&app, "http://app.authd.test/", Some(&guest)).await;
     assert_error(res, 403, "this account may not reach this site").await;
