@@ -12,9 +12,10 @@
 //! (`origins.rs`), answered here with a page (`guard.rs`), which also gives every answer its
 //! headers.
 //!
-//! This file only mounts. The page groups: `sign.rs` (sign up, in and out), `account.rs` (the
-//! account page and its forms), `recovery.rs` (forgot, reset, verify); what they share:
-//! `visit.rs` (a page request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
+//! This file only mounts. The page groups: `sign.rs` (sign up, in and out, the code of a
+//! two-factor sign-in), `account.rs` (the account page and its forms), `two_factor.rs` (the
+//! account's two-factor forms and its recovery codes), `recovery.rs` (forgot, reset,
+//! verify); what they share: `visit.rs` (a page request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
 //! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
 //! (`GET /` of the API for a browser).
 
@@ -35,6 +36,7 @@ mod guard;
 mod paths;
 mod recovery;
 mod sign;
+mod two_factor;
 mod view;
 mod visit;
 mod welcome;
@@ -46,7 +48,8 @@ use actix_web::HttpRequest;
 
 use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
-use paths::{REVOKE, REVOKE_OTHERS, SIGNUP, VERIFY};
+use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACTOR_CONFIRM};
+use paths::{REVOKE, REVOKE_OTHERS, SIGNUP, TWO_FACTOR_OFF, VERIFY};
 use view::{favicon, stylesheet};
 use welcome::Mounted;
 
@@ -54,7 +57,7 @@ use welcome::Mounted;
 pub(crate) use paths::local_path;
 pub(crate) use welcome::account_for_browser;
 
-/// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
+/// Mounts the pages (`/signup`, `/login`, `/login/code`, `/logout`, `/account…`, `/forgot`, `/reset`,
 /// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`) on an `App` or a
 /// scope; links and redirects follow the scope's path. The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside
 /// it for the session cookie's API (the pages need none of its routes).
@@ -75,6 +78,10 @@ pub fn pages(cfg: &mut ServiceConfig) {
                 .route(get().to(sign::login_page))
                 .route(post().to(sign::log_in)),
             both,
+        ),
+        (
+            web::resource(LOGIN_CODE).route(post().to(sign::log_in_code)),
+            "POST",
         ),
         (
             web::resource(LOGOUT).route(post().to(sign::log_out)),
@@ -98,6 +105,26 @@ pub fn pages(cfg: &mut ServiceConfig) {
         ),
         (
             web::resource(DELETE).route(post().to(account::delete_account)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR).route(post().to(two_factor::begin)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR_CONFIRM).route(post().to(two_factor::confirm)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR_OFF).route(post().to(two_factor::turn_off)),
+            "POST",
+        ),
+        (
+            web::resource(RECOVERY_CODES).route(post().to(two_factor::renew)),
+            "POST",
+        ),
+        (
+            web::resource(RECOVERY_CODES_TXT).route(post().to(two_factor::download)),
             "POST",
         ),
         (

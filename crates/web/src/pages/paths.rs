@@ -11,6 +11,12 @@ pub(super) const REVOKE: &str = "/account/sessions/revoke";
 pub(super) const REVOKE_OTHERS: &str = "/account/sessions/others";
 pub(super) const PASSWORD: &str = "/account/password";
 pub(super) const DELETE: &str = "/account/delete";
+pub(super) const TWO_FACTOR: &str = "/account/two-factor";
+pub(super) const TWO_FACTOR_CONFIRM: &str = "/account/two-factor/confirm";
+pub(super) const TWO_FACTOR_OFF: &str = "/account/two-factor/off";
+pub(super) const RECOVERY_CODES: &str = "/account/recovery-codes";
+pub(super) const RECOVERY_CODES_TXT: &str = "/account/recovery-codes.txt";
+pub(super) const LOGIN_CODE: &str = "/login/code";
 pub(super) const FORGOT: &str = "/forgot";
 pub(super) const RESET: &str = "/reset";
 pub(super) const VERIFY: &str = "/verify";
@@ -18,15 +24,21 @@ pub(super) const RESEND: &str = "/verify/resend";
 pub(super) const CSS: &str = "/static/authd.css";
 pub(super) const FAVICON: &str = "/static/favicon.svg";
 
-pub(super) const PATHS: [&str; 14] = [
+pub(super) const PATHS: [&str; 20] = [
     SIGNUP,
     LOGIN,
+    LOGIN_CODE,
     LOGOUT,
     ACCOUNT,
     REVOKE,
     REVOKE_OTHERS,
     PASSWORD,
     DELETE,
+    TWO_FACTOR,
+    TWO_FACTOR_CONFIRM,
+    TWO_FACTOR_OFF,
+    RECOVERY_CODES,
+    RECOVERY_CODES_TXT,
     FORGOT,
     RESET,
     VERIFY,
@@ -46,6 +58,13 @@ pub(super) fn base_of(request: &HttpRequest) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+/// What a query value must escape.
+pub(super) const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
 
 /// A redirect target from `?next=`: a local path only (one `/`, not `//` or `/\`, printable
 /// ASCII, at most 512 bytes), so a link cannot send the visitor to another site after they
