@@ -316,11 +316,7 @@ impl Field {
 
     /// The app's code: a phone shows its digit keyboard.
     pub(crate) fn app_code(id: &'static str) -> Self {
-        let mut field = Field::code(
-            id,
-            "Code",
-            "The 6 digits your authenticator app shows now, or one of your recovery codes.",
-        );
+        let mut field = Field::code(id, "Code", "From your app, or a recovery code.");
         field.inputmode = Some("numeric");
         field
     }
