@@ -1,13 +1,14 @@
 //! `/account`: the signed-in person's email and devices (sessions), signing devices out,
-//! changing the password, deleting the account.
+//! changing the password, deleting the account; the two-factor section's forms are in
+//! `two_factor.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
 use super::form::CsrfForm;
-use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
-use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME};
+use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, QUERY_VALUE, REVOKE, REVOKE_OTHERS};
+use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME, RECOVERY_CODES, TWO_FACTOR, TWO_FACTOR_OFF};
 use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
 use super::view::{PasskeyItem, Passkeys};
 use super::visit::{query_param, Early, Visit};
@@ -17,7 +18,7 @@ use crate::error::ApiError;
 
 /// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
 /// page when the lookup failed.
-fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
+pub(super) fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
     match user {
         Ok(user) => Ok(user),
         Err(
@@ -35,13 +36,6 @@ fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<Curren
     }
 }
 
-/// What a query value must escape.
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'/')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.');
-
 /// `GET /account[?m=code]`.
 pub(super) async fn account_page(
     request: HttpRequest,
@@ -54,10 +48,16 @@ pub(super) async fn account_page(
 }
 
 /// Which form of the account page a problem belongs to.
-#[derive(Clone, Copy)]
-enum Which {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Which {
     ChangePassword,
     Delete,
+    /// Turning two-factor sign-in on (the password).
+    TwoFactorOn,
+    /// New recovery codes.
+    RenewCodes,
+    /// Turning two-factor sign-in off.
+    TwoFactorOff,
 }
 
 /// The account page, with the account's sessions read afresh.
@@ -81,6 +81,10 @@ async fn render(
         }
     } else {
         None
+    };
+    let two_factor = match visit.authd.run_lookup(move |a| a.totp_status(id)).await {
+        Ok(status) => status,
+        Err(error) => return visit.failure(&error),
     };
     let csrf = visit.visitor.token();
     let base = &visit.base;
@@ -114,10 +118,9 @@ async fn render(
     let mut devices = devices;
     devices.sort_by_key(|device| !device.current);
     let others = devices.iter().any(|device| !device.current);
-    let (change_problem, delete_problem) = match &problem {
-        Some((Which::ChangePassword, p)) => (Some(p), None),
-        Some((Which::Delete, p)) => (None, Some(p)),
-        None => (None, None),
+    let problem_of = |which: Which| match &problem {
+        Some((w, p)) if *w == which => Some(p),
+        _ => None,
     };
     let policy = &visit.authd.auth().config().password_policy;
     // No account has a second factor in this release.
@@ -140,34 +143,66 @@ async fn render(
                 .quiet(),
         );
     }
+    page = page.form(
+        Form::new(base, PASSWORD, &csrf, "Change password")
+            .heading("Change password")
+            .intro("Your other devices will be signed out.")
+            .field(Field::password(
+                "current-password",
+                "password",
+                "Current password",
+                "current-password",
+            ))
+            .field(new_password)
+            .field(again)
+            .with_problem(problem_of(Which::ChangePassword)),
+    );
+    let password = |id| Field::password(id, "password", "Password", "current-password");
+    if two_factor.enabled {
+        let left = two_factor.recovery_codes_left;
+        let codes = if left == 1 { "code" } else { "codes" };
+        page = page
+            .form(
+                Form::new(base, RECOVERY_CODES, &csrf, "Make new recovery codes")
+                    .heading("Two-factor authentication")
+                    .intro(format!(
+                        "On: signing in asks for a code from your app. {left} recovery {codes} \
+                         left; new codes replace them all."
+                    ))
+                    .field(password("renew-password"))
+                    .field(Field::app_code("renew-code"))
+                    .with_problem(problem_of(Which::RenewCodes))
+                    .quiet(),
+            )
+            .form(
+                Form::new(base, TWO_FACTOR_OFF, &csrf, "Turn off two-factor")
+                    .intro("Turning it off makes your password alone enough to sign in.")
+                    .field(password("off-password"))
+                    .field(Field::app_code("off-code"))
+                    .with_problem(problem_of(Which::TwoFactorOff))
+                    .danger(),
+            );
+    } else if visit.authd.auth().two_factor_configured() {
+        page = page.form(
+            Form::new(base, TWO_FACTOR, &csrf, "Set up two-factor")
+                .heading("Two-factor authentication")
+                .intro(
+                    "Off. Turn it on to be asked, after your password, for a code from an \
+                     authenticator app on your phone.",
+                )
+                .field(password("two-factor-password"))
+                .with_problem(problem_of(Which::TwoFactorOn)),
+        );
+    }
+    let mut delete = Form::new(base, DELETE, &csrf, "Delete my account")
+        .heading("Delete account")
+        .intro("This deletes your account and signs out every device. It cannot be undone.")
+        .field(password("delete-password"));
+    if two_factor.enabled {
+        delete = delete.field(Field::app_code("delete-code"));
+    }
     page = page
-        .form(
-            Form::new(base, PASSWORD, &csrf, "Change password")
-                .heading("Change password")
-                .intro("Your other devices will be signed out.")
-                .field(Field::password(
-                    "current-password",
-                    "password",
-                    "Current password",
-                    "current-password",
-                ))
-                .field(new_password)
-                .field(again)
-                .with_problem(change_problem),
-        )
-        .form(
-            Form::new(base, DELETE, &csrf, "Delete my account")
-                .heading("Delete account")
-                .intro("This deletes your account and signs out every device. It cannot be undone.")
-                .field(Field::password(
-                    "delete-password",
-                    "password",
-                    "Password",
-                    "current-password",
-                ))
-                .with_problem(delete_problem)
-                .danger(),
-        )
+        .form(delete.with_problem(problem_of(Which::Delete)).danger())
         .form(
             Form::new(base, LOGOUT, &csrf, "Sign out")
                 .heading("Sign out")
@@ -308,7 +343,7 @@ pub(super) async fn change_password(
     }
 }
 
-/// `POST /account/delete` (`password`): as `DELETE /profile`; then `/login?m=account-deleted`.
+/// `POST /account/delete` (`password`, and `code` with two-factor): as `DELETE /profile`; then `/login?m=account-deleted`.
 pub(super) async fn delete_account(
     request: HttpRequest,
     user: Result<CurrentUser, ApiError>,
@@ -318,12 +353,16 @@ pub(super) async fn delete_account(
     let user = or_answer!(signed_in(&visit, user));
     let attempt = async {
         let password = fields.required("password")?;
+        // Only an account with two-factor sign-in has the field (and needs it).
+        let code = fields.required("code").ok();
         let client = visit.authd.client_ip(&request);
         visit.authd.check_login_rate(client)?;
         let id = user.id();
         visit
             .authd
-            .run_hashing(client, move |auth| auth.delete_account(id, &password))
+            .run_hashing(client, move |auth| {
+                auth.delete_account_with_code(id, &password, code.as_deref())
+            })
             .await
     };
     match attempt.await {
@@ -337,7 +376,12 @@ pub(super) async fn delete_account(
 }
 
 /// The account page again, with `error` beside the field of form `which`.
-async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiError) -> HttpResponse {
+pub(super) async fn refuse(
+    visit: &Visit,
+    user: &CurrentUser,
+    which: Which,
+    error: &ApiError,
+) -> HttpResponse {
     if error.status().is_server_error() || matches!(error, ApiError::BadBody(_)) {
         return visit.failure(error);
     }
@@ -345,6 +389,12 @@ async fn refuse(visit: &Visit, user: &CurrentUser, which: Which, error: &ApiErro
         (Which::ChangePassword, About::Password) => Some("current-password"),
         (Which::ChangePassword, About::NewPassword) => Some("new-password"),
         (Which::Delete, About::Password | About::NewPassword) => Some("delete-password"),
+        (Which::Delete, About::Code) => Some("delete-code"),
+        (Which::TwoFactorOn, About::Password) => Some("two-factor-password"),
+        (Which::RenewCodes, About::Password) => Some("renew-password"),
+        (Which::RenewCodes, About::Code) => Some("renew-code"),
+        (Which::TwoFactorOff, About::Password) => Some("off-password"),
+        (Which::TwoFactorOff, About::Code) => Some("off-code"),
         _ => None,
     };
     let problem = Problem::new(sentence(error), field);

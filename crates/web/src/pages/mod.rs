@@ -16,9 +16,11 @@
 //! passkey buttons of `/login` and `/account` through the JSON API; without it those buttons
 //! stay hidden and the rest works as before.
 //!
-//! This file only mounts. The page groups: `sign.rs` (sign up, in and out), `account.rs` (the
-//! account page and its forms, passkeys' rename and remove among them), `recovery.rs` (forgot, reset, verify); what they share:
-//! `visit.rs` (a page request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
+//! This file only mounts. The page groups: `sign.rs` (sign up, in and out, the code of a
+//! two-factor sign-in), `account.rs` (the account page and its forms, passkeys' rename and
+//! remove among them), `two_factor.rs` (the account's two-factor forms and its recovery
+//! codes), `recovery.rs` (forgot, reset, verify); what they share: `visit.rs` (a page
+//! request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
 //! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
 //! (`GET /` of the API for a browser).
 
@@ -39,6 +41,7 @@ mod guard;
 mod paths;
 mod recovery;
 mod sign;
+mod two_factor;
 mod view;
 mod visit;
 mod welcome;
@@ -50,7 +53,9 @@ use actix_web::HttpRequest;
 
 use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
-use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP, VERIFY};
+use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACTOR_CONFIRM};
+use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP};
+use paths::{TWO_FACTOR_OFF, VERIFY};
 use view::{favicon, passkeys_script, stylesheet};
 use welcome::Mounted;
 
@@ -59,8 +64,8 @@ pub(crate) use paths::local_path;
 pub(crate) use paths::return_url;
 pub(crate) use welcome::account_for_browser;
 
-/// Mounts the pages (`/signup`, `/login`, `/logout`, `/account…`, `/forgot`, `/reset`,
-/// `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`,
+/// Mounts the pages (`/signup`, `/login`, `/login/code`, `/logout`, `/account…`, `/forgot`,
+/// `/reset`, `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`,
 /// `/static/passkeys.js`) on an `App` or a scope; links and redirects follow the scope's path.
 /// The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside it in
 /// the same scope: the passkey buttons (the pages' only script) call its `/passkeys` routes;
@@ -84,6 +89,10 @@ pub fn pages(cfg: &mut ServiceConfig) {
             both,
         ),
         (
+            web::resource(LOGIN_CODE).route(post().to(sign::log_in_code)),
+            "POST",
+        ),
+        (
             web::resource(LOGOUT).route(post().to(sign::log_out)),
             "POST",
         ),
@@ -105,6 +114,26 @@ pub fn pages(cfg: &mut ServiceConfig) {
         ),
         (
             web::resource(DELETE).route(post().to(account::delete_account)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR).route(post().to(two_factor::begin)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR_CONFIRM).route(post().to(two_factor::confirm)),
+            "POST",
+        ),
+        (
+            web::resource(TWO_FACTOR_OFF).route(post().to(two_factor::turn_off)),
+            "POST",
+        ),
+        (
+            web::resource(RECOVERY_CODES).route(post().to(two_factor::renew)),
+            "POST",
+        ),
+        (
+            web::resource(RECOVERY_CODES_TXT).route(post().to(two_factor::download)),
             "POST",
         ),
         (

@@ -16,6 +16,12 @@ pub(super) const PASSWORD: &str = "/account/password";
 pub(super) const DELETE: &str = "/account/delete";
 pub(super) const PASSKEY_RENAME: &str = "/account/passkeys/rename";
 pub(super) const PASSKEY_REMOVE: &str = "/account/passkeys/remove";
+pub(super) const TWO_FACTOR: &str = "/account/two-factor";
+pub(super) const TWO_FACTOR_CONFIRM: &str = "/account/two-factor/confirm";
+pub(super) const TWO_FACTOR_OFF: &str = "/account/two-factor/off";
+pub(super) const RECOVERY_CODES: &str = "/account/recovery-codes";
+pub(super) const RECOVERY_CODES_TXT: &str = "/account/recovery-codes.txt";
+pub(super) const LOGIN_CODE: &str = "/login/code";
 pub(super) const FORGOT: &str = "/forgot";
 pub(super) const RESET: &str = "/reset";
 pub(super) const VERIFY: &str = "/verify";
@@ -24,15 +30,21 @@ pub(super) const CSS: &str = "/static/authd.css";
 pub(super) const FAVICON: &str = "/static/favicon.svg";
 pub(super) const PASSKEYS_JS: &str = "/static/passkeys.js";
 
-pub(super) const PATHS: [&str; 17] = [
+pub(super) const PATHS: [&str; 23] = [
     SIGNUP,
     LOGIN,
+    LOGIN_CODE,
     LOGOUT,
     ACCOUNT,
     REVOKE,
     REVOKE_OTHERS,
     PASSWORD,
     DELETE,
+    TWO_FACTOR,
+    TWO_FACTOR_CONFIRM,
+    TWO_FACTOR_OFF,
+    RECOVERY_CODES,
+    RECOVERY_CODES_TXT,
     FORGOT,
     RESET,
     VERIFY,
@@ -55,6 +67,13 @@ pub(super) fn base_of(request: &HttpRequest) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+/// What a query value must escape.
+pub(super) const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.');
 
 /// A redirect target from `?next=`: a local path only (one `/`, not `//` or `/\`, printable
 /// ASCII, at most 512 bytes), so a link cannot send the visitor to another site after they

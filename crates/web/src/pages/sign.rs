@@ -1,11 +1,17 @@
-//! `/signup`, `/login`, `/logout`: creating an account, signing in and out.
+//! `/signup`, `/login`, `/login/code`, `/logout`: creating an account, signing in (with the
+//! code of an account with two-factor sign-in on a second page) and out.
+//!
+//! The second page carries no password: after the right one, `POST /login` answers the code
+//! page with the sign-in's single-use token (5 minutes, as `POST /sessions` hands it out) in a
+//! hidden field, and `POST /login/code` gives it back with the code.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
 use super::form::CsrfForm;
-use super::paths::{local_path, return_url, ACCOUNT, FORGOT, LOGIN, RESEND, SIGNUP};
+use super::paths::{local_path, return_url, ACCOUNT, FORGOT, LOGIN, LOGIN_CODE, QUERY_VALUE};
+use super::paths::{RESEND, SIGNUP};
 use super::view::{Field, Form, Link, Page, PasskeyLogin, Problem};
 use super::visit::{query_param, see_other, sign_in, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
@@ -60,7 +66,7 @@ fn problem_of(error: &ApiError) -> Problem {
     let field = match about(error) {
         About::Email => Some("email"),
         About::Password | About::NewPassword => Some("password"),
-        About::Page => None,
+        About::Code | About::Page => None,
     };
     Problem::new(sentence(error), field)
 }
@@ -190,15 +196,11 @@ pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse
         sign_in(&visit.authd, &request, typed, password).await
     };
     match attempt.await {
-        Ok((_, token)) => {
-            let target = return_to(&visit, rd.as_deref())
-                .or_else(|| next.as_deref().and_then(local_path).map(str::to_owned));
-            let mut response = match target {
-                Some(path) => see_other(&path),
-                None => visit.redirect(ACCOUNT),
-            };
-            let _ = response.add_cookie(&visit.authd.session_cookie(&token));
-            response
+        Ok((_, token)) => signed_in_to(&visit, next.as_deref(), rd.as_deref(), &token),
+        Err(ApiError::Auth(AuthError::SecondFactorRequired(token))) => {
+            let (next, rd) = (next.as_deref(), rd.as_deref());
+            let page = code_page(&visit, token.expose(), next, rd, false, None);
+            visit.answer(&page, StatusCode::OK)
         }
         Err(error) => {
             let problem = Some(problem_of(&error));
@@ -217,6 +219,139 @@ pub(super) async fn log_in(request: HttpRequest, form: CsrfForm) -> HttpResponse
                 );
             }
             // A server error too keeps what was typed, so trying again is one press.
+            visit.refuse(&page, &error)
+        }
+    }
+}
+
+/// The redirect of a completed sign-in to `rd` (a URL forward-auth may send people back to),
+/// else `next` (a local path), else `/account`, with the session cookie.
+fn signed_in_to(
+    visit: &Visit,
+    next: Option<&str>,
+    rd: Option<&str>,
+    token: &auth::SessionToken,
+) -> HttpResponse {
+    let target = return_to(visit, rd).or_else(|| next.and_then(local_path).map(str::to_owned));
+    let mut response = match target {
+        Some(path) => see_other(&path),
+        None => visit.redirect(ACCOUNT),
+    };
+    let _ = response.add_cookie(&visit.authd.session_cookie(token));
+    response
+}
+
+/// The second page of a sign-in with two-factor: the code (the app's, or with `recovery`
+/// the label of a recovery code: the field takes either), the sign-in's token and `next`
+/// hidden (and `rd` when it is one to return to), and the switch between the two labels.
+fn code_page(
+    visit: &Visit,
+    mfa_token: &str,
+    next: Option<&str>,
+    rd: Option<&str>,
+    recovery: bool,
+    problem: Option<Problem>,
+) -> Page {
+    let csrf = visit.visitor.token();
+    let next = next.and_then(local_path);
+    let rd = return_to(visit, rd);
+    let mut field = if recovery {
+        Field::code(
+            "code",
+            "Recovery code",
+            "One of the codes you saved when you set up two-factor authentication; each \
+             works once.",
+        )
+    } else {
+        let mut field = Field::code(
+            "code",
+            "Code",
+            "The 6 digits your authenticator app shows for authd.",
+        );
+        field.inputmode = Some("numeric");
+        field
+    };
+    field.autocomplete = "one-time-code";
+    let with_context = |mut form: Form| {
+        form = form.hidden("mfa_token", mfa_token);
+        if let Some(next) = next {
+            form = form.hidden("next", next);
+        }
+        if let Some(rd) = &rd {
+            form = form.hidden("rd", rd);
+        }
+        form
+    };
+    let mut form = with_context(Form::new(&visit.base, LOGIN_CODE, &csrf, "Sign in"));
+    if recovery {
+        // Keeps the label after a wrong code.
+        form = form.hidden("use", "recovery");
+    }
+    let form = form.field(field).with_problem(problem.as_ref());
+    let (switch, to) = if recovery {
+        ("Use the code from the app instead", "app")
+    } else {
+        ("Use a recovery code instead", "recovery")
+    };
+    let switch = with_context(Form::new(&visit.base, LOGIN_CODE, &csrf, switch))
+        .hidden("use", to)
+        .quiet();
+    let mut page = visit
+        .page("Enter your code")
+        .text("Your account has two-factor authentication: one more step.")
+        .form(form)
+        .form(switch)
+        .link(LOGIN, "Start again");
+    page.error = problem;
+    page
+}
+
+/// `POST /login/code` (`mfa_token`, `code`, `next`): as `POST /sessions/mfa`, then as `POST
+/// /login`. Without `code` (the switch's form), the page again with the other label. A wrong
+/// code shows the page again with the same token (it stays valid until it signs in or
+/// expires); an expired or used one goes back to `/login`, with `next`.
+pub(super) async fn log_in_code(request: HttpRequest, form: CsrfForm) -> HttpResponse {
+    let CsrfForm { visit, fields } = form;
+    let mfa_token = fields.required("mfa_token").unwrap_or_default();
+    let next = fields.required("next").ok();
+    let rd = fields.required("rd").ok();
+    let recovery = fields.required("use").ok().as_deref() == Some("recovery");
+    let Ok(code) = fields.required("code") else {
+        let page = code_page(
+            &visit,
+            &mfa_token,
+            next.as_deref(),
+            rd.as_deref(),
+            recovery,
+            None,
+        );
+        return visit.answer(&page, StatusCode::OK);
+    };
+    let from = visit.authd.client_info(&request);
+    let client = visit.authd.client_ip(&request);
+    let attempt = visit
+        .authd
+        .log_in_second_factor(client, mfa_token.clone(), code, from)
+        .await;
+    match attempt {
+        Ok((_, token)) => signed_in_to(&visit, next.as_deref(), rd.as_deref(), &token),
+        Err(ApiError::Auth(AuthError::UnknownMfaToken)) => {
+            let mut to = format!("{LOGIN}?m=code-expired");
+            if let Some(next) = next.as_deref().and_then(local_path) {
+                let next = percent_encoding::utf8_percent_encode(next, QUERY_VALUE);
+                to.push_str(&format!("&next={next}"));
+            }
+            if let Some(rd) = return_to(&visit, rd.as_deref()) {
+                let rd = percent_encoding::utf8_percent_encode(&rd, QUERY_VALUE);
+                to.push_str(&format!("&rd={rd}"));
+            }
+            visit.redirect(&to)
+        }
+        Err(error) => {
+            let field = matches!(about(&error), About::Code).then_some("code");
+            let problem = Problem::new(sentence(&error), field);
+            let (next, rd) = (next.as_deref(), rd.as_deref());
+            let page = code_page(&visit, &mfa_token, next, rd, recovery, Some(problem));
             visit.refuse(&page, &error)
         }
     }

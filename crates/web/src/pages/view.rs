@@ -72,6 +72,10 @@ pub(crate) struct Page {
     pub(crate) texts: Vec<String>,
     /// The account part of `/account`.
     pub(crate) account: Option<Account>,
+    /// A new authenticator to add to an app (its QR code and secret), before the forms.
+    pub(crate) enrolment: Option<Enrolment>,
+    /// Recovery codes to keep, shown once, before the forms.
+    pub(crate) codes: Option<CodesShown>,
     pub(crate) forms: Vec<Form>,
     /// The passkey button of `/login` (after the forms), when passkeys are on.
     pub(crate) passkey_login: Option<PasskeyLogin>,
@@ -89,6 +93,8 @@ impl Page {
             notice: None,
             texts: Vec::new(),
             account: None,
+            enrolment: None,
+            codes: None,
             forms: Vec::new(),
             passkey_login: None,
             links: Vec::new(),
@@ -179,7 +185,7 @@ pub(crate) struct Link {
 /// A form that posts to one of the pages' own routes, with the visitor's CSRF token.
 pub(crate) struct Form {
     pub(crate) heading: Option<&'static str>,
-    pub(crate) intro: Option<&'static str>,
+    pub(crate) intro: Option<String>,
     pub(crate) action: String,
     pub(crate) csrf: String,
     pub(crate) hidden: Vec<(&'static str, String)>,
@@ -211,8 +217,8 @@ impl Form {
         self
     }
 
-    pub(crate) fn intro(mut self, intro: &'static str) -> Self {
-        self.intro = Some(intro);
+    pub(crate) fn intro(mut self, intro: impl Into<String>) -> Self {
+        self.intro = Some(intro.into());
         self
     }
 
@@ -270,6 +276,8 @@ pub(crate) struct Field {
     /// `email`, `password`…
     pub(crate) kind: &'static str,
     pub(crate) autocomplete: &'static str,
+    /// The keyboard a phone shows (`numeric`…), if not the input kind's.
+    pub(crate) inputmode: Option<&'static str>,
     /// What the visitor typed (never a password).
     pub(crate) value: String,
     pub(crate) hint: Option<String>,
@@ -286,6 +294,7 @@ impl Field {
             label: "Email",
             kind: "email",
             autocomplete: "username",
+            inputmode: None,
             value: value.to_owned(),
             hint: None,
             minlength: None,
@@ -306,11 +315,35 @@ impl Field {
             label,
             kind: "password",
             autocomplete,
+            inputmode: None,
             value: String::new(),
             hint: None,
             minlength: None,
             error: None,
         }
+    }
+
+    /// A code of two-factor sign-in (the app's 6 digits, or a recovery code); never filled.
+    pub(crate) fn code(id: &'static str, label: &'static str, hint: &str) -> Self {
+        Field {
+            id,
+            name: "code",
+            label,
+            kind: "text",
+            autocomplete: "one-time-code",
+            inputmode: None,
+            value: String::new(),
+            hint: Some(hint.to_owned()),
+            minlength: None,
+            error: None,
+        }
+    }
+
+    /// The app's code: a phone shows its digit keyboard.
+    pub(crate) fn app_code(id: &'static str) -> Self {
+        let mut field = Field::code(id, "Code", "From your app, or a recovery code.");
+        field.inputmode = Some("numeric");
+        field
     }
 
     /// A new password: the policy's rules in words as a hint, shown before anything is typed,
@@ -413,6 +446,56 @@ pub(crate) struct PasskeyItem {
 /// The "Sign in with a passkey" button of `/login`: where to go once signed in.
 pub(crate) struct PasskeyLogin {
     pub(crate) next: String,
+}
+
+/// A new authenticator, as the enrolment page shows it: the QR code of its `otpauth://` URL
+/// (inline SVG: markup, no script, no request) and its secret for typing.
+pub(crate) struct Enrolment {
+    /// `<svg>…</svg>`, made by [`crate::totp_qr_svg`] from authd's own URL, never from input.
+    pub(crate) qr_svg: String,
+    /// The base32 secret in blocks of four ("ABCD EFGH …").
+    pub(crate) secret_blocks: String,
+}
+
+impl Enrolment {
+    pub(crate) fn new(otpauth_url: &str, secret: &str) -> Self {
+        let svg = crate::totp_qr_svg(otpauth_url);
+        // Inline in HTML: the XML declaration goes.
+        let qr_svg = match svg.find("<svg") {
+            Some(start) => svg[start..].to_owned(),
+            None => String::new(),
+        };
+        Enrolment {
+            qr_svg,
+            secret_blocks: blocks_of_four(secret),
+        }
+    }
+}
+
+/// `text` in blocks of four characters, separated by spaces.
+pub(crate) fn blocks_of_four(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(4)
+        .map(|block| block.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Recovery codes shown once, with a form that sends them back as a text file to save.
+pub(crate) struct CodesShown {
+    pub(crate) codes: Vec<String>,
+    pub(crate) download_action: String,
+    pub(crate) csrf: String,
+    /// Where to go once they are kept.
+    pub(crate) done_href: String,
+}
+
+impl CodesShown {
+    /// The codes as the download form sends them: one field, separated by spaces.
+    pub(crate) fn joined(&self) -> String {
+        self.codes.join(" ")
+    }
 }
 
 /// A session as the account page shows it.

@@ -13,6 +13,8 @@ pub(super) enum About {
     Email,
     Password,
     NewPassword,
+    /// The code of two-factor sign-in.
+    Code,
     Page,
 }
 
@@ -23,6 +25,7 @@ pub(super) fn about(error: &ApiError) -> About {
         ApiError::MissingField("new_password") | ApiError::NotAString("new_password") => {
             About::NewPassword
         }
+        ApiError::MissingField("code") | ApiError::NotAString("code") => About::Code,
         ApiError::Auth(e) => match e {
             AuthError::InvalidEmail(_)
             | AuthError::UserAlreadyExists(_)
@@ -34,6 +37,7 @@ pub(super) fn about(error: &ApiError) -> About {
             | AuthError::PasswordContainsEmail
             | AuthError::PasswordContainsSiteName
             | AuthError::PasswordHasControlCharacter => About::NewPassword,
+            AuthError::WrongCode | AuthError::CodeRequired => About::Code,
             _ => About::Page,
         },
         _ => About::Page,
@@ -48,6 +52,21 @@ pub(super) fn sentence(error: &ApiError) -> String {
             return "Your email address is not confirmed yet. Open the link in the mail we \
                     sent you, then sign in."
                 .to_owned();
+        }
+        ApiError::Auth(AuthError::CodeRequired) | ApiError::MissingField("code") => {
+            return "Type the code your authenticator app shows, or a recovery code.".to_owned();
+        }
+        ApiError::Auth(AuthError::TwoFactorOff) => {
+            return "Two-factor authentication is not available on this server.".to_owned();
+        }
+        ApiError::Auth(AuthError::TwoFactorAlreadyEnabled) => {
+            return "Two-factor authentication is on already.".to_owned();
+        }
+        ApiError::Auth(AuthError::TwoFactorNotEnabled) => {
+            return "Two-factor authentication is off already.".to_owned();
+        }
+        ApiError::Auth(AuthError::NoPendingEnrolment) => {
+            return "This setup was replaced or has ended: start again.".to_owned();
         }
         ApiError::Auth(AuthError::UserAlreadyExists(_)) => {
             return "An account with this address exists already.".to_owned();
@@ -139,6 +158,15 @@ pub(super) fn notice(code: Option<&str>) -> Option<&'static str> {
         "passkey-name" => {
             "That name cannot be used: at most 64 characters, without control or invisible \
              characters."
+        }
+        "two-factor-on" => {
+            "Two-factor authentication is on: signing in now asks for a code from your app. \
+             Your other devices are signed out."
+        }
+        "two-factor-off" => "Two-factor authentication is off.",
+        "codes-renewed" => "Your new recovery codes are in force; the old ones no longer work.",
+        "code-expired" => {
+            "That sign-in was started more than 5 minutes ago, or already used. Sign in again."
         }
         "password-reset" => "Your new password is set. Sign in with it.",
         "reset-sent" => {

@@ -594,3 +594,130 @@ async fn a_passkey_added_on_the_account_signs_in_until_it_is_removed() {
     })
     .await;
 }
+
+/// zbarimg's path: the first on `PATH` (`scripts/browser-deps` installs Debian's
+/// `zbar-tools`).
+fn zbarimg() -> Result<std::path::PathBuf, String> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("zbarimg"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| "no zbarimg on PATH (scripts/browser-deps installs zbar-tools)".to_owned())
+}
+
+/// The text of the QR code in `png`, as zbarimg reads it.
+fn read_qr(zbarimg: &std::path::Path, png: &[u8]) -> String {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("qr-{}.png", std::process::id()));
+    std::fs::write(&file, png).unwrap();
+    let out = std::process::Command::new(zbarimg)
+        .args(["--raw", "-q"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(out.status.success(), "zbarimg read no QR code");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The authenticator app: the code of the base32 `secret` for the step `ahead` steps after
+/// the present one (the server's clock is the real one too).
+fn app_code(secret: &str, ahead: u64) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::from(bytes))
+        .build()
+        .unwrap()
+        .generate(now + 30 * ahead)
+        .to_string()
+}
+
+#[tokio::test]
+async fn two_factor_is_set_up_from_the_qr_code_and_signs_in_with_a_code_then_a_recovery_code() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(zbarimg) = auth::testing::require("the two-factor browser test", zbarimg()) else {
+        return;
+    };
+    let config = AuthConfig::default().with_secret_key(Some(auth::SecretKey::from_bytes([7; 32])));
+    let app = App::spawn(config).await;
+    // A phone's width, tall enough that each page is one screenshot.
+    let browser = driver.phone(380, 1500).await;
+    let mut shots = Shots::new("two-factor");
+    closing(&[&browser], async {
+        sign_up(&browser, &app, "ada@example.com", "pw").await;
+        assert!(main_text(&browser)
+            .await
+            .contains("Two-factor authentication\nOff."));
+        shots.take(&browser, "account-off").await;
+        fill(&browser, "two-factor-password", "pw").await;
+        press(&browser, "Set up two-factor").await;
+        wait_for_heading(&browser, "Set up two-factor authentication").await;
+        shots.take(&browser, "enrolling").await;
+
+        // The QR code, read from a screenshot as a phone's camera would.
+        let qr = browser.find(Locator::Css("figure.qr")).await.unwrap();
+        let url = read_qr(&zbarimg, &qr.screenshot().await.unwrap());
+        assert!(url.starts_with("otpauth://totp/"), "{url}");
+        let secret = url
+            .split(['?', '&'])
+            .find_map(|part| part.strip_prefix("secret="))
+            .unwrap()
+            .to_owned();
+        // The key shown for typing is the same.
+        let typed = browser.find(Locator::Css(".secret code")).await.unwrap();
+        assert_eq!(typed.text().await.unwrap().replace(' ', ""), secret);
+        fill(&browser, "code", &app_code(&secret, 0)).await;
+        press(&browser, "Turn on two-factor").await;
+        wait_for_heading(&browser, "Two-factor authentication is on").await;
+        shots.take(&browser, "codes-shown").await;
+        let mut codes = Vec::new();
+        for item in browser.find_all(Locator::Css(".codes li")).await.unwrap() {
+            codes.push(item.text().await.unwrap());
+        }
+        assert_eq!(codes.len(), 10);
+        browser
+            .find(Locator::LinkText("I have saved them: back to your account"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_heading(&browser, "Your account").await;
+        assert!(main_text(&browser).await.contains("10 recovery codes left"));
+        shots.take(&browser, "account-on").await;
+
+        // Out, and in with the password, then the app's code (the next step's: the one that
+        // confirmed the setup is used, and one step ahead is within the allowed skew).
+        press(&browser, "Sign out").await;
+        wait_for_heading(&browser, "Sign in").await;
+        sign_in(&browser, "ada@example.com", "pw").await;
+        wait_for_heading(&browser, "Enter your code").await;
+        shots.take(&browser, "code-page").await;
+        fill(&browser, "code", &app_code(&secret, 1)).await;
+        press(&browser, "Sign in").await;
+        wait_for_heading(&browser, "Your account").await;
+
+        // Out, and in with a recovery code.
+        press(&browser, "Sign out").await;
+        wait_for_heading(&browser, "Sign in").await;
+        sign_in(&browser, "ada@example.com", "pw").await;
+        wait_for_heading(&browser, "Enter your code").await;
+        press(&browser, "Use a recovery code instead").await;
+        wait_for_heading(&browser, "Enter your code").await;
+        shots.take(&browser, "code-page-recovery").await;
+        fill(&browser, "code", &codes[0]).await;
+        press(&browser, "Sign in").await;
+        wait_for_heading(&browser, "Your account").await;
+        assert!(main_text(&browser).await.contains("9 recovery codes left"));
+        assert_eq!(location(&browser).await, "/account");
+    })
+    .await;
+}

@@ -5,6 +5,9 @@ use web::WebOptions;
 
 use super::*;
 use crate::helpers::*;
+use auth::Clock;
+
+use crate::totp::code_at;
 
 #[tokio::test]
 async fn a_form_without_the_visitors_token_is_refused_and_changes_nothing() {
@@ -133,15 +136,21 @@ async fn a_same_origin_post_is_accepted_with_the_null_origin_of_no_referrer() {
 }
 
 /// Every page path, as the pages mount them.
-const PAGE_PATHS: [&str; 14] = [
+const PAGE_PATHS: [&str; 20] = [
     "/signup",
     "/login",
+    "/login/code",
     "/logout",
     "/account",
     "/account/sessions/revoke",
     "/account/sessions/others",
     "/account/password",
     "/account/delete",
+    "/account/two-factor",
+    "/account/two-factor/confirm",
+    "/account/two-factor/off",
+    "/account/recovery-codes",
+    "/account/recovery-codes.txt",
     "/forgot",
     "/reset",
     "/verify",
@@ -158,9 +167,12 @@ struct Snapshot {
     eve_exists: bool,
     bob_verified: bool,
     mails_queued: u64,
+    ada_two_factor: bool,
+    cy_sessions: usize,
+    cy_recovery_codes: i64,
 }
 
-async fn snapshot(app: &TestApp, ada: auth::UserId) -> Snapshot {
+async fn snapshot(app: &TestApp, ada: auth::UserId, cy: auth::UserId) -> Snapshot {
     let auth = &app.auth;
     let stats = auth.outbox().unwrap().stats();
     Snapshot {
@@ -177,13 +189,17 @@ async fn snapshot(app: &TestApp, ada: auth::UserId) -> Snapshot {
             .email_verified_at
             .is_some(),
         mails_queued: stats.sent + stats.failed + stats.dropped + stats.waiting,
+        ada_two_factor: auth.totp_status(ada).unwrap().enabled,
+        cy_sessions: auth.list_sessions(cy).unwrap().len(),
+        cy_recovery_codes: auth.totp_status(cy).unwrap().recovery_codes_left,
     }
 }
 
 #[tokio::test]
 async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing() {
     let sink = crate::helpers::SmtpSink::start();
-    let mut config = crate::helpers::mail_config(sink.port, true);
+    let mut config = crate::helpers::mail_config(sink.port, true)
+        .with_secret_key(Some(auth::SecretKey::from_bytes([5; 32])));
     config.max_sessions_per_user = 5;
     let app = spawn_on(
         auth::testing::TestDatabase::sqlite(),
@@ -222,6 +238,30 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
         .unwrap()
         .unwrap()
         .id;
+    // Ada: a two-factor setup pending. Cy: two-factor on, a sign-in waiting for its code.
+    let enrolment = app.auth.begin_totp(ada, "pw").unwrap();
+    let confirm_code = code_at(enrolment.secret_base32(), app.clock.now());
+    let cy = app.auth.register_user("cy@example.com", "pw").unwrap().id;
+    let mails = sink.wait_for(4).await;
+    let cy_verify = crate::helpers::link_token(mails[3]["text"].as_str().unwrap(), "verify");
+    app.auth.verify_email(&cy_verify).unwrap();
+    let cy_secret = app
+        .auth
+        .begin_totp(cy, "pw")
+        .unwrap()
+        .secret_base32()
+        .to_owned();
+    let recovery_codes = app
+        .auth
+        .confirm_totp(cy, "none", &code_at(&cy_secret, app.clock.now()))
+        .unwrap()
+        .expose()
+        .to_vec();
+    let codes_joined = recovery_codes.join(" ");
+    let mfa_token = match app.auth.log_in("cy@example.com", "pw") {
+        Err(auth::AuthError::SecondFactorRequired(token)) => token.expose().to_owned(),
+        other => panic!("{other:?}"),
+    };
     let session_id = listed_sessions(&visitor.get("/account").await)[0].0.clone();
     // The three mails are delivered and counted before the count is taken: a sender counts a
     // mail as sent just after the relay has it, so the sum could move by itself otherwise.
@@ -234,7 +274,7 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(outbox.stats().sent, 3, "{:?}", outbox.stats());
-    let before = snapshot(&app, ada).await;
+    let before = snapshot(&app, ada, cy).await;
     assert_eq!(before.ada_sessions, 2);
 
     let routes: Vec<(&str, Vec<(&str, &str)>)> = vec![
@@ -250,6 +290,10 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
             "/login",
             vec![("email", "ada@example.com"), ("password", "pw")],
         ),
+        (
+            "/login/code",
+            vec![("mfa_token", &mfa_token), ("code", &recovery_codes[0])],
+        ),
         ("/logout", vec![]),
         ("/account/sessions/revoke", vec![("id", &session_id)]),
         ("/account/sessions/others", vec![]),
@@ -261,7 +305,24 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
                 ("new_password_again", "new"),
             ],
         ),
-        ("/account/delete", vec![("password", "pw")]),
+        (
+            "/account/delete",
+            vec![("password", "pw"), ("code", &recovery_codes[1])],
+        ),
+        ("/account/two-factor", vec![("password", "pw")]),
+        ("/account/two-factor/confirm", vec![("code", &confirm_code)]),
+        (
+            "/account/two-factor/off",
+            vec![("password", "pw"), ("code", &recovery_codes[2])],
+        ),
+        (
+            "/account/recovery-codes",
+            vec![("password", "pw"), ("code", &recovery_codes[3])],
+        ),
+        (
+            "/account/recovery-codes.txt",
+            vec![("codes", &codes_joined)],
+        ),
         ("/forgot", vec![("email", "ada@example.com")]),
         (
             "/reset",
@@ -304,7 +365,7 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
                 answer.body
             );
             assert_eq!(
-                snapshot(&app, ada).await,
+                snapshot(&app, ada, cy).await,
                 before,
                 "{path} with a {what} token"
             );
@@ -322,6 +383,14 @@ async fn every_page_form_refuses_a_missing_or_foreign_token_and_changes_nothing(
     ];
     let answer = visitor.submit("/login", "/reset", &form).await;
     assert_eq!(answer.location(), "/login?m=password-reset");
+    // Ada's two-factor setup is the one pending (no other replaced it), and Cy's sign-in
+    // still waits for its code.
+    assert!(app.auth.confirm_totp(ada, "none", &confirm_code).is_ok());
+    let from = auth::ClientInfo::default();
+    assert!(app
+        .auth
+        .log_in_second_factor(&mfa_token, &recovery_codes[0], &from)
+        .is_ok());
 }
 
 #[tokio::test]
