@@ -106,6 +106,13 @@ impl Cli {
         let mut name = database.file_name().unwrap_or_default().to_owned();
         name.push(".key");
         let path = database.with_file_name(name);
+        if path
+            .parent()
+            .is_some_and(|folder| !folder.as_os_str().is_empty() && !folder.is_dir())
+        {
+            // No folder for the database either: opening it fails next and says so (exit 1).
+            return Ok(SecretKeys::default());
+        }
         if !create {
             return match path.exists() {
                 true => Ok(SecretKeys {

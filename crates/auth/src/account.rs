@@ -57,8 +57,7 @@ impl Auth {
         };
         let owner = PasswordOwner {
             email: account.as_ref().map(|user| user.email.as_str()),
-            // No account has a second factor in this release.
-            second_factor: false,
+            second_factor: self.second_factor_lowers_minimum(user_id)?,
         };
         let new_password = self.acceptable_password(new_password, owner)?;
         let verified = self.check_password_of(user_id, password)?;

@@ -126,8 +126,7 @@ impl Auth {
         tracing::Span::current().record("user_id", owner.id);
         let new_for = PasswordOwner {
             email: Some(&owner.email),
-            // No account has a second factor in this release.
-            second_factor: false,
+            second_factor: self.second_factor_lowers_minimum(owner.id)?,
         };
         let hash = self.hash_normalised(&self.acceptable_password(password, new_for)?)?;
         // With mail configured, reset tokens travel only by mail: redeeming one proves the

@@ -153,6 +153,17 @@ impl Auth {
         self.keys.is_some()
     }
 
+    /// Whether the password policy's shorter minimum for an account with a second factor
+    /// applies to `user_id`: it has two-factor codes on. Read only when the policy has such a
+    /// minimum (`nist`: 8 instead of 15), so other policies cost no read.
+    pub(crate) fn second_factor_lowers_minimum(&self, user_id: UserId) -> Result<bool, AuthError> {
+        let policy = &self.config.password_policy;
+        if policy.min_length(true) == policy.min_length(false) {
+            return Ok(false);
+        }
+        Ok(self.confirmed_totp(user_id)?.is_some())
+    }
+
     /// The confirmed authenticator of `user_id`, if it has one.
     pub(crate) fn confirmed_totp(
         &self,

@@ -658,3 +658,57 @@ fn a_password_reset_keeps_two_factor() {
         mfa_token(env.auth.log_in("bob@x.io", "new-pw"));
     });
 }
+
+#[test]
+fn under_nist_an_account_with_two_factor_may_change_to_a_password_of_8_characters() {
+    fn nist_two_factor() -> AuthConfig {
+        AuthConfig {
+            password_policy: PasswordPolicy::nist(),
+            max_sessions_per_user: 5,
+            ..two_factor_config()
+        }
+    }
+    on_each_backend_configured(nist_two_factor, |env| {
+        let first = "correct horse battery staple";
+        let ann = env.auth.register_user("ann@x.io", first).unwrap();
+        let (_, session) = env.auth.log_in("ann@x.io", first).unwrap();
+        let current = env.auth.authenticate(session.expose()).unwrap().unwrap();
+        let change = |from: &str, to: &str| {
+            env.auth
+                .change_password(ann.id, &current.session.id, from, to)
+        };
+        // A password that is the only factor: at least 15.
+        assert!(matches!(
+            change(first, "eight ch"),
+            Err(AuthError::PasswordTooShort(15))
+        ));
+        let secret = env
+            .auth
+            .begin_totp(ann.id, first)
+            .unwrap()
+            .secret_base32()
+            .to_owned();
+        env.auth
+            .confirm_totp(
+                ann.id,
+                &current.session.id,
+                &code_at(&secret, env.clock.now()),
+            )
+            .unwrap();
+        env.clock.advance(Duration::from_secs(30));
+        // With two-factor on: at least 8.
+        assert!(matches!(
+            change(first, "seven c"),
+            Err(AuthError::PasswordTooShort(8))
+        ));
+        change(first, "eight ch").unwrap();
+        // Off again: 15 again.
+        env.auth
+            .disable_totp(ann.id, "eight ch", &code_at(&secret, env.clock.now()))
+            .unwrap();
+        assert!(matches!(
+            change("eight ch", "nine char"),
+            Err(AuthError::PasswordTooShort(15))
+        ));
+    });
+}
