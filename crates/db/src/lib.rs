@@ -12,6 +12,7 @@ mod outbox;
 mod passkeys;
 mod password_writes;
 mod reset_tokens;
+mod secret_keys;
 mod sessions;
 #[cfg(test)]
 mod test_rows;

@@ -1,6 +1,6 @@
 //! Queries on the two-factor tables: an account's authenticator (`totp_credentials`), its
-//! recovery codes, the sign-ins waiting for a second factor (`mfa_challenges`) and the check
-//! values of the master keys (`secret_key_checks`).
+//! recovery codes and the sign-ins waiting for a second factor (`mfa_challenges`); the master
+//! keys' check values and the re-encryption of secrets are in `secret_keys.rs`.
 //!
 //! A code is used in the same transaction as what it confirms: accepting a TOTP code is the
 //! write `last_step = s WHERE last_step < s`, using a recovery code is the delete of its row,
@@ -10,12 +10,8 @@
 use std::cell::Cell;
 
 use diesel::prelude::*;
-use user_model::schema::{
-    mfa_challenges, recovery_codes, secret_key_checks, totp_credentials, users,
-};
-use user_model::{
-    MfaChallenge, NewSession, Sealed, SecretKeyCheck, TotpCredential, User, UserChanges, UserId,
-};
+use user_model::schema::{mfa_challenges, recovery_codes, totp_credentials, users};
+use user_model::{MfaChallenge, NewSession, Sealed, TotpCredential, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
@@ -395,102 +391,6 @@ impl Db {
             insert_session(conn, new, Some(expected_hash), changes, max_sessions, alive)
         });
         settle(written, &noted)
-    }
-
-    /// Every master key's check value.
-    pub fn secret_key_checks(&self) -> Result<Vec<SecretKeyCheck>, DbError> {
-        self.read(|conn| {
-            secret_key_checks::table
-                .order(secret_key_checks::key_id)
-                .select(SecretKeyCheck::as_select())
-                .load(conn)
-        })
-    }
-
-    /// Records the check value of a master key; one recorded already (by another instance
-    /// starting at the same time) is left as it is.
-    pub fn add_secret_key_check(&self, sealed: &Sealed, now: i64) -> Result<(), DbError> {
-        let written = self.write(|conn| {
-            diesel::insert_into(secret_key_checks::table)
-                .values((
-                    secret_key_checks::key_id.eq(&sealed.key_id),
-                    secret_key_checks::nonce.eq(&sealed.nonce),
-                    secret_key_checks::ciphertext.eq(&sealed.ciphertext),
-                    secret_key_checks::created_at.eq(now),
-                ))
-                .execute(conn)
-        });
-        match written {
-            Ok(_) => Ok(()),
-            Err(DbError::Query(e)) if e.is_unique_violation() => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Deletes the check values of every master key but `key_id` (after every secret was
-    /// encrypted again under it). Returns how many went.
-    pub fn forget_secret_key_checks_except(&self, key_id: &str) -> Result<usize, DbError> {
-        self.write(|conn| {
-            diesel::delete(secret_key_checks::table.filter(secret_key_checks::key_id.ne(key_id)))
-                .execute(conn)
-        })
-    }
-
-    /// The fingerprints of the master keys the stored secrets are encrypted under.
-    pub fn totp_key_ids(&self) -> Result<Vec<String>, DbError> {
-        self.read(|conn| {
-            totp_credentials::table
-                .select(totp_credentials::key_id)
-                .distinct()
-                .order(totp_credentials::key_id)
-                .load(conn)
-        })
-    }
-
-    /// Whether any two-factor data (an authenticator, or a key check value) is stored.
-    pub fn has_two_factor_data(&self) -> Result<bool, DbError> {
-        self.read(|conn| {
-            let secrets: i64 = totp_credentials::table.count().get_result(conn)?;
-            let checks: i64 = secret_key_checks::table.count().get_result(conn)?;
-            Ok(secrets + checks > 0)
-        })
-    }
-
-    /// Up to `limit` authenticators whose secret is not encrypted under `key_id`.
-    pub fn totp_not_under(&self, key_id: &str, limit: i64) -> Result<Vec<TotpCredential>, DbError> {
-        self.read(|conn| {
-            totp_credentials::table
-                .filter(totp_credentials::key_id.ne(key_id))
-                .order(totp_credentials::user_id)
-                .limit(limit)
-                .select(TotpCredential::as_select())
-                .load(conn)
-        })
-    }
-
-    /// Stores `sealed`, the secret of `user_id` encrypted again, while the row is still at
-    /// `read_version`. Returns whether it wrote (`false`: the row changed or went; read again).
-    pub fn reseal_totp(
-        &self,
-        user_id: UserId,
-        read_version: i64,
-        sealed: &Sealed,
-    ) -> Result<bool, DbError> {
-        let written = self.write(|conn| {
-            diesel::update(
-                totp_credentials::table
-                    .find(user_id)
-                    .filter(totp_credentials::version.eq(read_version)),
-            )
-            .set((
-                totp_credentials::key_id.eq(&sealed.key_id),
-                totp_credentials::nonce.eq(&sealed.nonce),
-                totp_credentials::ciphertext.eq(&sealed.ciphertext),
-                totp_credentials::version.eq(read_version + 1),
-            ))
-            .execute(conn)
-        })?;
-        Ok(written == 1)
     }
 }
 

@@ -317,15 +317,7 @@ async fn finish_sign_in(
     let (user, token) = authd
         .sign_in_with_passkey(client, challenge_id, credential, from)
         .await?;
-    let cookie = authd.session_cookie(&token);
-    let mut response = ok(&EmailMessage {
-        email: &user.email,
-        message: "logged in",
-    });
-    response
-        .add_cookie(&cookie)
-        .map_err(|_| ApiError::Internal)?;
-    Ok(response)
+    super::sessions::logged_in(&authd, &user, &token)
 }
 
 /// The caller's passkeys, oldest first.

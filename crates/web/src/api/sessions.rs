@@ -148,15 +148,7 @@ async fn log_in(
     let (user, token) = authd
         .log_in_with_code(client, email, password, code, from)
         .await?;
-    let cookie = authd.session_cookie(&token);
-    let mut response = ok(&EmailMessage {
-        email: &user.email,
-        message: "logged in",
-    });
-    response
-        .add_cookie(&cookie)
-        .map_err(|_| ApiError::Internal)?;
-    Ok(response)
+    logged_in(&authd, &user, &token)
 }
 
 /// The second step of a sign-in of an account with two-factor sign-in: the `mfa_token` that
@@ -196,15 +188,7 @@ async fn log_in_second_factor(
     let (user, token) = authd
         .log_in_second_factor(client, mfa_token, code, from)
         .await?;
-    let cookie = authd.session_cookie(&token);
-    let mut response = ok(&EmailMessage {
-        email: &user.email,
-        message: "logged in",
-    });
-    response
-        .add_cookie(&cookie)
-        .map_err(|_| ApiError::Internal)?;
-    Ok(response)
+    logged_in(&authd, &user, &token)
 }
 
 /// Logs out: ends this session (the account's others stay) and clears the cookie.
@@ -328,4 +312,21 @@ async fn revoke_session(
     Ok(ok(&Message {
         message: "session revoked",
     }))
+}
+
+/// The answer of a completed sign-in (a password, its second step, a passkey): 200 `{"email",
+/// "message": "logged in"}` with the session cookie.
+pub(super) fn logged_in(
+    authd: &Authd,
+    user: &auth::User,
+    token: &auth::SessionToken,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = ok(&EmailMessage {
+        email: &user.email,
+        message: "logged in",
+    });
+    response
+        .add_cookie(&authd.session_cookie(token))
+        .map_err(|_| ApiError::Internal)?;
+    Ok(response)
 }

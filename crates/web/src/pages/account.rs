@@ -6,10 +6,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
+use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, QUERY_VALUE, REVOKE, REVOKE_OTHERS};
 use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME, RECOVERY_CODES, TWO_FACTOR, TWO_FACTOR_OFF};
-use super::view::{device_name, utc_minute, Account, Device, Field, Form, Problem};
+use super::view::{device_name, utc_minute, Account, Device, Form, Problem};
 use super::view::{PasskeyItem, Passkeys};
 use super::visit::{query_param, Early, Visit};
 use super::words::{about, notice, passwords_differ, retry_after, sentence, About};

@@ -20,7 +20,7 @@
 //! two-factor sign-in), `account.rs` (the account page and its forms, passkeys' rename and
 //! remove among them), `two_factor.rs` (the account's two-factor forms and its recovery
 //! codes), `recovery.rs` (forgot, reset, verify); what they share: `visit.rs` (a page
-//! request), `form.rs` and `csrf.rs` (forms and their tokens), `words.rs`
+//! request), `form.rs`, `field.rs` and `csrf.rs` (forms, their fields and tokens), `words.rs`
 //! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
 //! (`GET /` of the API for a browser).
 
@@ -36,6 +36,7 @@ macro_rules! or_answer {
 
 mod account;
 mod csrf;
+mod field;
 mod form;
 mod guard;
 mod paths;

@@ -12,9 +12,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, MailKind};
 
+use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{FORGOT, LOGIN, RESEND, RESET, VERIFY};
-use super::view::{Field, Form, Page, Problem};
+use super::view::{Form, Page, Problem};
 use super::visit::{query_param, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
 use crate::error::ApiError;

@@ -9,10 +9,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::AuthError;
 
+use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{local_path, return_url, ACCOUNT, FORGOT, LOGIN, LOGIN_CODE, QUERY_VALUE};
 use super::paths::{RESEND, SIGNUP};
-use super::view::{Field, Form, Link, Page, PasskeyLogin, Problem};
+use super::view::{Form, Link, Page, PasskeyLogin, Problem};
 use super::visit::{query_param, see_other, sign_in, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
 use crate::current_user::CurrentUser;

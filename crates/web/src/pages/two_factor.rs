@@ -14,9 +14,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, RecoveryCodes, RECOVERY_CODES};
 
 use super::account::{refuse, signed_in, Which};
+use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, RECOVERY_CODES_TXT, TWO_FACTOR_CONFIRM};
-use super::view::{CodesShown, Enrolment, Field, Form, Problem};
+use super::view::{CodesShown, Enrolment, Form, Problem};
 use super::visit::Visit;
 use super::words::sentence;
 use crate::current_user::CurrentUser;

@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use auth::AuthError;
 
-use super::view::{self, Problem};
+use super::field;
+use super::view::Problem;
 use crate::error::ApiError;
 
 /// Which input of a form an error is about.
@@ -75,7 +76,7 @@ pub(super) fn sentence(error: &ApiError) -> String {
             return format!(
                 "This password is too long: up to {} plain letters, digits and symbols fit, \
                  and an accented letter takes the room of 2, an emoji of 4.",
-                view::MOST_LETTERS
+                field::MOST_LETTERS
             );
         }
         error if error.status() == StatusCode::SERVICE_UNAVAILABLE => {
