@@ -274,3 +274,41 @@ fn passkeys_off_refuses_every_operation() {
         ));
     });
 }
+
+#[test]
+fn an_account_holds_at_most_twenty_passkeys_even_when_two_registrations_finish_together() {
+    on_each_backend_with(passkey_config(), |env| {
+        let (user, session) = signed_in(env, "bob@x.io");
+        for _ in 0..crate::MAX_PASSKEYS_PER_USER - 1 {
+            add_passkey(env, &mut TestAuthenticator::new(ORIGIN), user, &session);
+        }
+        // Two registrations begun while the account holds 19: the first to finish takes the
+        // last place, the second is refused by the write itself.
+        let (mut one, mut two) = (
+            TestAuthenticator::new(ORIGIN),
+            TestAuthenticator::new(ORIGIN),
+        );
+        let first = env.auth.start_passkey_registration(user, &session).unwrap();
+        let second = env.auth.start_passkey_registration(user, &session).unwrap();
+        let finish = |challenge: &PasskeyChallenge, key: &mut TestAuthenticator| {
+            let credential = key.register(&challenge.options);
+            env.auth.finish_passkey_registration(
+                user,
+                &session,
+                &challenge.challenge_id,
+                &credential,
+                None,
+            )
+        };
+        finish(&first, &mut one).unwrap();
+        assert!(matches!(
+            finish(&second, &mut two),
+            Err(AuthError::TooManyPasskeys(20))
+        ));
+        assert!(matches!(
+            env.auth.start_passkey_registration(user, &session),
+            Err(AuthError::TooManyPasskeys(20))
+        ));
+        assert_eq!(env.auth.list_passkeys(user).unwrap().len(), 20);
+    });
+}
