@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use db::{Db, DbOptions};
 
+use crate::audit::RequestContext;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::passkey;
@@ -77,6 +78,7 @@ impl Auth {
             mails_counted: Arc::new(AtomicU64::new(0)),
             webauthn,
             keys: None,
+            context: Arc::new(RequestContext::default()),
         };
         let keys = auth
             .config

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 // The handle and how it opens.
+mod audit;
 mod config;
 mod connect;
 mod service;
@@ -29,11 +30,13 @@ mod secret_key;
 mod throttle;
 mod token;
 
+pub use audit::{RequestContext, ACTIVITY_EVENTS, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
 #[cfg(feature = "testing")]
 pub use db::testing;
 pub use db::BackendError;
+pub use db::{Actor, AuditEvent, AuditQuery, AuditRow};
 pub use db::{Backend, DbError, DbOptions};
 pub use db::{Email, InvalidEmail, User, UserId};
 pub use error::{AuthError, HashingError};

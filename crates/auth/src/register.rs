@@ -1,7 +1,7 @@
 //! Registration: an account for a new address, verified at once or, when verification is
 //! required, after a mailed link.
 
-use db::{DbError, Email, NewUser, User};
+use db::{AuditEvent, DbError, Email, NewUser, User};
 use tracing::instrument;
 
 use crate::clock::secs;
@@ -46,9 +46,11 @@ impl Auth {
         // (and its token) is made when the outbox sends it.
         let new = self.new_account(email.as_str(), &hash);
         let now = self.now();
+        // The account and its `registered` event commit together.
+        let db = self.audited(AuditEvent::Registered, None, serde_json::json!({}));
         let added = match &stale {
-            None => self.db.add_user_at(&new, now),
-            Some(stale) => self.db.replace_unverified_user(stale, &new, now),
+            None => db.add_user_at(&new, now),
+            Some(stale) => db.replace_unverified_user(stale, &new, now),
         };
         let user = added.map_err(|e| match e {
             DbError::DuplicateEmail | DbError::Conflict => taken(),

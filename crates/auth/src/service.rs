@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use db::Db;
 
+use crate::audit::RequestContext;
 use crate::config::AuthConfig;
 use crate::secret_key::Keyring;
 
@@ -25,6 +26,8 @@ pub struct Auth {
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// The keys two-factor secrets are encrypted under; `None`: two-factor is off.
     pub(crate) keys: Option<Arc<Keyring>>,
+    /// Who acts through this handle and from where, for the audit log (see [`Auth::acting`]).
+    pub(crate) context: Arc<RequestContext>,
 }
 
 // Hand-written: the dummy hash is a hash like any other and stays out of logs.

@@ -1,16 +1,33 @@
 //! The `Db` handle: the pool, and how every query reaches a connection (a read, a write in
 //! one transaction, a retry when the database was busy).
 
+use std::sync::Arc;
+
+use user_model::{NewAuditEvent, UserId};
+
 use crate::connection::{self, AnyConnection, Backend, Manager};
 use crate::error::DbError;
 use crate::migrate;
 use crate::options::DbOptions;
+
+/// What an audited write records, read off its result.
+pub(crate) enum Record {
+    /// Nothing: the write changed nothing (it commits a refusal).
+    Nothing,
+    /// The event as given.
+    Event,
+    /// The event, for this account when it names none (the account the write made).
+    ForUser(UserId),
+}
 
 /// The `users` and `sessions` store. Cheap to clone: clones share one pool.
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: r2d2::Pool<Manager>,
     pub(crate) backend: Backend,
+    /// An event every write of this handle records in its own transaction (see
+    /// [`Db::audited`]); `None` on the handle `open` returns.
+    pub(crate) audit: Option<Arc<NewAuditEvent>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -56,7 +73,11 @@ impl Db {
             let mut pooled = pool.get().map_err(DbError::pool)?;
             migrate::run(&mut pooled.conn, manager_schema.as_deref())?;
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            audit: None,
+        })
     }
 
     /// Most connections the pool holds at once.
@@ -102,6 +123,16 @@ impl Db {
         &self,
         query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
     ) -> Result<T, DbError> {
+        self.write_for(query, |_| Record::Event)
+    }
+
+    /// As [`Db::write`], where the write's result says what the audited event records (see
+    /// [`Record`]): for a write that makes an account, or one that commits a refusal.
+    pub(crate) fn write_for<T>(
+        &self,
+        query: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<T>,
+        record: impl FnOnce(&T) -> Record,
+    ) -> Result<T, DbError> {
         // Why not autocommit: SQLite commits an autocommit statement when it halts. For a
         // statement with RETURNING that is the `sqlite3_reset` after the first row, since
         // `get_result` steps once (diesel 2.3.14, query_dsl/mod.rs `get_result`:
@@ -127,7 +158,20 @@ impl Db {
                 #[cfg(feature = "postgres")]
                 AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
             }
-            match query(conn) {
+            // The audited event goes in the same transaction: the change and its record
+            // commit together or not at all.
+            let written = query(conn).and_then(|value| match &self.audit {
+                None => Ok(value),
+                Some(event) => {
+                    match record(&value) {
+                        Record::Nothing => {}
+                        Record::Event => crate::audit::insert(conn, event, None)?,
+                        Record::ForUser(id) => crate::audit::insert(conn, event, Some(id))?,
+                    }
+                    Ok(value)
+                }
+            });
+            match written {
                 Ok(value) => {
                     AnyConnection::commit_transaction(conn)?;
                     Ok(value)

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod attempts;
+mod audit;
 mod connection;
 mod error;
 mod filter;
@@ -21,6 +22,7 @@ pub mod testing;
 mod two_factor;
 mod users;
 
+pub use audit::{AuditQuery, MAX_AUDIT_DETAIL_CHARS};
 pub use connection::Backend;
 pub use error::{BackendError, DbError};
 pub use filter::UserFilter;
@@ -32,6 +34,7 @@ pub use passkeys::AddedPasskey;
 pub use sessions::Alive;
 pub use two_factor::{CodeUse, PendingRefusal, Refusal};
 pub use user_model::MailLimit;
+pub use user_model::{Actor, AuditEvent, AuditRow, NewAuditEvent};
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};
 pub use user_model::{NewPasskey, NewPasskeyCeremony, PasskeyRow};

@@ -8,7 +8,7 @@ use user_model::{MailLimit, User, UserId};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{Db, Record};
 
 /// A token a counted send hands out, written in the same transaction as the count: the
 /// digest, never the token.
@@ -65,20 +65,27 @@ impl Db {
         read_version: Option<i64>,
         grant: Option<TokenGrant<'_>>,
     ) -> Result<(), DbError> {
-        let written = self.write(|conn| {
-            if write_limit(conn, state, read_version)? != 1 {
-                return Ok(Err(DbError::Conflict));
-            }
-            let granted = match grant {
-                None => 1,
-                Some(grant) => apply_grant(conn, grant)?,
-            };
-            if granted != 1 {
-                // Undo the count too: the user this send was for is not as read.
-                return Err(DieselError::NotFound);
-            }
-            Ok(Ok(()))
-        });
+        let changed = |outcome: &Result<(), DbError>| match outcome {
+            Ok(()) => Record::Event,
+            Err(_) => Record::Nothing,
+        };
+        let written = self.write_for(
+            |conn| {
+                if write_limit(conn, state, read_version)? != 1 {
+                    return Ok(Err(DbError::Conflict));
+                }
+                let granted = match grant {
+                    None => 1,
+                    Some(grant) => apply_grant(conn, grant)?,
+                };
+                if granted != 1 {
+                    // Undo the count too: the user this send was for is not as read.
+                    return Err(DieselError::NotFound);
+                }
+                Ok(Ok(()))
+            },
+            changed,
+        );
         match written {
             Ok(outcome) => outcome,
             Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),

@@ -13,7 +13,7 @@ use user_model::{MailLimit, UserId};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{Db, Record};
 use crate::mail::{apply_grant, write_limit, TokenGrant};
 
 /// PostgreSQL advisory lock that queues take, so the size bound holds across instances (on
@@ -104,23 +104,31 @@ impl Db {
         capacity: u64,
     ) -> Result<Option<i64>, DbError> {
         let capacity = i64::try_from(capacity).unwrap_or(i64::MAX);
-        let written = self.write(|conn| {
-            lock_outbox(conn)?;
-            let waiting: i64 = mail_outbox::table.count().get_result(conn)?;
-            if waiting >= capacity {
-                return Ok(Ok(None));
-            }
-            if let Some(limit) = limit {
-                if write_limit(conn, limit.state, limit.read_version)? != 1 {
-                    return Ok(Err(DbError::Conflict));
+        // An audited event (a reset asked for) is recorded only with the mail it queued.
+        let queued = |outcome: &Result<Option<i64>, DbError>| match outcome {
+            Ok(Some(_)) => Record::Event,
+            _ => Record::Nothing,
+        };
+        let written = self.write_for(
+            |conn| {
+                lock_outbox(conn)?;
+                let waiting: i64 = mail_outbox::table.count().get_result(conn)?;
+                if waiting >= capacity {
+                    return Ok(Ok(None));
                 }
-            }
-            let id = diesel::insert_into(mail_outbox::table)
-                .values(mail)
-                .returning(mail_outbox::id)
-                .get_result(conn)?;
-            Ok(Ok(Some(id)))
-        });
+                if let Some(limit) = limit {
+                    if write_limit(conn, limit.state, limit.read_version)? != 1 {
+                        return Ok(Err(DbError::Conflict));
+                    }
+                }
+                let id = diesel::insert_into(mail_outbox::table)
+                    .values(mail)
+                    .returning(mail_outbox::id)
+                    .get_result(conn)?;
+                Ok(Ok(Some(id)))
+            },
+            queued,
+        );
         match written {
             Ok(outcome) => outcome,
             Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),

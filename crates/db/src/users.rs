@@ -8,7 +8,7 @@ use user_model::{NewUser, User, UserChanges, UserId};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::filter::{parse_number, UserFilter};
-use crate::handle::Db;
+use crate::handle::{Db, Record};
 
 type Backend = <AnyConnection as Connection>::Backend;
 
@@ -33,24 +33,30 @@ impl Db {
     ///
     /// Errors: `DuplicateEmail` as for `add_user`.
     pub fn add_user_with(&self, new: &NewUser<'_>) -> Result<User, DbError> {
-        self.write(|conn| {
-            diesel::insert_into(users::table)
-                .values(new)
-                .returning(users::all_columns)
-                .get_result(conn)
-        })
+        self.write_for(
+            |conn| {
+                diesel::insert_into(users::table)
+                    .values(new)
+                    .returning(users::all_columns)
+                    .get_result(conn)
+            },
+            |user: &User| Record::ForUser(user.id),
+        )
     }
 
     /// As [`Db::add_user_with`], recording `created_at` (Unix seconds) as the registration time.
     ///
     /// Errors: `DuplicateEmail` as for `add_user`.
     pub fn add_user_at(&self, new: &NewUser<'_>, created_at: i64) -> Result<User, DbError> {
-        self.write(|conn| {
-            diesel::insert_into(users::table)
-                .values((new, users::created_at.eq(Some(created_at))))
-                .returning(users::all_columns)
-                .get_result(conn)
-        })
+        self.write_for(
+            |conn| {
+                diesel::insert_into(users::table)
+                    .values((new, users::created_at.eq(Some(created_at))))
+                    .returning(users::all_columns)
+                    .get_result(conn)
+            },
+            |user: &User| Record::ForUser(user.id),
+        )
     }
 
     /// Replaces `stale`, an account that never confirmed its address, with `new` (registered at
@@ -70,32 +76,39 @@ impl Db {
         let Some(stale_created_at) = stale.created_at else {
             return Err(DbError::Conflict);
         };
-        self.write(|conn| {
-            // The user's row first (the lock order of `sessions.rs`); the cascade takes its
-            // sessions, and the explicit delete says so without relying on it.
-            let gone = diesel::delete(
-                users::table
-                    .find(stale.id)
-                    .filter(users::email.eq(&stale.email))
-                    .filter(users::hashed_password.eq(&stale.hashed_password))
-                    .filter(users::email_verified_at.is_null())
-                    .filter(users::created_at.eq(stale_created_at)),
-            )
-            .execute(conn)?;
-            if gone != 1 {
-                return Ok(Err(DbError::Conflict));
-            }
-            diesel::delete(
-                user_model::schema::sessions::table
-                    .filter(user_model::schema::sessions::user_id.eq(stale.id)),
-            )
-            .execute(conn)?;
-            diesel::insert_into(users::table)
-                .values((new, users::created_at.eq(Some(created_at))))
-                .returning(users::all_columns)
-                .get_result(conn)
-                .map(Ok)
-        })?
+        let written = |replaced: &Result<User, DbError>| match replaced {
+            Ok(user) => Record::ForUser(user.id),
+            Err(_) => Record::Nothing,
+        };
+        self.write_for(
+            |conn| {
+                // The user's row first (the lock order of `sessions.rs`); the cascade takes its
+                // sessions, and the explicit delete says so without relying on it.
+                let gone = diesel::delete(
+                    users::table
+                        .find(stale.id)
+                        .filter(users::email.eq(&stale.email))
+                        .filter(users::hashed_password.eq(&stale.hashed_password))
+                        .filter(users::email_verified_at.is_null())
+                        .filter(users::created_at.eq(stale_created_at)),
+                )
+                .execute(conn)?;
+                if gone != 1 {
+                    return Ok(Err(DbError::Conflict));
+                }
+                diesel::delete(
+                    user_model::schema::sessions::table
+                        .filter(user_model::schema::sessions::user_id.eq(stale.id)),
+                )
+                .execute(conn)?;
+                diesel::insert_into(users::table)
+                    .values((new, users::created_at.eq(Some(created_at))))
+                    .returning(users::all_columns)
+                    .get_result(conn)
+                    .map(Ok)
+            },
+            written,
+        )?
     }
 
     /// The first user (lowest id) matching every filter.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod attempts;
+mod audit;
 mod domain;
 mod email;
 mod invalid_email;
@@ -14,6 +15,7 @@ mod two_factor;
 mod user;
 
 pub use attempts::LoginAttempts;
+pub use audit::{Actor, AuditEvent, AuditRow, NewAuditEvent};
 pub use email::{Email, MAX_EMAIL_LEN};
 pub use invalid_email::InvalidEmail;
 pub use mail_limit::MailLimit;

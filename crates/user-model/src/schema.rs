@@ -29,6 +29,32 @@ diesel::table! {
         verify_expires_at -> Nullable<BigInt>,
         /// Unix seconds of the registration (the upgrade time for older rows).
         created_at -> Nullable<BigInt>,
+        /// Unix seconds when an operator disabled the account; NULL while it is enabled.
+        disabled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Security events, each written with the change it records.
+    audit_events (id) {
+        /// Internal key; goes up.
+        id -> BigInt,
+        /// Unix seconds of the event.
+        at -> BigInt,
+        /// snake_case name: `login_succeeded`, `password_changed`, `admin_user_disabled`, ...
+        event -> Text,
+        /// The account; kept after the account is deleted.
+        user_id -> Nullable<Integer>,
+        /// `user`, `admin`, `cli` or `system`.
+        actor -> Text,
+        /// The client's IP address.
+        ip -> Nullable<Text>,
+        /// The client's User-Agent, at most 256 characters.
+        user_agent -> Nullable<Text>,
+        /// The request's id.
+        request_id -> Nullable<Text>,
+        /// A small JSON object; never a secret.
+        detail -> Text,
     }
 }
 
@@ -242,6 +268,7 @@ diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(mfa_challenges -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
     login_attempts,
     mail_limits,
     mail_outbox,

@@ -44,6 +44,9 @@ pub struct User {
     /// Unix seconds of the registration; for accounts made before this column existed, the
     /// time of that upgrade; `None` for rows inserted by other means (plain SQL, `add_user`).
     pub created_at: Option<i64>,
+    /// Unix seconds when an operator disabled the account; `None` while it is enabled. A
+    /// disabled account signs in by no means and is sent no mail.
+    pub disabled_at: Option<i64>,
 }
 
 fn redacted(present: bool) -> &'static str {
@@ -80,6 +83,7 @@ impl fmt::Debug for User {
             )
             .field("verify_expires_at", &self.verify_expires_at)
             .field("created_at", &self.created_at)
+            .field("disabled_at", &self.disabled_at)
             .finish()
     }
 }
@@ -179,6 +183,7 @@ mod tests {
             verify_token: Some("verifydigest".into()),
             verify_expires_at: None,
             created_at: Some(1),
+            disabled_at: None,
         }
     }
 

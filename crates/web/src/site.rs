@@ -324,6 +324,7 @@ mod tests {
             verify_token: None,
             verify_expires_at: None,
             created_at: None,
+            disabled_at: None,
         }
     }
 
