@@ -6,8 +6,9 @@ use std::sync::Arc;
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::web::{self, Data};
-use actix_web::HttpRequest;
-use auth::{Auth, AuthError, ClientInfo, SessionToken, User};
+use actix_web::{HttpMessage, HttpRequest};
+use auth::{Actor, Auth, AuthError, ClientInfo, RequestContext, SessionToken, User};
+use tracing_actix_web::RequestId;
 
 use crate::client_ip::ClientKey;
 use crate::connections::ConnectionLimit;
@@ -120,6 +121,21 @@ impl Authd {
                 .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
             self.client_ip(request).map(|ip| ip.to_string()),
         )
+    }
+
+    /// The auth handle for work done on behalf of `request` by `actor`: the audit events its
+    /// flows write carry the client's address, `User-Agent` and the request id.
+    pub fn acting(&self, request: &HttpRequest, actor: Actor) -> Auth {
+        let from = self.client_info(request);
+        self.auth.acting(RequestContext {
+            actor,
+            ip: from.ip,
+            user_agent: from.user_agent,
+            request_id: request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.to_string()),
+        })
     }
 
     /// Counts a login attempt from `ip` (as its [`ClientKey`]). Errors: `LoginRateExceeded`
