@@ -7,6 +7,7 @@ mod connect;
 mod service;
 // One flow per file: each adds its methods to `Auth`.
 mod account;
+mod admin;
 mod login;
 mod lookup;
 mod mfa_login;
@@ -30,6 +31,7 @@ mod secret_key;
 mod throttle;
 mod token;
 
+pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
 pub use audit::{RequestContext, ACTIVITY_EVENTS, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
