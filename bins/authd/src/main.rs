@@ -23,10 +23,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return bad_arguments(error),
     };
-    // An operator's command logs warnings and errors only (unless RUST_LOG says more): its
-    // output and its one line of error are what the operator reads.
+    // An operator's command logs errors only (unless RUST_LOG says more): its output, and the
+    // one line that says why it failed, are what the operator reads.
     let quiet = operator::is_operator(cli.command.as_ref());
-    init_logging(cli.log_format, if quiet { "warn" } else { "info" });
+    init_logging(cli.log_format, if quiet { "error" } else { "info" });
     let mail = match cli.site().and_then(|_| cli.mail()) {
         Ok(mail) => mail,
         Err(error) => {
@@ -252,7 +252,13 @@ fn fail(error: &AuthError) -> ExitCode {
     if let AuthError::Storage(cause) = error {
         text = cause.to_string();
     }
-    eprintln!("authd: {}", text.trim_end());
+    // One line, whatever the driver's message holds (libpq adds "\n\tIs the server running…").
+    let text: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("authd: {}", text.join(" "));
     match error {
         AuthError::Config(_)
         | AuthError::TwoFactorOff

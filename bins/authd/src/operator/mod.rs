@@ -60,8 +60,8 @@ pub struct Input {
     password: Option<String>,
 }
 
-/// Whether `command` is one of the operator's (its log is quieter: warnings and errors only,
-/// unless `RUST_LOG` says otherwise).
+/// Whether `command` is one of the operator's (its log is quieter: errors only, unless
+/// `RUST_LOG` says otherwise).
 pub fn is_operator(command: Option<&Command>) -> bool {
     matches!(command, Some(Command::Users(_) | Command::Audit(_)))
 }
