@@ -69,7 +69,7 @@ fn users_create_reads_the_password_from_stdin_and_the_account_signs_in() {
         let auth = setup.auth();
         let (user, _) = auth.log_in("ann@x.io", "correct horse").unwrap();
         assert_eq!(user.id, id);
-        assert!(auth.admin_find_user("ann@x.io").unwrap().verified == false);
+        assert!(!auth.admin_find_user("ann@x.io").unwrap().verified);
         // A line end of either kind ends the password; --verified confirms the address.
         let run = setup.run(&["users", "create", "--verified", "bob@x.io"], "pw 2\r\n");
         run.ok();
