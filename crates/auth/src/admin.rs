@@ -414,6 +414,8 @@ impl Auth {
                     );
                     Ok(None)
                 }
+                // Disabled since it was read.
+                Sent::HeldBack => Err(AuthError::AccountDisabled),
                 Sent::Limited | Sent::Dropped => Err(AuthError::OutboxFull),
             };
         }

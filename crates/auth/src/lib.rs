@@ -20,6 +20,7 @@ mod verify;
 // The policies and parts the flows use.
 mod clock;
 mod composer;
+mod disabled;
 mod error;
 mod key_check;
 mod mail;
@@ -40,7 +41,7 @@ pub use db::testing;
 pub use db::BackendError;
 pub use db::{Actor, AuditEvent, AuditQuery, AuditRow};
 pub use db::{Backend, DbError, DbOptions};
-pub use db::{Email, InvalidEmail, User, UserId};
+pub use db::{Email, InvalidEmail, User, UserId, MAX_EMAIL_LEN};
 pub use error::{AuthError, HashingError};
 pub use key_check::{Rotation, WRONG_KEY};
 pub use mail::message::{Mail, MailKind, MailTransport, SendError};

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod disabled;
 mod login;
 mod mail;
 mod outbox;

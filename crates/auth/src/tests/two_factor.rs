@@ -13,7 +13,7 @@ pub(super) fn two_factor_config() -> AuthConfig {
 }
 
 /// The app's code for `secret` (base32) at `now`.
-fn code_at(secret: &str, now: i64) -> String {
+pub(super) fn code_at(secret: &str, now: i64) -> String {
     let bytes = totp_rs::Secret::try_from_base32(secret)
         .unwrap()
         .as_bytes()
