@@ -39,9 +39,10 @@ pub fn run(auth: &Auth, args: &AuditArgs, out: &mut Output) -> Result<(), Failur
         query.limit = left.min(PAGE);
         let events = auth.audit_events(&query).map_err(Failure::Auth)?;
         for event in &events {
-            out.line(&match args.json {
-                true => event_json(event),
-                false => event_row(event),
+            out.line(&if args.json {
+                event_json(event)
+            } else {
+                event_row(event)
             })?;
         }
         left = left.saturating_sub(u32::try_from(events.len()).unwrap_or(u32::MAX));

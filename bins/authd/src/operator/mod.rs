@@ -74,10 +74,9 @@ pub fn read_input(command: Option<&Command>) -> Result<Input, Failure> {
     match command {
         Some(Command::Users(UsersCommand::Create(args))) => {
             let password = if terminal::stdin_is_terminal() {
-                match args.no_password {
-                    true => None,
-                    false => Some(terminal::prompted_password()?),
-                }
+                (!args.no_password)
+                    .then(terminal::prompted_password)
+                    .transpose()?
             } else {
                 match (terminal::piped_password()?, args.no_password) {
                     (Some(password), false) => Some(password),

@@ -102,9 +102,10 @@ fn list(auth: &Auth, args: &ListArgs, out: &mut Output) -> Result<(), Failure> {
             .admin_list_users(args.email.as_deref(), after, left.min(MAX_ADMIN_PAGE))
             .map_err(Failure::Auth)?;
         for user in &page.users {
-            out.line(&match args.json {
-                true => user_json(user),
-                false => user_row(user),
+            out.line(&if args.json {
+                user_json(user)
+            } else {
+                user_row(user)
             })?;
         }
         left = left.saturating_sub(u32::try_from(page.users.len()).unwrap_or(u32::MAX));
