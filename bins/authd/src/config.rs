@@ -8,6 +8,10 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use web::TrustedProxies;
 
+mod operator;
+
+pub use operator::{AuditArgs, ListArgs, UsersCommand};
+
 /// authd serves user registration, login, sessions and password reset over HTTP.
 ///
 /// Every setting is a flag or an environment variable (flags win). Settings are checked before
@@ -452,7 +456,7 @@ fn parse_bind(text: &str) -> Result<String, String> {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Apply pending migrations and serve (the default).
     Serve,
@@ -472,6 +476,14 @@ pub enum Command {
     /// under --old-secret-key-file), then forget the old key: afterwards authd starts with the
     /// new key alone and refuses the old one. Safe while instances run with both keys.
     RotateSecretKey,
+    /// Find, make, disable, enable and delete accounts, end their sessions, reset their
+    /// two-factor sign-in: on the database of --database-url, each change recorded in the
+    /// audit log with the actor `cli`. Exit 0 when done, 1 when no account has the address
+    /// (or the database cannot be opened), 2 for bad usage.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Read the audit log, newest first: a table, or one JSON object per line with --json.
+    Audit(AuditArgs),
 }
 
 /// The password policies `--password-policy` names.

@@ -2,6 +2,7 @@
 //! routes of the `web` crate. Nothing else lives here.
 
 mod config;
+mod operator;
 mod settings;
 
 use std::net::TcpListener;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SendError, SmtpMailer};
 use clap::Parser;
 use config::{Cli, Command, LogFormat};
+use operator::Failure;
 
 /// How long one SMTP step (connect, each command) may take before the try counts as failed.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,7 +23,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return bad_arguments(error),
     };
-    init_logging(cli.log_format);
+    // An operator's command logs errors only (unless RUST_LOG says more): its output, and the
+    // one line that says why it failed, are what the operator reads.
+    let quiet = operator::is_operator(cli.command.as_ref());
+    init_logging(cli.log_format, if quiet { "error" } else { "info" });
     let mail = match cli.site().and_then(|_| cli.mail()) {
         Ok(mail) => mail,
         Err(error) => {
@@ -70,6 +75,11 @@ fn main() -> ExitCode {
         auth_config.require_verified_email = cli.require_verified_email;
         smtp = Some(mailer);
     }
+    // What an operator's command reads from its input, before anything is opened or made.
+    let input = match operator::read_input(cli.command.as_ref()) {
+        Ok(input) => input,
+        Err(failure) => return failure.exit(),
+    };
     // Last before opening: a key file is created (SQLite) only once every other setting is
     // known to be good.
     let keys = match cli.secret_keys(!matches!(cli.command, Some(Command::Check))) {
@@ -114,7 +124,7 @@ fn main() -> ExitCode {
         }
     }
 
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Migrate => {
             // Each migration applied, or "no migration was pending", is logged above.
             eprintln!("authd: the database schema is up to date");
@@ -154,6 +164,13 @@ fn main() -> ExitCode {
             }
             Err(error) => fail(&error),
         },
+        command @ (Command::Users(_) | Command::Audit(_)) => {
+            match operator::run(&auth, command, input) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(Failure::Auth(error)) => fail(&error),
+                Err(failure) => failure.exit(),
+            }
+        }
         Command::Serve => {
             if let Some(mailer) = smtp {
                 check_relay_in_background(mailer);
@@ -235,7 +252,13 @@ fn fail(error: &AuthError) -> ExitCode {
     if let AuthError::Storage(cause) = error {
         text = cause.to_string();
     }
-    eprintln!("authd: {}", text.trim_end());
+    // One line, whatever the driver's message holds (libpq adds "\n\tIs the server running…").
+    let text: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("authd: {}", text.join(" "));
     match error {
         AuthError::Config(_)
         | AuthError::TwoFactorOff
@@ -277,11 +300,13 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
     Ok(())
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to standard error; the level comes from `RUST_LOG`, else `default_level`.
+fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer};
-    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     // webauthn-rs logs challenges and credentials at debug and trace: kept at info whatever
     // RUST_LOG says, unless it names them itself.
     let named = std::env::var("RUST_LOG").is_ok_and(|value| value.contains("webauthn"));

@@ -117,6 +117,10 @@ impl Compose for Composer {
         let Some(user) = self.account(row)? else {
             return self.drop_row(row, "no_account");
         };
+        if user.disabled_at.is_some() {
+            // Queued before the account was disabled: a disabled account is sent no link.
+            return self.drop_row(row, "disabled");
+        }
         let now = self.clock.now();
         // The token lives here and in the mail only; the database gets its digest.
         let (page, token, token_digest, ttl) = match kind {

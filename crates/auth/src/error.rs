@@ -54,9 +54,16 @@ pub enum AuthError {
     /// No account has this email.
     #[error("no account has this email")]
     UnknownEmail,
-    /// No such user id.
+    /// No such user id (or, for an operator's lookup by address, no account has it).
     #[error("no such user")]
     UnknownUser,
+    /// The account was disabled by an operator: it signs in by no means. Answered only to
+    /// someone who proved the password (or a code, a passkey), so it tells nothing to others.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The mail outbox is full: the mail an operator asked for was not queued (retry later).
+    #[error("the mail queue is full")]
+    OutboxFull,
     /// The user has no session of that public id (it may be another user's, or ended).
     #[error("no such session")]
     UnknownSession,

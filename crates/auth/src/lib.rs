@@ -7,6 +7,7 @@ mod connect;
 mod service;
 // One flow per file: each adds its methods to `Auth`.
 mod account;
+mod admin;
 mod login;
 mod lookup;
 mod mfa_login;
@@ -19,6 +20,7 @@ mod verify;
 // The policies and parts the flows use.
 mod clock;
 mod composer;
+mod disabled;
 mod error;
 mod key_check;
 mod mail;
@@ -30,6 +32,7 @@ mod secret_key;
 mod throttle;
 mod token;
 
+pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
 pub use audit::{RequestContext, ACTIVITY_EVENTS, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
@@ -38,7 +41,7 @@ pub use db::testing;
 pub use db::BackendError;
 pub use db::{Actor, AuditEvent, AuditQuery, AuditRow};
 pub use db::{Backend, DbError, DbOptions};
-pub use db::{Email, InvalidEmail, User, UserId};
+pub use db::{Email, InvalidEmail, User, UserId, MAX_EMAIL_LEN};
 pub use error::{AuthError, HashingError};
 pub use key_check::{Rotation, WRONG_KEY};
 pub use mail::message::{Mail, MailKind, MailTransport, SendError};

@@ -36,7 +36,8 @@ impl Auth {
                 | AuthError::Throttled { .. }
                 | AuthError::PasswordTooLong
                 | AuthError::PasswordHasControlCharacter
-                | AuthError::CodeRequired,
+                | AuthError::CodeRequired
+                | AuthError::AccountDisabled,
             ) => Ok(false),
             Err(e) => Err(e),
         }
@@ -52,9 +53,11 @@ impl Auth {
     /// alike; `Throttled { retry_after_secs }` while the address is locked (no bcrypt runs);
     /// `PasswordTooLong`, `PasswordHasControlCharacter` for a password no account can have;
     /// `CodeRequired` for the right password of an account with two-factor sign-in (its
-    /// password alone is no login: use [`Auth::log_in_with_code`]); `Storage`.
+    /// password alone is no login: use [`Auth::log_in_with_code`]); `AccountDisabled` for the
+    /// right password of a disabled account; `Storage`.
     pub fn check_login(&self, email: &str, password: &str) -> Result<User, AuthError> {
         let verified = self.check_credentials(email, password)?;
+        self.refuse_disabled(&verified.user, "password")?;
         if self.confirmed_totp(verified.user.id)?.is_some() {
             // The attempt stays counted: the password alone proved nothing here.
             return Err(AuthError::CodeRequired);
@@ -84,7 +87,9 @@ impl Auth {
     /// `PasswordChanged` as above; `EmailNotVerified` for the right password of an account
     /// that has not confirmed its address while [`crate::AuthConfig::require_verified_email`]
     /// is set; `SecondFactorRequired` for the right password of an account with two-factor
-    /// sign-in (see [`Auth::log_in_with_code`]).
+    /// sign-in (see [`Auth::log_in_with_code`]); `AccountDisabled` for the right password of
+    /// an account an operator disabled (also when the disable lands while bcrypt runs: no
+    /// session starts).
     pub fn log_in_from(
         &self,
         email: &str,
@@ -115,6 +120,11 @@ impl Auth {
         let verified = self.check_credentials(email, password)?;
         let user = &verified.user;
         tracing::Span::current().record("user_id", user.id);
+        if let Err(disabled) = self.refuse_disabled(user, "password") {
+            // As for an unverified account: the password was right, no session starts.
+            self.clear_attempts(verified.counted)?;
+            return Err(disabled);
+        }
         if self.config.require_verified_email && user.email_verified_at.is_none() {
             // The password was right: its failures are forgotten, but no session starts.
             let user_id = user.id;

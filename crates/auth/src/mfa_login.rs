@@ -69,7 +69,7 @@ impl Auth {
     /// Errors: `UnknownMfaToken` for a token unknown, used, expired, or whose account's
     /// password changed since; `Throttled` while the account's address is locked (each code
     /// tried counts as a login attempt; a success clears them); `WrongCode`;
-    /// `SecretUnreadable` (the server's).
+    /// `AccountDisabled`; `SecretUnreadable` (the server's).
     #[instrument(skip_all, fields(user_id))]
     pub fn log_in_second_factor(
         &self,
@@ -87,6 +87,7 @@ impl Auth {
             .find_user_by_id(challenge.user_id)?
             .filter(|user| hash_digest(&user.hashed_password) == challenge.password_digest)
             .ok_or(AuthError::UnknownMfaToken)?;
+        self.refuse_disabled(&user, "code")?;
         let counted = self.count_code_attempt(&user)?;
         let credential = self
             .confirmed_totp(user.id)?
@@ -140,7 +141,8 @@ impl Auth {
                 alive,
                 challenge,
                 code,
-            )?
+            )
+            .map_err(|e| self.session_refused(user.id, e.into()))?
             .map_err(|refusal| match refusal {
                 Refusal::CodeUsed => {
                     tracing::info!(event = "code_replayed", "code refused: used meanwhile");

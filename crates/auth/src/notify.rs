@@ -35,6 +35,9 @@ pub(crate) enum Sent {
     Limited,
     /// The outbox is full.
     Dropped,
+    /// A disabled account has the address: nothing queued (counted against the limits all
+    /// the same, so the answers stay those of any address).
+    HeldBack,
 }
 
 impl Sent {
@@ -43,6 +46,7 @@ impl Sent {
             Sent::Queued(_) => "queued",
             Sent::Limited => "limited",
             Sent::Dropped => "dropped",
+            Sent::HeldBack => "held_back",
         }
     }
 
@@ -117,7 +121,8 @@ impl Auth {
 
     /// Queues a mail of `kind` to `recipient` and, when `counted`, counts it against the
     /// limits in the same transaction. `Limited` when the limits refuse it, `Dropped` when the
-    /// outbox is full; in neither case is anything written.
+    /// outbox is full; in neither case is anything written. `HeldBack` when a disabled account
+    /// has the address: only the count is written.
     pub(crate) fn queue_mail(
         &self,
         kind: MailKind,
@@ -144,7 +149,11 @@ impl Auth {
                 Sent::Dropped
             }
         };
+        let held_back = self.mail_held_back(recipient)?;
         if !counted {
+            if held_back {
+                return Ok(Sent::HeldBack);
+            }
             return Ok(queued(self.db.queue_mail(&mail, None, capacity)?));
         }
         let key = limit_key(kind, recipient);
@@ -154,9 +163,17 @@ impl Auth {
             let Some(next) = count_send(&key, row.as_ref(), now) else {
                 return Ok(Sent::Limited);
             };
+            let read_version = row.map(|row| row.version);
+            if held_back {
+                match self.db.save_mail_limit(&next, read_version, None) {
+                    Ok(()) => return Ok(Sent::HeldBack),
+                    Err(DbError::Conflict) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let count = LimitCount {
                 state: &next,
-                read_version: row.map(|row| row.version),
+                read_version,
             };
             match self.db.queue_mail(&mail, Some(count), capacity) {
                 Ok(id) => {

@@ -382,7 +382,7 @@ impl Auth {
     /// for anything wrong with the challenge (unknown, used, expired) or the credential
     /// (unknown, removed, bad signature, no user verification, a sign counter that went
     /// back); `EmailNotVerified` for an account that must confirm its address first;
-    /// `Storage`.
+    /// `AccountDisabled` for a disabled account; `Storage`.
     #[instrument(skip_all, fields(user_id))]
     pub fn finish_passkey_sign_in(
         &self,
@@ -461,6 +461,10 @@ impl Auth {
         let user = self
             .find_user_by_id(user_id)?
             .ok_or_else(|| refuse("account_gone"))?;
+        if let Err(disabled) = self.refuse_disabled(&user, "passkey") {
+            self.clear_attempts(counted)?;
+            return Err(disabled);
+        }
         if self.config.require_verified_email && user.email_verified_at.is_none() {
             self.clear_attempts(counted)?;
             tracing::info!(

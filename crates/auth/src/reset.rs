@@ -57,8 +57,8 @@ impl Auth {
         Ok(email)
     }
 
-    /// Whether `reset_token` would be accepted now (known, unused, unexpired), without using
-    /// it up: for a page that opens a reset link and should say at once when it is stale.
+    /// Whether `reset_token` would be accepted now (known, unused, unexpired, its account not
+    /// disabled), without using it up: for a page that opens a reset link and should say at once when it is stale.
     pub fn reset_token_is_live(&self, reset_token: &str) -> Result<bool, AuthError> {
         if reset_token.is_empty() {
             return Ok(false);
@@ -68,7 +68,7 @@ impl Auth {
             UserFilter::ResetExpiresAfter(self.now()),
         ];
         match self.db.find_user_by(&filters) {
-            Ok(_) => Ok(true),
+            Ok(owner) => Ok(owner.disabled_at.is_none()),
             Err(DbError::NoResultFound) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -76,8 +76,8 @@ impl Auth {
 
     /// Sets a new password for the owner of `reset_token` and uses the token up.
     ///
-    /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token (checked
-    /// first); the password rules of [`Auth::hash_password`] and `PasswordContainsEmail`.
+    /// Errors: `UnknownResetToken` for an empty, unknown, used or expired token, or one of a
+    /// disabled account (checked first); the password rules of [`Auth::hash_password`] and `PasswordContainsEmail`.
     pub fn update_password(&self, reset_token: &str, password: &str) -> Result<(), AuthError> {
         self.redeem(None, reset_token, password).map(|_| ())
     }
@@ -124,6 +124,11 @@ impl Auth {
         // Check the token before hashing: a bad token must not cost bcrypt time.
         let owner = self.db.find_user_by(&filters).map_err(unknown)?;
         tracing::Span::current().record("user_id", owner.id);
+        if owner.disabled_at.is_some() {
+            // A disabled account's link is a dead link (and the write below says so again).
+            tracing::info!(event = "reset_refused", "reset refused: account disabled");
+            return Err(AuthError::UnknownResetToken);
+        }
         let new_for = PasswordOwner {
             email: Some(&owner.email),
             second_factor: self.second_factor_lowers_minimum(owner.id)?,

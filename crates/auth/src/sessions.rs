@@ -108,7 +108,7 @@ pub(crate) fn is_public_id(id: &str) -> bool {
 impl Auth {
     /// Starts a new session for `email` and returns its token; `None` for an unknown (or
     /// malformed) email. With the default `max_sessions_per_user` of 1 it replaces any earlier
-    /// session, as the classic contract says.
+    /// session, as the classic contract says. Errors: `AccountDisabled` for a disabled account.
     #[instrument(skip_all, fields(user_id))]
     pub fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
         let Some(user) = self.find_user_by_email(email)? else {
@@ -122,7 +122,8 @@ impl Auth {
 
     /// Writes a fresh session for `user` (and `extra` changes to it), ending sessions beyond
     /// the configured limit, in one transaction. With `expected_hash`, only while the stored
-    /// password hash is still that one (else `Storage(Conflict)`).
+    /// password hash is still that one (else `Storage(Conflict)`); never for a disabled account
+    /// (`AccountDisabled`).
     pub(crate) fn start_session(
         &self,
         user: &User,
@@ -157,7 +158,8 @@ impl Auth {
             .map_err(|e| match e {
                 DbError::NoResultFound => AuthError::UnknownUser,
                 e => e.into(),
-            })?;
+            })
+            .map_err(|e| self.session_refused(user.id, e))?;
         Ok((user, token))
     }
 

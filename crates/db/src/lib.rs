@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod attempts;
 mod audit;
 mod connection;
@@ -22,6 +23,7 @@ pub mod testing;
 mod two_factor;
 mod users;
 
+pub use admin::UserOverview;
 pub use audit::{AuditQuery, MAX_AUDIT_DETAIL_CHARS};
 pub use connection::Backend;
 pub use error::{BackendError, DbError};
@@ -34,6 +36,7 @@ pub use passkeys::AddedPasskey;
 pub use sessions::Alive;
 pub use two_factor::{CodeUse, PendingRefusal, Refusal};
 pub use user_model::MailLimit;
+pub use user_model::MAX_EMAIL_LEN;
 pub use user_model::{Actor, AuditEvent, AuditRow, NewAuditEvent};
 pub use user_model::{Email, InvalidEmail, LoginAttempts, NewUser, User, UserChanges, UserId};
 pub use user_model::{MfaChallenge, Sealed, SecretKeyCheck, TotpCredential};

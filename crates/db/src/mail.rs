@@ -147,8 +147,8 @@ pub(crate) fn write_limit(
     }
 }
 
-/// Writes the token of `grant` provided its user is still as read (same id and address; for
-/// `Verify`, still unverified); the number of users written (0: not as read).
+/// Writes the token of `grant` provided its user is still as read (same id and address, not
+/// disabled; for `Verify`, still unverified); the number of users written (0: not as read).
 pub(crate) fn apply_grant(
     conn: &mut AnyConnection,
     grant: TokenGrant<'_>,
@@ -159,12 +159,17 @@ pub(crate) fn apply_grant(
             email,
             digest,
             expires_at,
-        } => diesel::update(users::table.find(user_id).filter(users::email.eq(email)))
-            .set((
-                users::reset_token.eq(Some(digest)),
-                users::reset_expires_at.eq(Some(expires_at)),
-            ))
-            .execute(conn),
+        } => diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::email.eq(email))
+                .filter(users::disabled_at.is_null()),
+        )
+        .set((
+            users::reset_token.eq(Some(digest)),
+            users::reset_expires_at.eq(Some(expires_at)),
+        ))
+        .execute(conn),
         TokenGrant::Verify {
             user_id,
             email,
@@ -174,7 +179,8 @@ pub(crate) fn apply_grant(
             users::table
                 .find(user_id)
                 .filter(users::email.eq(email))
-                .filter(users::email_verified_at.is_null()),
+                .filter(users::email_verified_at.is_null())
+                .filter(users::disabled_at.is_null()),
         )
         .set((
             users::verify_token.eq(Some(digest)),

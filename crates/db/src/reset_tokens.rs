@@ -17,7 +17,7 @@ impl Db {
     /// user.
     ///
     /// `email`, when given, must be the owner's. Errors: `NoResultFound` when no user has this
-    /// token digest (and that email) with the token alive at `now`.
+    /// token digest (and that email) with the token alive at `now`, or the owner is disabled.
     pub fn redeem_reset_token(
         &self,
         token_digest: &str,
@@ -54,6 +54,7 @@ impl Db {
         let mut target = users::table
             .filter(users::reset_token.eq(token_digest))
             .filter(users::reset_expires_at.gt(now))
+            .filter(users::disabled_at.is_null())
             .into_boxed::<Backend>();
         if let Some(email) = email {
             target = target.filter(users::email.eq(email));

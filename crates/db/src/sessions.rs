@@ -101,17 +101,17 @@ pub(crate) fn insert_session(
         session_expires_at: Some(Some(new.expires_at)),
         ..changes.clone()
     };
-    // First, and conditional: this locks the user's row (see the lock order above).
+    // First, and conditional: this locks the user's row (see the lock order above). Never
+    // for a disabled account: a login that raced an operator's disable starts no session.
+    let enabled = users::table
+        .find(user_id)
+        .filter(users::disabled_at.is_null());
     let user: User = match expected_hash {
-        Some(hash) => diesel::update(
-            users::table
-                .find(user_id)
-                .filter(users::hashed_password.eq(hash)),
-        )
-        .set(&changes)
-        .returning(users::all_columns)
-        .get_result(conn)?,
-        None => diesel::update(users::table.find(user_id))
+        Some(hash) => diesel::update(enabled.filter(users::hashed_password.eq(hash)))
+            .set(&changes)
+            .returning(users::all_columns)
+            .get_result(conn)?,
+        None => diesel::update(enabled)
             .set(&changes)
             .returning(users::all_columns)
             .get_result(conn)?,
@@ -131,10 +131,11 @@ impl Db {
     /// (e.g. a remade hash) and points the `session_id` mirror at the new session, deletes the
     /// user's dead sessions and, with `max_sessions` > 0, the least recently used live ones
     /// beyond `max_sessions - 1`, then inserts `new`. With `expected_hash`, all of it happens
-    /// only while the stored password hash is still that one.
+    /// only while the stored password hash is still that one; and only while the account is
+    /// not disabled.
     ///
-    /// Errors: `Conflict` when `expected_hash` is given and the user is gone or its hash
-    /// changed; `NoResultFound` when it is not given and the user is gone.
+    /// Errors: `Conflict` when `expected_hash` is given and the user is gone, disabled or its
+    /// hash changed; `NoResultFound` when it is not given and the user is gone or disabled.
     pub fn start_session(
         &self,
         new: &NewSession,
@@ -152,7 +153,8 @@ impl Db {
     }
 
     /// The live session whose token has digest `token_digest`, with its user, in one query on
-    /// the unique index.
+    /// the unique index. A disabled account has none (its sessions end when it is disabled;
+    /// the filter holds whatever wrote one).
     pub fn find_session(
         &self,
         token_digest: &str,
@@ -171,6 +173,7 @@ impl Db {
                     .filter(sessions::token_digest.eq(token_digest))
                     .filter(sessions::expires_at.gt(alive.now))
                     .filter(sessions::last_seen_at.gt(alive.seen_after))
+                    .filter(users::disabled_at.is_null())
                     .select((User::as_select(), Session::as_select()))
                     .first($conn)
                     .optional()

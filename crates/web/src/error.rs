@@ -133,6 +133,8 @@ impl ApiError {
                 | AuthError::TwoFactorNotEnabled
                 | AuthError::NoPendingEnrolment => StatusCode::CONFLICT,
                 AuthError::UnknownSession | AuthError::UnknownPasskey => StatusCode::NOT_FOUND,
+                AuthError::AccountDisabled => StatusCode::FORBIDDEN,
+                AuthError::OutboxFull => StatusCode::SERVICE_UNAVAILABLE,
                 AuthError::UnknownEmail
                 | AuthError::UnknownUser
                 | AuthError::UnknownResetToken
@@ -227,7 +229,9 @@ impl ApiError {
                 | AuthError::TwoFactorOff
                 | AuthError::TwoFactorAlreadyEnabled
                 | AuthError::TwoFactorNotEnabled
-                | AuthError::NoPendingEnrolment => e.to_string().into(),
+                | AuthError::NoPendingEnrolment
+                | AuthError::AccountDisabled
+                | AuthError::OutboxFull => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 _ => "internal error".into(),
             },
@@ -242,6 +246,7 @@ impl ApiError {
             | ApiError::PasskeyRateExceeded { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
+            ApiError::Auth(AuthError::OutboxFull) => Some(30),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@ use super::*;
 use auth::PasswordPolicy;
 
 use crate::settings::parse_public_url;
+use operator::Since;
 
 fn pages_with(args: &[&str]) -> bool {
     let cli = Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied())).unwrap();
@@ -726,4 +727,227 @@ fn under_nist_the_public_urls_host_names_the_site() {
         "https://login.example.com",
     ]);
     assert!(classic.site_names.is_empty());
+}
+
+fn parse_error(args: &[&str]) -> clap::Error {
+    Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied()))
+        .err()
+        .unwrap_or_else(|| panic!("{args:?} parsed"))
+}
+
+fn users(args: &[&str]) -> UsersCommand {
+    let args: Vec<&str> = ["users"].iter().chain(args).copied().collect();
+    match parse(&args).command {
+        Some(Command::Users(command)) => command,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+fn audit(args: &[&str]) -> AuditArgs {
+    let args: Vec<&str> = ["audit"].iter().chain(args).copied().collect();
+    match parse(&args).command {
+        Some(Command::Audit(audit)) => audit,
+        other => panic!("{args:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn users_list_takes_an_address_filter_a_limit_and_json() {
+    let UsersCommand::List(list) = users(&["list"]) else {
+        panic!("not list")
+    };
+    assert_eq!((list.email, list.limit, list.json), (None, None, false));
+    let UsersCommand::List(list) = users(&["list", "--email", "x.io", "--limit", "3", "--json"])
+    else {
+        panic!("not list")
+    };
+    assert_eq!(
+        (list.email.as_deref(), list.limit, list.json),
+        (Some("x.io"), Some(3), true)
+    );
+    for bad in [&["list", "--limit", "0"][..], &["list", "--email", ""]] {
+        let args: Vec<&str> = ["users"].iter().chain(bad).copied().collect();
+        assert_eq!(parse_error(&args).exit_code(), 2, "{bad:?}");
+    }
+}
+
+#[test]
+fn users_create_takes_an_address_and_flags_but_no_password() {
+    let UsersCommand::Create(create) = users(&["create", "ann@x.io"]) else {
+        panic!("not create")
+    };
+    assert_eq!(create.email, "ann@x.io");
+    assert!(!create.verified && !create.no_password);
+    let UsersCommand::Create(create) =
+        users(&["create", "--verified", "--no-password", "ann@x.io"])
+    else {
+        panic!("not create")
+    };
+    assert!(create.verified && create.no_password);
+    // No argument, flag or variable carries a password.
+    for bad in [
+        &["users", "create"][..],
+        &["users", "create", "ann@x.io", "secret"],
+        &["users", "create", "ann@x.io", "--password", "secret"],
+        &["users", "create", "ann@x.io", "--password=secret"],
+    ] {
+        let error = parse_error(bad);
+        assert_eq!(error.exit_code(), 2, "{bad:?}");
+    }
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let create = command
+        .find_subcommand_mut("users")
+        .and_then(|users| users.find_subcommand_mut("create"))
+        .unwrap();
+    for arg in create.get_arguments() {
+        assert!(
+            !arg.get_id().as_str().contains("password") || arg.get_id() == "no_password",
+            "{:?}",
+            arg.get_id()
+        );
+    }
+}
+
+#[test]
+fn the_account_commands_take_one_address() {
+    for name in [
+        "disable",
+        "enable",
+        "delete",
+        "revoke-sessions",
+        "reset-two-factor",
+    ] {
+        let email = match users(&[name, "ann@x.io"]) {
+            UsersCommand::Disable(arg)
+            | UsersCommand::Enable(arg)
+            | UsersCommand::RevokeSessions(arg)
+            | UsersCommand::ResetTwoFactor(arg) => arg.email,
+            UsersCommand::Delete(args) => {
+                assert!(!args.yes);
+                args.email
+            }
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(email, "ann@x.io", "{name}");
+        assert_eq!(parse_error(&["users", name]).exit_code(), 2, "{name}");
+        let long = format!("{}@x.io", "a".repeat(250));
+        assert_eq!(
+            parse_error(&["users", name, &long]).exit_code(),
+            2,
+            "{name}"
+        );
+        assert_eq!(
+            parse_error(&["users", name, "a\u{1b}@x.io"]).exit_code(),
+            2,
+            "{name}"
+        );
+    }
+    let UsersCommand::Delete(delete) = users(&["delete", "--yes", "ann@x.io"]) else {
+        panic!("not delete")
+    };
+    assert!(delete.yes);
+    let UsersCommand::Delete(delete) = users(&["delete", "-y", "ann@x.io"]) else {
+        panic!("not delete")
+    };
+    assert!(delete.yes);
+    assert_eq!(parse_error(&["users", "nonsense"]).exit_code(), 2);
+    assert_eq!(parse_error(&["users"]).exit_code(), 2);
+}
+
+#[test]
+fn the_global_flags_reach_the_operators_commands() {
+    let cli = parse(&[
+        "users",
+        "list",
+        "--database-url",
+        "x.db",
+        "--bcrypt-cost",
+        "5",
+    ]);
+    assert_eq!(cli.settings().0.url, "x.db");
+    assert_eq!(cli.settings().1.bcrypt_cost, 5);
+    let cli = parse(&["--database-url", "y.db", "audit", "--json"]);
+    assert_eq!(cli.settings().0.url, "y.db");
+    // They migrate as `serve` and `migrate` do (only `check` changes nothing).
+    assert!(cli.settings().0.migrate);
+}
+
+#[test]
+fn audit_takes_a_user_an_event_a_since_a_limit_and_json() {
+    let plain = audit(&[]);
+    assert_eq!(
+        (
+            plain.user,
+            plain.event,
+            plain.since,
+            plain.limit,
+            plain.json
+        ),
+        (None, None, None, None, false)
+    );
+    let full = audit(&[
+        "--user",
+        "ann@x.io",
+        "--event",
+        "admin_user_disabled",
+        "--since",
+        "24h",
+        "--limit",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(full.user.as_deref(), Some("ann@x.io"));
+    assert_eq!(full.event, Some(auth::AuditEvent::AdminUserDisabled));
+    assert_eq!(full.since, Some(Since::Ago(secs(24 * 3600))));
+    assert_eq!((full.limit, full.json), (Some(10), true));
+}
+
+#[test]
+fn since_is_a_span_back_or_an_rfc3339_time() {
+    for (text, since) in [
+        ("90s", Since::Ago(secs(90))),
+        ("30m", Since::Ago(secs(1800))),
+        ("24h", Since::Ago(secs(86_400))),
+        ("7d", Since::Ago(secs(7 * 86_400))),
+        ("2w", Since::Ago(secs(14 * 86_400))),
+        ("0h", Since::Ago(secs(0))),
+        ("2026-12-06T10:59:30Z", Since::At(1_796_554_770)),
+        ("2026-12-06T11:59:30+01:00", Since::At(1_796_554_770)),
+    ] {
+        assert_eq!(audit(&["--since", text]).since, Some(since), "{text}");
+    }
+    assert_eq!(Since::Ago(secs(60)).unix_secs(1000), 940);
+    assert_eq!(Since::At(5).unix_secs(1000), 5);
+    for bad in [
+        "",
+        "24",
+        "h",
+        "24 h",
+        "-1d",
+        "1.5h",
+        "1y",
+        "yesterday",
+        "3700d",
+        "99999999999999999999s",
+        "2026-12-06",
+    ] {
+        let error = parse_error(&["audit", &format!("--since={bad}")]);
+        assert_eq!(error.exit_code(), 2, "{bad:?}");
+        assert!(error.to_string().contains("--since"), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn an_unknown_event_name_is_refused_with_the_names_listed() {
+    let error = parse_error(&["audit", "--event", "login_ok"]);
+    assert_eq!(error.exit_code(), 2);
+    let text = error.to_string();
+    assert!(
+        text.contains("login_succeeded") && text.contains("admin_two_factor_reset"),
+        "{text}"
+    );
+    for event in auth::AuditEvent::ALL {
+        assert_eq!(audit(&["--event", event.as_str()]).event, Some(*event));
+    }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 /// Keeps every mail it is given, for the tests that read a link.
 #[derive(Clone, Default)]
-struct Kept(Arc<std::sync::Mutex<Vec<Mail>>>);
+pub(super) struct Kept(Arc<std::sync::Mutex<Vec<Mail>>>);
 
 impl MailTransport for Kept {
     fn send(&self, mail: &Mail) -> Result<(), SendError> {
@@ -17,7 +17,7 @@ impl Kept {
     /// The token of the newest mail with a `{page}?token=` link, once the outbox is idle.
     /// (The senders work in parallel: mails of two kinds queued together may arrive in either
     /// order.)
-    fn token(&self, auth: &Auth, page: &str) -> String {
+    pub(super) fn token(&self, auth: &Auth, page: &str) -> String {
         assert!(auth.outbox().unwrap().wait_idle(Duration::from_secs(20)));
         let mails = self.0.lock().unwrap();
         let prefix = format!("https://authd.test/{page}?token=");
@@ -36,7 +36,7 @@ impl Kept {
 }
 
 /// `test_config` mailing into `kept`, with verified addresses required.
-fn verified_mail_config(kept: &Kept) -> AuthConfig {
+pub(super) fn verified_mail_config(kept: &Kept) -> AuthConfig {
     let outbox = Outbox::start(kept.clone(), OutboxOptions::default());
     AuthConfig {
         mail: Some(MailConfig::new(outbox, "https://authd.test")),

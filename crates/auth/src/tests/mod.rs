@@ -1,6 +1,8 @@
 //! `Auth` against real databases: SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod account;
+mod admin;
+mod disabled;
 mod login;
 mod mail;
 mod outbox;

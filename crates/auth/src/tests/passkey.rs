@@ -18,7 +18,7 @@ use webauthn_rs_proto::{
 use super::*;
 use crate::config::PasskeyConfig;
 
-const ORIGIN: &str = "https://authd.test";
+pub(super) const ORIGIN: &str = "https://authd.test";
 
 /// A software authenticator that behaves as one holding discoverable credentials.
 pub(crate) struct TestAuthenticator {
@@ -89,19 +89,24 @@ impl TestAuthenticator {
     }
 }
 
-fn passkey_config() -> AuthConfig {
+pub(super) fn passkey_config() -> AuthConfig {
     test_config().with_passkeys(Some(PasskeyConfig::new(ORIGIN, None).unwrap()))
 }
 
 /// A user with a live session; its id and the session's public id.
-fn signed_in(env: &Env, email: &str) -> (UserId, String) {
+pub(super) fn signed_in(env: &Env, email: &str) -> (UserId, String) {
     let user = env.auth.register_user(email, "pw").unwrap();
     let (_, token) = env.auth.log_in(email, "pw").unwrap();
     let session = env.auth.authenticate(token.expose()).unwrap().unwrap();
     (user.id, session.session.id)
 }
 
-fn add_passkey(env: &Env, key: &mut TestAuthenticator, user: UserId, session: &str) -> PasskeyInfo {
+pub(super) fn add_passkey(
+    env: &Env,
+    key: &mut TestAuthenticator,
+    user: UserId,
+    session: &str,
+) -> PasskeyInfo {
     let challenge = env.auth.start_passkey_registration(user, session).unwrap();
     let credential = key.register(&challenge.options);
     env.auth
@@ -115,7 +120,10 @@ fn add_passkey(env: &Env, key: &mut TestAuthenticator, user: UserId, session: &s
         .unwrap()
 }
 
-fn sign_in(env: &Env, key: &mut TestAuthenticator) -> Result<(User, SessionToken), AuthError> {
+pub(super) fn sign_in(
+    env: &Env,
+    key: &mut TestAuthenticator,
+) -> Result<(User, SessionToken), AuthError> {
     let challenge = env.auth.start_passkey_sign_in().unwrap();
     let credential = key.sign_in(&challenge.options);
     env.auth.finish_passkey_sign_in(

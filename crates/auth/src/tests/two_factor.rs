@@ -8,12 +8,12 @@ use crate::second_factor::{matching_step, totp};
 
 const KEY: [u8; 32] = [9; 32];
 
-fn two_factor_config() -> AuthConfig {
+pub(super) fn two_factor_config() -> AuthConfig {
     test_config().with_secret_key(Some(SecretKey::from_bytes(KEY)))
 }
 
 /// The app's code for `secret` (base32) at `now`.
-fn code_at(secret: &str, now: i64) -> String {
+pub(super) fn code_at(secret: &str, now: i64) -> String {
     let bytes = totp_rs::Secret::try_from_base32(secret)
         .unwrap()
         .as_bytes()
@@ -27,7 +27,7 @@ fn code_at(secret: &str, now: i64) -> String {
 /// Registers `email` (password `pw`), logs in and turns two-factor on; returns the secret
 /// (base32), the recovery codes and the session token. The clock then stands one step later,
 /// so that a fresh code is usable.
-fn enrolled(env: &Env, email: &str) -> (String, Vec<String>, SessionToken) {
+pub(super) fn enrolled(env: &Env, email: &str) -> (String, Vec<String>, SessionToken) {
     let user = env.auth.register_user(email, "pw").unwrap();
     let (_, session) = env.auth.log_in(email, "pw").unwrap();
     let current = env.auth.authenticate(session.expose()).unwrap().unwrap();
@@ -45,7 +45,7 @@ fn enrolled(env: &Env, email: &str) -> (String, Vec<String>, SessionToken) {
     (secret, codes.expose().to_vec(), session)
 }
 
-fn mfa_token(result: Result<(User, SessionToken), AuthError>) -> MfaToken {
+pub(super) fn mfa_token(result: Result<(User, SessionToken), AuthError>) -> MfaToken {
     match result {
         Err(AuthError::SecondFactorRequired(token)) => token,
         other => panic!("expected a second factor request, got {other:?}"),

@@ -54,6 +54,11 @@ pub(super) fn sentence(error: &ApiError) -> String {
                     sent you, then sign in."
                 .to_owned();
         }
+        ApiError::Auth(AuthError::AccountDisabled) => {
+            return "This account is disabled. Ask the operator of this site if you think it \
+                    should not be."
+                .to_owned();
+        }
         ApiError::Auth(AuthError::CodeRequired) | ApiError::MissingField("code") => {
             return "Type the code your authenticator app shows, or a recovery code.".to_owned();
         }

@@ -388,3 +388,31 @@ async fn an_email_already_registered_links_to_sign_in() {
         "{alert}"
     );
 }
+
+each_backend!(the_right_password_of_a_disabled_account_is_told_so_and_a_wrong_one_as_ever);
+async fn the_right_password_of_a_disabled_account_is_told_so_and_a_wrong_one_as_ever(
+    backend: Backend,
+) {
+    let app = backend.spawn_app().await;
+    app.post_users("ada@example.com", "right").await;
+    let id = app
+        .auth
+        .find_user_by_email("ada@example.com")
+        .unwrap()
+        .unwrap()
+        .id;
+    app.auth.admin_set_disabled(id, true).unwrap();
+    let mut visitor = Visitor::new(&app);
+    let wrong = visitor.sign_in("ada@example.com", "wrong").await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.title().starts_with("Error: Wrong email or password."));
+    let answer = visitor.sign_in("ada@example.com", "right").await;
+    assert_eq!(answer.status, 403);
+    answer.assert_page_headers();
+    assert_eq!(
+        answer.title(),
+        "Error: This account is disabled. Ask the operator of this site if you think it \
+         should not be. – Sign in – authd"
+    );
+    assert!(visitor.session().is_none());
+}
