@@ -53,6 +53,20 @@ async fn an_operator_makes_finds_changes_and_deletes_an_account(backend: Backend
     let res = change(json!({"disabled": false})).await.unwrap();
     assert_eq!(private_body(res).await, user(1, "ann@x.io", true, false, 0));
 
+    // Without a public URL, a reset link is the path alone.
+    let body = json!({"send": false});
+    let res = app
+        .send(Method::POST, "/admin/users/1/reset_link", &body)
+        .await;
+    let link = private_body(res).await;
+    assert!(
+        link["reset_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/reset?token="),
+        "{link}"
+    );
+
     let res = app.delete("/admin/users/1").await;
     assert_eq!(private_body(res).await, json!({"message": "user deleted"}));
     for res in [
@@ -406,6 +420,11 @@ async fn an_account_made_without_a_password_is_entered_through_its_reset_link(ba
         .await;
     assert_eq!(res.status(), 200);
     app.base.log_in("ann@x.io", "chosen").await;
+    // An empty password is none (not one the policy refuses as too short).
+    let body = json!({"email": "bob@x.io", "password": ""});
+    let made = json_body(app.send(Method::POST, "/admin/users", &body).await, 201).await;
+    assert_eq!(made, user(2, "bob@x.io", false, false, 0));
+    assert_eq!(app.base.post_sessions("bob@x.io", "x").await.status(), 401);
 }
 
 /// The token of the link `POST /admin/users/1/reset_link` with `body` answers.
@@ -427,7 +446,9 @@ async fn a_reset_link_is_mailed_when_mail_is_on_unless_send_is_false(backend: Ba
     let mut options = WebOptions::default();
     options.site = Some(Site::new("https://authd.test", None).unwrap());
     let app = spawn_admin_with(backend, || mail_config(sink.port, false), options).await;
-    app.create("ann@x.io").await;
+    let body = json!({"email": "ann@x.io", "password": "pw"});
+    let made = json_body(app.send(Method::POST, "/admin/users", &body).await, 201).await;
+    assert_eq!(made["verified"], false);
     let sent = app
         .request(Method::POST, "/admin/users/1/reset_link")
         .send()
@@ -450,6 +471,9 @@ async fn a_reset_link_is_mailed_when_mail_is_on_unless_send_is_false(backend: Ba
         .put_reset_password("ann@x.io", &answered, "chosen")
         .await;
     assert_eq!(res.status(), 200);
+    // With mail on, the answered link proved the mailbox as a mailed one does.
+    let ann = private_body(app.get("/admin/users/1").await).await;
+    assert_eq!(ann["verified"], true);
     // The reset mail and the password-changed notice; no second reset mail.
     let mails = sink.wait_for(2).await;
     assert_eq!(mails.len(), 2);
