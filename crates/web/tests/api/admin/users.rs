@@ -544,3 +544,18 @@ async fn resetting_two_factor_and_removing_a_passkey_leave_the_password_to_sign_
         .await;
     assert_error(res, 404, "no such passkey").await;
 }
+
+#[tokio::test]
+async fn a_reset_mail_the_outbox_has_no_room_for_is_503_with_a_retry_after() {
+    let sink = SmtpSink::start();
+    let full = || mail_config_with(sink.port, false, |options| options.capacity = 0);
+    let app = spawn_admin_with(Backend::Sqlite, full, WebOptions::default()).await;
+    app.create("ann@x.io").await;
+    let res = app
+        .request(Method::POST, "/admin/users/1/reset_link")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["retry-after"], "30");
+    assert_error(res, 503, "the mail queue is full").await;
+}
