@@ -297,6 +297,23 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_METRICS_BIND", global = true, help_heading = LISTENING)]
     pub metrics_bind: Option<String>,
 
+    /// Serve the admin API (/admin/users, /admin/audit) on this address only, e.g.
+    /// 127.0.0.1:5001: an operator's hand on accounts and the audit log, for the bearer of the
+    /// token in --admin-token-file (required with it). Keep it on a private network. Unset
+    /// (the default): no admin API. The public port answers 404 for every /admin path.
+    #[arg(
+        long,
+        env = "AUTHD_ADMIN_BIND",
+        value_parser = parse_bind,
+        global = true, help_heading = ADMIN)]
+    pub admin_bind: Option<String>,
+
+    /// The file holding the admin token, at least 16 characters (surrounding whitespace and
+    /// the final newline are not part of it), e.g. `openssl rand -hex 32`. Read at start;
+    /// authd keeps only its SHA-256 digest. Needs --admin-bind.
+    #[arg(long, env = "AUTHD_ADMIN_TOKEN_FILE", global = true, help_heading = ADMIN)]
+    pub admin_token_file: Option<PathBuf>,
+
     /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS, port 25
     /// unless given) or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465).
     /// STARTTLS is required unless the relay is on loopback without credentials (then used when
@@ -438,6 +455,7 @@ const BROWSERS: &str = "Browsers and proxies";
 const MAIL: &str = "Mail";
 const PASSKEYS: &str = "Passkeys";
 const TWO_FACTOR: &str = "Two-factor sign-in";
+const ADMIN: &str = "Admin API";
 const LOGS: &str = "Logs";
 
 /// Ten years, in seconds: the longest lifetime a setting may give.

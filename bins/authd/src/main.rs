@@ -34,6 +34,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let admin = match cli.admin() {
+        Ok(admin) => admin,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let passkeys = match cli.passkeys() {
         Ok(passkeys) => passkeys,
         Err(error) => {
@@ -179,6 +186,7 @@ fn main() -> ExitCode {
             let served = serve(
                 &cli.bind,
                 cli.metrics_bind.as_deref(),
+                admin,
                 web::Authd::new(auth, web_options),
             );
             if let Some(outbox) = outbox {
@@ -277,7 +285,12 @@ const OPEN_RESET: &str = "authd listens beyond this machine without --smtp-url: 
     only to the account's mailbox";
 
 #[actix_web::main]
-async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std::io::Result<()> {
+async fn serve(
+    bind: &str,
+    metrics_bind: Option<&str>,
+    admin: Option<(String, web::AdminAccess)>,
+    authd: web::Authd,
+) -> std::io::Result<()> {
     let listen = |bind: &str| {
         TcpListener::bind(bind)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {bind}: {e}")))
@@ -290,14 +303,33 @@ async fn serve(bind: &str, metrics_bind: Option<&str>, authd: web::Authd) -> std
         tracing::warn!("{OPEN_RESET}");
     }
     let metrics_address = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    let admin = match admin {
+        Some((admin_bind, access)) => {
+            let listener = listen(&admin_bind)?;
+            let admin_listener = listener.local_addr()?;
+            let server = web::serve_admin(listener, authd.clone(), access)?;
+            Some((admin_listener, server))
+        }
+        None => None,
+    };
     let server = web::serve_with_metrics(listener, metrics, authd)?;
     // Said once the server is set up, signal handling included.
     tracing::info!(%address, "authd listening");
     if let Some(metrics_listener) = metrics_address {
         tracing::info!(%metrics_listener, "metrics on their own listener");
     }
-    server.await?;
-    Ok(())
+    let admin = admin.map(|(admin_listener, admin)| {
+        tracing::info!(%admin_listener, "admin API on its own listener");
+        let handle = admin.handle();
+        (handle, actix_web::rt::spawn(admin))
+    });
+    let served = server.await;
+    // The admin listener stops with the public one, its requests in flight given the grace.
+    if let Some((handle, admin)) = admin {
+        handle.stop(true).await;
+        let _ = admin.await;
+    }
+    served
 }
 
 /// Logs to standard error; the level comes from `RUST_LOG`, else `default_level`.

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
 use auth::{PasswordPolicy, SecretKey, SmtpSettings, Templates};
-use web::{Site, WebOptions};
+use web::{AdminAccess, Site, WebOptions};
 
 use crate::config::{Cli, Command, PasswordPolicyName};
 
@@ -184,6 +184,26 @@ impl Cli {
             templates,
             outbox,
         }))
+    }
+
+    /// The admin API's address and lock, the token file read (`None` without --admin-bind).
+    /// Errors name the flag, never the token: --admin-bind without --admin-token-file, a file
+    /// that cannot be read, or a token that is empty or too short; --admin-token-file without
+    /// --admin-bind.
+    pub fn admin(&self) -> Result<Option<(String, AdminAccess)>, String> {
+        let (bind, path) = match (&self.admin_bind, &self.admin_token_file) {
+            (None, None) => return Ok(None),
+            (None, Some(_)) => return Err("--admin-token-file needs --admin-bind".into()),
+            (Some(_), None) => {
+                return Err("--admin-bind needs --admin-token-file (the admin token)".into())
+            }
+            (Some(bind), Some(path)) => (bind, path),
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
+        let access = AdminAccess::new(&text)
+            .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
+        Ok(Some((bind.clone(), access)))
     }
 
     /// The public URL and cookie domain, checked (`None` without --public-url). Errors name

@@ -492,6 +492,8 @@ fn help_documents_every_flag_with_its_environment_variable() {
         ("--metrics-bind", "AUTHD_METRICS_BIND"),
         ("--pages", "AUTHD_PAGES"),
         ("--no-pages", "--no-pages"),
+        ("--admin-bind", "AUTHD_ADMIN_BIND"),
+        ("--admin-token-file", "AUTHD_ADMIN_TOKEN_FILE"),
     ] {
         assert!(help.contains(flag) && help.contains(env), "{flag} / {env}");
     }
@@ -824,6 +826,126 @@ async fn metrics_bind_moves_metrics_off_the_public_port() {
         .await
         .unwrap()
         .contains(r#"route="/metrics",status="404"} 1"#));
+}
+
+#[test]
+fn admin_bind_without_a_readable_token_of_16_characters_exits_2_before_anything_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let short = dir.path().join("short");
+    std::fs::write(&short, "0123456789").unwrap();
+    let missing = dir.path().join("missing");
+    let (empty, short, missing) = (
+        empty.display().to_string(),
+        short.display().to_string(),
+        missing.display().to_string(),
+    );
+    let token = "--admin-token-file";
+    for (args, said) in [
+        (
+            vec!["--admin-bind", "127.0.0.1:0"],
+            "authd: --admin-bind needs --admin-token-file (the admin token)".to_owned(),
+        ),
+        (
+            vec![token, empty.as_str()],
+            "authd: --admin-token-file needs --admin-bind".to_owned(),
+        ),
+        (
+            vec!["--admin-bind", "127.0.0.1:0", token, &empty],
+            format!("authd: --admin-token-file {empty}: the admin token is empty"),
+        ),
+        (
+            vec!["--admin-bind", "127.0.0.1:0", token, &short],
+            format!(
+                "authd: --admin-token-file {short}: the admin token is shorter than 16 characters"
+            ),
+        ),
+        (
+            vec!["--admin-bind", "127.0.0.1:0", token, &missing],
+            format!("authd: --admin-token-file {missing}: "),
+        ),
+    ] {
+        let mut args = args.clone();
+        args.extend(["--database-url", &db]);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_one_line(&stderr, &args);
+        assert!(stderr.starts_with(&said), "{args:?}: {stderr}");
+        assert!(!Path::new(&db).exists(), "{args:?} created the database");
+    }
+}
+
+#[tokio::test]
+async fn the_binarys_admin_listener_answers_the_token_and_the_public_port_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let secret = unique_secret("admin-token-0123456789");
+    let file = dir.path().join("admin-token");
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let file = file.display().to_string();
+    let server = Server::start(
+        &db,
+        &["--admin-bind", "127.0.0.1:0", "--admin-token-file", &file],
+    );
+    let mut tries = 0;
+    let admin = loop {
+        tries += 1;
+        assert!(tries < 500, "no admin listener logged:\n{}", server.log());
+        let found = server.log().split_once("admin_listener=").map(|(_, rest)| {
+            let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+            format!("http://{}", address.unwrap())
+        });
+        if let Some(url) = found {
+            break url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let client = client();
+    let made = client
+        .post(format!("{admin}/admin/users"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"email": "ann@x.io", "password": "pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201);
+    let listed = client
+        .get(format!("{admin}/admin/users"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: serde_json::Value = listed.json().await.unwrap();
+    assert_eq!(listed["users"][0]["email"], "ann@x.io");
+    let refused = client
+        .get(format!("{admin}/admin/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let public = client
+        .get(server.url("/admin/users"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    // The account made is the public API's too.
+    assert_eq!(
+        post(
+            server.url("/sessions"),
+            &[("email", "ann@x.io"), ("password", "pw")]
+        )
+        .await
+        .unwrap(),
+        200
+    );
+    let log = server.stop();
+    assert_no_secret(log.as_bytes(), &secret, "the log");
 }
 
 /// The lines of a JSON `log` whose `event` field is `event`, logged while the request

@@ -71,6 +71,16 @@ pub enum ApiError {
     ForwardedRequestRefused,
     /// Forward-auth: the signed-in account may not reach that host (403).
     ForwardAuthDenied,
+    /// The admin API: no account has this id (404).
+    UserNotFound,
+    /// The admin API: no `Authorization: Bearer` token, or not the admin token (401).
+    AdminTokenRequired,
+    /// The admin API: too many requests without the right token from this client address
+    /// (429).
+    AdminRateExceeded {
+        /// Seconds until the next request is looked at.
+        retry_after_secs: u64,
+    },
     /// The server failed (500); the cause is logged, not answered.
     Internal,
     /// What the auth layer refused, or its failure.
@@ -94,8 +104,10 @@ impl ApiError {
             | ApiError::CrossOriginRefused
             | ApiError::ForwardedRequestRefused
             | ApiError::ForwardAuthDenied => StatusCode::FORBIDDEN,
-            ApiError::LoginRequired => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound | ApiError::ForwardAuthOff => StatusCode::NOT_FOUND,
+            ApiError::LoginRequired | ApiError::AdminTokenRequired => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound | ApiError::ForwardAuthOff | ApiError::UserNotFound => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -103,6 +115,7 @@ impl ApiError {
             ApiError::LoginRateExceeded { .. }
             | ApiError::MailRateExceeded { .. }
             | ApiError::PasskeyRateExceeded { .. }
+            | ApiError::AdminRateExceeded { .. }
             | ApiError::ClientBusy => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +204,13 @@ impl ApiError {
                 "too many requests in progress from this address, retry shortly".into()
             }
             ApiError::Busy => "too many logins in progress, retry shortly".into(),
+            ApiError::UserNotFound => "user not found".into(),
+            ApiError::AdminTokenRequired => "admin token required".into(),
+            ApiError::AdminRateExceeded { retry_after_secs } => format!(
+                "too many requests without the admin token from this address, retry in \
+                 {retry_after_secs} seconds"
+            )
+            .into(),
             ApiError::Internal => "internal error".into(),
             ApiError::Auth(e) => match e {
                 // The classic contract's wording.
@@ -243,7 +263,8 @@ impl ApiError {
             ApiError::Auth(AuthError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
             ApiError::LoginRateExceeded { retry_after_secs }
             | ApiError::MailRateExceeded { retry_after_secs }
-            | ApiError::PasskeyRateExceeded { retry_after_secs } => Some(*retry_after_secs),
+            | ApiError::PasskeyRateExceeded { retry_after_secs }
+            | ApiError::AdminRateExceeded { retry_after_secs } => Some(*retry_after_secs),
             ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             ApiError::Auth(AuthError::OutboxFull) => Some(30),
@@ -301,6 +322,12 @@ impl ResponseError for ApiError {
             response
                 .head_mut()
                 .set_connection_type(ConnectionType::Close);
+        }
+        if matches!(self, ApiError::AdminTokenRequired) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"authd admin\""),
+            );
         }
         if let Some(secs) = self.retry_after() {
             response

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod admin;
 mod api;
 mod client_ip;
 mod connections;
@@ -21,6 +22,8 @@ mod server;
 mod site;
 mod state;
 
+pub use admin::{admin_app, admin_routes, serve_admin, AdminAccess, InvalidAdminToken};
+pub use admin::{ADMIN_FAILURES_PER_MINUTE, MIN_ADMIN_TOKEN_CHARS};
 pub use api::{metrics_routes, routes, routes_without_metrics};
 pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;

@@ -53,6 +53,24 @@ impl LoginOutcome {
     }
 }
 
+/// Why the admin API refused a request before looking at it, for
+/// `authd_admin_refused_total`: a closed set.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AdminRefusedLabels {
+    reason: &'static str,
+}
+
+/// Why the admin API refused a request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AdminRefusal {
+    /// No `Authorization: Bearer` token.
+    MissingToken,
+    /// A token that is not the admin token.
+    WrongToken,
+    /// Too many failures from the client's address: not looked at.
+    Throttled,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 4 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 14))
@@ -67,6 +85,7 @@ pub(crate) struct Metrics {
     logins: Family<LoginLabels, Counter>,
     passkey_sign_ins: Family<LoginLabels, Counter>,
     hashing: Histogram,
+    admin_refused: Family<AdminRefusedLabels, Counter>,
 }
 
 /// The outbox's counts, read at each scrape: `mails_sent_total`, `mails_failed_total`,
@@ -192,6 +211,14 @@ impl Metrics {
         let logins = Family::<LoginLabels, Counter>::default();
         let passkey_sign_ins = Family::<LoginLabels, Counter>::default();
         let hashing = latency_histogram();
+        let admin_refused = Family::<AdminRefusedLabels, Counter>::default();
+        registry.register(
+            "admin_refused",
+            "Requests to the admin API refused before anything was done, by reason \
+             (missing_token, wrong_token: 401; throttled: 429 after too many failures from \
+             the client's address)",
+            admin_refused.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route pattern and status",
@@ -228,6 +255,7 @@ impl Metrics {
             logins,
             passkey_sign_ins,
             hashing,
+            admin_refused,
         }
     }
 
@@ -257,6 +285,17 @@ impl Metrics {
 
     pub(crate) fn observe_passkey_sign_in(&self, outcome: LoginOutcome) {
         self.passkey_sign_ins.get_or_create(&outcome.labels()).inc();
+    }
+
+    pub(crate) fn observe_admin_refusal(&self, refusal: AdminRefusal) {
+        let reason = match refusal {
+            AdminRefusal::MissingToken => "missing_token",
+            AdminRefusal::WrongToken => "wrong_token",
+            AdminRefusal::Throttled => "throttled",
+        };
+        self.admin_refused
+            .get_or_create(&AdminRefusedLabels { reason })
+            .inc();
     }
 
     pub(crate) fn observe_hashing(&self, took: Duration) {

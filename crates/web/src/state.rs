@@ -138,6 +138,16 @@ impl Authd {
         })
     }
 
+    /// This state, its operations ([`Authd::run_lookup`], [`Authd::run_hashing`]) run
+    /// through [`Authd::acting`]'s handle: for the admin API, whose every call is an
+    /// operator's.
+    pub(crate) fn acting_for(&self, request: &HttpRequest, actor: Actor) -> Authd {
+        Authd {
+            auth: self.acting(request, actor),
+            ..self.clone()
+        }
+    }
+
     /// Counts a login attempt from `ip` (as its [`ClientKey`]). Errors: `LoginRateExceeded`
     /// over the per-IP limit.
     pub(crate) fn check_login_rate(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
@@ -198,9 +208,11 @@ impl Authd {
         };
         let outcome = match &attempt {
             Ok(_) => Some(LoginOutcome::Ok),
-            Err(ApiError::Auth(AuthError::PasskeyNotRecognised | AuthError::EmailNotVerified)) => {
-                Some(LoginOutcome::Failed)
-            }
+            Err(ApiError::Auth(
+                AuthError::PasskeyNotRecognised
+                | AuthError::EmailNotVerified
+                | AuthError::AccountDisabled,
+            )) => Some(LoginOutcome::Failed),
             Err(
                 ApiError::Auth(AuthError::Throttled { .. }) | ApiError::LoginRateExceeded { .. },
             ) => Some(LoginOutcome::Throttled),
@@ -311,7 +323,8 @@ impl Authd {
                 | AuthError::PasswordChanged
                 | AuthError::EmailNotVerified
                 | AuthError::WrongCode
-                | AuthError::UnknownMfaToken,
+                | AuthError::UnknownMfaToken
+                | AuthError::AccountDisabled,
             )) => Some(LoginOutcome::Failed),
             Err(
                 ApiError::Auth(AuthError::Throttled { .. })

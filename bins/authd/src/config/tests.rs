@@ -348,6 +348,18 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("totp-issuer", &["--totp-issuer", "Example"], |c| {
             c.settings().1.totp_issuer == "Example"
         }),
+        // The token file is read in `main` too; without --admin-bind it is refused.
+        ("admin-bind", &["--admin-bind", "127.0.0.1:5998"], |c| {
+            c.admin_bind.as_deref() == Some("127.0.0.1:5998")
+        }),
+        (
+            "admin-token-file",
+            &["--admin-token-file", "/nowhere/token"],
+            |c| {
+                c.admin()
+                    .is_err_and(|e| e.starts_with("--admin-token-file needs --admin-bind"))
+            },
+        ),
     ]
 }
 
@@ -556,6 +568,7 @@ fn help_groups_the_flags_under_headings() {
         "Browsers and proxies:",
         "Mail:",
         "Two-factor sign-in:",
+        "Admin API:",
         "Logs:",
     ] {
         assert!(help.contains(heading), "no {heading:?} in\n{help}");
@@ -950,4 +963,47 @@ fn an_unknown_event_name_is_refused_with_the_names_listed() {
     for event in auth::AuditEvent::ALL {
         assert_eq!(audit(&["--event", event.as_str()]).event, Some(*event));
     }
+}
+
+#[test]
+fn the_admin_api_needs_both_flags_and_a_readable_token_of_16_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let good = file("good", "0123456789abcdef0123\n");
+    let cli = parse(&["--admin-bind", "127.0.0.1:0", "--admin-token-file", &good]);
+    let (bind, _) = cli.admin().unwrap().unwrap();
+    assert_eq!(bind, "127.0.0.1:0");
+    assert!(parse(&[]).admin().unwrap().is_none());
+    let refused = |args: &[&str]| parse(args).admin().unwrap_err();
+    assert_eq!(
+        refused(&["--admin-bind", "127.0.0.1:0"]),
+        "--admin-bind needs --admin-token-file (the admin token)"
+    );
+    for (text, why) in [
+        ("", "the admin token is empty"),
+        (" \n", "the admin token is empty"),
+        (
+            "short token",
+            "the admin token is shorter than 16 characters",
+        ),
+    ] {
+        let path = file("bad", text);
+        let error = refused(&["--admin-bind", "127.0.0.1:0", "--admin-token-file", &path]);
+        assert_eq!(error, format!("--admin-token-file {path}: {why}"));
+    }
+    let missing = dir.path().join("missing").display().to_string();
+    let error = refused(&[
+        "--admin-bind",
+        "127.0.0.1:0",
+        "--admin-token-file",
+        &missing,
+    ]);
+    assert!(
+        error.starts_with(&format!("--admin-token-file {missing}: ")),
+        "{error}"
+    );
 }

@@ -421,3 +421,30 @@ fn a_reset_link_is_refused_to_a_disabled_account_and_mailing_one_needs_mail() {
         assert_eq!(events, ["admin_user_disabled"], "a refusal records nothing");
     });
 }
+
+#[test]
+fn a_reset_mail_that_finds_the_outbox_full_is_refused_and_records_nothing() {
+    on_each_backend_configured(
+        || {
+            let options = OutboxOptions {
+                capacity: 0,
+                ..OutboxOptions::default()
+            };
+            AuthConfig {
+                mail: Some(MailConfig::new(
+                    Outbox::start(Kept::default(), options),
+                    "https://authd.test",
+                )),
+                ..test_config()
+            }
+        },
+        |env| {
+            let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+            assert!(matches!(
+                env.auth.admin_reset_token(bob.id, true),
+                Err(AuthError::OutboxFull)
+            ));
+            assert!(admin_events(env).is_empty());
+        },
+    );
+}

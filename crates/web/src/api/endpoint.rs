@@ -91,6 +91,14 @@ impl Endpoint {
 /// another method 405 with `Allow`.
 pub(crate) fn mount(cfg: &mut ServiceConfig, document: ApiDocument, endpoints: Vec<Endpoint>) {
     cfg.app_data(Data::new(document));
+    mount_endpoints(cfg, endpoints);
+    cfg.default_service(web::to(not_found));
+}
+
+/// Mounts `endpoints` as [`mount`] does (one resource per path, 405 with `Allow`, no-store,
+/// the cross-origin refusal), without a document or a default service: for a listener that
+/// keeps its own (the admin API's).
+pub(crate) fn mount_endpoints(cfg: &mut ServiceConfig, endpoints: Vec<Endpoint>) {
     let mut paths: Vec<(String, Vec<Endpoint>)> = Vec::new();
     for endpoint in endpoints {
         match paths.iter().position(|(path, _)| *path == endpoint.path) {
@@ -122,7 +130,6 @@ pub(crate) fn mount(cfg: &mut ServiceConfig, document: ApiDocument, endpoints: V
             .wrap(from_fn(refuse_cross_origin));
         cfg.service(resource);
     }
-    cfg.default_service(web::to(not_found));
 }
 
 fn method_of(method: &HttpMethod) -> Method {
@@ -143,7 +150,7 @@ pub(crate) fn ok(body: &impl Serialize) -> HttpResponse {
     json(StatusCode::OK, body)
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 

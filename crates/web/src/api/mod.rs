@@ -16,7 +16,7 @@
 //! To add a resource: a module here with `Schemas` and `endpoints()` as the others have,
 //! and one line in [`RESOURCES`] (the crate's README, "Adding an endpoint", says it all).
 
-mod endpoint;
+pub(crate) mod endpoint;
 mod forward;
 mod passkeys;
 mod probes;

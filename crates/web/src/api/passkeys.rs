@@ -295,7 +295,8 @@ async fn start_sign_in(
             challenge, or a credential that is unknown, removed, badly signed, without user \
             verification or with a sign counter that went back", body = Message),
         (status = 403, description = "The account has not confirmed its address (`email not \
-            verified`; only with `--require-verified-email`)", body = Message),
+            verified`; only with `--require-verified-email`), or an operator disabled it \
+            (`account disabled`)", body = Message),
         (status = 404, description = "Passkeys are not configured", body = Message),
         (status = 429, description = "Too many failed passkey sign-ins from this address, or \
             login attempts from it", body = Message,

@@ -125,8 +125,9 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             (`second factor required`, with the `mfa_token` for `POST /sessions/mfa`), or a \
             wrong or used `code` (`wrong code`, counted toward the login throttle)",
             body = SecondFactorRequired),
-        (status = 403, description = "The right password, but the account has not confirmed \
-            its address (`email not verified`; only with `--require-verified-email`)",
+        (status = 403, description = "The right password (and code), but the account has not \
+            confirmed its address (`email not verified`; only with \
+            `--require-verified-email`), or an operator disabled it (`account disabled`)",
             body = Message),
         (status = 429, description = "Too many failed logins for this account, or attempts \
             from this address, or too many of them in progress at once", body = Message,
@@ -167,7 +168,9 @@ async fn log_in(
                 description = "`session_id=...; Path=/; HttpOnly; SameSite=Lax; Max-Age=...`"))),
         (status = 400, response = BadBody),
         (status = 401, description = "`wrong code` (counted toward the login throttle), or \
-            an `mfa_token` unknown, used, expired or whose password changed since",
+            an `mfa_token` unknown, used, expired or whose password changed since (or whose \
+            account was disabled since)", body = Message),
+        (status = 403, description = "`account disabled`: an operator disabled the account",
             body = Message),
         (status = 429, description = "Too many failed logins or codes for this account, or \
             attempts from this address", body = Message,

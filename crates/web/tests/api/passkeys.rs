@@ -11,9 +11,9 @@ use webauthn_rs_proto::RegisterPublicKeyCredential;
 use crate::authenticator::Authenticator;
 use crate::helpers::*;
 
-const ORIGIN: &str = "https://authd.test";
+pub(crate) const ORIGIN: &str = "https://authd.test";
 
-fn passkey_config() -> auth::AuthConfig {
+pub(crate) fn passkey_config() -> auth::AuthConfig {
     test_config().with_passkeys(Some(auth::PasskeyConfig::new(ORIGIN, None).unwrap()))
 }
 
@@ -93,7 +93,7 @@ impl TestApp {
     }
 
     /// Adds a passkey with `key` to the account of `session`; its public id.
-    async fn add_passkey(&self, session: &str, key: &mut Authenticator) -> String {
+    pub(crate) async fn add_passkey(&self, session: &str, key: &mut Authenticator) -> String {
         let (challenge_id, options) = self.registration(session).await;
         let credential = key.register(&options);
         let res = self
@@ -108,7 +108,7 @@ impl TestApp {
     }
 
     /// Signs in with `key`: the answer.
-    async fn passkey_sign_in(&self, key: &mut Authenticator) -> reqwest::Response {
+    pub(crate) async fn passkey_sign_in(&self, key: &mut Authenticator) -> reqwest::Response {
         let (challenge_id, options) = self.sign_in_challenge().await;
         let credential = key.sign_in(&options);
         self.put_passkey_authentication(
