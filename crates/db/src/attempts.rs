@@ -56,6 +56,21 @@ impl Db {
         }
     }
 
+    /// Writes the state of `address_digest` again, its counts unchanged (only its version goes
+    /// up, as with every write, so a count read before it reads again): the commit a failed
+    /// login for an address no account has makes where a known account's records its
+    /// `login_failed` event, so that a failure costs the same writes either way. (A row
+    /// written with the very same values would commit nothing: SQLite skips a cell rewritten
+    /// unchanged.) Nothing without a row.
+    pub fn rewrite_login_attempts(&self, address_digest: &str) -> Result<(), DbError> {
+        self.write(|conn| {
+            diesel::update(login_attempts::table.find(address_digest))
+                .set(login_attempts::version.eq(login_attempts::version + 1))
+                .execute(conn)
+        })?;
+        Ok(())
+    }
+
     /// Forgets the failures of `address_digest` after a successful login. Unconditional on
     /// purpose: whatever was counted meanwhile, the password was just proven, and attempts
     /// still in flight were counted as failures before they ran.

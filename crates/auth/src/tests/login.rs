@@ -69,13 +69,15 @@ fn an_unknown_email_costs_one_verify_at_the_configured_cost_as_a_wrong_password_
 }
 
 /// A login that stops between its password check and its session write until told to go on.
-struct PausedLogin {
-    paused: std::sync::mpsc::Receiver<()>,
-    go: std::sync::mpsc::Sender<()>,
-    login: std::thread::JoinHandle<Result<(User, SessionToken), AuthError>>,
+pub(super) struct PausedLogin {
+    pub(super) paused: std::sync::mpsc::Receiver<()>,
+    pub(super) go: std::sync::mpsc::Sender<()>,
+    pub(super) login: std::thread::JoinHandle<Result<(User, SessionToken), AuthError>>,
 }
 
-fn pausing_config(config: AuthConfig) -> (AuthConfig, impl Fn(Auth, &str, &str) -> PausedLogin) {
+pub(super) fn pausing_config(
+    config: AuthConfig,
+) -> (AuthConfig, impl Fn(Auth, &str, &str) -> PausedLogin) {
     use std::sync::mpsc::{channel, Receiver, Sender};
     use std::sync::Mutex;
     type Gate = Option<(Sender<()>, Receiver<()>)>;

@@ -1,6 +1,7 @@
 //! `Auth` against real databases: SQLite always, PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod account;
+mod audit;
 mod login;
 mod mail;
 mod outbox;
