@@ -32,7 +32,8 @@ pub struct Authd {
     /// One permit per database connection: see [`Authd::run_lookup`].
     lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
-    options: WebOptions,
+    /// Shared, so that [`Authd::acting_for`] clones cheaply.
+    options: Arc<WebOptions>,
 }
 
 impl Authd {
@@ -68,7 +69,7 @@ impl Authd {
             mail_limiter,
             passkey_limiter,
             metrics,
-            options,
+            options: Arc::new(options),
         }
     }
 
@@ -136,6 +137,17 @@ impl Authd {
                 .get::<RequestId>()
                 .map(|id| id.to_string()),
         })
+    }
+
+    /// This state, with [`Authd::acting`]'s handle behind every helper (`run_hashing`,
+    /// `run_lookup`, `register`, `log_in`…): what a handler's flows do is recorded in the audit
+    /// log as `actor`'s, with the request's client address, `User-Agent` and request id. Use it
+    /// for every request that signs in, changes an account or ends a session. Cheap: a clone.
+    pub fn acting_for(&self, request: &HttpRequest, actor: Actor) -> Authd {
+        Authd {
+            auth: self.acting(request, actor),
+            ..self.clone()
+        }
     }
 
     /// Counts a login attempt from `ip` (as its [`ClientKey`]). Errors: `LoginRateExceeded`

@@ -347,6 +347,11 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("totp-issuer", &["--totp-issuer", "Example"], |c| {
             c.settings().1.totp_issuer == "Example"
         }),
+        (
+            "audit-retention-days",
+            &["--audit-retention-days", "30"],
+            |c| c.settings().1.audit_retention == secs(30 * 24 * 3600),
+        ),
     ]
 }
 

@@ -195,3 +195,66 @@ fn pruning_deletes_the_events_older_than_the_retention_and_keeps_the_others() {
         );
     });
 }
+
+/// Waits (up to 10 s) until `done` holds.
+fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_pruning_thread_prunes_at_start_and_at_every_round_until_stopped() {
+    let config = AuthConfig {
+        audit_retention: Duration::from_secs(2 * 86_400),
+        ..test_config()
+    };
+    on_each_backend_with(config, |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        env.clock.advance(Duration::from_secs(3 * 86_400));
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        let pruning = env
+            .auth
+            .start_audit_pruning(Duration::from_millis(50))
+            .unwrap();
+        eventually("the registration pruned at start", || {
+            events(env) == [("login_succeeded".to_owned(), Some(bob.id))]
+        });
+        env.clock.advance(Duration::from_secs(3 * 86_400));
+        eventually("the sign-in pruned at a later round", || {
+            events(env).is_empty()
+        });
+        let asked = std::time::Instant::now();
+        pruning.stop();
+        assert!(asked.elapsed() < Duration::from_secs(2), "stopped at once");
+        // Stopped: nothing goes any more.
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.clock.advance(Duration::from_secs(3 * 86_400));
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(events(env).len(), 1);
+    });
+}
+
+#[test]
+fn an_audit_retention_outside_one_day_to_a_hundred_years_is_a_config_error() {
+    for days in [0, 36_501] {
+        let config = test_config().with_audit_retention(Duration::from_secs(days * 86_400));
+        let test_db = TestDatabase::sqlite();
+        match Auth::open(test_db.url(), config) {
+            Err(AuthError::Config(why)) => {
+                assert_eq!(why, "the audit retention must be 1 to 36500 days")
+            }
+            other => panic!("{days} days: {other:?}"),
+        }
+    }
+    for days in [1, 36_500] {
+        let config = test_config().with_audit_retention(Duration::from_secs(days * 86_400));
+        let test_db = TestDatabase::sqlite();
+        Auth::open(test_db.url(), config).unwrap();
+    }
+}
