@@ -258,3 +258,78 @@ fn an_audit_retention_outside_one_day_to_a_hundred_years_is_a_config_error() {
         Auth::open(test_db.url(), config).unwrap();
     }
 }
+
+#[test]
+fn a_user_agent_is_kept_cleaned_and_cut_as_a_sessions_is() {
+    on_each_backend(|env| {
+        let agent = format!("Evil\u{202e}gpj.exe\u{7}{}", "é".repeat(300));
+        let browser = env.auth.acting(RequestContext {
+            user_agent: Some(agent),
+            ..RequestContext::default()
+        });
+        let bob = browser.register_user("bob@x.io", "pw").unwrap();
+        let kept = env.auth.activity(bob.id).unwrap()[0].user_agent.clone();
+        let expected = format!("Evilgpj.exe{}", "é".repeat(256 - 11));
+        assert_eq!(kept, Some(expected));
+    });
+}
+
+#[test]
+fn ending_every_session_of_an_account_records_how_many_ended() {
+    let config = AuthConfig {
+        max_sessions_per_user: 0,
+        ..test_config()
+    };
+    on_each_backend_with(config, |env| {
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.auth.log_in("bob@x.io", "pw").unwrap();
+        env.auth.destroy_session(bob.id).unwrap();
+        // None left: nothing more.
+        env.auth.destroy_session(bob.id).unwrap();
+        let rows = env.auth.activity(bob.id).unwrap();
+        assert_eq!(rows[0].event, "session_revoked");
+        let detail: serde_json::Value = serde_json::from_str(&rows[0].detail).unwrap();
+        assert_eq!(detail, serde_json::json!({"which": "all", "count": 2}));
+        assert_eq!(named(env, "session_revoked"), 1);
+    });
+}
+
+#[test]
+fn a_pruning_round_that_fails_is_logged_at_warn_and_tried_again_at_the_next() {
+    let lines = super::outbox::log_lines();
+    let test_db = TestDatabase::sqlite();
+    let clock = Arc::new(ManualClock::new(START));
+    let config = AuthConfig {
+        audit_retention: Duration::from_secs(86_400),
+        clock: clock.clone(),
+        ..test_config()
+    };
+    let auth = Auth::open(test_db.url(), config).unwrap();
+    auth.register_user("bob@x.io", "pw").unwrap();
+    clock.advance(Duration::from_secs(2 * 86_400));
+    test_db.execute(
+        "CREATE TRIGGER kept BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'kept'); END;",
+    );
+    let pruning = auth.start_audit_pruning(Duration::from_millis(50)).unwrap();
+    let warned = || {
+        String::from_utf8_lossy(&lines.lock().unwrap())
+            .lines()
+            .any(|line| {
+                line.contains(" WARN ") && line.contains("could not delete old audit events")
+            })
+    };
+    eventually("the WARN line", warned);
+    let left = |auth: &Auth| {
+        auth.audit_events(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap()
+        .len()
+    };
+    assert_eq!(left(&auth), 1);
+    test_db.execute("DROP TRIGGER kept;");
+    eventually("the next round's prune", || left(&auth) == 0);
+    pruning.stop();
+}

@@ -178,6 +178,24 @@ fn known_and_unknown_addresses_cost_a_failed_login_the_same_writes() {
 }
 
 #[test]
+fn with_throttling_off_only_a_known_accounts_failure_writes_its_event() {
+    let config = AuthConfig {
+        max_failed_logins: 0,
+        ..test_config()
+    };
+    let test_db = TestDatabase::sqlite();
+    let auth = Auth::open(test_db.url(), config).unwrap();
+    auth.register_user("bob@x.io", "pw").unwrap();
+    let commits = |email: &str| {
+        test_db
+            .sqlite_commits_during(|| verifies_of_a_failed_login(&auth, email))
+            .1
+    };
+    // No count to write: the README says so beside the same-work rule.
+    assert_eq!((commits("bob@x.io"), commits("nobody@x.io")), (1, 0));
+}
+
+#[test]
 fn a_completed_reset_clears_the_failed_login_lock() {
     on_each_backend(|env| {
         env.auth.register_user("bob@x.io", "pw").unwrap();
