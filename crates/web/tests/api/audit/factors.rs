@@ -199,7 +199,9 @@ async fn a_recovery_code_spent_on_new_codes_leaves_the_new_ones(backend: Backend
             .await,
     );
     let (cookie, _, codes) = crate::totp::enrolled(&app, "bob@x.io").await;
-    let res = app.post_recovery_codes(Some(&cookie), "pw", &codes[5]).await;
+    let res = app
+        .post_recovery_codes(Some(&cookie), "pw", &codes[5])
+        .await;
     let renewed = request_id(&res, 200);
     let rows = super::all_events(&app);
     let last: Vec<(&str, &str, &str)> = rows[rows.len() - 2..]
@@ -216,7 +218,11 @@ async fn a_recovery_code_spent_on_new_codes_leaves_the_new_ones(backend: Backend
         last,
         [
             ("recovery_codes_regenerated", renewed.as_str(), "{}"),
-            ("recovery_code_used", renewed.as_str(), r#"{"remaining":10}"#),
+            (
+                "recovery_code_used",
+                renewed.as_str(),
+                r#"{"remaining":10}"#
+            ),
         ]
     );
 }

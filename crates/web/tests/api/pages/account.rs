@@ -254,7 +254,7 @@ async fn the_account_page_shows_recent_activity_and_the_pages_record_who_acted(b
     let item = |what: &str, device: &str| {
         format!(
             "<strong>{what}</strong>\n<span class=\"meta\"><span>2023-11-14 22:13 UTC</span> · \
-             <span>{device}</span> · <span>IP 127.0.0.1</span></span>"
+             <span class=\"agent\">{device}</span> · <span>IP 127.0.0.1</span></span>"
         )
     };
     assert_eq!(
