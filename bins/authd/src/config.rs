@@ -444,6 +444,12 @@ pub struct Cli {
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, help_heading = LOGS)]
     pub log_format: LogFormat,
+
+    /// Days the audit log keeps an event, 1 to 36500 (default 365); older ones are deleted at
+    /// start and then hourly, in small batches.
+    #[arg(long, env = "AUTHD_AUDIT_RETENTION_DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u64).range(1..=auth::MAX_AUDIT_RETENTION_DAYS), global = true, help_heading = LOGS)]
+    pub audit_retention_days: u64,
 }
 
 // The headings of `--help`: every flag sits under one (a test checks).

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use std::time::Duration;
 
+use auth::AUDIT_PRUNE_EVERY;
 use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SendError, SmtpMailer};
 use clap::Parser;
 use config::{Cli, Command, LogFormat};
@@ -183,6 +184,14 @@ fn main() -> ExitCode {
                 check_relay_in_background(mailer);
             }
             let outbox = auth.outbox().cloned();
+            // Old audit events go now and then hourly, on a thread of their own.
+            let pruning = match auth.start_audit_pruning(AUDIT_PRUNE_EVERY) {
+                Ok(pruning) => Some(pruning),
+                Err(error) => {
+                    tracing::warn!(%error, "could not start pruning the audit log");
+                    None
+                }
+            };
             let served = serve(
                 &cli.bind,
                 cli.metrics_bind.as_deref(),
@@ -193,6 +202,7 @@ fn main() -> ExitCode {
                 // Sends under way may finish; the rest waits in the database for the next start.
                 outbox.shutdown(Duration::from_secs(cli.shutdown_grace));
             }
+            drop(pruning);
             match served {
                 Ok(()) => {
                     tracing::info!("authd stopped");

@@ -306,6 +306,7 @@ impl Cli {
         auth.session_idle_timeout = secs(self.session_idle_timeout);
         auth.verify_ttl = secs(self.verify_ttl);
         auth.totp_issuer = self.totp_issuer.clone();
+        auth.audit_retention = secs(self.audit_retention_days * 24 * 3600);
         // `mail` and `require_verified_email` come with the outbox, and the secret keys from
         // their files, in `main`.
 

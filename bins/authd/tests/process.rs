@@ -279,6 +279,9 @@ fn a_bad_setting_exits_2_before_the_database_is_created() {
         ("--failed-login-window", "0"),
         ("--trusted-proxies", "10.0.0.0/33"),
         ("--trusted-proxies", "proxy.local"),
+        ("--audit-retention-days", "0"),
+        ("--audit-retention-days", "36501"),
+        ("--audit-retention-days", "a year"),
     ] {
         for command in [None, Some("check"), Some("migrate")] {
             let mut args = vec![flag, value, "--database-url", &db];
@@ -2272,4 +2275,45 @@ async fn no_two_factor_secret_is_in_the_log_at_trace_level_or_in_the_database_fi
             }
         }
     }
+}
+
+#[tokio::test]
+async fn audit_events_past_the_retention_are_deleted_at_start_and_newer_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    // An account registered in November 2023, through the library with a clock of then.
+    let then = auth::AuthConfig::default()
+        .with_bcrypt_cost(4)
+        .with_clock(Arc::new(auth::ManualClock::new(1_700_000_000)));
+    let old = auth::Auth::open(&db, then)
+        .unwrap()
+        .register_user("old@x.io", "pw")
+        .unwrap();
+    let server = Server::start(&db, &["--audit-retention-days", "1"]);
+    let form = [("email", "new@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    server
+        .wait_for_log(
+            "audit events past their retention deleted",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(server.log().contains("pruned=1"), "{}", server.log());
+    // The server made the two-factor key file beside the database: the library reads it too.
+    let key = auth::SecretKey::read(Path::new(&format!("{db}.key"))).unwrap();
+    let now = auth::AuthConfig::default()
+        .with_bcrypt_cost(4)
+        .with_secret_key(Some(key));
+    let events = auth::Auth::open(&db, now)
+        .unwrap()
+        .audit_events(&auth::AuditQuery {
+            limit: 10,
+            ..auth::AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].event, "registered");
+    assert_ne!(events[0].user_id, Some(old.id));
+    let log = server.stop();
+    assert!(!log.contains("could not delete old audit events"), "{log}");
 }

@@ -3,7 +3,8 @@
 //! same throttle), and written only while the hash is still the one verified.
 
 use db::DbError;
-use db::{User, UserId};
+use db::{AuditEvent, User, UserId};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::error::AuthError;
@@ -62,8 +63,8 @@ impl Auth {
         let new_password = self.acceptable_password(new_password, owner)?;
         let verified = self.check_password_of(user_id, password)?;
         let new_hash = self.hash_normalised(&new_password)?;
-        let (user, ended) = self
-            .db
+        let changing = self.audited(AuditEvent::PasswordChanged, Some(user_id), json!({}));
+        let (user, ended) = changing
             .change_password_if(
                 user_id,
                 &verified.user.hashed_password,
@@ -107,13 +108,22 @@ impl Auth {
         let verified = self.check_password_of(user_id, password)?;
         if let Some(credential) = self.confirmed_totp(user_id)? {
             let code = code.ok_or(AuthError::CodeRequired)?;
-            let code = self.code_use(&verified.user, &credential, code)?;
-            if !self.db.use_second_factor(user_id, &code)? {
-                return Err(AuthError::WrongCode);
-            }
+            let used = self
+                .code_use(&verified.user, &credential, code)
+                .and_then(|used| {
+                    // A recovery code spent here is recorded with its use: the deletion that
+                    // follows is a write of its own, which may yet lose a race.
+                    let spending = self.spending(self.db.clone(), user_id, &used, None)?;
+                    match spending.use_second_factor(user_id, &used)? {
+                        true => Ok(()),
+                        false => Err(AuthError::WrongCode),
+                    }
+                });
+            self.noting_wrong_code(user_id, code, true, used)?;
         }
-        let user = self
-            .db
+        // The event keeps the account's id after the row is gone.
+        let deleting = self.audited(AuditEvent::AccountDeleted, Some(user_id), json!({}));
+        let user = deleting
             .delete_user_if_password(user_id, &verified.user.hashed_password)
             .map_err(lost_race)?;
         self.clear_attempts(verified.counted)?;

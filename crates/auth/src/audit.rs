@@ -1,10 +1,11 @@
 //! The audit log: who acts through a handle ([`Auth::acting`]), the event each flow records
 //! with its change, and reading and pruning the log.
 
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use db::{Actor, AuditEvent, AuditQuery, AuditRow, Db, NewAuditEvent, UserId};
+use db::{Actor, AuditEvent, AuditQuery, AuditRow, Db, NewAuditEvent, NewSession, UserId};
 
 use crate::error::AuthError;
 use crate::service::Auth;
@@ -24,7 +25,8 @@ pub struct RequestContext {
     pub actor: Actor,
     /// The client's address.
     pub ip: Option<String>,
-    /// The client's `User-Agent` (cut to 256 characters when stored).
+    /// The client's `User-Agent` (cleaned and cut to 256 characters when stored, as a
+    /// session's is).
     pub user_agent: Option<String>,
     /// The request's id, to find its log lines.
     pub request_id: Option<String>,
@@ -81,7 +83,11 @@ impl Auth {
             user_id,
             actor: context.actor.as_str().to_owned(),
             ip: context.ip.clone(),
-            user_agent: context.user_agent.clone(),
+            // Shown to the account's owner as the device: cleaned as a session's is.
+            user_agent: context
+                .user_agent
+                .as_deref()
+                .and_then(NewSession::cut_user_agent),
             request_id: context.request_id.clone(),
             detail: detail.to_string(),
         }
@@ -127,14 +133,110 @@ impl Auth {
     /// Deletes events older than `retention`, [`PRUNE_BATCH`] per transaction, until none is
     /// left; returns how many went.
     pub fn prune_audit_events(&self, retention: Duration) -> Result<usize, AuthError> {
+        self.prune_in_batches(retention, || true)
+    }
+
+    /// [`Auth::prune_audit_events`], asking `go_on` between two batches whether to.
+    fn prune_in_batches(
+        &self,
+        retention: Duration,
+        mut go_on: impl FnMut() -> bool,
+    ) -> Result<usize, AuthError> {
         let before = self.now().saturating_sub(crate::clock::secs(retention));
         let mut pruned = 0;
         loop {
             let gone = self.db.prune_audit_events(before, PRUNE_BATCH)?;
             pruned += gone;
-            if gone < PRUNE_BATCH as usize {
+            if gone < PRUNE_BATCH as usize || !go_on() {
                 return Ok(pruned);
             }
         }
+    }
+
+    /// Starts a thread that deletes the events older than
+    /// [`AuthConfig::audit_retention`](crate::AuthConfig::audit_retention) now and then every
+    /// `every` (the server: [`AUDIT_PRUNE_EVERY`]), off the request path: [`PRUNE_BATCH`]
+    /// events per transaction, with a pause between two, so requests' writes get their turn.
+    /// A round that fails is logged at WARN and tried again at the next. It stops when the
+    /// returned handle is stopped or dropped.
+    ///
+    /// Errors: the thread could not be started.
+    pub fn start_audit_pruning(&self, every: Duration) -> std::io::Result<AuditPruning> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let auth = self.clone();
+        let retention = self.config.audit_retention;
+        let thread = std::thread::Builder::new()
+            .name("authd-audit-prune".into())
+            .spawn(move || loop {
+                let between = || {
+                    matches!(
+                        stopped.recv_timeout(PRUNE_PAUSE),
+                        Err(RecvTimeoutError::Timeout)
+                    )
+                };
+                match auth.prune_in_batches(retention, between) {
+                    Ok(0) => tracing::debug!("no audit event past its retention"),
+                    Ok(pruned) => tracing::info!(
+                        event = "audit_pruned",
+                        pruned,
+                        "audit events past their retention deleted"
+                    ),
+                    Err(error) => tracing::warn!(
+                        %error,
+                        "could not delete old audit events: tried again at the next round"
+                    ),
+                }
+                if !matches!(stopped.recv_timeout(every), Err(RecvTimeoutError::Timeout)) {
+                    return;
+                }
+            })?;
+        Ok(AuditPruning {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// How often the server deletes audit events past their retention (and once at start).
+pub const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The pause between two batches of a background prune: on SQLite each batch holds the
+/// database's write lock, briefly; between two, requests' writes take it.
+const PRUNE_PAUSE: Duration = Duration::from_millis(20);
+
+/// The pruning thread of [`Auth::start_audit_pruning`]. Dropping it stops the thread too.
+pub struct AuditPruning {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AuditPruning {
+    /// Stops the thread and waits for it: a batch under way finishes first.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        // Dropping the sender wakes the thread from its wait.
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::warn!("the audit pruning thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for AuditPruning {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+impl std::fmt::Debug for AuditPruning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditPruning")
+            .field("running", &self.thread.is_some())
+            .finish()
     }
 }

@@ -64,6 +64,10 @@ pub struct AuthConfig {
     /// The issuer an authenticator app shows beside the account (the `otpauth://` URL's
     /// `issuer`); default `authd`. A `:` in it is replaced by a space.
     pub totp_issuer: String,
+    /// How long the audit log keeps an event, 1 to 36,500 days (default 365 days): older
+    /// ones go when [`Auth::prune_audit_events`](crate::Auth::prune_audit_events) runs, as
+    /// [`Auth::start_audit_pruning`](crate::Auth::start_audit_pruning) does hourly.
+    pub audit_retention: Duration,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
     /// Tests only: runs between a login's password check and its session write, so a test
@@ -71,6 +75,12 @@ pub struct AuthConfig {
     #[doc(hidden)]
     pub pause_before_login_write: Option<Arc<dyn Fn() + Send + Sync>>,
 }
+
+/// Seconds in a day.
+const DAY: u64 = 24 * 3600;
+
+/// The longest audit retention, in days: 100 years.
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 36_500;
 
 impl Default for AuthConfig {
     fn default() -> Self {
@@ -91,6 +101,7 @@ impl Default for AuthConfig {
             secret_key: None,
             old_secret_key: None,
             totp_issuer: "authd".to_owned(),
+            audit_retention: Duration::from_secs(365 * DAY),
             clock: Arc::new(SystemClock),
             pause_before_login_write: None,
         }
@@ -148,6 +159,12 @@ impl AuthConfig {
         self
     }
 
+    /// This config with audit events kept for `retention` (1 to 36,500 days).
+    pub fn with_audit_retention(mut self, retention: Duration) -> Self {
+        self.audit_retention = retention;
+        self
+    }
+
     /// This config with "now" taken from `clock` (tests: a [`ManualClock`](crate::ManualClock)).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -174,6 +191,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("secret_key", &self.secret_key)
             .field("old_secret_key", &self.old_secret_key)
             .field("totp_issuer", &self.totp_issuer)
+            .field("audit_retention", &self.audit_retention)
             .finish_non_exhaustive()
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use db::{Db, DbOptions};
 
 use crate::audit::RequestContext;
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, MAX_AUDIT_RETENTION_DAYS};
 use crate::error::AuthError;
 use crate::passkey;
 use crate::password;
@@ -30,7 +30,8 @@ impl Auth {
     /// Blocks: one bcrypt hash, connecting, migrating.
     ///
     /// Errors: `Config` for a bcrypt cost outside 4–31, a session idle timeout under a minute
-    /// (but not zero), `require_verified_email` without `mail`, a zero `verify_ttl` or a
+    /// (but not zero), an audit retention under a day or over 36,500 days,
+    /// `require_verified_email` without `mail`, a zero `verify_ttl` or a
     /// public URL that is not `http(s)://…` without a trailing `/`; `Storage` when the database cannot be
     /// opened or migrated.
     pub fn connect(options: &DbOptions, config: AuthConfig) -> Result<Self, AuthError> {
@@ -45,6 +46,12 @@ impl Auth {
             return Err(AuthError::Config(
                 "requiring verified email needs mail to be configured".into(),
             ));
+        }
+        let retention = config.audit_retention.as_secs();
+        if !(24 * 3600..=MAX_AUDIT_RETENTION_DAYS * 24 * 3600).contains(&retention) {
+            return Err(AuthError::Config(format!(
+                "the audit retention must be 1 to {MAX_AUDIT_RETENTION_DAYS} days"
+            )));
         }
         if config.verify_ttl.as_secs() == 0 {
             return Err(AuthError::Config(

@@ -33,8 +33,9 @@ mod throttle;
 mod token;
 
 pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
-pub use audit::{RequestContext, ACTIVITY_EVENTS, PRUNE_BATCH};
+pub use audit::{AuditPruning, RequestContext, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
+pub use config::MAX_AUDIT_RETENTION_DAYS;
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
 #[cfg(feature = "testing")]
 pub use db::testing;

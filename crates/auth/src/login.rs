@@ -2,14 +2,15 @@
 //! session started, written only while the hash is still the one verified. Also the password
 //! check of an operation a logged-in user confirms with their password.
 
-use db::{DbError, Email, User, UserChanges, UserId};
+use db::{AuditEvent, DbError, Email, User, UserChanges, UserId};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::error::AuthError;
 use crate::password::{cost_of, normalise, verify, Match};
 use crate::service::Auth;
 use crate::sessions::ClientInfo;
-use crate::throttle::{stored_throttle_key, throttle_key, Counted};
+use crate::throttle::{stored_throttle_key, throttle_key, Counted, Owner};
 use crate::token::SessionToken;
 
 /// A password that matched an account, and whether its hash must be remade.
@@ -63,6 +64,11 @@ impl Auth {
             return Err(AuthError::CodeRequired);
         }
         self.clear_attempts(verified.counted)?;
+        self.record(
+            AuditEvent::LoginSucceeded,
+            Some(verified.user.id),
+            json!({"method": "password"}),
+        )?;
         Ok(verified.user)
     }
 
@@ -154,9 +160,20 @@ impl Auth {
             pause();
         }
         // One transaction, conditional on the hash verified: the session insert, the end of
-        // sessions over the limit and any new hash all happen, or none does.
+        // sessions over the limit, any new hash and the event all happen, or none does.
+        let signed_in = self.audited(
+            AuditEvent::LoginSucceeded,
+            Some(user.id),
+            json!({"method": "password"}),
+        );
         let (user, token) = self
-            .start_session(user, changes, Some(&user.hashed_password), client)
+            .start_session(
+                &signed_in,
+                user,
+                changes,
+                Some(&user.hashed_password),
+                client,
+            )
             .map_err(|e| match e {
                 AuthError::Storage(DbError::Conflict) => {
                     tracing::info!(event = "login_lost_race", "password changed during login");
@@ -177,7 +194,7 @@ impl Auth {
         let address = throttle_key(typed.as_ref(), email);
         // Counted before bcrypt, and the same way for every address, known or not: parallel
         // guesses cannot pass the limit, and the writes reveal nothing.
-        let counted = match self.count_attempt(&address) {
+        let counted = match self.count_attempt(&address, Owner::Address(typed.as_ref())) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
                 tracing::info!(event = "login_throttled", "login throttled");
@@ -193,9 +210,17 @@ impl Auth {
             // Same work as a wrong password, so the answer's timing reveals nothing.
             let _ = verify(password, &normalised, &self.dummy_hash);
             tracing::info!(event = "login_failed", known = false, "login failed");
+            // And the same writes as a known account's failure, which records its event.
+            self.match_failure_writes(counted.as_ref())?;
             return Err(AuthError::InvalidCredentials);
         };
-        verify_user(user, counted, password, &normalised)
+        self.verify_user(
+            user,
+            counted,
+            password,
+            &normalised,
+            json!({"method": "password"}),
+        )
     }
 
     /// The password check of an operation a logged-in user confirms with their password
@@ -213,45 +238,54 @@ impl Auth {
         let user = self
             .find_user_by_id(user_id)?
             .ok_or(AuthError::UnknownUser)?;
-        let counted = match self.count_attempt(&stored_throttle_key(&user.email)) {
-            Ok(counted) => counted,
-            Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::info!(
-                    event = "password_check_throttled",
-                    "password check throttled"
-                );
-                return Err(throttled);
-            }
-            Err(e) => return Err(e),
-        };
-        verify_user(user, counted, password, &normalised).map_err(|e| match e {
-            AuthError::InvalidCredentials => AuthError::WrongPassword,
-            e => e,
-        })
+        let counted =
+            match self.count_attempt(&stored_throttle_key(&user.email), Owner::Account(user.id)) {
+                Ok(counted) => counted,
+                Err(throttled @ AuthError::Throttled { .. }) => {
+                    tracing::info!(
+                        event = "password_check_throttled",
+                        "password check throttled"
+                    );
+                    return Err(throttled);
+                }
+                Err(e) => return Err(e),
+            };
+        // A wrong password here is a guess like a login's (a stolen session's, perhaps).
+        let detail = json!({"method": "password", "confirmation": true});
+        self.verify_user(user, counted, password, &normalised, detail)
+            .map_err(|e| match e {
+                AuthError::InvalidCredentials => AuthError::WrongPassword,
+                e => e,
+            })
     }
-}
 
-/// Compares `password` with `user`'s hash; logs a failure.
-fn verify_user(
-    user: User,
-    counted: Option<Counted>,
-    password: &str,
-    normalised: &str,
-) -> Result<Verified, AuthError> {
-    match verify(password, normalised, &user.hashed_password) {
-        Match::No => {
-            tracing::info!(
-                event = "login_failed",
-                known = true,
-                user_id = user.id,
-                "login failed"
-            );
-            Err(AuthError::InvalidCredentials)
+    /// Compares `password` with `user`'s hash; a failure is logged and recorded as
+    /// `login_failed` with `detail` (at most one event per counted attempt, so the throttle
+    /// bounds them).
+    fn verify_user(
+        &self,
+        user: User,
+        counted: Option<Counted>,
+        password: &str,
+        normalised: &str,
+        detail: serde_json::Value,
+    ) -> Result<Verified, AuthError> {
+        match verify(password, normalised, &user.hashed_password) {
+            Match::No => {
+                tracing::info!(
+                    event = "login_failed",
+                    known = true,
+                    user_id = user.id,
+                    "login failed"
+                );
+                self.record(AuditEvent::LoginFailed, Some(user.id), detail)?;
+                Err(AuthError::InvalidCredentials)
+            }
+            found => Ok(Verified {
+                rehash: found == Match::AsTyped,
+                user,
+                counted,
+            }),
         }
-        found => Ok(Verified {
-            rehash: found == Match::AsTyped,
-            user,
-            counted,
-        }),
     }
 }

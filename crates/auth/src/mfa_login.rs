@@ -3,13 +3,15 @@
 //! account and to the password hash it followed) to give back with the code. Every code tried
 //! is counted by the login throttle of the account's address, as a password is.
 
-use db::{CodeUse, MfaChallenge, NewSession, Refusal, TotpCredential, User, UserChanges};
+use db::{AuditEvent, CodeUse, MfaChallenge, NewSession, Refusal, TotpCredential, User};
+use db::{UserChanges, UserId};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::clock::secs;
 use crate::error::AuthError;
 use crate::login::Verified;
-use crate::second_factor::MFA_TOKEN_TTL_SECS;
+use crate::second_factor::{code_method, MFA_TOKEN_TTL_SECS};
 use crate::service::Auth;
 use crate::sessions::ClientInfo;
 use crate::token::{digest, MfaToken, SessionToken};
@@ -54,8 +56,10 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<(User, SessionToken), AuthError> {
         let user = &verified.user;
-        let code = self.code_use(user, credential, code)?;
-        let (user, token) = self.start_session_with(user, &code, None, changes, client)?;
+        let started = self
+            .code_use(user, credential, code)
+            .and_then(|used| self.start_session_with(user, &used, None, changes, client));
+        let (user, token) = self.noting_wrong_code(user.id, code, false, started)?;
         self.clear_attempts(verified.counted)?;
         tracing::info!(event = "login_ok", second_factor = true, "logged in");
         Ok((user, token))
@@ -92,21 +96,24 @@ impl Auth {
         let credential = self
             .confirmed_totp(user.id)?
             .ok_or(AuthError::UnknownMfaToken)?;
-        let code = self.code_use(&user, &credential, code)?;
-        let (user, token) = self.start_session_with(
-            &user,
-            &code,
-            Some(&token_digest),
-            UserChanges::default(),
-            client,
-        )?;
+        let started = self.code_use(&user, &credential, code).and_then(|used| {
+            self.start_session_with(
+                &user,
+                &used,
+                Some(&token_digest),
+                UserChanges::default(),
+                client,
+            )
+        });
+        let (user, token) = self.noting_wrong_code(user.id, code, false, started)?;
         self.clear_attempts(counted)?;
         tracing::info!(event = "login_ok", second_factor = true, "logged in");
         Ok((user, token))
     }
 
     /// Starts a session for `user` while its hash is the one read, using `code` and the
-    /// sign-in's token (a digest) in the same transaction.
+    /// sign-in's token (a digest) in the same transaction, with its `login_succeeded` event
+    /// (and `recovery_code_used` for a recovery code).
     fn start_session_with(
         &self,
         user: &User,
@@ -131,8 +138,8 @@ impl Auth {
             ip: client.ip.clone(),
         };
         let alive = self.alive(now);
-        let user = self
-            .db
+        let db = self.signed_in_with(user.id, code)?;
+        let user = db
             .start_session_with_factor(
                 &new,
                 &user.hashed_password,
@@ -152,5 +159,16 @@ impl Auth {
                 Refusal::ChallengeGone | Refusal::NotEnabled => AuthError::UnknownMfaToken,
             })?;
         Ok((user, token))
+    }
+
+    /// The handle a sign-in with `code` writes its session on: it records `login_succeeded`
+    /// (and, for a recovery code, `recovery_code_used`).
+    fn signed_in_with(&self, user_id: UserId, code: &CodeUse) -> Result<db::Db, AuthError> {
+        let db = self.audited(
+            AuditEvent::LoginSucceeded,
+            Some(user_id),
+            json!({"method": code_method(code)}),
+        );
+        self.spending(db, user_id, code, None)
     }
 }

@@ -5,13 +5,15 @@
 //!
 //! A request for a link only records an intent: one row in the outbox (kind, address, the
 //! account when known), written with its count against the limits in one transaction. It
-//! reads no account, so it does the same work, and takes the same time, whether an account
-//! has the address or not; a mail that could not be queued (the outbox is full) spends no
-//! allowance. The sender that claims the row finds the account (none: the row is dropped),
+//! looks up no account before that write, and a reset request's write reads the account of
+//! the address with the same statement for every address (to record `reset_requested` for
+//! it: one row more when there is one), so it does the same work, and takes the same time,
+//! whether an account has the address or not; a mail that could not be queued (the outbox is
+//! full) spends no allowance. The sender that claims the row finds the account (none: the row is dropped),
 //! makes the token and writes its digest in the claiming write (conditional on the account
 //! being as read), renders the mail and sends it.
 
-use db::{DbError, Email, LimitCount, NewOutboxMail, User, UserId};
+use db::{Db, DbError, Email, LimitCount, NewOutboxMail, User, UserId};
 
 use crate::config::MailConfig;
 use crate::error::AuthError;
@@ -130,6 +132,19 @@ impl Auth {
         user_id: Option<UserId>,
         counted: bool,
     ) -> Result<Sent, AuthError> {
+        self.queue_mail_on(&self.db, kind, recipient, user_id, counted)
+    }
+
+    /// [`Auth::queue_mail`], with the outbox row written on `queue` (an audited handle: its
+    /// event is recorded only with a mail queued; see [`Db::queue_mail`]).
+    pub(crate) fn queue_mail_on(
+        &self,
+        queue: &Db,
+        kind: MailKind,
+        recipient: &str,
+        user_id: Option<UserId>,
+        counted: bool,
+    ) -> Result<Sent, AuthError> {
         let outbox = &self.mail_config()?.outbox;
         let capacity = u64::try_from(outbox.options().capacity).unwrap_or(u64::MAX);
         let mail = NewOutboxMail {
@@ -154,7 +169,7 @@ impl Auth {
             if held_back {
                 return Ok(Sent::HeldBack);
             }
-            return Ok(queued(self.db.queue_mail(&mail, None, capacity)?));
+            return Ok(queued(queue.queue_mail(&mail, None, capacity)?));
         }
         let key = limit_key(kind, recipient);
         for _ in 0..MAX_RACES {
@@ -175,7 +190,7 @@ impl Auth {
                 state: &next,
                 read_version,
             };
-            match self.db.queue_mail(&mail, Some(count), capacity) {
+            match queue.queue_mail(&mail, Some(count), capacity) {
                 Ok(id) => {
                     if id.is_some() {
                         self.sweep_mail_limits_now_and_then(now);

@@ -8,8 +8,10 @@
 //! that asked. Nothing of a challenge, a credential or a key is logged.
 
 use db::{
-    AddedPasskey, DbError, NewPasskey, NewPasskeyCeremony, PasskeyRow, User, UserChanges, UserId,
+    AddedPasskey, AuditEvent, DbError, NewPasskey, NewPasskeyCeremony, PasskeyRow, User,
+    UserChanges, UserId,
 };
+use serde_json::json;
 use tracing::instrument;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
@@ -21,6 +23,7 @@ use crate::config::PasskeyConfig;
 use crate::error::AuthError;
 use crate::service::Auth;
 use crate::sessions::{is_public_id, ClientInfo};
+use crate::throttle::Owner;
 use crate::token::SessionToken;
 
 /// How long a ceremony's challenge lives, in seconds (the browser's prompt has as long).
@@ -257,7 +260,12 @@ impl Auth {
         let serialised = serde_json::to_string(&passkey).map_err(internal("passkey"))?;
         let public_id = new_public_id();
         let credential_id = hex::encode(passkey.cred_id());
-        let added = self.db.add_passkey(
+        let adding = self.audited(
+            AuditEvent::PasskeyAdded,
+            Some(user_id),
+            json!({"passkey": public_id, "name": name}),
+        );
+        let added = adding.add_passkey(
             &NewPasskey {
                 public_id: &public_id,
                 user_id,
@@ -329,7 +337,12 @@ impl Auth {
     #[instrument(skip_all, fields(user_id))]
     pub fn remove_passkey(&self, user_id: UserId, id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        if !is_public_id(id) || !self.db.delete_passkey(user_id, id)? {
+        let removing = self.audited(
+            AuditEvent::PasskeyRemoved,
+            Some(user_id),
+            json!({"passkey": id}),
+        );
+        if !is_public_id(id) || !removing.delete_passkey(user_id, id)? {
             return Err(AuthError::UnknownPasskey);
         }
         tracing::info!(event = "passkey_removed", passkey_id = %id, "passkey removed");
@@ -393,7 +406,7 @@ impl Auth {
     ) -> Result<(User, SessionToken), AuthError> {
         let webauthn = self.relying_party()?;
         // A key no login can produce (login keys are trimmed): a newline first.
-        let counted = match self.count_attempt(&format!("\npasskey {client_key}")) {
+        let counted = match self.count_attempt(&format!("\npasskey {client_key}"), Owner::Nobody) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
                 tracing::info!(
@@ -449,10 +462,12 @@ impl Auth {
             })?;
         passkey.update_credential(&result);
         let serialised = serde_json::to_string(&passkey).map_err(internal("passkey"))?;
-        match self
-            .db
-            .record_passkey_use(row.id, row.version, &serialised, now)
-        {
+        let using = self.audited(
+            AuditEvent::PasskeyUsed,
+            Some(user_id),
+            json!({"passkey": row.public_id, "name": row.name}),
+        );
+        match using.record_passkey_use(row.id, row.version, &serialised, now) {
             Ok(()) => {}
             // Another sign-in with it (or its removal) came first: only one may count.
             Err(DbError::Conflict) => return Err(refuse("concurrent_use")),
@@ -476,7 +491,13 @@ impl Auth {
         }
         // A passkey sign-in is both factors: the session is issued here, never held for a
         // second factor (two-factor must not ask this sign-in for a code).
-        let (user, token) = self.start_session(&user, UserChanges::default(), None, client)?;
+        let signed_in = self.audited(
+            AuditEvent::LoginSucceeded,
+            Some(user.id),
+            json!({"method": "passkey", "passkey": row.public_id}),
+        );
+        let (user, token) =
+            self.start_session(&signed_in, &user, UserChanges::default(), None, client)?;
         self.clear_attempts(counted)?;
         tracing::info!(event = "login_ok", method = "passkey", passkey_id = %row.public_id, "logged in");
         Ok((user, token))

@@ -1,7 +1,8 @@
 //! Password reset: a one-time, expiring token stored as a digest.
 
-use db::{DbError, UserFilter};
+use db::{AuditEvent, DbError, UserFilter};
 use db::{Email, User, UserChanges};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::clock::secs;
@@ -29,7 +30,12 @@ impl Auth {
             reset_expires_at: Some(Some(expires_at)),
             ..UserChanges::default()
         };
-        self.db.update_user(user.id, &changes)?;
+        self.audited(
+            AuditEvent::ResetRequested,
+            Some(user.id),
+            json!({"mailed": false}),
+        )
+        .update_user(user.id, &changes)?;
         tracing::info!(event = "reset_requested", "reset token issued");
         Ok(token)
     }
@@ -39,15 +45,19 @@ impl Auth {
     /// the account of `email`, if there is one, unless the mailbox had a reset mail in the last
     /// minute or five in the last hour. Returns the normalised address: the same for every
     /// well-formed address. It only queues the request (the same database work whether an
-    /// account has the address or not); the outbox's sender finds the account, makes the
-    /// token and mails it.
+    /// account has the address or not, but for the `reset_requested` event an account gets,
+    /// in the same transaction); the outbox's sender finds the account, makes the token and
+    /// mails it.
     ///
     /// Errors: `InvalidEmail` for a malformed address; `MailOff` without mail.
     #[instrument(skip_all)]
     pub fn request_password_reset(&self, email: &str) -> Result<Email, AuthError> {
         self.mail_config()?;
         let email = Email::parse(email)?;
-        let sent = self.queue_mail(MailKind::PasswordReset, email.as_str(), None, true)?;
+        // Recorded with the mail queued, for the account of the address (none: nothing).
+        let asking = self.audited(AuditEvent::ResetRequested, None, json!({"mailed": true}));
+        let sent =
+            self.queue_mail_on(&asking, MailKind::PasswordReset, email.as_str(), None, true)?;
         tracing::info!(
             event = "reset_requested",
             outcome = sent.as_str(),
@@ -135,13 +145,20 @@ impl Auth {
         };
         let hash = self.hash_normalised(&self.acceptable_password(password, new_for)?)?;
         // With mail configured, reset tokens travel only by mail: redeeming one proves the
-        // mailbox, so the address counts as confirmed (in the same write).
+        // mailbox, so the address counts as confirmed (in the same write, with its event).
+        let resetting = self.audited(AuditEvent::PasswordReset, Some(owner.id), json!({}));
         let redeemed = if self.config.mail.is_some() {
-            self.db
-                .redeem_mailed_reset_token(&token_digest, Some(&owner.email), &hash, now)
+            let resetting = match owner.email_verified_at {
+                Some(_) => resetting,
+                None => resetting.audited(self.audit_event(
+                    AuditEvent::EmailVerified,
+                    Some(owner.id),
+                    json!({"by": "password_reset"}),
+                )),
+            };
+            resetting.redeem_mailed_reset_token(&token_digest, Some(&owner.email), &hash, now)
         } else {
-            self.db
-                .redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
+            resetting.redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
         };
         let user = redeemed.map_err(unknown)?;
         tracing::info!(event = "reset_redeemed", "password reset");

@@ -3,14 +3,15 @@
 //! `totp-rs`; what a typed code is; recovery codes (80 random bits each, kept as SHA-256
 //! digests); and the check of a code against an account, counted by the login throttle.
 
-use db::{CodeUse, TotpCredential, User, UserId};
+use db::{AuditEvent, CodeUse, Db, TotpCredential, User, UserId};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::error::AuthError;
 use crate::secret_key::Keyring;
 use crate::service::Auth;
-use crate::throttle::{stored_throttle_key, Counted};
+use crate::throttle::{stored_throttle_key, Counted, Owner};
 
 /// Bytes of a new TOTP secret: 160 bits, as RFC 4226 recommends.
 pub(crate) const SECRET_BYTES: usize = 20;
@@ -142,6 +143,14 @@ impl std::fmt::Debug for RecoveryCodes {
     }
 }
 
+/// The method a sign-in with `code` names in its `login_succeeded` event.
+pub(crate) fn code_method(code: &CodeUse) -> &'static str {
+    match code {
+        CodeUse::TotpStep(_) => "totp",
+        CodeUse::RecoveryCode(_) => "recovery_code",
+    }
+}
+
 impl Auth {
     /// The keys in force. Errors: `TwoFactorOff` without a secret key.
     pub(crate) fn keyring(&self) -> Result<&Keyring, AuthError> {
@@ -178,7 +187,7 @@ impl Auth {
     /// Counts a code attempt on `user`'s account toward the login throttle (before the code is
     /// looked at, as a password is).
     pub(crate) fn count_code_attempt(&self, user: &User) -> Result<Option<Counted>, AuthError> {
-        self.count_attempt(&stored_throttle_key(&user.email))
+        self.count_attempt(&stored_throttle_key(&user.email), Owner::Account(user.id))
             .inspect_err(|e| {
                 if matches!(e, AuthError::Throttled { .. }) {
                     tracing::info!(event = "code_throttled", "code check throttled");
@@ -228,6 +237,61 @@ impl Auth {
                 Err(AuthError::WrongCode)
             }
         }
+    }
+
+    /// `result`, having recorded `login_failed` when it is a wrong (or used) `code` for
+    /// `user_id`'s account: a guess, counted by the login throttle, so the throttle bounds
+    /// these events as it bounds the guesses. `confirmation`: the code confirmed an account
+    /// change (turning two-factor off, say), not a sign-in.
+    pub(crate) fn noting_wrong_code<T>(
+        &self,
+        user_id: UserId,
+        code: &str,
+        confirmation: bool,
+        result: Result<T, AuthError>,
+    ) -> Result<T, AuthError> {
+        match result {
+            Err(AuthError::WrongCode) => {
+                let method = match parse_code(code) {
+                    Code::Recovery(_) => "recovery_code",
+                    Code::Totp(_) | Code::Malformed => "totp",
+                };
+                let detail = if confirmation {
+                    json!({"method": method, "confirmation": true})
+                } else {
+                    json!({"method": method})
+                };
+                self.record(AuditEvent::LoginFailed, Some(user_id), detail)?;
+                Err(AuthError::WrongCode)
+            }
+            other => other,
+        }
+    }
+
+    /// `db`, which writes an event of its own, for a write that uses `code` on `user_id`'s
+    /// account: with a recovery code, the write records `recovery_code_used` too, with the
+    /// codes `remaining` once it commits (`None`: those there are now, less this one).
+    pub(crate) fn spending(
+        &self,
+        db: Db,
+        user_id: UserId,
+        code: &CodeUse,
+        remaining: Option<i64>,
+    ) -> Result<Db, AuthError> {
+        if !matches!(code, CodeUse::RecoveryCode(_)) {
+            return Ok(db);
+        }
+        // Read before the write: two recovery codes spent at the same instant may both say
+        // one more than is left. The write itself is exact (each code works once).
+        let remaining = match remaining {
+            Some(remaining) => remaining,
+            None => (self.db.count_recovery_codes(user_id)? - 1).max(0),
+        };
+        Ok(db.audited(self.audit_event(
+            AuditEvent::RecoveryCodeUsed,
+            Some(user_id),
+            json!({"remaining": remaining}),
+        )))
     }
 
     /// Writes `secret` of `user_id` again under the current key (rotation on use). A failure

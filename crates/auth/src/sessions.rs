@@ -1,7 +1,8 @@
 //! Sessions: one row per signed-in device, stored as a digest with an expiry, looked up on a
 //! unique index, and listed and revoked by a public id unrelated to the token.
 
-use db::{Alive, DbError, NewSession, User, UserChanges, UserId};
+use db::{Alive, AuditEvent, Db, DbError, NewSession, User, UserChanges, UserId};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::clock::secs;
@@ -115,17 +116,23 @@ impl Auth {
             return Ok(None);
         };
         tracing::Span::current().record("user_id", user.id);
-        let (_, token) =
-            self.start_session(&user, UserChanges::default(), None, &ClientInfo::default())?;
+        let (_, token) = self.start_session(
+            &self.db,
+            &user,
+            UserChanges::default(),
+            None,
+            &ClientInfo::default(),
+        )?;
         Ok(Some(token))
     }
 
     /// Writes a fresh session for `user` (and `extra` changes to it), ending sessions beyond
-    /// the configured limit, in one transaction. With `expected_hash`, only while the stored
-    /// password hash is still that one (else `Storage(Conflict)`); never for a disabled account
-    /// (`AccountDisabled`).
+    /// the configured limit, in one transaction on `db` (an audited handle: with the sign-in's
+    /// event). With `expected_hash`, only while the stored password hash is still that one
+    /// (else `Storage(Conflict)`); never for a disabled account (`AccountDisabled`).
     pub(crate) fn start_session(
         &self,
+        db: &Db,
         user: &User,
         extra: UserChanges,
         expected_hash: Option<&str>,
@@ -146,8 +153,7 @@ impl Auth {
                 .and_then(NewSession::cut_user_agent),
             ip: client.ip.clone(),
         };
-        let user = self
-            .db
+        let user = db
             .start_session(
                 &new,
                 expected_hash,
@@ -212,7 +218,12 @@ impl Auth {
     #[instrument(skip_all, fields(user_id))]
     pub fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        match self.db.end_sessions_except(user_id, None) {
+        let ending = self.audited(
+            AuditEvent::SessionRevoked,
+            Some(user_id),
+            json!({"which": "all"}),
+        );
+        match ending.end_sessions_except(user_id, None) {
             Ok(ended) => {
                 tracing::info!(event = "logout", ended, "every session ended");
                 Ok(())
@@ -238,7 +249,12 @@ impl Auth {
     #[instrument(skip_all, fields(user_id))]
     pub fn revoke_session(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        self.end_session(user_id, session_id, "session_revoked")
+        let ending = self.audited(
+            AuditEvent::SessionRevoked,
+            Some(user_id),
+            json!({"which": "one"}),
+        );
+        self.end_session(&ending, user_id, session_id, "session_revoked")
     }
 
     /// Logs out: ends the user's session with public id `session_id`, the one the request
@@ -248,16 +264,20 @@ impl Auth {
     #[instrument(skip_all, fields(user_id))]
     pub fn log_out(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        self.end_session(user_id, session_id, "logout")
+        let ending = self.audited(AuditEvent::LoggedOut, Some(user_id), json!({}));
+        self.end_session(&ending, user_id, session_id, "logout")
     }
 
+    /// Ends the session on `db`, an audited handle: its event is recorded only when the
+    /// session ended.
     fn end_session(
         &self,
+        db: &Db,
         user_id: UserId,
         session_id: &str,
         event: &'static str,
     ) -> Result<(), AuthError> {
-        if !is_public_id(session_id) || !self.db.end_session(user_id, session_id)? {
+        if !is_public_id(session_id) || !db.end_session(user_id, session_id)? {
             return Err(AuthError::UnknownSession);
         }
         tracing::info!(event, "session ended");
@@ -273,7 +293,13 @@ impl Auth {
         current: &str,
     ) -> Result<usize, AuthError> {
         tracing::Span::current().record("user_id", user_id);
-        match self.db.end_sessions_except(user_id, Some(current)) {
+        // The event says how many ended (`count`), and is recorded only when some did.
+        let ending = self.audited(
+            AuditEvent::SessionRevoked,
+            Some(user_id),
+            json!({"which": "others"}),
+        );
+        match ending.end_sessions_except(user_id, Some(current)) {
             Ok(ended) => {
                 tracing::info!(
                     event = "other_sessions_revoked",

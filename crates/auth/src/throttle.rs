@@ -7,7 +7,7 @@
 //! `an_attacker_gets_at_most_70_guesses_a_day_with_the_defaults`), well under NIST 800-63B's
 //! 100 consecutive failures.
 
-use db::{DbError, Email, LoginAttempts};
+use db::{AuditEvent, DbError, Email, LoginAttempts, UserId};
 use sha2::{Digest, Sha256};
 
 use crate::clock::secs;
@@ -107,6 +107,18 @@ pub(crate) struct Counted {
     address_digest: String,
 }
 
+/// Whose sign-ins an attempt counts against: the account a lock's `login_throttled` event is
+/// recorded for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Owner<'a> {
+    /// This account (a signed-in user's password check, a code for a known account).
+    Account(UserId),
+    /// The account with this address, if any (a login): read only when a lock begins.
+    Address(Option<&'a Email>),
+    /// No account (a passkey sign-in, counted per client address).
+    Nobody,
+}
+
 /// The form a submitted address is counted under: its canonical form
 /// ([`db::Email::canonical`]), so that every spelling that reaches one account (`bob@x.io`,
 /// `bob@Ｘ.io`) shares one count; for input that is no address at all, its trimmed
@@ -135,7 +147,15 @@ pub(crate) fn address_digest(normalised: &str) -> String {
 impl Auth {
     /// Counts a login attempt for `address` (normalised) before any bcrypt runs. `None` when throttling is
     /// off. Errors: `Throttled` while the address is locked (nothing is written then).
-    pub(crate) fn count_attempt(&self, address: &str) -> Result<Option<Counted>, AuthError> {
+    ///
+    /// The attempt whose count begins a lock records `login_throttled` for `owner`'s account
+    /// in the same write; attempts refused while it lasts record nothing, so a flood writes at
+    /// most one event per lock.
+    pub(crate) fn count_attempt(
+        &self,
+        address: &str,
+        owner: Owner<'_>,
+    ) -> Result<Option<Counted>, AuthError> {
         let policy = Policy::of(&self.config);
         if policy.is_off() {
             return Ok(None);
@@ -150,10 +170,22 @@ impl Auth {
                 }
                 Decision::Count(next) => next,
             };
-            match self
-                .db
-                .save_login_attempts(&next, row.map(|row| row.version))
-            {
+            let locking;
+            let db = match (next.locked_until, self.owner_id(owner, next.locked_until)?) {
+                (Some(until), Some(user_id)) => {
+                    locking = self.audited(
+                        AuditEvent::LoginThrottled,
+                        Some(user_id),
+                        serde_json::json!({
+                            "failures": next.failures,
+                            "locked_for_secs": until.saturating_sub(now),
+                        }),
+                    );
+                    &locking
+                }
+                _ => &self.db,
+            };
+            match db.save_login_attempts(&next, row.map(|row| row.version)) {
                 Ok(()) => {
                     self.sweep_now_and_then(now, policy);
                     return Ok(Some(Counted {
@@ -170,11 +202,37 @@ impl Auth {
         })
     }
 
+    /// The account of `owner`, read only when a lock begins (`locked_until` is set).
+    fn owner_id(
+        &self,
+        owner: Owner<'_>,
+        locked_until: Option<i64>,
+    ) -> Result<Option<UserId>, AuthError> {
+        Ok(match (owner, locked_until) {
+            (_, None) | (Owner::Nobody, _) | (Owner::Address(None), _) => None,
+            (Owner::Account(id), Some(_)) => Some(id),
+            (Owner::Address(Some(email)), Some(_)) => {
+                self.find_user_by_address(email)?.map(|user| user.id)
+            }
+        })
+    }
+
     /// After a successful login: the address starts over. (Guesses that were in flight at
     /// that moment are forgiven with it: at most one per hashing thread.)
     pub(crate) fn clear_attempts(&self, counted: Option<Counted>) -> Result<(), AuthError> {
         if let Some(counted) = counted {
             self.db.clear_login_attempts(&counted.address_digest)?;
+        }
+        Ok(())
+    }
+
+    /// After a failed login for an address no account has: the same commit a known account's
+    /// failure makes with its `login_failed` event (the address's count written again,
+    /// unchanged), so the answer's timing says nothing of whether an account has the address.
+    /// Nothing with throttling off (there is no count to write).
+    pub(crate) fn match_failure_writes(&self, counted: Option<&Counted>) -> Result<(), AuthError> {
+        if let Some(counted) = counted {
+            self.db.rewrite_login_attempts(&counted.address_digest)?;
         }
         Ok(())
     }

@@ -2,13 +2,14 @@
 //! the app to confirm it), see how many recovery codes are left, make new ones, turn it off.
 //! Each step that proves the owner is counted by the login throttle like a password.
 
-use db::{PendingRefusal, Refusal, UserId};
+use db::{AuditEvent, PendingRefusal, Refusal, UserId};
+use serde_json::json;
 use tracing::instrument;
 
 use crate::error::AuthError;
 use crate::second_factor::{
     matching_step, new_recovery_codes, parse_code, random_bytes, totp, Code, RecoveryCodes,
-    SECRET_BYTES,
+    RECOVERY_CODES, SECRET_BYTES,
 };
 use crate::service::Auth;
 
@@ -157,11 +158,11 @@ impl Auth {
         };
         let Some(step) = step else {
             tracing::info!(event = "code_wrong", "wrong code");
-            return Err(AuthError::WrongCode);
+            return self.noting_wrong_code(user_id, code, true, Err(AuthError::WrongCode));
         };
         let (codes, digests) = new_recovery_codes()?;
-        let ended = self
-            .db
+        let enabling = self.audited(AuditEvent::TwoFactorEnabled, Some(user_id), json!({}));
+        let ended = enabling
             .confirm_totp(
                 user_id,
                 pending.version,
@@ -200,10 +201,15 @@ impl Auth {
         let credential = self
             .confirmed_totp(user_id)?
             .ok_or(AuthError::TwoFactorNotEnabled)?;
-        let code = self.code_use(user, &credential, code)?;
-        self.db
-            .disable_totp(user_id, &user.hashed_password, &code)?
-            .map_err(refused)?;
+        let disabled = self.code_use(user, &credential, code).and_then(|used| {
+            // Every recovery code goes with it: a recovery code spent here leaves none.
+            let disabling = self.audited(AuditEvent::TwoFactorDisabled, Some(user_id), json!({}));
+            let disabling = self.spending(disabling, user_id, &used, Some(0))?;
+            disabling
+                .disable_totp(user_id, &user.hashed_password, &used)?
+                .map_err(refused)
+        });
+        self.noting_wrong_code(user_id, code, true, disabled)?;
         self.clear_attempts(verified.counted)?;
         tracing::info!(event = "totp_disabled", "two-factor sign-in disabled");
         Ok(())
@@ -229,11 +235,27 @@ impl Auth {
         let credential = self
             .confirmed_totp(user_id)?
             .ok_or(AuthError::TwoFactorNotEnabled)?;
-        let code = self.code_use(user, &credential, code)?;
         let (codes, digests) = new_recovery_codes()?;
-        self.db
-            .replace_recovery_codes(user_id, &user.hashed_password, &code, &digests, self.now())?
-            .map_err(refused)?;
+        let replaced = self.code_use(user, &credential, code).and_then(|used| {
+            // A recovery code spent here leaves the new ones.
+            let replacing = self.audited(
+                AuditEvent::RecoveryCodesRegenerated,
+                Some(user_id),
+                json!({}),
+            );
+            let left = i64::try_from(RECOVERY_CODES).unwrap_or(i64::MAX);
+            let replacing = self.spending(replacing, user_id, &used, Some(left))?;
+            replacing
+                .replace_recovery_codes(
+                    user_id,
+                    &user.hashed_password,
+                    &used,
+                    &digests,
+                    self.now(),
+                )?
+                .map_err(refused)
+        });
+        self.noting_wrong_code(user_id, code, true, replaced)?;
         self.clear_attempts(verified.counted)?;
         tracing::info!(event = "recovery_codes_replaced", "recovery codes replaced");
         Ok(codes)

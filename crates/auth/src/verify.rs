@@ -1,6 +1,6 @@
 //! Address verification: the mailed link redeemed, checked, or asked for again.
 
-use db::{DbError, Email, User, UserFilter};
+use db::{AuditEvent, DbError, Email, User, UserFilter};
 use tracing::instrument;
 
 use crate::error::AuthError;
@@ -21,8 +21,9 @@ impl Auth {
         if token.is_empty() {
             return Err(AuthError::UnknownVerificationToken);
         }
-        let user = self
-            .db
+        // The event is for the account the write confirms (found by the token, in it).
+        let confirming = self.audited(AuditEvent::EmailVerified, None, serde_json::json!({}));
+        let user = confirming
             .verify_email(&digest(token), self.now())
             .map_err(|e| match e {
                 DbError::NoResultFound => AuthError::UnknownVerificationToken,

@@ -6,7 +6,7 @@ use user_model::schema::login_attempts;
 use user_model::LoginAttempts;
 
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{one_row, Db};
 
 impl Db {
     /// The throttling state of `address_digest`, if it has any.
@@ -26,30 +26,49 @@ impl Db {
     /// Writes `state`, provided the stored row is still the one read: absent when
     /// `read_version` is `None`, else at version `read_version`.
     ///
-    /// Errors: `Conflict` when another write came first (read again and retry).
+    /// Errors: `Conflict` when another write came first (read again and retry); an audited
+    /// handle's event is then not recorded.
     pub fn save_login_attempts(
         &self,
         state: &LoginAttempts,
         read_version: Option<i64>,
     ) -> Result<(), DbError> {
-        let written = self.write(|conn| match read_version {
-            None => diesel::insert_into(login_attempts::table)
-                .values(state)
+        let written = self.write_for(
+            |conn| match read_version {
+                None => diesel::insert_into(login_attempts::table)
+                    .values(state)
+                    .execute(conn),
+                Some(version) => diesel::update(
+                    login_attempts::table
+                        .find(&state.address_digest)
+                        .filter(login_attempts::version.eq(version)),
+                )
+                .set(state)
                 .execute(conn),
-            Some(version) => diesel::update(
-                login_attempts::table
-                    .find(&state.address_digest)
-                    .filter(login_attempts::version.eq(version)),
-            )
-            .set(state)
-            .execute(conn),
-        });
+            },
+            one_row,
+        );
         match written {
             Ok(1) => Ok(()),
             Ok(_) => Err(DbError::Conflict),
             Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),
             Err(e) => Err(e),
         }
+    }
+
+    /// Writes the state of `address_digest` again, its counts unchanged (only its version goes
+    /// up, as with every write, so a count read before it reads again): the commit a failed
+    /// login for an address no account has makes where a known account's records its
+    /// `login_failed` event, so that a failure costs the same writes either way. (A row
+    /// written with the very same values would commit nothing: SQLite skips a cell rewritten
+    /// unchanged.) Nothing without a row.
+    pub fn rewrite_login_attempts(&self, address_digest: &str) -> Result<(), DbError> {
+        self.write(|conn| {
+            diesel::update(login_attempts::table.find(address_digest))
+                .set(login_attempts::version.eq(login_attempts::version + 1))
+                .execute(conn)
+        })?;
+        Ok(())
     }
 
     /// Forgets the failures of `address_digest` after a successful login. Unconditional on

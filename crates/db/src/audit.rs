@@ -55,14 +55,28 @@ pub(crate) fn insert(
     Ok(())
 }
 
+/// `detail` (a JSON object, as authd writes it) with `"name": n` added first. `name` is one
+/// of this crate's own, never a client's, so it needs no escaping.
+pub(crate) fn with_number(detail: &str, name: &str, n: i64) -> String {
+    let rest = detail.trim().strip_prefix('{').unwrap_or("}").trim_start();
+    if rest.starts_with('}') {
+        format!("{{\"{name}\":{n}}}")
+    } else {
+        format!("{{\"{name}\":{n},{rest}")
+    }
+}
+
 impl Db {
     /// A handle whose every write also records `event`, in the same transaction: the change
     /// and its record commit together or not at all. Use it for the one write that *is* the
     /// event (a write that changes nothing should answer an error, so that nothing is
-    /// recorded).
+    /// recorded). On a handle that records events already, `event` is added to them: one
+    /// write that is two events (a sign-in that spends a recovery code) records both.
     pub fn audited(&self, event: NewAuditEvent) -> Db {
+        let mut events = self.audit.as_deref().cloned().unwrap_or_default();
+        events.push(event);
         Db {
-            audit: Some(Arc::new(event)),
+            audit: Some(Arc::new(events)),
             ..self.clone()
         }
     }
@@ -234,6 +248,204 @@ mod tests {
                 .len(),
                 5
             );
+        });
+    }
+
+    /// Every event stored, oldest first, as (name, user id, detail).
+    fn stored(db: &Db) -> Vec<(String, Option<UserId>, String)> {
+        let mut rows = db
+            .audit_events(&AuditQuery {
+                limit: 1000,
+                ..AuditQuery::default()
+            })
+            .unwrap();
+        rows.reverse();
+        rows.into_iter()
+            .map(|row| (row.event, row.user_id, row.detail))
+            .collect()
+    }
+
+    fn named(name: &str, user_id: Option<UserId>) -> NewAuditEvent {
+        NewAuditEvent {
+            detail: r#"{"why":"test"}"#.to_owned(),
+            ..event(name, user_id, 10)
+        }
+    }
+
+    #[test]
+    fn a_number_is_added_to_a_detail_object() {
+        assert_eq!(with_number("{}", "count", 3), r#"{"count":3}"#);
+        assert_eq!(with_number(" { } ", "count", 0), r#"{"count":0}"#);
+        assert_eq!(
+            with_number(r#"{"method":"password"}"#, "count", 12),
+            r#"{"count":12,"method":"password"}"#
+        );
+        assert_eq!(with_number("not an object", "count", 1), r#"{"count":1}"#);
+    }
+
+    #[test]
+    fn a_handle_audited_twice_records_both_events_in_one_write() {
+        on_each_backend(|db| {
+            let user = db.add_user("a@x.io", TEST_HASH).unwrap();
+            db.audited(named("login_succeeded", Some(user.id)))
+                .audited(named("recovery_code_used", Some(user.id)))
+                .update_user(
+                    user.id,
+                    &user_model::UserChanges {
+                        reset_token: Some(None),
+                        ..user_model::UserChanges::default()
+                    },
+                )
+                .unwrap();
+            let names: Vec<String> = stored(db).into_iter().map(|row| row.0).collect();
+            assert_eq!(names, ["login_succeeded", "recovery_code_used"]);
+        });
+    }
+
+    #[test]
+    fn conditional_writes_that_change_nothing_record_nothing() {
+        on_each_backend(|db| {
+            let user = db.add_user("a@x.io", TEST_HASH).unwrap();
+            let other = db.add_user("b@x.io", TEST_HASH).unwrap();
+            let audited = db.audited(named("changed", Some(user.id)));
+            // No such session, or another account's.
+            assert!(!audited.end_session(user.id, "public-none").unwrap());
+            // No session to end.
+            assert_eq!(audited.end_sessions_except(user.id, None).unwrap(), 0);
+            // A count from a stale read.
+            let attempts = user_model::LoginAttempts {
+                address_digest: "digest".into(),
+                failures: 1,
+                locked_until: None,
+                last_attempt_at: 10,
+                version: 1,
+            };
+            db.save_login_attempts(&attempts, None).unwrap();
+            assert!(matches!(
+                audited.save_login_attempts(&attempts, None),
+                Err(DbError::Conflict)
+            ));
+            assert!(matches!(
+                audited.save_login_attempts(&attempts, Some(7)),
+                Err(DbError::Conflict)
+            ));
+            // Passkeys: over the cap, another's, a use from a stale read.
+            let passkey =
+                |public_id: &'static str, credential_id: &'static str| user_model::NewPasskey {
+                    public_id,
+                    user_id: user.id,
+                    credential_id,
+                    passkey: "{}",
+                    name: "Passkey",
+                    created_at: 10,
+                };
+            assert!(matches!(
+                audited.add_passkey(&passkey("p0", "c0"), 0).unwrap(),
+                crate::AddedPasskey::TooMany
+            ));
+            let crate::AddedPasskey::Added(row) = db.add_passkey(&passkey("p1", "c1"), 5).unwrap()
+            else {
+                panic!("not added")
+            };
+            assert!(matches!(
+                audited.add_passkey(&passkey("p2", "c1"), 5).unwrap(),
+                crate::AddedPasskey::AlreadyRegistered
+            ));
+            assert!(matches!(
+                audited.record_passkey_use(row.id, row.version + 1, "{}", 20),
+                Err(DbError::Conflict)
+            ));
+            assert!(!audited.delete_passkey(other.id, "p1").unwrap());
+            // A second factor used already.
+            let code = crate::CodeUse::RecoveryCode("gone".into());
+            assert!(!audited.use_second_factor(user.id, &code).unwrap());
+            // A verification token nobody holds.
+            assert!(matches!(
+                audited.verify_email("nobody", 10),
+                Err(DbError::NoResultFound)
+            ));
+            assert!(stored(db).is_empty(), "{:?}", stored(db));
+        });
+    }
+
+    #[test]
+    fn ending_other_sessions_records_how_many_ended() {
+        on_each_backend(|db| {
+            let user = db.add_user("a@x.io", TEST_HASH).unwrap();
+            for name in ["a", "b", "c"] {
+                db.start_session(
+                    &user_model::NewSession {
+                        public_id: format!("public-{name}"),
+                        token_digest: format!("digest-{name}"),
+                        user_id: user.id,
+                        created_at: 10,
+                        last_seen_at: 10,
+                        expires_at: 10_000,
+                        user_agent: None,
+                        ip: None,
+                    },
+                    None,
+                    &user_model::UserChanges::default(),
+                    0,
+                    crate::test_rows::FOREVER,
+                )
+                .unwrap();
+            }
+            let ended = db
+                .audited(named("session_revoked", Some(user.id)))
+                .end_sessions_except(user.id, Some("public-a"))
+                .unwrap();
+            assert_eq!(ended, 2);
+            assert_eq!(
+                stored(db),
+                [(
+                    "session_revoked".to_owned(),
+                    Some(user.id),
+                    r#"{"count":2,"why":"test"}"#.to_owned()
+                )]
+            );
+        });
+    }
+
+    #[test]
+    fn a_queued_mail_records_its_event_for_the_account_of_its_address_only() {
+        on_each_backend(|db| {
+            let user = db.add_user("a@x.io", TEST_HASH).unwrap();
+            let mail = |recipient| crate::NewOutboxMail {
+                kind: "password_reset",
+                recipient,
+                user_id: None,
+                created_at: 10,
+                due_at: 10,
+            };
+            let audited = db.audited(named("reset_requested", None));
+            assert!(audited
+                .queue_mail(&mail("a@x.io"), None, 10)
+                .unwrap()
+                .is_some());
+            assert!(audited
+                .queue_mail(&mail("nobody@x.io"), None, 10)
+                .unwrap()
+                .is_some());
+            // Full: nothing queued, nothing recorded.
+            assert_eq!(audited.queue_mail(&mail("a@x.io"), None, 2).unwrap(), None);
+            let rows = stored(db);
+            assert_eq!(rows.len(), 1, "{rows:?}");
+            assert_eq!(rows[0].0, "reset_requested");
+            assert_eq!(rows[0].1, Some(user.id));
+        });
+    }
+
+    #[test]
+    fn a_confirmed_address_records_its_event_for_its_account() {
+        on_each_backend(|db| {
+            let user = db
+                .add_user_with(&crate::test_rows::unverified("a@x.io"))
+                .unwrap();
+            db.audited(named("email_verified", None))
+                .verify_email("a@x.io", 10)
+                .unwrap();
+            assert_eq!(stored(db)[0].1, Some(user.id));
         });
     }
 }

@@ -18,6 +18,18 @@ pub(crate) enum Record {
     Event,
     /// The event, for this account when it names none (the account the write made).
     ForUser(UserId),
+    /// The event, with `"name": n` added to its detail (a count only the write knows, such as
+    /// the sessions it ended).
+    Number(&'static str, i64),
+}
+
+/// [`Record::Event`] for a write that changed exactly one row, else [`Record::Nothing`] (a
+/// conditional write that found nothing as read records nothing).
+pub(crate) fn one_row(changed: &usize) -> Record {
+    match changed {
+        1 => Record::Event,
+        _ => Record::Nothing,
+    }
 }
 
 /// The `users` and `sessions` store. Cheap to clone: clones share one pool.
@@ -25,9 +37,9 @@ pub(crate) enum Record {
 pub struct Db {
     pub(crate) pool: r2d2::Pool<Manager>,
     pub(crate) backend: Backend,
-    /// An event every write of this handle records in its own transaction (see
+    /// The events every write of this handle records in its own transaction (see
     /// [`Db::audited`]); `None` on the handle `open` returns.
-    pub(crate) audit: Option<Arc<NewAuditEvent>>,
+    pub(crate) audit: Option<Arc<Vec<NewAuditEvent>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -162,11 +174,19 @@ impl Db {
             // commit together or not at all.
             let written = query(conn).and_then(|value| match &self.audit {
                 None => Ok(value),
-                Some(event) => {
-                    match record(&value) {
-                        Record::Nothing => {}
-                        Record::Event => crate::audit::insert(conn, event, None)?,
-                        Record::ForUser(id) => crate::audit::insert(conn, event, Some(id))?,
+                Some(events) => {
+                    let record = record(&value);
+                    for event in events.iter() {
+                        match record {
+                            Record::Nothing => break,
+                            Record::Event => crate::audit::insert(conn, event, None)?,
+                            Record::ForUser(id) => crate::audit::insert(conn, event, Some(id))?,
+                            Record::Number(name, n) => {
+                                let mut event = event.clone();
+                                event.detail = crate::audit::with_number(&event.detail, name, n);
+                                crate::audit::insert(conn, &event, None)?;
+                            }
+                        }
                     }
                     Ok(value)
                 }

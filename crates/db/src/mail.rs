@@ -105,24 +105,28 @@ impl Db {
     /// Confirms the address of the owner of a live verification token and uses the token up,
     /// in one conditional statement: of concurrent uses of one token, exactly one succeeds.
     ///
-    /// Errors: `NoResultFound` when no unverified user holds this digest alive at `now`.
+    /// Errors: `NoResultFound` when no unverified user holds this digest alive at `now`. An
+    /// audited handle's event is recorded for the account confirmed.
     pub fn verify_email(&self, token_digest: &str, now: i64) -> Result<User, DbError> {
         let cleared: Option<String> = None;
-        self.write(|conn| {
-            diesel::update(
-                users::table
-                    .filter(users::verify_token.eq(token_digest))
-                    .filter(users::verify_expires_at.gt(now))
-                    .filter(users::email_verified_at.is_null()),
-            )
-            .set((
-                users::email_verified_at.eq(Some(now)),
-                users::verify_token.eq(&cleared),
-                users::verify_expires_at.eq(None::<i64>),
-            ))
-            .returning(users::all_columns)
-            .get_result(conn)
-        })
+        self.write_for(
+            |conn| {
+                diesel::update(
+                    users::table
+                        .filter(users::verify_token.eq(token_digest))
+                        .filter(users::verify_expires_at.gt(now))
+                        .filter(users::email_verified_at.is_null()),
+                )
+                .set((
+                    users::email_verified_at.eq(Some(now)),
+                    users::verify_token.eq(&cleared),
+                    users::verify_expires_at.eq(None::<i64>),
+                ))
+                .returning(users::all_columns)
+                .get_result(conn)
+            },
+            |user: &User| Record::ForUser(user.id),
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use user_model::schema::mail_outbox;
+use user_model::schema::{mail_outbox, users};
 use user_model::{MailLimit, UserId};
 
 use crate::connection::AnyConnection;
@@ -96,6 +96,10 @@ impl Db {
     /// `None` when the outbox is full: then nothing is written, the count neither, so a mail
     /// that was not queued spends no allowance.
     ///
+    /// On an audited handle the event is recorded only with a queued mail, for the account
+    /// `mail` names or, when it names none, the account whose address is the recipient (read
+    /// in the same transaction); for an address no account has, nothing is recorded.
+    ///
     /// Errors: `Conflict` when the limit row changed since it was read (read it again).
     pub fn queue_mail(
         &self,
@@ -104,9 +108,13 @@ impl Db {
         capacity: u64,
     ) -> Result<Option<i64>, DbError> {
         let capacity = i64::try_from(capacity).unwrap_or(i64::MAX);
-        // An audited event (a reset asked for) is recorded only with the mail it queued.
-        let queued = |outcome: &Result<Option<i64>, DbError>| match outcome {
-            Ok(Some(_)) => Record::Event,
+        // An audited event (a reset asked for) is recorded only with the mail it queued, and
+        // only for an account: one the caller names, or the one whose address the mail goes
+        // to, read in this transaction (the same statements for every address).
+        let find_account = self.audit.is_some() && mail.user_id.is_none();
+        let queued = |outcome: &Result<(Option<i64>, Option<UserId>), DbError>| match outcome {
+            Ok((Some(_), Some(account))) => Record::ForUser(*account),
+            Ok((Some(_), None)) if !find_account => Record::Event,
             _ => Record::Nothing,
         };
         let written = self.write_for(
@@ -114,7 +122,7 @@ impl Db {
                 lock_outbox(conn)?;
                 let waiting: i64 = mail_outbox::table.count().get_result(conn)?;
                 if waiting >= capacity {
-                    return Ok(Ok(None));
+                    return Ok(Ok((None, None)));
                 }
                 if let Some(limit) = limit {
                     if write_limit(conn, limit.state, limit.read_version)? != 1 {
@@ -125,12 +133,21 @@ impl Db {
                     .values(mail)
                     .returning(mail_outbox::id)
                     .get_result(conn)?;
-                Ok(Ok(Some(id)))
+                let account = if find_account {
+                    users::table
+                        .filter(users::email.eq(mail.recipient))
+                        .select(users::id)
+                        .first(conn)
+                        .optional()?
+                } else {
+                    None
+                };
+                Ok(Ok((Some(id), account)))
             },
             queued,
         );
         match written {
-            Ok(outcome) => outcome,
+            Ok(outcome) => outcome.map(|(id, _)| id),
             Err(DbError::Query(e)) if e.is_unique_violation() => Err(DbError::Conflict),
             Err(e) => Err(e),
         }

@@ -8,7 +8,7 @@ use user_model::schema::{passkey_ceremonies, passkey_users, passkeys};
 use user_model::{NewPasskey, NewPasskeyCeremony, PasskeyRow, UserId};
 
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{one_row, Db, Record};
 use crate::sessions::lock_user;
 
 /// What [`Db::add_passkey`] did.
@@ -132,23 +132,30 @@ impl Db {
     /// Stores `new`, in one transaction with the count of the account's passkeys (under the
     /// account's row lock, so two at once cannot pass `max` together).
     pub fn add_passkey(&self, new: &NewPasskey<'_>, max: i64) -> Result<AddedPasskey, DbError> {
-        let added = self.write(|conn| {
-            if !lock_user(conn, new.user_id)? {
-                return Ok(AddedPasskey::NoSuchUser);
-            }
-            let held = passkeys::table
-                .filter(passkeys::user_id.eq(new.user_id))
-                .count()
-                .get_result::<i64>(conn)?;
-            if held >= max {
-                return Ok(AddedPasskey::TooMany);
-            }
-            diesel::insert_into(passkeys::table)
-                .values(new)
-                .returning(passkeys::all_columns)
-                .get_result(conn)
-                .map(AddedPasskey::Added)
-        });
+        let stored = |added: &AddedPasskey| match added {
+            AddedPasskey::Added(_) => Record::Event,
+            _ => Record::Nothing,
+        };
+        let added = self.write_for(
+            |conn| {
+                if !lock_user(conn, new.user_id)? {
+                    return Ok(AddedPasskey::NoSuchUser);
+                }
+                let held = passkeys::table
+                    .filter(passkeys::user_id.eq(new.user_id))
+                    .count()
+                    .get_result::<i64>(conn)?;
+                if held >= max {
+                    return Ok(AddedPasskey::TooMany);
+                }
+                diesel::insert_into(passkeys::table)
+                    .values(new)
+                    .returning(passkeys::all_columns)
+                    .get_result(conn)
+                    .map(AddedPasskey::Added)
+            },
+            stored,
+        );
         match added {
             Err(DbError::Query(e)) if e.is_unique_violation() => {
                 Ok(AddedPasskey::AlreadyRegistered)
@@ -169,19 +176,22 @@ impl Db {
         passkey: &str,
         now: i64,
     ) -> Result<(), DbError> {
-        let written = self.write(|conn| {
-            diesel::update(
-                passkeys::table
-                    .find(id)
-                    .filter(passkeys::version.eq(read_version)),
-            )
-            .set((
-                passkeys::passkey.eq(passkey),
-                passkeys::last_used_at.eq(now),
-                passkeys::version.eq(read_version + 1),
-            ))
-            .execute(conn)
-        })?;
+        let written = self.write_for(
+            |conn| {
+                diesel::update(
+                    passkeys::table
+                        .find(id)
+                        .filter(passkeys::version.eq(read_version)),
+                )
+                .set((
+                    passkeys::passkey.eq(passkey),
+                    passkeys::last_used_at.eq(now),
+                    passkeys::version.eq(read_version + 1),
+                ))
+                .execute(conn)
+            },
+            one_row,
+        )?;
         if written == 1 {
             Ok(())
         } else {
@@ -215,14 +225,17 @@ impl Db {
     /// Deletes the account's passkey `public_id`; whether it had one (another account's is
     /// never touched).
     pub fn delete_passkey(&self, user_id: UserId, public_id: &str) -> Result<bool, DbError> {
-        let deleted = self.write(|conn| {
-            diesel::delete(
-                passkeys::table
-                    .filter(passkeys::user_id.eq(user_id))
-                    .filter(passkeys::public_id.eq(public_id)),
-            )
-            .execute(conn)
-        })?;
+        let deleted = self.write_for(
+            |conn| {
+                diesel::delete(
+                    passkeys::table
+                        .filter(passkeys::user_id.eq(user_id))
+                        .filter(passkeys::public_id.eq(public_id)),
+                )
+                .execute(conn)
+            },
+            one_row,
+        )?;
         Ok(deleted == 1)
     }
 

@@ -17,7 +17,7 @@ use user_model::{NewSession, Session, User, UserChanges, UserId};
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{Db, Record};
 
 /// Which sessions are alive: those expiring after `now` and used after `seen_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,25 +223,36 @@ impl Db {
     }
 
     /// Ends the user's session named `public_id`. Returns whether there was one: another
-    /// user's session is never touched.
+    /// user's session is never touched. An audited handle records its event only when a
+    /// session ended.
     pub fn end_session(&self, user_id: UserId, public_id: &str) -> Result<bool, DbError> {
-        self.write(|conn| {
-            if !lock_user(conn, user_id)? {
-                return Ok(false);
-            }
-            let ended = diesel::delete(
-                sessions::table
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::public_id.eq(public_id)),
-            )
-            .execute(conn)?;
-            sync_mirror(conn, user_id)?;
-            Ok(ended == 1)
-        })
+        self.write_for(
+            |conn| {
+                if !lock_user(conn, user_id)? {
+                    return Ok(false);
+                }
+                let ended = diesel::delete(
+                    sessions::table
+                        .filter(sessions::user_id.eq(user_id))
+                        .filter(sessions::public_id.eq(public_id)),
+                )
+                .execute(conn)?;
+                sync_mirror(conn, user_id)?;
+                Ok(ended == 1)
+            },
+            |ended| {
+                if *ended {
+                    Record::Event
+                } else {
+                    Record::Nothing
+                }
+            },
+        )
     }
 
     /// Ends every session of the user but the one named `keep` (which may be `None`: all).
-    /// Returns how many ended.
+    /// Returns how many ended. An audited handle records its event only when one did, with
+    /// `count` (how many) in its detail.
     ///
     /// Errors: `NoResultFound` for an unknown user.
     pub fn end_sessions_except(
@@ -249,14 +260,20 @@ impl Db {
         user_id: UserId,
         keep: Option<&str>,
     ) -> Result<usize, DbError> {
-        self.write(|conn| {
-            if !lock_user(conn, user_id)? {
-                return Err(diesel::result::Error::NotFound);
-            }
-            let ended = end_others(conn, user_id, keep)?;
-            sync_mirror(conn, user_id)?;
-            Ok(ended)
-        })
+        self.write_for(
+            |conn| {
+                if !lock_user(conn, user_id)? {
+                    return Err(diesel::result::Error::NotFound);
+                }
+                let ended = end_others(conn, user_id, keep)?;
+                sync_mirror(conn, user_id)?;
+                Ok(ended)
+            },
+            |ended| match *ended {
+                0 => Record::Nothing,
+                n => Record::Number("count", i64::try_from(n).unwrap_or(i64::MAX)),
+            },
+        )
     }
 }
 

@@ -15,7 +15,7 @@ use user_model::{MfaChallenge, NewSession, Sealed, TotpCredential, User, UserCha
 
 use crate::connection::AnyConnection;
 use crate::error::DbError;
-use crate::handle::Db;
+use crate::handle::{Db, Record};
 use crate::sessions::{end_others, insert_session, lock_user, sync_mirror, Alive};
 
 /// A second factor, as the write that uses it needs it.
@@ -251,9 +251,19 @@ impl Db {
     }
 
     /// Uses `code` on its own (a check before an operation that removes what it would guard,
-    /// such as deleting the account). Returns whether it was still unused.
+    /// such as deleting the account). Returns whether it was still unused; an audited handle
+    /// records its event only then.
     pub fn use_second_factor(&self, user_id: UserId, code: &CodeUse) -> Result<bool, DbError> {
-        self.write(|conn| use_code(conn, user_id, code))
+        self.write_for(
+            |conn| use_code(conn, user_id, code),
+            |used| {
+                if *used {
+                    Record::Event
+                } else {
+                    Record::Nothing
+                }
+            },
+        )
     }
 
     /// Turns two-factor off for `user_id`, confirmed with the password (hash `expected_hash`)

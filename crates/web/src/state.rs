@@ -32,7 +32,8 @@ pub struct Authd {
     /// One permit per database connection: see [`Authd::run_lookup`].
     lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
-    options: WebOptions,
+    /// Shared, so that [`Authd::acting_for`] clones cheaply.
+    options: Arc<WebOptions>,
 }
 
 impl Authd {
@@ -68,7 +69,7 @@ impl Authd {
             mail_limiter,
             passkey_limiter,
             metrics,
-            options,
+            options: Arc::new(options),
         }
     }
 
@@ -138,10 +139,11 @@ impl Authd {
         })
     }
 
-    /// This state, its operations ([`Authd::run_lookup`], [`Authd::run_hashing`]) run
-    /// through [`Authd::acting`]'s handle: for the admin API, whose every call is an
-    /// operator's.
-    pub(crate) fn acting_for(&self, request: &HttpRequest, actor: Actor) -> Authd {
+    /// This state, with [`Authd::acting`]'s handle behind every helper (`run_hashing`,
+    /// `run_lookup`, `register`, `log_in`…): what a handler's flows do is recorded in the audit
+    /// log as `actor`'s, with the request's client address, `User-Agent` and request id. Use it
+    /// for every request that signs in, changes an account or ends a session. Cheap: a clone.
+    pub fn acting_for(&self, request: &HttpRequest, actor: Actor) -> Authd {
         Authd {
             auth: self.acting(request, actor),
             ..self.clone()

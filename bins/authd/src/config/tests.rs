@@ -360,6 +360,11 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
                     .is_err_and(|e| e.starts_with("--admin-token-file needs --admin-bind"))
             },
         ),
+        (
+            "audit-retention-days",
+            &["--audit-retention-days", "30"],
+            |c| c.settings().1.audit_retention == secs(30 * 24 * 3600),
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod disabled;
 mod login;
 mod mail;

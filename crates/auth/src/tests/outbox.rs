@@ -4,7 +4,7 @@ use super::*;
 
 /// Every log line of this test binary, formatted without colours. Global, as the
 /// outbox's sender threads log there too; each test picks its own lines by a marker.
-fn log_lines() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+pub(super) fn log_lines() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     static LINES: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
         std::sync::OnceLock::new();
     LINES.get_or_init(|| {

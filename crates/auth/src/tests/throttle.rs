@@ -163,8 +163,10 @@ fn known_and_unknown_addresses_cost_a_failed_login_the_same_writes() {
                 .1
         };
         let (known, unknown) = (commits("bob@x.io"), commits("nobody@x.io"));
-        // A first failure inserts the address's row, a later one updates it: one commit each.
-        assert_eq!((known, unknown), (1, 1), "round {round}");
+        // A first failure inserts the address's row, a later one updates it: one commit each;
+        // then a known account's failure records its `login_failed` event, and an unknown
+        // address's writes its row again: one more commit each.
+        assert_eq!((known, unknown), (2, 2), "round {round}");
     }
     let counts = |digest_of: &str| {
         test_db.count(&format!(
@@ -173,6 +175,24 @@ fn known_and_unknown_addresses_cost_a_failed_login_the_same_writes() {
         ))
     };
     assert_eq!((counts("bob@x.io"), counts("nobody@x.io")), (1, 1));
+}
+
+#[test]
+fn with_throttling_off_only_a_known_accounts_failure_writes_its_event() {
+    let config = AuthConfig {
+        max_failed_logins: 0,
+        ..test_config()
+    };
+    let test_db = TestDatabase::sqlite();
+    let auth = Auth::open(test_db.url(), config).unwrap();
+    auth.register_user("bob@x.io", "pw").unwrap();
+    let commits = |email: &str| {
+        test_db
+            .sqlite_commits_during(|| verifies_of_a_failed_login(&auth, email))
+            .1
+    };
+    // No count to write: the README says so beside the same-work rule.
+    assert_eq!((commits("bob@x.io"), commits("nobody@x.io")), (1, 0));
 }
 
 #[test]

@@ -2,65 +2,20 @@
 //! event and time.
 
 use actix_web::{HttpRequest, HttpResponse};
-use auth::{AuditEvent, AuditQuery, AuditRow};
+use auth::{AuditEvent, AuditQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::access::Operator;
 use super::body::{page_size, query};
+use crate::api::activity::AuditEventBody;
 use crate::api::endpoint::{ok, Endpoint};
 use crate::error::{ApiError, Message, ServerErrors};
-
-/// One event: `E` of the admin API.
-#[derive(Serialize, ToSchema)]
-pub(super) struct AuditEventView {
-    /// Goes up with every event: the `after` of the next page is the last one's.
-    id: i64,
-    /// Unix seconds.
-    at: i64,
-    /// Its snake_case name (`login_succeeded`, `admin_user_disabled`, …).
-    #[schema(example = "admin_user_disabled")]
-    event: String,
-    /// The account (it may be gone since).
-    user_id: Option<i32>,
-    /// `user`, `admin`, `cli` or `system`.
-    #[schema(example = "admin")]
-    actor: String,
-    /// The client's address.
-    ip: Option<String>,
-    /// The client's `User-Agent` (at most 256 characters).
-    user_agent: Option<String>,
-    /// The request's id (the `x-request-id` of its answer, in its log lines).
-    request_id: Option<String>,
-    /// A small JSON object (`{"revoked": 3}`, `{"verified": true}`, …); never a secret.
-    #[schema(value_type = Object)]
-    detail: serde_json::Value,
-}
-
-impl From<AuditRow> for AuditEventView {
-    fn from(row: AuditRow) -> Self {
-        let detail = serde_json::from_str::<serde_json::Value>(&row.detail)
-            .ok()
-            .filter(serde_json::Value::is_object)
-            .unwrap_or_else(|| serde_json::json!({}));
-        AuditEventView {
-            id: row.id,
-            at: row.at,
-            event: row.event,
-            user_id: row.user_id,
-            actor: row.actor,
-            ip: row.ip,
-            user_agent: row.user_agent,
-            request_id: row.request_id,
-            detail,
-        }
-    }
-}
 
 /// A page of events, newest first.
 #[derive(Serialize, ToSchema)]
 pub(super) struct AuditEventList {
-    events: Vec<AuditEventView>,
+    events: Vec<AuditEventBody>,
     /// The `after` of the next (older) page; `null` on the last.
     next: Option<i64>,
 }
@@ -85,7 +40,7 @@ pub(super) struct AuditFilter {
 
 /// What this resource adds to the document's components.
 #[derive(OpenApi)]
-#[openapi(components(schemas(AuditEventView, AuditEventList)))]
+#[openapi(components(schemas(AuditEventBody, AuditEventList)))]
 pub(super) struct Schemas;
 
 /// Its endpoints, in mount order.
@@ -141,7 +96,7 @@ async fn audit_events(operator: Operator, request: HttpRequest) -> Result<HttpRe
         None
     };
     Ok(ok(&AuditEventList {
-        events: rows.into_iter().map(AuditEventView::from).collect(),
+        events: rows.into_iter().map(AuditEventBody::from).collect(),
         next,
     }))
 }

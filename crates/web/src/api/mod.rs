@@ -6,6 +6,7 @@
 //! - `sessions`: `/sessions…`, logging in (with a second factor too) and out, and the
 //!   caller's sessions.
 //! - `profile`: `/profile…`, the logged-in user, its password and its deletion.
+//! - `activity`: `/profile/activity`, the caller's own events from the audit log.
 //! - `totp`: `/profile/totp` and `/profile/recovery_codes`, two-factor sign-in.
 //! - `reset`: `/reset_password`, a password reset.
 //! - `passkeys`: `/passkeys…`, an account's passkeys and signing in with one.
@@ -16,6 +17,7 @@
 //! To add a resource: a module here with `Schemas` and `endpoints()` as the others have,
 //! and one line in [`RESOURCES`] (the crate's README, "Adding an endpoint", says it all).
 
+pub(crate) mod activity;
 pub(crate) mod endpoint;
 mod forward;
 mod passkeys;
@@ -42,7 +44,7 @@ struct Resource {
 }
 
 /// Every resource, in mount order.
-const RESOURCES: [Resource; 9] = [
+const RESOURCES: [Resource; 10] = [
     Resource {
         endpoints: users::endpoints,
         schemas: users::Schemas::openapi,
@@ -58,6 +60,10 @@ const RESOURCES: [Resource; 9] = [
     Resource {
         endpoints: profile::endpoints,
         schemas: profile::Schemas::openapi,
+    },
+    Resource {
+        endpoints: activity::endpoints,
+        schemas: activity::Schemas::openapi,
     },
     Resource {
         endpoints: totp::endpoints,

@@ -7,7 +7,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use auth::{AuthError, PasskeyChallenge, PasskeyInfo};
+use auth::{Actor, AuthError, PasskeyChallenge, PasskeyInfo};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -226,7 +226,9 @@ async fn finish_registration(
     authd: Data<Authd>,
     user: CurrentUser,
     fields: Fields,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let challenge_id = fields.required("challenge_id")?;
     let credential = fields.json_text("credential")?;
     let name = fields.optional("name")?;
@@ -311,6 +313,7 @@ async fn finish_sign_in(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let challenge_id = fields.required("challenge_id")?;
     let credential = fields.json_text("credential")?;
     let client = authd.client_ip(&request);
@@ -408,6 +411,7 @@ async fn remove_passkey(
     user: CurrentUser,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let passkey = request.match_info().get("id").unwrap_or("").to_owned();
     let id = user.id();
     authd

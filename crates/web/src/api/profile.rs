@@ -3,6 +3,7 @@
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -110,6 +111,7 @@ async fn change_password(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let password = fields.required("password")?;
     let new_password = fields.required("new_password")?;
     let client = authd.client_ip(&request);
@@ -161,6 +163,7 @@ async fn delete_account(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let password = fields.required("password")?;
     let code = fields.optional("code")?;
     let client = authd.client_ip(&request);

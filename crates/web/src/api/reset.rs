@@ -3,6 +3,7 @@
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -97,6 +98,7 @@ async fn get_reset_token(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     if authd.auth().mail_enabled() {
         // Per client, so that one client cannot fill the outbox everyone's mail waits in.
         authd.check_mail_rate(authd.client_ip(&request))?;
@@ -152,6 +154,7 @@ async fn update_password(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let email = fields.required("email")?;
     let reset_token = fields.required("reset_token")?;
     let new_password = fields.required("new_password")?;

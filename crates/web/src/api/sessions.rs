@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
-use auth::{AuthError, SessionInfo};
+use auth::{Actor, AuthError, SessionInfo};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -141,6 +141,7 @@ async fn log_in(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let email = fields.required("email")?;
     let password = fields.required("password")?;
     let code = fields.optional("code")?;
@@ -184,6 +185,7 @@ async fn log_in_second_factor(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let mfa_token = fields.required("mfa_token")?;
     let code = fields.required("code")?;
     let client = authd.client_ip(&request);
@@ -209,7 +211,12 @@ async fn log_in_second_factor(
         ServerErrors,
     ),
 )]
-async fn log_out(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
+async fn log_out(
+    authd: Data<Authd>,
+    user: CurrentUser,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let (id, current) = (user.id(), user.session_id().to_owned());
     // Only this session ends; one that another request ended meanwhile is ended all the same.
     authd
@@ -272,7 +279,9 @@ async fn list_sessions(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResp
 async fn revoke_other_sessions(
     authd: Data<Authd>,
     user: CurrentUser,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let (id, current) = (user.id(), user.session_id().to_owned());
     let revoked = authd
         .run_lookup(move |auth| auth.revoke_other_sessions(id, &current))
@@ -305,6 +314,7 @@ async fn revoke_session(
     user: CurrentUser,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     // Read from the match info rather than `web::Path`, whose own rejection is not JSON; the
     // auth layer refuses anything that is not 32 hex characters before any query.
     let session = request.match_info().get("id").unwrap_or("").to_owned();

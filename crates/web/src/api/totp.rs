@@ -4,6 +4,7 @@
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -182,6 +183,7 @@ async fn begin_totp(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);
     authd.check_login_rate(client)?;
@@ -231,6 +233,7 @@ async fn confirm_totp(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let code = fields.required("code")?;
     let client = authd.client_ip(&request);
     authd.check_login_rate(client)?;
@@ -275,6 +278,7 @@ async fn disable_totp(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let password = fields.required("password")?;
     let code = fields.required("code")?;
     let client = authd.client_ip(&request);
@@ -319,6 +323,7 @@ async fn renew_recovery_codes(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let password = fields.required("password")?;
     let code = fields.required("code")?;
     let client = authd.client_ip(&request);

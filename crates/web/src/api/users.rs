@@ -2,6 +2,7 @@
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -69,6 +70,7 @@ async fn register(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let email = fields.required("email")?;
     let password = fields.required("password")?;
     let client = authd.client_ip(&request);

@@ -3,6 +3,7 @@
 
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 use utoipa::{OpenApi, ToSchema};
 
 use super::endpoint::{ok, Endpoint};
@@ -63,7 +64,12 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
         ServerErrors,
     ),
 )]
-async fn verify_email(authd: Data<Authd>, fields: Fields) -> Result<HttpResponse, ApiError> {
+async fn verify_email(
+    authd: Data<Authd>,
+    fields: Fields,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let authd = authd.acting_for(&request, Actor::User);
     let token = fields.required("token")?;
     let user = authd
         .run_lookup(move |auth| auth.verify_email(&token))

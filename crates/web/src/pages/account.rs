@@ -1,11 +1,12 @@
 //! `/account`: the signed-in person's email and devices (sessions), signing devices out,
-//! changing the password, deleting the account; the two-factor section's forms are in
-//! `two_factor.rs`.
+//! changing the password, deleting the account, the recent activity (`activity.rs`); the
+//! two-factor section's forms are in `two_factor.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, SessionInfo};
 
+use super::activity::items;
 use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, QUERY_VALUE, REVOKE, REVOKE_OTHERS};
@@ -85,6 +86,10 @@ async fn render(
     };
     let two_factor = match visit.authd.run_lookup(move |a| a.totp_status(id)).await {
         Ok(status) => status,
+        Err(error) => return visit.failure(&error),
+    };
+    let activity = match visit.authd.run_lookup(move |a| a.activity(id)).await {
+        Ok(rows) => items(&rows),
         Err(error) => return visit.failure(&error),
     };
     let csrf = visit.visitor.token();
@@ -209,6 +214,7 @@ async fn render(
                 .heading("Sign out")
                 .quiet(),
         );
+    page.activity = Some(activity);
     page.error = problem.map(|(_, p)| p);
     visit.answer(&page, status)
 }

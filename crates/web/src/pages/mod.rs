@@ -18,7 +18,7 @@
 //!
 //! This file only mounts. The page groups: `sign.rs` (sign up, in and out, the code of a
 //! two-factor sign-in), `account.rs` (the account page and its forms, passkeys' rename and
-//! remove among them), `two_factor.rs` (the account's two-factor forms and its recovery
+//! remove among them), `activity.rs` (its "Recent activity"), `two_factor.rs` (the account's two-factor forms and its recovery
 //! codes), `recovery.rs` (forgot, reset, verify); what they share: `visit.rs` (a page
 //! request), `form.rs`, `field.rs` and `csrf.rs` (forms, their fields and tokens), `words.rs`
 //! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
@@ -35,6 +35,7 @@ macro_rules! or_answer {
 }
 
 mod account;
+mod activity;
 mod csrf;
 mod field;
 mod form;

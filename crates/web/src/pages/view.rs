@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
+use super::activity::ActivityItem;
 use super::field::Field;
 
 /// The stylesheet, embedded in the binary.
@@ -78,6 +79,8 @@ pub(crate) struct Page {
     /// Recovery codes to keep, shown once, before the forms.
     pub(crate) codes: Option<CodesShown>,
     pub(crate) forms: Vec<Form>,
+    /// The "Recent activity" section of `/account`, after the forms.
+    pub(crate) activity: Option<Vec<ActivityItem>>,
     /// The passkey button of `/login` (after the forms), when passkeys are on.
     pub(crate) passkey_login: Option<PasskeyLogin>,
     /// Links after the forms ("Forgot your password?").
@@ -97,6 +100,7 @@ impl Page {
             enrolment: None,
             codes: None,
             forms: Vec::new(),
+            activity: None,
             passkey_login: None,
             links: Vec::new(),
         }

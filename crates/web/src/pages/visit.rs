@@ -5,6 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
+use auth::Actor;
 
 use super::csrf::Visitor;
 use super::paths::{base_of, ACCOUNT};
@@ -26,19 +27,21 @@ pub(super) fn query_param(request: &HttpRequest, name: &'static str) -> Option<S
 pub(super) struct Visit {
     pub(super) base: String,
     pub(super) visitor: Visitor,
-    pub(super) authd: Data<Authd>,
+    /// Acting for the visitor: what the page's flows do is recorded in the audit log with the
+    /// request's client address, `User-Agent` and request id.
+    pub(super) authd: Authd,
 }
 
 impl Visit {
     pub(super) fn of(request: &HttpRequest) -> Early<Self> {
-        let Some(authd) = request.app_data::<Data<Authd>>().cloned() else {
+        let Some(authd) = request.app_data::<Data<Authd>>() else {
             tracing::error!("pages mounted without Data<Authd> in the app data");
             return Err(Box::new(HttpResponse::InternalServerError().finish()));
         };
         Ok(Visit {
             base: base_of(request),
-            visitor: Visitor::of(&authd, request),
-            authd,
+            visitor: Visitor::of(authd, request),
+            authd: authd.acting_for(request, Actor::User),
         })
     }
 

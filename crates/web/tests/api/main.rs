@@ -3,7 +3,8 @@
 //! `passkeys`, `forward`, `probes`, `openapi`, and the `pages`), then what cuts across them:
 //! the classic `flow`, `input`, `origins`, `security`, `observability` (logs and metrics),
 //! `limits`, `fairness`, `races`, `mail` delivery, `operations`, `durability`, `outage`,
-//! `policy` (passwords), `upgrade`, `embedding`. A test that runs on each
+//! `policy` (passwords), `upgrade`, `embedding`, `audit` (the audit log, with
+//! `GET /profile/activity`). A test that runs on each
 //! backend is one test per backend (`each_backend!`: `name::sqlite`, `name::postgres`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -23,6 +24,7 @@ mod totp;
 mod users;
 mod verify;
 
+mod audit;
 mod durability;
 mod embedding;
 mod fairness;

@@ -358,6 +358,18 @@ async fn pages_fit_a_360_pixel_phone_without_horizontal_scrolling() {
         // Long text where it could push the page wider: an email and a device name.
         let email = format!("{}@example.com", "a".repeat(60));
         sign_up(&phone, &app, &email, "pw").await;
+        // A failed sign-in from a device whose name is as long as the page shows one, for the
+        // account page's Recent activity.
+        let failed = reqwest::Client::builder()
+            .user_agent(format!("Unreadable{}", "x".repeat(60)))
+            .build()
+            .unwrap()
+            .post(app.url("/sessions"))
+            .form(&[("email", email.as_str()), ("password", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.status(), 401);
         let token = app.auth.get_reset_password_token(&email).unwrap();
         let reset = format!("/reset?token={}", token.expose());
         let pages = [
@@ -385,6 +397,46 @@ async fn pages_fit_a_360_pixel_phone_without_horizontal_scrolling() {
                 "{path}: {scroll} px of content in {inner} px"
             );
             shots.take(&phone, heading).await;
+            if path == "/account" {
+                let activity = phone
+                    .find(Locator::Css("#activity"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                assert!(activity.starts_with("Recent activity"), "{activity}");
+                assert!(
+                    activity.contains("Sign-in failed: wrong password"),
+                    "{activity}"
+                );
+                assert!(activity.contains("Unreadablexxxx"), "{activity}");
+                assert!(activity.contains("Account created"), "{activity}");
+                // Nothing in it wider than the section: a long device name wraps.
+                let widths = phone
+                    .execute(
+                        "const s = document.getElementById('activity'); \
+                         return [s.scrollWidth, s.clientWidth];",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                assert!(
+                    widths[0].as_u64().unwrap() <= widths[1].as_u64().unwrap(),
+                    "Recent activity: {widths}"
+                );
+                shots
+                    .take_part(&phone, "#activity", "recent activity")
+                    .await;
+                phone
+                    .execute(
+                        "document.getElementById('activity').scrollIntoView();",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                shots.take(&phone, "account at its recent activity").await;
+            }
         }
         // The measure sees an overflow when there is one.
         let wide = phone

@@ -196,3 +196,75 @@ async fn the_password_changed_mail_links_to_the_forgot_page() {
         "{html}"
     );
 }
+
+each_backend!(the_account_page_shows_recent_activity_and_the_pages_record_who_acted);
+async fn the_account_page_shows_recent_activity_and_the_pages_record_who_acted(backend: Backend) {
+    let mut config = test_config();
+    config.max_sessions_per_user = 5;
+    let app = backend.spawn_app_with(config, WebOptions::default()).await;
+    let mut laptop = Visitor::new(&app);
+    let signed_up = laptop.sign_up("ada@example.com", "pw").await;
+    let mut phone = Visitor::new(&app);
+    phone.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1";
+    let wrong = phone.sign_in("ada@example.com", "not it").await;
+    let signed_in = phone.sign_in("ada@example.com", "pw").await;
+    let signed_out = phone.submit("/account", "/logout", &[]).await;
+
+    let request = |answer: &Answer| answer.header("x-request-id").to_owned();
+    let who = |visitor: &Visitor| visitor.user_agent.to_owned();
+    let rows: Vec<(String, String, String, String)> = crate::audit::all_events(&app)
+        .into_iter()
+        .map(|row| {
+            assert_eq!(row.actor, "user");
+            assert_eq!(row.ip.as_deref(), Some("127.0.0.1"));
+            let agent = row.user_agent.unwrap();
+            (row.event, row.request_id.unwrap(), agent, row.detail)
+        })
+        .collect();
+    let row = |event: &str, answer: &Answer, visitor: &Visitor, detail: &str| {
+        (
+            event.to_owned(),
+            request(answer),
+            who(visitor),
+            detail.to_owned(),
+        )
+    };
+    let password = r#"{"method":"password"}"#;
+    assert_eq!(
+        rows,
+        [
+            row("registered", &signed_up, &laptop, "{}"),
+            row("login_succeeded", &signed_up, &laptop, password),
+            row("login_failed", &wrong, &phone, password),
+            row("login_succeeded", &signed_in, &phone, password),
+            row("logged_out", &signed_out, &phone, "{}"),
+        ],
+        "{}",
+        app.backend
+    );
+
+    let account = laptop.get("/account").await;
+    assert!(account.body.contains("<h2>Recent activity</h2>"));
+    let shown: Vec<&str> = account
+        .body
+        .split(r#"<li class="event">"#)
+        .skip(1)
+        .map(|item| &item[..item.find("</li>").unwrap()])
+        .collect();
+    let item = |what: &str, device: &str| {
+        format!(
+            "<strong>{what}</strong>\n<span class=\"meta\"><span>2023-11-14 22:13 UTC</span> · \
+             <span class=\"agent\">{device}</span> · <span>IP 127.0.0.1</span></span>"
+        )
+    };
+    assert_eq!(
+        shown,
+        [
+            item("Signed out", "Safari on iPhone"),
+            item("Signed in with the password", "Safari on iPhone"),
+            item("Sign-in failed: wrong password", "Safari on iPhone"),
+            item("Signed in with the password", "Chrome on Linux"),
+            item("Account created", "Chrome on Linux"),
+        ]
+    );
+}

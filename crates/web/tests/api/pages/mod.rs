@@ -83,7 +83,8 @@ impl Answer {
             // 1 KB more for its passkey section, and 1.2 KB for each passkey it lists (its rename
             // and remove forms); 1 KB more with the form that sets two-factor up and 2 KB more
             // with the two forms once it is on; the QR code of a two-factor setup (inline SVG)
-            // comes on top.
+            // comes on top; and its Recent activity 0.3 KB, plus under 0.75 KB for each event it
+            // lists.
             let devices = self
                 .body
                 .matches(r#"<p class="device" id="device-"#)
@@ -104,8 +105,17 @@ impl Answer {
             } else {
                 0
             };
-            let limit =
-                3 * 1024 + 700 * devices.saturating_sub(1) + section + 1200 * passkeys + two_factor;
+            let activity = if self.body.contains(r#"<section id="activity">"#) {
+                300 + 750 * self.body.matches(r#"<li class="event">"#).count()
+            } else {
+                0
+            };
+            let limit = 3 * 1024
+                + 700 * devices.saturating_sub(1)
+                + section
+                + 1200 * passkeys
+                + two_factor
+                + activity;
             let qr = match (self.body.find("<svg"), self.body.find("</svg>")) {
                 (Some(start), Some(end)) => end - start,
                 _ => 0,
