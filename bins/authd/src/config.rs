@@ -5,12 +5,12 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Parser, ValueEnum};
 use web::TrustedProxies;
 
 mod operator;
 
-pub use operator::{AuditArgs, ListArgs, UsersCommand};
+pub use operator::{AuditArgs, Command, ListArgs, UsersCommand};
 
 /// authd serves user registration, login, sessions and password reset over HTTP.
 ///
@@ -477,37 +477,6 @@ fn parse_bind(text: &str) -> Result<String, String> {
         Ok(None) => Err(format!("{text} resolves to no address")),
         Err(error) => Err(format!("not an IP:port or host:port ({error})")),
     }
-}
-
-/// The subcommands.
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Apply pending migrations and serve (the default).
-    Serve,
-    /// Apply pending migrations and exit.
-    Migrate,
-    /// Check the settings, the database and the SMTP relay, changing nothing: exit 0 if all
-    /// is fine, 1 if the database or the relay fails, 2 for a bad setting.
-    ///
-    /// Validates every setting and connects to the database (no migrations); with
-    /// --smtp-url, also tries the relay as sending would (TLS, authentication, MAIL FROM the
-    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0 when
-    /// all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that fails
-    /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
-    /// "STARTTLS not offered", …).
-    Check,
-    /// Encrypt every two-factor secret again under --secret-key-file (reading those written
-    /// under --old-secret-key-file), then forget the old key: afterwards authd starts with the
-    /// new key alone and refuses the old one. Safe while instances run with both keys.
-    RotateSecretKey,
-    /// Find, make, disable, enable and delete accounts, end their sessions, reset their
-    /// two-factor sign-in: on the database of --database-url, each change recorded in the
-    /// audit log with the actor `cli`. Exit 0 when done, 1 when no account has the address
-    /// (or the database cannot be opened), 2 for bad usage.
-    #[command(subcommand)]
-    Users(UsersCommand),
-    /// Read the audit log, newest first: a table, or one JSON object per line with --json.
-    Audit(AuditArgs),
 }
 
 /// The password policies `--password-policy` names.

@@ -12,6 +12,7 @@ mod login;
 mod lookup;
 mod mfa_login;
 mod passkey;
+mod passkey_login;
 mod register;
 mod reset;
 mod sessions;

@@ -1,4 +1,4 @@
-//! The operator's subcommands (`authd users …`, `authd audit`): their arguments, checked as
+//! The subcommands, and the operator's (`authd users …`, `authd audit`) arguments, checked as
 //! they are parsed, so that bad usage exits 2 before anything is opened. What they do is in
 //! `operator/`.
 
@@ -6,6 +6,37 @@ use std::time::Duration;
 
 use auth::AuditEvent;
 use clap::{Args, Subcommand};
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations and serve (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Check the settings, the database and the SMTP relay, changing nothing: exit 0 if all
+    /// is fine, 1 if the database or the relay fails, 2 for a bad setting.
+    ///
+    /// Validates every setting and connects to the database (no migrations); with
+    /// --smtp-url, also tries the relay as sending would (TLS, authentication, MAIL FROM the
+    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0 when
+    /// all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that fails
+    /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
+    /// "STARTTLS not offered", …).
+    Check,
+    /// Encrypt every two-factor secret again under --secret-key-file (reading those written
+    /// under --old-secret-key-file), then forget the old key: afterwards authd starts with the
+    /// new key alone and refuses the old one. Safe while instances run with both keys.
+    RotateSecretKey,
+    /// Find, make, disable, enable and delete accounts, end their sessions, reset their
+    /// two-factor sign-in: on the database of --database-url, each change recorded in the
+    /// audit log with the actor `cli`. Exit 0 when done, 1 when no account has the address
+    /// (or the database cannot be opened), 2 for bad usage.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Read the audit log, newest first: a table, or one JSON object per line with --json.
+    Audit(AuditArgs),
+}
 
 /// Longest address an argument may hold (RFC 5321's path limit); longer exits 2.
 pub const MAX_EMAIL_ARG: usize = 254;

@@ -12,6 +12,7 @@
 mod access;
 mod audit;
 mod body;
+mod reset_link;
 mod users;
 
 use std::net::TcpListener;
@@ -86,6 +87,7 @@ struct AdminDocument(Document);
 /// Every admin endpoint, in mount order.
 fn endpoints() -> Vec<Endpoint> {
     let mut all = users::endpoints();
+    all.extend(reset_link::endpoints());
     all.extend(audit::endpoints());
     all.push(Endpoint::of::<__path_admin_openapi_json, _, _>(
         admin_openapi_json,
@@ -97,6 +99,7 @@ fn endpoints() -> Vec<Endpoint> {
 fn document(endpoints: &[Endpoint]) -> Document {
     let mut document = AdminDoc::openapi();
     document.merge(users::Schemas::openapi());
+    document.merge(reset_link::Schemas::openapi());
     document.merge(audit::Schemas::openapi());
     for endpoint in endpoints {
         let (path, methods, operation) = endpoint.described();
