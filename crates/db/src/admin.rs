@@ -15,6 +15,7 @@ use user_model::{User, UserId};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::handle::{Db, Record};
+use crate::mail::TokenGrant;
 use crate::sessions::{lock_user, sync_mirror, Alive};
 
 type Backend = <AnyConnection as Connection>::Backend;
@@ -349,17 +350,15 @@ impl Db {
     ) -> Result<bool, DbError> {
         self.write_for(
             |conn| {
-                let granted = diesel::update(
-                    users::table
-                        .find(user_id)
-                        .filter(users::email.eq(email))
-                        .filter(users::disabled_at.is_null()),
-                )
-                .set((
-                    users::reset_token.eq(Some(digest)),
-                    users::reset_expires_at.eq(Some(expires_at)),
-                ))
-                .execute(conn)?;
+                let granted = crate::mail::apply_grant(
+                    conn,
+                    TokenGrant::Reset {
+                        user_id,
+                        email,
+                        digest,
+                        expires_at,
+                    },
+                )?;
                 Ok(granted == 1)
             },
             |granted: &bool| {

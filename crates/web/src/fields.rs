@@ -210,6 +210,39 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
+/// Reads the request's body: at most 16 KiB (more → `PayloadTooLarge`), within the request
+/// timeout (else `BodyTimeout`).
+pub(crate) fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<Vec<u8>, ApiError>> {
+    // actix's `client_request_timeout` bounds only the head; a body that never comes would
+    // hold the connection (and a file descriptor) forever without this deadline.
+    let deadline = req
+        .app_data::<Data<Authd>>()
+        .map_or(DEFAULT_REQUEST_TIMEOUT, |authd| {
+            authd.options().bounded_request_timeout()
+        });
+    let mut payload = payload.take();
+    async move {
+        let read = async {
+            let mut body = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk =
+                    chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        tokio::time::timeout(deadline, read)
+            .await
+            .map_err(|_| ApiError::BodyTimeout)?
+    }
+}
+
 impl FromRequest for Fields {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -217,34 +250,13 @@ impl FromRequest for Fields {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let kind = kind_of(req);
         let too_large = declared_length(req).is_some_and(|n| n > MAX_BODY_BYTES);
-        // actix's `client_request_timeout` bounds only the head; a body that never comes would
-        // hold the connection (and a file descriptor) forever without this deadline.
-        let deadline = req
-            .app_data::<Data<Authd>>()
-            .map_or(DEFAULT_REQUEST_TIMEOUT, |authd| {
-                authd.options().bounded_request_timeout()
-            });
-        let mut payload = payload.take();
+        let body = read_body(req, payload);
         Box::pin(async move {
             let kind = kind?;
             if too_large {
                 return Err(ApiError::PayloadTooLarge);
             }
-            let read = async {
-                let mut body = Vec::new();
-                while let Some(chunk) = payload.next().await {
-                    let chunk =
-                        chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(ApiError::PayloadTooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            };
-            let body = tokio::time::timeout(deadline, read)
-                .await
-                .map_err(|_| ApiError::BodyTimeout)??;
+            let body = body.await?;
             match kind {
                 Kind::Form => Fields::from_form(&body),
                 Kind::Json => Fields::from_json(&body),

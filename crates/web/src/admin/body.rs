@@ -7,14 +7,12 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::web::{Data, Query};
+use actix_web::web::Query;
 use actix_web::{FromRequest, HttpRequest};
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, MAX_BODY_BYTES};
-use crate::options::DEFAULT_REQUEST_TIMEOUT;
-use crate::state::Authd;
+use crate::error::ApiError;
+use crate::fields::read_body;
 
 /// A JSON body read as `T` (a struct with `#[serde(deny_unknown_fields)]`); `None` when the
 /// body is empty. Over 16 KiB → 413, another type than `application/json` → 415, not in time →
@@ -31,28 +29,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.split(';').next().unwrap_or("").trim().to_owned());
-        let deadline = req
-            .app_data::<Data<Authd>>()
-            .map_or(DEFAULT_REQUEST_TIMEOUT, |authd| {
-                authd.options().bounded_request_timeout()
-            });
-        let mut payload = payload.take();
+        let body = read_body(req, payload);
         Box::pin(async move {
-            let read = async {
-                let mut body = Vec::new();
-                while let Some(chunk) = payload.next().await {
-                    let chunk =
-                        chunk.map_err(|_| ApiError::BadBody("could not read the request body"))?;
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(ApiError::PayloadTooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            };
-            let body = tokio::time::timeout(deadline, read)
-                .await
-                .map_err(|_| ApiError::BodyTimeout)??;
+            let body = body.await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(JsonBody(None));
             }
