@@ -1,16 +1,18 @@
 //! Every setting, as a flag and an environment variable; the doc comments are `--help`.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser};
 use web::TrustedProxies;
 
 mod operator;
+mod values;
 
 pub use operator::{AuditArgs, Command, ListArgs, UsersCommand};
+use values::parse_bind;
+pub use values::{LogFormat, PasswordPolicyName};
 
 /// authd serves user registration, login, sessions and password reset over HTTP.
 ///
@@ -314,6 +316,13 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_ADMIN_TOKEN_FILE", global = true, help_heading = ADMIN)]
     pub admin_token_file: Option<PathBuf>,
 
+    /// Requests without the admin token one client address may send in a minute before the
+    /// admin API answers it 429 until the minute ends; 0: no limit.
+    #[arg(long, env = "AUTHD_ADMIN_REFUSALS_PER_MINUTE", default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(0..=100_000),
+        global = true, help_heading = ADMIN)]
+    pub admin_refusals_per_minute: u32,
+
     /// The SMTP server authd mails through: `smtp://[user:pass@]host[:port]` (STARTTLS, port 25
     /// unless given) or `smtps://[user:pass@]host[:port]` for TLS from the start (port 465).
     /// STARTTLS is required unless the relay is on loopback without credentials (then used when
@@ -466,36 +475,6 @@ const LOGS: &str = "Logs";
 
 /// Ten years, in seconds: the longest lifetime a setting may give.
 const MAX_TTL: u64 = 10 * 366 * 24 * 3600;
-
-/// Accepts what `TcpListener::bind` will: an IP:port, or a host:port that resolves.
-fn parse_bind(text: &str) -> Result<String, String> {
-    if text.parse::<SocketAddr>().is_ok() {
-        return Ok(text.to_owned());
-    }
-    match text.to_socket_addrs().map(|mut addresses| addresses.next()) {
-        Ok(Some(_)) => Ok(text.to_owned()),
-        Ok(None) => Err(format!("{text} resolves to no address")),
-        Err(error) => Err(format!("not an IP:port or host:port ({error})")),
-    }
-}
-
-/// The password policies `--password-policy` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PasswordPolicyName {
-    /// The classic contract: any length from --min-password-length (default 1).
-    Classic,
-    /// NIST SP 800-63B rev. 4.
-    Nist,
-}
-
-/// How log lines look.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 #[cfg(test)]
 mod tests;

@@ -202,7 +202,8 @@ impl Cli {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
         let access = AdminAccess::new(&text)
-            .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?;
+            .map_err(|e| format!("--admin-token-file {}: {e}", path.display()))?
+            .with_refusals_per_minute(self.admin_refusals_per_minute);
         Ok(Some((bind.clone(), access)))
     }
 

@@ -223,6 +223,13 @@ fn bad_configuration_exits_2_with_one_line_before_listening() {
         vec!["--max-connections", "0", "--database-url", &db],
         vec!["--allowed-origins", "*", "--database-url", &db],
         vec![
+            "--admin-refusals-per-minute",
+            "100001",
+            "--database-url",
+            &db,
+        ],
+        vec!["--admin-refusals-per-minute", "-1", "--database-url", &db],
+        vec![
             "--allowed-origins",
             "https://a.example/path",
             "--database-url",

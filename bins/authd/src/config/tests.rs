@@ -345,6 +345,11 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
                     .is_err_and(|e| e.starts_with("--old-secret-key-file /nowhere/old"))
             },
         ),
+        (
+            "admin-refusals-per-minute",
+            &["--admin-refusals-per-minute", "0"],
+            |c| c.admin_refusals_per_minute == 0,
+        ),
         ("totp-issuer", &["--totp-issuer", "Example"], |c| {
             c.settings().1.totp_issuer == "Example"
         }),

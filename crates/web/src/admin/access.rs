@@ -26,8 +26,9 @@ use crate::state::Authd;
 /// The fewest characters an admin token has: shorter ones are refused at start.
 pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 
-/// Requests without the right token one client address may send in a minute; the next ones
-/// that minute answer 429 without being looked at.
+/// Requests without the right token one client address may send in a minute by default
+/// ([`AdminAccess::with_refusals_per_minute`]); the next ones that minute answer 429 without
+/// being looked at.
 pub const ADMIN_FAILURES_PER_MINUTE: u32 = 10;
 
 /// How many failure counters there are. Fixed: the memory is the same whatever the number of
@@ -81,8 +82,18 @@ impl AdminAccess {
         }
         Ok(AdminAccess(Arc::new(Inner {
             digest: Sha256::digest(token.as_bytes()).into(),
-            failures: Failures::new(),
+            failures: Failures::new(ADMIN_FAILURES_PER_MINUTE),
         })))
+    }
+
+    /// This lock, answering 429 to a client address once it has had `limit` requests without
+    /// the right token in a minute; 0: never (for a listener only trusted machines reach, or
+    /// a fuzzer that probes without the token).
+    pub fn with_refusals_per_minute(self, limit: u32) -> Self {
+        AdminAccess(Arc::new(Inner {
+            digest: self.0.digest,
+            failures: Failures::new(limit),
+        }))
     }
 
     /// The app data to register: `App::new().app_data(access.data())`.
@@ -99,6 +110,8 @@ impl AdminAccess {
 
 /// Failures per client in fixed one-minute windows, in a table of fixed size.
 struct Failures {
+    /// Failures a minute before the 429s; 0: no limit.
+    limit: u32,
     keys: RandomState,
     started: Instant,
     /// `(minute, failures that minute)` per counter.
@@ -106,8 +119,9 @@ struct Failures {
 }
 
 impl Failures {
-    fn new() -> Self {
+    fn new(limit: u32) -> Self {
         Failures {
+            limit,
             keys: RandomState::new(),
             started: Instant::now(),
             counters: Mutex::new(vec![(0, 0); COUNTERS]),
@@ -126,10 +140,13 @@ impl Failures {
 
     /// `Err(seconds to wait)` when `client` has used its failures this minute.
     fn check(&self, client: ClientKey) -> Result<(), u64> {
+        if self.limit == 0 {
+            return Ok(());
+        }
         let (secs, minute) = self.now();
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         match counters[self.slot(client)] {
-            (at, failures) if at == minute && failures >= ADMIN_FAILURES_PER_MINUTE => {
+            (at, failures) if at == minute && failures >= self.limit => {
                 Err((60 - secs % 60).max(1))
             }
             _ => Ok(()),
@@ -238,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_client_with_ten_failures_a_minute_waits_and_others_do_not() {
-        let failures = Failures::new();
+        let failures = Failures::new(ADMIN_FAILURES_PER_MINUTE);
         let (a, b) = (key("10.0.0.1"), key("10.0.0.2"));
         for _ in 0..ADMIN_FAILURES_PER_MINUTE {
             assert!(failures.check(a).is_ok());
@@ -253,8 +270,18 @@ mod tests {
     }
 
     #[test]
+    fn without_a_limit_no_client_waits() {
+        let failures = Failures::new(0);
+        let a = key("10.0.0.1");
+        for _ in 0..1000 {
+            assert!(failures.check(a).is_ok());
+            failures.count(a);
+        }
+    }
+
+    #[test]
     fn a_million_addresses_leave_the_table_at_its_size() {
-        let failures = Failures::new();
+        let failures = Failures::new(ADMIN_FAILURES_PER_MINUTE);
         for i in 0..1_000_000u32 {
             failures.count(ClientKey::new(std::net::Ipv4Addr::from(i).into(), 64));
         }

@@ -23,13 +23,15 @@ use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::Ref;
 use utoipa::{Modify, OpenApi, ToResponse};
 
 pub use access::{AdminAccess, InvalidAdminToken};
 pub use access::{ADMIN_FAILURES_PER_MINUTE, MIN_ADMIN_TOKEN_CHARS};
 
 use crate::api::endpoint::{mount_endpoints, not_found, ok, Endpoint};
-use crate::error::{InternalError, Message, Unavailable};
+use crate::error::{BadBody, ClientBusy, InternalError, Message, PayloadTooLarge};
+use crate::error::{RequestTimeout, Unavailable, UnsupportedMediaType};
 use crate::server::app;
 use crate::state::Authd;
 
@@ -62,7 +64,19 @@ struct TooManyFailures(Message<'static>);
     ),
     components(
         schemas(Message),
-        responses(Unauthorized, TooManyFailures, InternalError, Unavailable),
+        // Every response the operations refer to (`BodyErrors`, `ServerErrors` name the
+        // shared ones), so that the document resolves on its own.
+        responses(
+            Unauthorized,
+            TooManyFailures,
+            BadBody,
+            RequestTimeout,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            ClientBusy,
+            InternalError,
+            Unavailable,
+        ),
     ),
     modifiers(&AdminTokenScheme),
 )]
@@ -103,9 +117,19 @@ fn document(endpoints: &[Endpoint]) -> Document {
     document.merge(audit::Schemas::openapi());
     for endpoint in endpoints {
         let (path, methods, operation) = endpoint.described();
+        let mut operation = operation.clone();
+        // Every operation behind the token may meet the refusals' throttle: 429 from an
+        // address with 10 refusals this minute, whatever the request.
+        if operation.security.is_some() {
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| Ref::from_response_name("TooManyFailures").into());
+        }
         document
             .paths
-            .add_path_operation(path, methods.to_vec(), operation.clone());
+            .add_path_operation(path, methods.to_vec(), operation);
     }
     document
 }

@@ -55,7 +55,7 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
     tag = "admin",
     security(("admin_token" = [])),
     params(("id" = i32, Path, description = "The account's id", minimum = 1)),
-    request_body(content((ResetLinkRequest = "application/json"))),
+    request_body(content((Option<ResetLinkRequest> = "application/json"))),
     responses(
         (status = 200, description = "`{\"reset_url\": URL, \"sent\": false}`, or, mailed, \
             `{\"reset_url\": null, \"sent\": true}`", body = ResetLink),

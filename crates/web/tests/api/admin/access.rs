@@ -192,11 +192,32 @@ async fn the_admin_listener_serves_its_own_document_and_nothing_of_the_public_ap
             json!([{"admin_token": []}]),
             "{name} {pattern}"
         );
+        // Any request may meet the refusals' throttle.
+        assert!(
+            operation["responses"]["429"].is_object(),
+            "{name} {pattern}: no 429"
+        );
     }
     assert_eq!(
         document["components"]["securitySchemes"]["admin_token"],
         json!({"type": "http", "scheme": "bearer"})
     );
+    // A reset link's body is optional (`send` has a default), as the route takes it.
+    assert_ne!(
+        paths["/admin/users/{id}/reset_link"]["post"]["requestBody"]["required"],
+        json!(true)
+    );
+    // Every reference resolves within this document (schemathesis refuses one that does not).
+    let mut references = Vec::new();
+    collect_references(&document, &mut references);
+    assert!(!references.is_empty());
+    for reference in references {
+        let pointer = reference.trim_start_matches('#');
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{reference} does not resolve in the admin document"
+        );
+    }
     // The public API is not on this listener; unknown paths and methods answer JSON.
     for path in [
         "/users",
@@ -214,4 +235,24 @@ async fn the_admin_listener_serves_its_own_document_and_nothing_of_the_public_ap
         .unwrap();
     assert_eq!(res.headers()["allow"], "GET, POST");
     assert_error(res, 405, "method not allowed on this endpoint").await;
+}
+
+/// Every `$ref` in `value`, depth first.
+fn collect_references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    ("$ref", serde_json::Value::String(reference)) => into.push(reference.clone()),
+                    _ => collect_references(value, into),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_references(item, into);
+            }
+        }
+        _ => {}
+    }
 }
