@@ -5,8 +5,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
 
-use db::{Actor, AuditEvent, AuditQuery, AuditRow, Db, NewAuditEvent, NewSession, UserId};
+use db::{AuditEvent, AuditQuery, AuditRow, Db, NewAuditEvent, NewSession, UserId};
 
+use crate::context::RequestContext;
 use crate::error::AuthError;
 use crate::service::Auth;
 
@@ -16,42 +17,6 @@ pub const ACTIVITY_EVENTS: u32 = 50;
 /// Events deleted per transaction when the log is pruned: short transactions that never hold
 /// up requests for long.
 pub const PRUNE_BATCH: u32 = 500;
-
-/// Who acts and from where: recorded with every event a handle's flows write. The default is
-/// the account's owner with no address known (a library caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestContext {
-    /// Who acts.
-    pub actor: Actor,
-    /// The client's address.
-    pub ip: Option<String>,
-    /// The client's `User-Agent` (cleaned and cut to 256 characters when stored, as a
-    /// session's is).
-    pub user_agent: Option<String>,
-    /// The request's id, to find its log lines.
-    pub request_id: Option<String>,
-}
-
-impl Default for RequestContext {
-    fn default() -> Self {
-        RequestContext {
-            actor: Actor::User,
-            ip: None,
-            user_agent: None,
-            request_id: None,
-        }
-    }
-}
-
-impl RequestContext {
-    /// `actor` acting with no client known (the command line, a background job).
-    pub fn of(actor: Actor) -> Self {
-        RequestContext {
-            actor,
-            ..RequestContext::default()
-        }
-    }
-}
 
 impl Auth {
     /// This handle, with `context` recorded as who acts in the audit events its flows write.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use db::{Db, DbOptions};
 
-use crate::audit::RequestContext;
 use crate::config::{AuthConfig, MAX_AUDIT_RETENTION_DAYS};
+use crate::context::RequestContext;
 use crate::error::AuthError;
 use crate::passkey;
 use crate::password;

@@ -4,6 +4,7 @@
 mod audit;
 mod config;
 mod connect;
+mod context;
 mod service;
 // One flow per file: each adds its methods to `Auth`.
 mod account;
@@ -34,10 +35,11 @@ mod throttle;
 mod token;
 
 pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
-pub use audit::{AuditPruning, RequestContext, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
+pub use audit::{AuditPruning, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 pub use config::MAX_AUDIT_RETENTION_DAYS;
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
+pub use context::RequestContext;
 #[cfg(feature = "testing")]
 pub use db::testing;
 pub use db::BackendError;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use db::Db;
 
-use crate::audit::RequestContext;
 use crate::config::AuthConfig;
+use crate::context::RequestContext;
 use crate::secret_key::Keyring;
 
 /// The entry point for the server and other services. Cheap to clone: clones share the pool.

@@ -5,15 +5,12 @@ use std::sync::Arc;
 
 use diesel::prelude::*;
 use user_model::schema::audit_events;
-use user_model::{AuditRow, NewAuditEvent, UserId, MAX_USER_AGENT_CHARS};
+use user_model::{AuditRow, NewAuditEvent, UserId};
 
+use crate::audit_row::insert;
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::handle::Db;
-
-/// Most characters of a detail object kept; a longer one is stored as `{}`. Details are
-/// written by authd, never by a client, so this only guards against a mistake.
-pub const MAX_AUDIT_DETAIL_CHARS: usize = 1024;
 
 /// Which events [`Db::audit_events`] reads: all filters must hold; newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,42 +25,6 @@ pub struct AuditQuery {
     pub before_id: Option<i64>,
     /// Most events returned.
     pub limit: u32,
-}
-
-/// Inserts `event` on `conn` (inside the caller's transaction). `subject` fills in a missing
-/// user id (the account the same write made).
-pub(crate) fn insert(
-    conn: &mut AnyConnection,
-    event: &NewAuditEvent,
-    subject: Option<UserId>,
-) -> QueryResult<()> {
-    let mut row = event.clone();
-    if row.user_id.is_none() {
-        row.user_id = subject;
-    }
-    if let Some(agent) = &row.user_agent {
-        if agent.chars().count() > MAX_USER_AGENT_CHARS {
-            row.user_agent = Some(agent.chars().take(MAX_USER_AGENT_CHARS).collect());
-        }
-    }
-    if row.detail.chars().count() > MAX_AUDIT_DETAIL_CHARS {
-        row.detail = "{}".to_owned();
-    }
-    diesel::insert_into(audit_events::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(())
-}
-
-/// `detail` (a JSON object, as authd writes it) with `"name": n` added first. `name` is one
-/// of this crate's own, never a client's, so it needs no escaping.
-pub(crate) fn with_number(detail: &str, name: &str, n: i64) -> String {
-    let rest = detail.trim().strip_prefix('{').unwrap_or("}").trim_start();
-    if rest.starts_with('}') {
-        format!("{{\"{name}\":{n}}}")
-    } else {
-        format!("{{\"{name}\":{n},{rest}")
-    }
 }
 
 impl Db {
@@ -130,7 +91,9 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit_row::with_number;
     use crate::testing::{on_each_backend, TEST_HASH};
+    use user_model::MAX_USER_AGENT_CHARS;
 
     fn event(name: &str, user_id: Option<UserId>, at: i64) -> NewAuditEvent {
         NewAuditEvent {

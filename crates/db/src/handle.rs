@@ -179,12 +179,13 @@ impl Db {
                     for event in events.iter() {
                         match record {
                             Record::Nothing => break,
-                            Record::Event => crate::audit::insert(conn, event, None)?,
-                            Record::ForUser(id) => crate::audit::insert(conn, event, Some(id))?,
+                            Record::Event => crate::audit_row::insert(conn, event, None)?,
+                            Record::ForUser(id) => crate::audit_row::insert(conn, event, Some(id))?,
                             Record::Number(name, n) => {
                                 let mut event = event.clone();
-                                event.detail = crate::audit::with_number(&event.detail, name, n);
-                                crate::audit::insert(conn, &event, None)?;
+                                event.detail =
+                                    crate::audit_row::with_number(&event.detail, name, n);
+                                crate::audit_row::insert(conn, &event, None)?;
                             }
                         }
                     }

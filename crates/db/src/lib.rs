@@ -3,6 +3,7 @@
 mod admin;
 mod attempts;
 mod audit;
+mod audit_row;
 mod connection;
 mod error;
 mod filter;
@@ -24,7 +25,8 @@ mod two_factor;
 mod users;
 
 pub use admin::UserOverview;
-pub use audit::{AuditQuery, MAX_AUDIT_DETAIL_CHARS};
+pub use audit::AuditQuery;
+pub use audit_row::MAX_AUDIT_DETAIL_CHARS;
 pub use connection::Backend;
 pub use error::{BackendError, DbError};
 pub use filter::UserFilter;

@@ -5,7 +5,9 @@
 use auth::{AuditEvent, AuditRow};
 use serde_json::Value;
 
-use super::view::{device_name, utc_minute};
+use auth::utc_minute;
+
+use super::device::device_name;
 
 /// An event as the account page shows it.
 pub(crate) struct ActivityItem {

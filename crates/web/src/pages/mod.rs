@@ -37,6 +37,7 @@ macro_rules! or_answer {
 mod account;
 mod activity;
 mod csrf;
+mod device;
 mod field;
 mod form;
 mod guard;
