@@ -186,6 +186,37 @@ fn users_create_on_a_terminal_asks_twice_without_echo() {
     });
 }
 
+#[test]
+fn the_password_prompt_edits_like_a_terminal_and_ctrl_c_leaves_it_echoing() {
+    each_backend(|db| {
+        let setup = Setup::new(db);
+        // Backspace takes back one character (a whole one), Ctrl-U the whole line.
+        let mut terminal = Terminal::start(setup.command(&["users", "create", "ann@x.io"]));
+        terminal.wait_for("Password for the new account: ", 1);
+        terminal.type_keys("typed secret 9é\x7f\x7f1\n".as_bytes());
+        terminal.wait_for("The same password again: ", 1);
+        terminal.type_keys(b"nonsense\x15typed secret 1\n");
+        let (status, screen, echo) = terminal.finish_with_echo();
+        assert!(status.success(), "{screen}");
+        assert!(echo, "the terminal no longer echoes: {screen:?}");
+        assert!(!screen.contains("typed secret"), "echoed: {screen:?}");
+        setup.auth().log_in("ann@x.io", "typed secret 1").unwrap();
+        // Ctrl-C at a prompt ends the command, creates nothing, and the terminal echoes again.
+        let mut terminal = Terminal::start(setup.command(&["users", "create", "bob@x.io"]));
+        terminal.wait_for("Password for the new account: ", 1);
+        terminal.type_keys(b"half a pass\x03");
+        let (status, screen, echo) = terminal.finish_with_echo();
+        assert_eq!(status.code(), Some(130), "{screen}");
+        assert!(screen.contains("authd: cancelled"), "{screen:?}");
+        assert!(echo, "Ctrl-C left the terminal without echo: {screen:?}");
+        assert!(setup
+            .auth()
+            .find_user_by_email("bob@x.io")
+            .unwrap()
+            .is_none());
+    });
+}
+
 /// Inserts `n` accounts named `user{i}@bulk.test` (i from 0) in one statement.
 fn insert_accounts(db: &TestDatabase, n: usize) {
     let rows: Vec<String> = (0..n)

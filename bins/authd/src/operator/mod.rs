@@ -31,6 +31,8 @@ pub enum Failure {
     Output(io::Error),
     /// Any other error of `auth` (the database unavailable…): the binary's exit code for it.
     Auth(AuthError),
+    /// Ctrl-C at a prompt: exit 130, as a shell reports a command ended by it.
+    Cancelled,
 }
 
 impl Failure {
@@ -46,6 +48,7 @@ impl Failure {
             }
             Failure::Output(error) => (1, format!("cannot write the output: {error}")),
             Failure::Auth(error) => (1, error.to_string()),
+            Failure::Cancelled => (130, "cancelled".to_owned()),
         };
         eprintln!("authd: {text}");
         ExitCode::from(code)

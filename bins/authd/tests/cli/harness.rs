@@ -191,6 +191,23 @@ impl Terminal {
             .unwrap();
     }
 
+    /// Types `keys` as they are, without a line end.
+    pub fn type_keys(&mut self, keys: &[u8]) {
+        self.master.write_all(keys).unwrap();
+    }
+
+    /// As [`Terminal::finish`], also saying whether the terminal echoes what is typed once
+    /// the command is gone (as the shell it returns to needs).
+    pub fn finish_with_echo(mut self) -> (ExitStatus, String, bool) {
+        let status = self.child.wait().unwrap();
+        let echo = rustix::termios::tcgetattr(&self.master)
+            .unwrap()
+            .local_modes
+            .contains(rustix::termios::LocalModes::ECHO);
+        let (_, screen) = self.finish();
+        (status, screen, echo)
+    }
+
     /// Waits for the command to exit; answers its status and everything the terminal showed.
     pub fn finish(mut self) -> (ExitStatus, String) {
         let status = self.child.wait().unwrap();
