@@ -333,3 +333,13 @@ fn a_pruning_round_that_fails_is_logged_at_warn_and_tried_again_at_the_next() {
     eventually("the next round's prune", || left(&auth) == 0);
     pruning.stop();
 }
+
+#[test]
+fn the_server_prunes_the_audit_log_every_hour_in_batches_of_500() {
+    // The README's "deleted at start and then hourly": the round the binary starts with.
+    assert_eq!(
+        auth::AUDIT_PRUNE_EVERY,
+        std::time::Duration::from_secs(3600)
+    );
+    assert_eq!(auth::PRUNE_BATCH, 500);
+}
