@@ -891,10 +891,15 @@ class Results:
         self.rows = []  # (backend, workload, result, target, ratio, verdict, authd CPU, other)
 
     def add(self, backend, workload, result, target="", ratio=None, ok=None, m=None):
+        # Throughputs also say what one request cost authd: its cores ÷ its rate.
+        per = ""
+        if m is not None and m.get("rate") and workload.startswith(("W1", "W2")):
+            per = f"{m['server'] / m['rate'] * 1e6:.1f}"
         self.rows.append((backend, workload, result, target,
                           "" if ratio is None else f"{ratio:.2f}",
                           "" if ok is None else ("PASS" if ok else "FAIL"),
                           "" if m is None else f"{m['server']:.2f}",
+                          per,
                           "" if m is None else f"{m['other'] * 100:.0f}%"))
 
 
@@ -964,7 +969,7 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
                     # process; on PostgreSQL it is the database's own rate (pgbench, below).
                     ratio2 = r["rate"] / w1["/"]
                     if name == "sqlite":
-                        res.add(name, "", "", "≥ 0.4 × W1 GET /", ratio2, ratio2 >= 0.4)
+                        res.add(name, "", "", "≥ 0.5 × W1 GET /", ratio2, ratio2 >= 0.5)
                     else:
                         res.add(name, "", "", f"(× W1 GET /: {ratio2:.2f}, no target)")
             else:
@@ -1177,7 +1182,7 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
 
 def print_table(res, header):
     cols = ("backend", "workload", "result", "target", "ratio", "verdict", "authd CPU",
-            "other CPU")
+            "authd µs/req", "other CPU")
     rows = [cols] + res.rows
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
     line = lambda r: "| " + " | ".join(r[i].ljust(widths[i]) for i in range(len(cols))) + " |"
@@ -1307,7 +1312,8 @@ def main():
         f"hashing threads' niceness ({HASHING_NICE}), just before and after it: "
         + (f"{min(ms):.1f}–{max(ms):.1f} ms, limit {CORES * 1000 / max(ms):.2f}–"
            f"{CORES * 1000 / min(ms):.2f}/s over {len(ms)} measurements" if ms else "not measured"),
-        "authd CPU: cores the server used during the workload; other CPU: share of the machine "
+        "authd CPU: cores the server used during the workload; authd µs/req: that CPU time per "
+        "request of a throughput workload (W1, W2); other CPU: share of the machine "
         f"used meanwhile by processes outside the benchmark (noise; a workload above "
         f"{args.noise:.0%} is run again, up to {args.retries} times, keeping the quietest)",
     ] + notes

@@ -184,6 +184,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1024), global = true, help_heading = DATABASE)]
     pub db_pool_size: u32,
 
+    /// Session checks in flight at once on each worker thread's own database connection, 0
+    /// to 1024 (PostgreSQL pipelines them; SQLite reads inline, one at a time). Beyond it,
+    /// checks wait for the pool. 0: every check through the pool.
+    #[arg(long, env = "AUTHD_DB_WORKER_LOOKUPS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=1024), global = true, help_heading = DATABASE)]
+    pub db_worker_lookups: u32,
+
     /// Seconds to wait for a database connection before answering 503, 1 to 600.
     #[arg(
         long,

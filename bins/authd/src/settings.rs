@@ -288,6 +288,7 @@ impl Cli {
         // The option structs are `#[non_exhaustive]`: built from their defaults, field by field.
         let mut db = DbOptions::new(self.database_url.clone());
         db.pool_size = self.db_pool_size;
+        db.worker_lookups = self.db_worker_lookups;
         db.connect_timeout = secs(self.db_connect_timeout);
         db.statement_timeout =
             (self.db_statement_timeout > 0).then(|| secs(self.db_statement_timeout));

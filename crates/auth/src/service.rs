@@ -1,6 +1,7 @@
 //! The `Auth` handle: what it holds. Each flow adds its own methods in its own file
 //! (`register`, `login`, `sessions`, `reset`, `verify`, `account`); `connect` opens it.
 
+use crate::error::AuthError;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -54,6 +55,26 @@ impl Auth {
     /// Whether the database answers now (for readiness probes).
     pub fn is_ready(&self) -> bool {
         self.db.ping().is_ok()
+    }
+
+    /// [`Auth::is_ready`] from async code: the pool and the calling thread's own connection
+    /// for session checks both answer.
+    pub async fn is_ready_async(&self) -> bool {
+        self.db.ping_async().await.is_ok()
+    }
+
+    /// Runs `op` (blocking work on `Auth`: database reads and writes) on tokio's blocking
+    /// pool, at most one per pooled database connection at a time (callers beyond wait as
+    /// futures). Needs a tokio runtime (actix's is one). A panic in `op` is logged and
+    /// answered as a database error.
+    pub async fn run_blocking<T, F>(&self, op: F) -> Result<T, AuthError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
+    {
+        let auth = self.clone();
+        let outcome = self.db.blocking(move || Ok(op(&auth))).await?;
+        outcome
     }
 
     pub(crate) fn now(&self) -> i64 {

@@ -207,6 +207,38 @@ impl Auth {
         }))
     }
 
+    /// [`Auth::authenticate`] from async code (needs a tokio runtime, as actix's): the same
+    /// answer and the same record of use, without tying up a thread. The lookup runs on the
+    /// calling thread's own database connection when it can (SQLite: inline; PostgreSQL:
+    /// pipelined with the thread's other checks), else on the blocking pool; which one is
+    /// the backend's choice. No answer is cached: a revoked session is refused at once.
+    pub async fn authenticate_async(
+        &self,
+        token: &str,
+    ) -> Result<Option<Authenticated>, AuthError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let now = self.now();
+        let found = self
+            .db
+            .find_session_async(&digest(token), self.alive(now))
+            .await?;
+        let Some((user, session)) = found else {
+            return Ok(None);
+        };
+        let every = last_seen_every(secs(self.config.session_idle_timeout));
+        if session.last_seen_at < now.saturating_sub(every) {
+            if let Err(error) = self.db.touch_session_async(session.id, now, every).await {
+                tracing::warn!(%error, user_id = user.id, "could not record a session's use");
+            }
+        }
+        Ok(Some(Authenticated {
+            user,
+            session: session.into(),
+        }))
+    }
+
     /// The user whose live session this token is; `None` for an empty, unknown, expired or
     /// idle one. See [`Auth::authenticate`].
     pub fn get_user_from_session_id(&self, session_id: &str) -> Result<Option<User>, AuthError> {

@@ -81,6 +81,110 @@ fn checked_schema(name: &str) -> Result<String, DbError> {
     Ok(format!("\"{}\"", name.replace('"', "\"\"")))
 }
 
+/// How a thread opens its own connection for session checks (see `worker.rs`).
+pub(crate) enum WorkerTarget {
+    /// None: the checks take the pool's way; why, when the operator should hear of it.
+    None(Option<String>),
+    #[cfg(feature = "sqlite")]
+    Sqlite { path: String },
+    #[cfg(feature = "postgres")]
+    Postgres(PgTarget),
+}
+
+/// The async client's view of a PostgreSQL URL.
+#[cfg(feature = "postgres")]
+pub(crate) struct PgTarget {
+    pub(crate) config: tokio_postgres::Config,
+    /// `sslmode` is `prefer` or `require` (libpq's default is `prefer`).
+    pub(crate) encrypt: bool,
+    /// What every pooled connection runs first (statement timeout, search path).
+    pub(crate) setup: String,
+}
+
+/// libpq's environment variables that change where or how it connects: with any of them set,
+/// the async client (which reads none) could reach another database, or with less care.
+#[cfg(feature = "postgres")]
+const LIBPQ_VARIABLES: &[&str] = &[
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGSSLMODE",
+    "PGREQUIRESSL",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLCRL",
+    "PGSSLNEGOTIATION",
+    "PGGSSENCMODE",
+    "PGTARGETSESSIONATTRS",
+    "PGCHANNELBINDING",
+];
+
+/// The async client's view of `url` (which already carries `connect_timeout`), or why it
+/// cannot connect as libpq does.
+#[cfg(feature = "postgres")]
+fn pg_worker_target(url: &str, setup: &str) -> Result<PgTarget, String> {
+    let home = std::env::var_os("HOME").unwrap_or_default();
+    let root_certificate = std::path::Path::new(&home).join(".postgresql/root.crt");
+    pg_worker_target_in(
+        url,
+        setup,
+        |name| std::env::var_os(name).is_some(),
+        || root_certificate.exists(),
+    )
+}
+
+/// [`pg_worker_target`] with libpq's environment and its root certificate file as given.
+#[cfg(feature = "postgres")]
+fn pg_worker_target_in(
+    url: &str,
+    setup: &str,
+    is_set: impl Fn(&str) -> bool,
+    has_root_certificate: impl Fn() -> bool,
+) -> Result<PgTarget, String> {
+    use tokio_postgres::config::SslMode;
+    if let Some(name) = LIBPQ_VARIABLES.iter().find(|name| is_set(name)) {
+        return Err(format!(
+            "{name} is set: libpq reads it, the async client would not"
+        ));
+    }
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| format!("the URL has a setting the async client does not take ({e})"))?;
+    if config.get_application_name().is_none() {
+        // So that an operator tells these connections apart in `pg_stat_activity`.
+        config.application_name("authd session checks");
+    }
+    if config.get_user().is_none() || config.get_dbname().is_none() || config.get_hosts().is_empty()
+    {
+        return Err("the URL does not name its host, user and database".into());
+    }
+    let encrypt = match config.get_ssl_mode() {
+        SslMode::Disable => false,
+        _ => {
+            // libpq verifies the server's certificate when this file exists.
+            if has_root_certificate() {
+                return Err(
+                    "~/.postgresql/root.crt exists: libpq verifies the server with it".into(),
+                );
+            }
+            true
+        }
+    };
+    Ok(PgTarget {
+        config,
+        encrypt,
+        setup: setup.to_owned(),
+    })
+}
+
 /// A pooled connection, and whether a query found it dead.
 pub(crate) struct Pooled {
     pub(crate) conn: AnyConnection,
@@ -164,6 +268,22 @@ impl Manager {
         match &self.target {
             Target::Postgres { schema, .. } => schema.clone(),
             Target::Sqlite { .. } => None,
+        }
+    }
+
+    /// How a thread opens its own connection for session checks.
+    pub(crate) fn worker_target(&self) -> WorkerTarget {
+        match &self.target {
+            #[cfg(feature = "sqlite")]
+            Target::Sqlite { path } if path != ":memory:" => {
+                WorkerTarget::Sqlite { path: path.clone() }
+            }
+            #[cfg(feature = "postgres")]
+            Target::Postgres { url, setup, .. } => match pg_worker_target(url, setup) {
+                Ok(target) => WorkerTarget::Postgres(target),
+                Err(why) => WorkerTarget::None(Some(why)),
+            },
+            _ => WorkerTarget::None(None),
         }
     }
 
@@ -304,6 +424,67 @@ mod tests {
 
     fn target(url: &str) -> Result<Backend, DbError> {
         Manager::new(&DbOptions::new(url)).map(|m| m.backend())
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_thread_connects_on_its_own_only_where_it_would_reach_what_libpq_reaches() {
+        let target = |url: &str, env: &'static str, root: bool| {
+            pg_worker_target_in(url, "SET x = 1", |name| name == env, || root)
+        };
+        let plain = target(
+            "postgres://u@h:5432/d?sslmode=disable&connect_timeout=5",
+            "",
+            false,
+        )
+        .unwrap();
+        assert!(!plain.encrypt);
+        assert_eq!(plain.setup, "SET x = 1");
+        assert_eq!(
+            plain.config.get_application_name(),
+            Some("authd session checks")
+        );
+        let named = target("postgres://u@h/d?application_name=mine", "", false).unwrap();
+        assert_eq!(named.config.get_application_name(), Some("mine"));
+        // libpq's default sslmode is prefer: TLS when the server offers it.
+        assert!(target("postgres://u@h/d", "", false).unwrap().encrypt);
+        assert!(
+            target("postgres://u@h/d?sslmode=require", "", false)
+                .unwrap()
+                .encrypt
+        );
+        for (url, env, root, why) in [
+            (
+                "postgres://u@h/d?sslmode=verify-full",
+                "",
+                false,
+                "does not take",
+            ),
+            (
+                "postgres://u@h/d?sslrootcert=/ca.pem",
+                "",
+                false,
+                "does not take",
+            ),
+            ("postgres://u@h/d?sslmode=require", "", true, "root.crt"),
+            (
+                "postgres://u@h/d?sslmode=disable",
+                "PGSSLMODE",
+                false,
+                "PGSSLMODE is set",
+            ),
+            ("postgres://u@h/d", "PGHOST", false, "PGHOST is set"),
+            ("postgres://h/d", "", false, "host, user and database"),
+            ("postgres://u@h", "", false, "host, user and database"),
+        ] {
+            let refused = target(url, env, root).err().unwrap_or_default();
+            assert!(refused.contains(why), "{url} {env}: {refused}");
+        }
+        // A password in the URL never reaches the reason.
+        let refused = target("postgres://u:hunter2@h/d?sslrootcert=x", "", false)
+            .err()
+            .unwrap_or_default();
+        assert!(!refused.contains("hunter2"), "{refused}");
     }
 
     #[test]

@@ -67,11 +67,23 @@ pub struct BackendError(Inner);
 enum Inner {
     Pool(r2d2::Error),
     Driver(DieselError),
+    /// What a connection attempt of the async client said.
+    Message(String),
 }
 
 impl BackendError {
     pub(crate) fn pool(error: r2d2::Error) -> Self {
         BackendError(Inner::Pool(error))
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn driver(error: DieselError) -> Self {
+        BackendError(Inner::Driver(error))
+    }
+
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn message(text: String) -> Self {
+        BackendError(Inner::Message(text))
     }
 
     /// Whether a unique index refused the row.
@@ -91,6 +103,7 @@ impl fmt::Debug for BackendError {
         match &self.0 {
             Inner::Pool(e) => fmt::Debug::fmt(e, f),
             Inner::Driver(e) => fmt::Debug::fmt(e, f),
+            Inner::Message(e) => fmt::Debug::fmt(e, f),
         }
     }
 }
@@ -100,6 +113,7 @@ impl fmt::Display for BackendError {
         match &self.0 {
             Inner::Pool(e) => fmt::Display::fmt(e, f),
             Inner::Driver(e) => fmt::Display::fmt(e, f),
+            Inner::Message(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -109,6 +123,7 @@ impl std::error::Error for BackendError {
         match &self.0 {
             Inner::Pool(e) => e.source(),
             Inner::Driver(e) => e.source(),
+            Inner::Message(_) => None,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::connection::{self, AnyConnection, Backend, Manager};
 use crate::error::DbError;
 use crate::migrate;
 use crate::options::DbOptions;
+use crate::worker::Worker;
 
 /// What an audited write records, read off its result.
 pub(crate) enum Record {
@@ -40,6 +41,10 @@ pub struct Db {
     /// The events every write of this handle records in its own transaction (see
     /// [`Db::audited`]); `None` on the handle `open` returns.
     pub(crate) audit: Option<Arc<Vec<NewAuditEvent>>>,
+    /// Each thread's own connection for session checks (`worker.rs`).
+    pub(crate) worker: Arc<Worker>,
+    /// One permit per pooled connection, for [`Db::blocking`].
+    pub(crate) permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Db {
@@ -62,6 +67,8 @@ impl Db {
     /// `Migration` when the schema cannot be brought up to date.
     pub fn open(options: &DbOptions) -> Result<Self, DbError> {
         let manager = Manager::new(options)?;
+        let worker = Arc::new(Worker::new(options, &manager));
+        worker.explain();
         let manager_schema = manager.schema();
         let backend = manager.backend();
         let in_memory = manager.is_in_memory();
@@ -85,10 +92,13 @@ impl Db {
             let mut pooled = pool.get().map_err(DbError::pool)?;
             migrate::run(&mut pooled.conn, manager_schema.as_deref())?;
         }
+        let permits = usize::try_from(pool.max_size()).unwrap_or(1).max(1);
         Ok(Db {
             pool,
             backend,
             audit: None,
+            worker,
+            permits: Arc::new(tokio::sync::Semaphore::new(permits)),
         })
     }
 

@@ -16,6 +16,7 @@ mod passkeys;
 mod password_writes;
 mod reset_tokens;
 mod secret_keys;
+mod session_check;
 mod sessions;
 #[cfg(test)]
 mod test_rows;
@@ -23,6 +24,7 @@ mod test_rows;
 pub mod testing;
 mod two_factor;
 mod users;
+mod worker;
 
 pub use admin::UserOverview;
 pub use audit::AuditQuery;

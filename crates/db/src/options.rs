@@ -25,10 +25,16 @@ pub struct DbOptions {
     /// 63 bytes). `None`: the server's `search_path` (usually `public`). With SQLite the file
     /// is the boundary: a schema there is an `InvalidOptions` error.
     pub schema: Option<String>,
+    /// The session check on the thread that asks (`Db::find_session_async`): most checks in
+    /// flight at once on one thread's own connection (PostgreSQL pipelines them; SQLite runs
+    /// one at a time inline, whatever the number). Beyond it, checks take the pool's way.
+    /// `0`: no connection per thread, every check through the pool.
+    pub worker_lookups: u32,
 }
 
 impl DbOptions {
-    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement, migrations applied.
+    /// Defaults for `url`: 8 connections, 5 s to connect, 5 s per statement, migrations applied,
+    /// 16 session checks in flight on a thread's own connection.
     pub fn new(url: impl Into<String>) -> Self {
         DbOptions {
             url: url.into(),
@@ -37,6 +43,7 @@ impl DbOptions {
             statement_timeout: Some(Duration::from_secs(5)),
             migrate: true,
             schema: None,
+            worker_lookups: 16,
         }
     }
 

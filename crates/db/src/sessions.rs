@@ -29,6 +29,28 @@ pub struct Alive {
     pub seen_after: i64,
 }
 
+/// The session of a token digest, alive, of an account not disabled, with its user: the query
+/// every request with a cookie runs (`Db::find_session`, and on a thread's own connection
+/// `Db::find_session_async`).
+///
+/// Written out on each backend's own connection, not through `AnyConnection`: diesel's
+/// MultiConnection wraps every query in a `SerializedQuery` whose `walk_ast` renders the whole
+/// SQL text again on each execution, even when the prepared statement is found in the cache
+/// (diesel_derives 2.3, multiconnection.rs). Called directly, a cached statement is found by
+/// its type and only the binds are collected.
+macro_rules! session_lookup {
+    ($token_digest:expr, $alive:expr) => {
+        sessions::table
+            .inner_join(users::table)
+            .filter(sessions::token_digest.eq($token_digest))
+            .filter(sessions::expires_at.gt($alive.now))
+            .filter(sessions::last_seen_at.gt($alive.seen_after))
+            .filter(users::disabled_at.is_null())
+            .select((User::as_select(), Session::as_select()))
+    };
+}
+pub(crate) use session_lookup;
+
 /// Locks the user's row on PostgreSQL (a no-op write; SQLite holds the write lock already), so
 /// that session writes of one account run one after the other. `false` when there is no such
 /// user.
@@ -160,30 +182,15 @@ impl Db {
         token_digest: &str,
         alive: Alive,
     ) -> Result<Option<(User, Session)>, DbError> {
-        // The same statically typed query on each backend's own connection, not through
-        // `AnyConnection`: diesel's MultiConnection wraps every query in a `SerializedQuery`
-        // whose `walk_ast` renders the whole SQL text again on each execution, even when the
-        // prepared statement is found in the cache (diesel_derives 2.3, multiconnection.rs).
-        // Called directly, a cached statement is found by its type and only the binds are
-        // collected. Every request with a cookie runs this query.
-        macro_rules! lookup {
-            ($conn:expr) => {
-                sessions::table
-                    .inner_join(users::table)
-                    .filter(sessions::token_digest.eq(token_digest))
-                    .filter(sessions::expires_at.gt(alive.now))
-                    .filter(sessions::last_seen_at.gt(alive.seen_after))
-                    .filter(users::disabled_at.is_null())
-                    .select((User::as_select(), Session::as_select()))
-                    .first($conn)
-                    .optional()
-            };
-        }
         self.read(|conn| match conn {
             #[cfg(feature = "postgres")]
-            AnyConnection::Postgresql(conn) => lookup!(conn),
+            AnyConnection::Postgresql(conn) => {
+                session_lookup!(token_digest, alive).first(conn).optional()
+            }
             #[cfg(feature = "sqlite")]
-            AnyConnection::Sqlite(conn) => lookup!(conn),
+            AnyConnection::Sqlite(conn) => {
+                session_lookup!(token_digest, alive).first(conn).optional()
+            }
         })
     }
 

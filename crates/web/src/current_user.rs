@@ -17,7 +17,8 @@ use crate::state::Authd;
 /// is. Extraction fails with 403 JSON (401 with [`crate::NotLoggedIn::Unauthorized`]) when
 /// there is no cookie or no live session for it. Needs `Data<Authd>` in the app data.
 ///
-/// Checking the session is a database query, run on actix's blocking pool.
+/// Checking the session is one database query, run on the worker's own connection when the
+/// backend can (see [`Authd::authenticate`]).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     user: User,
@@ -74,7 +75,7 @@ impl FromRequest for CurrentUser {
                 return Err(refused);
             };
             authd
-                .run_lookup(move |auth| auth.authenticate(&token))
+                .authenticate(&token)
                 .await?
                 .map(|found| CurrentUser {
                     user: found.user,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::web::{self, Data};
+use actix_web::web::Data;
 use actix_web::{HttpMessage, HttpRequest};
 use auth::{Actor, Auth, AuthError, ClientInfo, RequestContext, SessionToken, User};
 use tracing_actix_web::RequestId;
@@ -29,8 +29,6 @@ pub struct Authd {
     connections: Arc<ConnectionLimit>,
     mail_limiter: Option<Arc<IpLimiter>>,
     passkey_limiter: Option<Arc<IpLimiter>>,
-    /// One permit per database connection: see [`Authd::run_lookup`].
-    lookups: Arc<tokio::sync::Semaphore>,
     metrics: Metrics,
     /// Shared, so that [`Authd::acting_for`] clones cheaply.
     options: Arc<WebOptions>,
@@ -59,9 +57,7 @@ impl Authd {
             hashing.clone(),
             Arc::clone(&connections),
         );
-        let db_connections = usize::try_from(auth.max_db_connections()).unwrap_or(1);
         Authd {
-            lookups: Arc::new(tokio::sync::Semaphore::new(db_connections.max(1))),
             auth,
             hashing,
             ip_limiter,
@@ -401,11 +397,12 @@ impl Authd {
         Ok(self.hashing.run(self.client_key(client), job).await??)
     }
 
-    /// Runs `op`, an operation that only reads or writes the database (find a user, check a
-    /// session, list or revoke sessions), on actix's blocking pool, as authd's routes do.
+    /// Runs `op`, an operation that only reads or writes the database (find a user, list or
+    /// revoke sessions), on actix's blocking pool, as authd's routes do (see
+    /// [`auth::Auth::run_blocking`]).
     ///
-    /// At most one runs per database connection at a time: beyond that, requests wait here,
-    /// as futures on their worker, rather than as blocking threads asleep in the pool's
+    /// At most one runs per database connection at a time: beyond that, requests wait as
+    /// futures on their worker, rather than as blocking threads asleep in the pool's
     /// checkout, each of which costs a futex wait and wake-up (GET /profile on PostgreSQL with
     /// 16 clients and 8 connections: 63 -> 50 us of authd CPU per request, bench/README.md).
     ///
@@ -415,17 +412,16 @@ impl Authd {
         T: Send + 'static,
         F: FnOnce(&Auth) -> Result<T, AuthError> + Send + 'static,
     {
-        // Never closed, so acquiring only waits.
-        let _permit = self
-            .lookups
-            .acquire()
-            .await
-            .map_err(|_| ApiError::Internal)?;
-        let auth = self.auth.clone();
-        // The request's span goes along, so what `op` logs carries the request id and client.
-        let span = tracing::Span::current();
-        Ok(web::block(move || span.in_scope(|| op(&auth)))
-            .await
-            .map_err(|_| ApiError::Internal)??)
+        Ok(self.auth.run_blocking(op).await?)
+    }
+
+    /// The live session of `token` and its account (`None` for an unknown, expired, idle or
+    /// revoked one), recording its use: the check behind [`crate::CurrentUser`] and
+    /// forward-auth. It runs on the worker's own database connection when the backend can
+    /// (no blocking-pool hop), else on the pool; nothing is cached.
+    ///
+    /// Errors: `ApiError::Auth` with an unavailable database (503).
+    pub async fn authenticate(&self, token: &str) -> Result<Option<auth::Authenticated>, ApiError> {
+        Ok(self.auth.authenticate_async(token).await?)
     }
 }

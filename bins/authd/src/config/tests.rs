@@ -106,6 +106,9 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("db-pool-size", &["--db-pool-size", "7"], |c| {
             c.settings().0.pool_size == 7
         }),
+        ("db-worker-lookups", &["--db-worker-lookups", "0"], |c| {
+            c.settings().0.worker_lookups == 0
+        }),
         (
             "db-connect-timeout",
             &["--db-connect-timeout", "106"],

@@ -179,6 +179,72 @@ fn an_idle_timeout_under_a_minute_is_a_config_error() {
     ));
 }
 
+/// A runtime as an actix worker has (one thread), for `authenticate_async`.
+fn worker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn from_async_code_a_session_lives_idles_and_is_recorded_as_from_blocking_code() {
+    let config = AuthConfig {
+        session_idle_timeout: Duration::from_secs(600),
+        ..sessions_config(5)
+    };
+    on_each_backend_with(config, |env| {
+        let runtime = worker_runtime();
+        let live = |token: &SessionToken| {
+            runtime
+                .block_on(env.auth.authenticate_async(token.expose()))
+                .unwrap()
+                .map(|found| found.user.email)
+        };
+        let bob = env.auth.register_user("bob@x.io", "pw").unwrap();
+        let (_, used) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let (_, idle) = env.auth.log_in("bob@x.io", "pw").unwrap();
+        let last_seen = |token: &SessionToken| {
+            let current = env.auth.authenticate(token.expose()).unwrap().unwrap();
+            let listed = env.auth.list_sessions(bob.id).unwrap();
+            listed
+                .into_iter()
+                .find(|s| s.id == current.session.id)
+                .unwrap()
+                .last_seen_at
+        };
+        assert_eq!(live(&used).as_deref(), Some("bob@x.io"));
+        assert_eq!(
+            runtime
+                .block_on(env.auth.authenticate_async(""))
+                .unwrap()
+                .map(|_| ()),
+            None
+        );
+        env.clock.advance(Duration::from_secs(300));
+        assert!(live(&used).is_some());
+        assert_eq!(last_seen(&used), START + 300, "the use is recorded");
+        env.clock.advance(Duration::from_secs(30));
+        assert!(live(&used).is_some());
+        assert_eq!(
+            last_seen(&used),
+            START + 300,
+            "not written within the minute"
+        );
+        env.clock.advance(Duration::from_secs(300));
+        assert!(live(&used).is_some());
+        assert_eq!(
+            live(&idle),
+            None,
+            "unused for 630 s of a 600 s idle timeout"
+        );
+        // A logout holds at once: nothing is cached.
+        let current = env.auth.authenticate(used.expose()).unwrap().unwrap();
+        env.auth.log_out(bob.id, &current.session.id).unwrap();
+        assert_eq!(live(&used), None);
+    });
+}
+
 #[test]
 fn last_use_is_recorded_at_most_once_a_minute() {
     on_each_backend(|env| {

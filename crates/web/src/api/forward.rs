@@ -164,9 +164,7 @@ async fn signed_in(authd: &Authd, request: &HttpRequest) -> Result<Option<User>,
     let Some(token) = token else {
         return Ok(None);
     };
-    let found = authd
-        .run_lookup(move |auth| auth.authenticate(&token))
-        .await?;
+    let found = authd.authenticate(&token).await?;
     Ok(found.map(|found| found.user))
 }
 

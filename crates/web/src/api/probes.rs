@@ -98,8 +98,8 @@ async fn metrics(authd: Data<Authd>) -> HttpResponse {
     ),
 )]
 async fn readyz(authd: Data<Authd>) -> HttpResponse {
-    match authd.run_lookup(|auth| Ok(auth.is_ready())).await {
-        Ok(true) => ok(&Status { status: "ok" }),
+    match authd.auth().is_ready_async().await {
+        true => ok(&Status { status: "ok" }),
         _ => json(
             StatusCode::SERVICE_UNAVAILABLE,
             &NotReady {

@@ -258,3 +258,52 @@ async fn a_database_that_never_answers_gives_503_within_the_connect_timeout() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+// The session check runs on each actix worker's own connection (PostgreSQL: diesel-async,
+// pipelined); when the database drops it, the check runs once more on the pool, which opens a
+// fresh connection, and the next checks open a new connection of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_checks_use_the_workers_own_connections_and_step_over_a_dropped_one() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let Some(observer) = TestDatabase::postgres() else {
+        return;
+    };
+    let name = format!("authd_workers_{}", std::process::id());
+    let (_, target) = via(db.url(), "127.0.0.1:1".parse().unwrap());
+    let relay = Relay::start(&target).await;
+    let (url, _) = via(db.url(), relay.address);
+    let db_options = {
+        let mut options =
+            DbOptions::new(url.replacen('?', &format!("?application_name={name}&"), 1));
+        options.pool_size = 1;
+        options
+    };
+    let app = spawn_over(db, db_options, test_config(), WebOptions::default()).await;
+    let session = app.logged_in("bob@x.io", "pw").await;
+    let connections = || {
+        observer.count(&format!(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = '{name}'"
+        ))
+    };
+    for _ in 0..20 {
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+    }
+    assert!(connections() >= 2, "the pool's one, and the workers' own");
+
+    relay.close_all().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while connections() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the relay's connections did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..20 {
+        assert_eq!(app.get_profile(Some(&session)).await.status(), 200);
+    }
+    // One second after a failed attempt a worker connects again (no attempt failed here).
+    assert!(connections() >= 2, "the pool's, and the workers' new ones");
+}
