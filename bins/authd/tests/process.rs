@@ -696,6 +696,60 @@ async fn two_instances_on_one_postgresql_database_act_as_one_service() {
     two_instances_share_accounts_sessions_and_throttling(&a, &b).await;
 }
 
+/// Logs in `bob@x.io` (registered first) and answers the status of `GET /profile` with the
+/// session cookie.
+async fn profile_after_login(server: &Server) -> u16 {
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let res = client()
+        .post(server.url("/sessions"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let res = client()
+        .get(server.url("/profile"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+#[tokio::test]
+async fn session_checks_run_on_the_workers_own_postgresql_connections_without_a_word() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    let server = Server::start(database.url(), &[]);
+    assert_eq!(profile_after_login(&server).await, 200);
+    let log = server.stop();
+    assert!(!log.contains("session checks go through"), "{log}");
+}
+
+#[tokio::test]
+async fn a_postgresql_setting_the_async_client_cannot_honour_keeps_session_checks_on_the_pool() {
+    let Some(database) = TestDatabase::postgres() else {
+        return;
+    };
+    // libpq reads PGPASSFILE (a missing file is no error); the async client would not, so it
+    // might not connect as libpq does: the checks stay on libpq's pool, said once at start.
+    let env = [("PGPASSFILE", "/nonexistent/authd-test-pgpass")];
+    let server = Server::start_with_env(database.url(), &[], "info", &env);
+    assert_eq!(profile_after_login(&server).await, 200);
+    let log = server.stop();
+    assert_eq!(
+        log.matches("session checks go through the connection pool")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("PGPASSFILE is set"), "{log}");
+}
+
 #[tokio::test]
 async fn two_instances_on_one_sqlite_file_act_as_one_service() {
     let dir = tempfile::tempdir().unwrap();

@@ -166,6 +166,15 @@ fn pg_worker_target_in(
     {
         return Err("the URL does not name its host, user and database".into());
     }
+    // A `host`, `hostaddr` or `port` in the query replaces the URL's own for libpq, and is
+    // added to them by tokio-postgres (`postgres://u@localhost/d?host=/run/socket`): the two
+    // would reach different servers.
+    if config.get_hosts().len() > 1
+        || config.get_hostaddrs().len() > 1
+        || config.get_ports().len() > 1
+    {
+        return Err("the URL names several hosts or ports".into());
+    }
     let encrypt = match config.get_ssl_mode() {
         SslMode::Disable => false,
         _ => {
@@ -476,6 +485,18 @@ mod tests {
             ("postgres://u@h/d", "PGHOST", false, "PGHOST is set"),
             ("postgres://h/d", "", false, "host, user and database"),
             ("postgres://u@h", "", false, "host, user and database"),
+            (
+                "postgres://u@localhost/d?host=/run/socket",
+                "",
+                false,
+                "several hosts",
+            ),
+            (
+                "postgres://u@h:5432/d?port=5433",
+                "",
+                false,
+                "several hosts or ports",
+            ),
         ] {
             let refused = target(url, env, root).err().unwrap_or_default();
             assert!(refused.contains(why), "{url} {env}: {refused}");

@@ -144,3 +144,65 @@ fn no_answer() -> DbError {
 fn shutting_down() -> DbError {
     DbError::Unavailable(BackendError::message("the runtime is shutting down".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use user_model::{NewSession, UserChanges};
+
+    use super::*;
+    use crate::options::DbOptions;
+    use crate::test_rows::FOREVER;
+    use crate::testing::{each_backend, TEST_HASH as HASH};
+
+    #[test]
+    fn with_the_pool_exhausted_the_pools_way_is_unavailable_at_once_and_the_threads_answers() {
+        each_backend(|test_db| {
+            for worker_lookups in [0, 16] {
+                let mut options = DbOptions::new(test_db.url());
+                options.pool_size = 1;
+                options.connect_timeout = Duration::from_millis(300);
+                options.worker_lookups = worker_lookups;
+                let db = Db::open(&options).unwrap();
+                let email = format!("bob{worker_lookups}@x.io");
+                let bob = db.add_user(&email, HASH).unwrap();
+                let digest = format!("digest-{worker_lookups}");
+                let session = NewSession {
+                    public_id: format!("public-{worker_lookups}"),
+                    token_digest: digest.clone(),
+                    user_id: bob.id,
+                    created_at: 900,
+                    last_seen_at: 900,
+                    expires_at: 10_000,
+                    user_agent: None,
+                    ip: None,
+                };
+                db.start_session(&session, None, &UserChanges::default(), 0, FOREVER)
+                    .unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    // The thread's connection is made before the pool's one is taken.
+                    assert!(db
+                        .find_session_async(&digest, FOREVER)
+                        .await
+                        .unwrap()
+                        .is_some());
+                    let _taken = db.pool.get().unwrap();
+                    let started = Instant::now();
+                    let found = db.find_session_async(&digest, FOREVER).await;
+                    if worker_lookups == 0 {
+                        let refused = found.unwrap_err();
+                        assert!(refused.is_unavailable(), "{refused:?}");
+                        assert!(started.elapsed() < Duration::from_secs(2));
+                    } else {
+                        assert_eq!(found.unwrap().unwrap().0.email, email);
+                    }
+                });
+            }
+        });
+    }
+}

@@ -221,6 +221,9 @@ fn from_async_code_a_session_lives_idles_and_is_recorded_as_from_blocking_code()
                 .map(|_| ()),
             None
         );
+        // A service may spawn the check on a multi-threaded runtime.
+        fn send<T: Send>(_: &T) {}
+        send(&env.auth.authenticate_async(used.expose()));
         env.clock.advance(Duration::from_secs(300));
         assert!(live(&used).is_some());
         assert_eq!(last_seen(&used), START + 300, "the use is recorded");
