@@ -77,11 +77,6 @@ impl BackendError {
     }
 
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn driver(error: DieselError) -> Self {
-        BackendError(Inner::Driver(error))
-    }
-
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn message(text: String) -> Self {
         BackendError(Inner::Message(text))
     }

@@ -45,18 +45,21 @@ impl Db {
         alive: Alive,
     ) -> Option<Result<Option<(User, Session)>, DbError>> {
         let lease = self.worker.postgres().await?;
-        let query = session_lookup!(token_digest, alive);
-        let found = diesel_async::RunQueryDsl::first(query, &mut lease.conn());
+        let found = lease.find_session(token_digest, alive);
         let Ok(found) = tokio::time::timeout(self.worker.answer_within, found).await else {
             lease.broke();
             return Some(Err(no_answer()));
         };
-        match found.optional() {
-            Err(error) if crate::worker::is_connection_failure(&error) => {
-                lease.broke();
-                None
-            }
-            other => Some(other.map_err(DbError::driver)),
+        match found {
+            Ok(found) => Some(Ok(found)),
+            Err(error) => match crate::worker::db_error(error) {
+                Some(error) => Some(Err(error)),
+                // The connection failed: once more, on the pool.
+                None => {
+                    lease.broke();
+                    None
+                }
+            },
         }
     }
 
@@ -70,20 +73,17 @@ impl Db {
     ) -> Result<bool, DbError> {
         #[cfg(feature = "postgres")]
         if let Some(lease) = self.worker.postgres().await {
-            let touch = diesel::update(
-                sessions::table
-                    .find(id)
-                    .filter(sessions::last_seen_at.lt(now.saturating_sub(every))),
-            )
-            .set(sessions::last_seen_at.eq(now));
-            let written = diesel_async::RunQueryDsl::execute(touch, &mut lease.conn());
+            let written = lease.touch_session(id, now, every);
             let Ok(written) = tokio::time::timeout(self.worker.answer_within, written).await else {
                 lease.broke();
                 return Err(no_answer());
             };
             match written {
-                Err(error) if crate::worker::is_connection_failure(&error) => lease.broke(),
-                other => return other.map(|n| n == 1).map_err(DbError::driver),
+                Ok(written) => return Ok(written),
+                Err(error) => match crate::worker::db_error(error) {
+                    Some(error) => return Err(error),
+                    None => lease.broke(),
+                },
             }
         }
         let db = self.clone();
@@ -131,6 +131,45 @@ impl Db {
     pub fn blocking_permits(&self) -> Arc<tokio::sync::Semaphore> {
         Arc::clone(&self.permits)
     }
+}
+
+/// The SQL of `query` as diesel renders it for PostgreSQL (`$1`, `$2`… for its binds).
+#[cfg(feature = "postgres")]
+fn postgres_sql(query: &impl diesel::query_builder::QueryFragment<diesel::pg::Pg>) -> String {
+    use diesel::query_builder::QueryBuilder;
+    let mut builder = diesel::pg::PgQueryBuilder::default();
+    match query.to_sql(&mut builder, &diesel::pg::Pg) {
+        Ok(()) => builder.finish(),
+        // Rendering a static query cannot fail; were it to, the prepare fails and checks
+        // take the pool's way.
+        Err(_) => String::new(),
+    }
+}
+
+/// The session check as `Db::find_session` runs it (`.first()`: `LIMIT 1`), for a thread's
+/// own connection to prepare. Binds: the token digest, `alive.now`, `alive.seen_after`, the
+/// limit.
+#[cfg(feature = "postgres")]
+pub(crate) fn lookup_sql() -> String {
+    let alive = Alive {
+        now: 0,
+        seen_after: 0,
+    };
+    postgres_sql(&session_lookup!("", alive).limit(1))
+}
+
+/// The record of use as `Db::touch_session` writes it. Binds: now, the session's id, the
+/// time the last use must be older than.
+#[cfg(feature = "postgres")]
+pub(crate) fn touch_sql() -> String {
+    postgres_sql(
+        &diesel::update(
+            sessions::table
+                .find(0)
+                .filter(sessions::last_seen_at.lt(0_i64)),
+        )
+        .set(sessions::last_seen_at.eq(0_i64)),
+    )
 }
 
 /// The thread's connection did not answer in time (a cut network): unavailable, 503.

@@ -6,8 +6,8 @@
 //! - **SQLite**: a read-only connection (`query_only`), queried inline: a session check reads
 //!   a few pages of two indexes. It never waits for a lock (`busy_timeout = 0`): a busy or
 //!   failing read goes the pool's way instead.
-//! - **PostgreSQL**: an `AsyncPgConnection` (diesel-async over tokio-postgres) whose socket
-//!   the thread's own runtime drives, shared by every check on that thread: checks that
+//! - **PostgreSQL**: a tokio-postgres client whose socket the thread's own runtime drives,
+//!   with the check prepared once, shared by every check on that thread: checks that
 //!   arrive together are pipelined on it. At most [`DbOptions::worker_lookups`] are in flight
 //!   on one connection; beyond that, while it connects, after it dropped, or with a URL the
 //!   async client cannot honour as libpq would, the check goes the pool's way.
@@ -29,7 +29,7 @@ use crate::options::DbOptions;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::{is_connection_failure, Lease};
+pub(crate) use postgres::{db_error, Lease};
 
 /// How a `Db` reaches the database from the thread that asks.
 pub(crate) struct Worker {

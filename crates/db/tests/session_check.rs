@@ -283,3 +283,34 @@ fn the_threads_connection_is_encrypted_when_the_url_asks() {
         assert_eq!(encrypted, ["true", "true"]);
     });
 }
+
+#[test]
+fn the_threads_check_reads_every_column_as_the_pools_does() {
+    each_backend(|test_db| {
+        let db = open(test_db, 16);
+        signed_in(&db, "bob");
+        // Every column set, each to a value of its own, so a column read into the wrong field
+        // shows.
+        test_db.execute(
+            "UPDATE users SET session_id = 'sid', reset_token = 'rt', session_expires_at = 11, \
+             reset_expires_at = 12, failed_logins = 13, failed_window_start = 14, \
+             email_verified_at = 15, verify_token = 'vt', verify_expires_at = 16, \
+             created_at = 17, disabled_at = NULL",
+        );
+        test_db.execute("UPDATE sessions SET user_agent = 'agent', ip = '192.0.2.1'");
+        let on_pool = db.find_session("digest-bob", ALIVE).unwrap().unwrap();
+        runtime().block_on(async {
+            let _held = hold_the_pool(&db).await;
+            let digest = "digest-bob";
+            let on_thread =
+                tokio::time::timeout(Duration::from_secs(5), db.find_session_async(digest, ALIVE))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+            assert!(on_thread == on_pool, "the two reads differ");
+            assert_eq!(on_thread.0.verify_token.as_deref(), Some("vt"));
+            assert_eq!(on_thread.1.ip.as_deref(), Some("192.0.2.1"));
+        });
+    });
+}

@@ -1,25 +1,31 @@
 //! A thread's own PostgreSQL connection: its state, the share one check holds, and how it is
-//! opened (TLS as libpq's `sslmode` says).
+//! opened (TLS as libpq's `sslmode` says). A tokio-postgres client with the session check and
+//! the record of use prepared once per connection; their SQL is diesel's own rendering of the
+//! typed queries (`session_check.rs`), so the schema has one description.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diesel_async::AsyncPgConnection;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio_postgres::{Client, Row, Statement};
+use user_model::{Session, User};
 
 use crate::connection::PgTarget;
 use crate::error::{BackendError, DbError};
+use crate::sessions::Alive;
 
 /// A failed attempt is not repeated on the same thread for this long: checks meanwhile take
 /// the pool's way (which answers 503 quickly when the database is down).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// An open connection and how many checks use it now.
+/// An open connection, its prepared statements, and how many checks use it now.
 pub(crate) struct PgConn {
-    conn: AsyncPgConnection,
+    client: Client,
+    lookup: Statement,
+    touch: Statement,
     in_flight: AtomicUsize,
     broken: AtomicBool,
 }
@@ -109,10 +115,40 @@ impl Lease {
         Lease(conn)
     }
 
-    /// The connection, to run a query on (`query.first(&mut lease.conn())`): queries of
-    /// several checks at once are pipelined.
-    pub(crate) fn conn(&self) -> &AsyncPgConnection {
-        &self.0.conn
+    /// The live session of `token_digest` with its user (`Db::find_session`'s query). Checks
+    /// of several requests at once are pipelined on the connection.
+    pub(crate) async fn find_session(
+        &self,
+        token_digest: &str,
+        alive: Alive,
+    ) -> Result<Option<(User, Session)>, tokio_postgres::Error> {
+        let one: i64 = 1;
+        let row = self
+            .0
+            .client
+            .query_opt(
+                &self.0.lookup,
+                &[&token_digest, &alive.now, &alive.seen_after, &one],
+            )
+            .await?;
+        row.as_ref().map(session_and_user).transpose()
+    }
+
+    /// Records a use of session `id` at `now` unless one was recorded in the last `every`
+    /// seconds (`Db::touch_session`'s write, one statement: its own transaction).
+    pub(crate) async fn touch_session(
+        &self,
+        id: i32,
+        now: i64,
+        every: i64,
+    ) -> Result<bool, tokio_postgres::Error> {
+        let older_than = now.saturating_sub(every);
+        let written = self
+            .0
+            .client
+            .execute(&self.0.touch, &[&now, &id, &older_than])
+            .await?;
+        Ok(written == 1)
     }
 
     /// Marks the connection dropped: the next check on the thread opens another.
@@ -122,16 +158,69 @@ impl Lease {
 
     /// `SELECT 1` on the connection.
     pub(crate) async fn ping(&self) -> Result<(), DbError> {
-        use diesel_async::RunQueryDsl;
-        let one = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("1"));
-        match one.get_result::<i32>(&mut self.conn()).await {
+        match self.0.client.simple_query("SELECT 1").await {
             Ok(_) => Ok(()),
             Err(error) => {
                 self.broke();
-                Err(DbError::Unavailable(BackendError::driver(error)))
+                Err(DbError::Unavailable(BackendError::message(
+                    error.to_string(),
+                )))
             }
         }
     }
+}
+
+/// A row of the session check: the user's columns, then the session's, in the order of
+/// `User::as_select()` and `Session::as_select()` (the order of their fields).
+fn session_and_user(row: &Row) -> Result<(User, Session), tokio_postgres::Error> {
+    let user = User {
+        id: row.try_get(0)?,
+        email: row.try_get(1)?,
+        hashed_password: row.try_get(2)?,
+        session_id: row.try_get(3)?,
+        reset_token: row.try_get(4)?,
+        session_expires_at: row.try_get(5)?,
+        reset_expires_at: row.try_get(6)?,
+        failed_logins: row.try_get(7)?,
+        failed_window_start: row.try_get(8)?,
+        email_verified_at: row.try_get(9)?,
+        verify_token: row.try_get(10)?,
+        verify_expires_at: row.try_get(11)?,
+        created_at: row.try_get(12)?,
+        disabled_at: row.try_get(13)?,
+    };
+    let session = Session {
+        id: row.try_get(14)?,
+        public_id: row.try_get(15)?,
+        token_digest: row.try_get(16)?,
+        user_id: row.try_get(17)?,
+        created_at: row.try_get(18)?,
+        last_seen_at: row.try_get(19)?,
+        expires_at: row.try_get(20)?,
+        user_agent: row.try_get(21)?,
+        ip: row.try_get(22)?,
+    };
+    Ok((user, session))
+}
+
+/// What a failed query on the thread's connection means: `None` when the connection itself
+/// failed (closed, reset, the server shut it): the query may run again on the pool.
+pub(crate) fn db_error(error: tokio_postgres::Error) -> Option<DbError> {
+    use tokio_postgres::error::SqlState;
+    let code = error.code().cloned();
+    if error.is_closed() || code.as_ref().is_some_and(|c| c.code().starts_with("57P")) {
+        return None;
+    }
+    if code.is_none() {
+        // No answer from the server: an I/O error on the socket.
+        return None;
+    }
+    let backend = BackendError::message(error.to_string());
+    Some(match code {
+        Some(SqlState::QUERY_CANCELED) => DbError::TimedOut(backend),
+        Some(SqlState::DISK_FULL) => DbError::StorageFull(backend),
+        _ => DbError::Query(backend),
+    })
 }
 
 impl Drop for Lease {
@@ -140,52 +229,49 @@ impl Drop for Lease {
     }
 }
 
-/// Whether `error` says the connection itself failed (closed, reset, the server shut it):
-/// the query may be run again elsewhere.
-pub(crate) fn is_connection_failure(error: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match error {
-        Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _,
-        ) => true,
-        // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now.
-        Error::DatabaseError(_, info) => {
-            let message = info.message();
-            message.starts_with("terminating connection")
-                || message.contains("the database system is shutting down")
-                || message.contains("the database system is starting up")
-        }
-        _ => false,
-    }
-}
-
-/// Opens a connection as `target` says and sets it up as the pool's are.
+/// Opens a connection as `target` says, sets it up as the pool's are, and prepares the
+/// session check and the record of use.
 pub(crate) async fn connect(target: &PgTarget) -> Result<PgConn, String> {
-    use diesel_async::SimpleAsyncConnection;
-    let mut conn = if target.encrypt {
+    let client = if target.encrypt {
         let (client, connection) = target
             .config
             .connect(encrypting_connector()?)
             .await
             .map_err(|e| e.to_string())?;
-        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        // Driven by this thread's runtime; it ends when the client is dropped.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
     } else {
         let (client, connection) = target
             .config
             .connect(tokio_postgres::NoTls)
             .await
             .map_err(|e| e.to_string())?;
-        AsyncPgConnection::try_from_client_and_connection(client, connection).await
-    }
-    .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        client
+    };
     if !target.setup.is_empty() {
-        conn.batch_execute(&target.setup)
+        client
+            .batch_execute(&target.setup)
             .await
             .map_err(|e| e.to_string())?;
     }
+    let lookup = client
+        .prepare(&crate::session_check::lookup_sql())
+        .await
+        .map_err(|e| e.to_string())?;
+    let touch = client
+        .prepare(&crate::session_check::touch_sql())
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(PgConn {
-        conn,
+        client,
+        lookup,
+        touch,
         in_flight: AtomicUsize::new(0),
         broken: AtomicBool::new(false),
     })
