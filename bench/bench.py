@@ -857,11 +857,18 @@ def pgbench_vs_w2(server, admin_url, cookie, args, rounds, secs):
             return float(m.group(1))
 
         def body():
-            pg, au = [], []
+            pg, au, others, servers = [], [], [], []
             for _ in range(rounds):
                 pg.append(one_round())
-                r = wrk(server, "/profile", secs, args.connections,
-                        headers=[f"Cookie: session_id={cookie}"])
+                # The noise is taken over authd's rounds only, once pgbench's own server
+                # processes are gone: a process that exits within the window leaves /proc, so
+                # its time would show as the machine taken by others.
+                time.sleep(1.0)
+                with CpuWindow(server.proc.pid) as c:
+                    r = wrk(server, "/profile", secs, args.connections,
+                            headers=[f"Cookie: session_id={cookie}"])
+                others.append(c.other)
+                servers.append(c.server)
                 if r["bad"] or r["errors"]:
                     raise RuntimeError(f"W2 beside pgbench: {r['bad']} non-2xx, "
                                        f"{r['errors']} socket errors")
@@ -869,7 +876,8 @@ def pgbench_vs_w2(server, admin_url, cookie, args, rounds, secs):
             ratios = [a / p for a, p in zip(au, pg)]
             return {"pgbench": statistics.mean(pg), "rate": statistics.mean(au),
                     "ratio": statistics.mean(au) / statistics.mean(pg),
-                    "lo": min(ratios), "hi": max(ratios), "pg_all": pg, "au_all": au}
+                    "lo": min(ratios), "hi": max(ratios), "pg_all": pg, "au_all": au,
+                    "other": max(others), "server": statistics.mean(servers)}
 
         return measured("W2 beside pgbench", server.proc.pid, args, body)
     finally:
@@ -982,11 +990,10 @@ def run_backend(name, database_url, seeder, args, res, workdir, hashed, admin_ur
             secs = 3 if args.quick else args.pgbench_secs
             r = pgbench_vs_w2(server, admin_url, cookie, args, args.pgbench_rounds, secs)
             res.add(name, f"pgbench -S -M prepared, -c {args.connections}, scale 10",
-                    f"{r['pgbench']:,.0f} tx/s",
-                    m={"server": r["server"], "other": r["other"]})
+                    f"{r['pgbench']:,.0f} tx/s")
             res.add(name, f"W2 GET /profile beside it ({args.pgbench_rounds} × {secs} s)",
                     f"{r['rate']:,.0f} req/s", "≥ 0.7 × pgbench", r["ratio"],
-                    r["ratio"] >= 0.7)
+                    r["ratio"] >= 0.7, r)
             log(f"[{name}] W2 beside pgbench: authd "
                 + "/".join(f"{x:,.0f}" for x in r["au_all"]) + " req/s, pgbench "
                 + "/".join(f"{x:,.0f}" for x in r["pg_all"]) + f" tx/s; ratio {r['ratio']:.3f} "

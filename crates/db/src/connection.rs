@@ -88,7 +88,7 @@ pub(crate) enum WorkerTarget {
     #[cfg(feature = "sqlite")]
     Sqlite { path: String },
     #[cfg(feature = "postgres")]
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
 }
 
 /// The async client's view of a PostgreSQL URL.
@@ -289,7 +289,7 @@ impl Manager {
             }
             #[cfg(feature = "postgres")]
             Target::Postgres { url, setup, .. } => match pg_worker_target(url, setup) {
-                Ok(target) => WorkerTarget::Postgres(target),
+                Ok(target) => WorkerTarget::Postgres(Box::new(target)),
                 Err(why) => WorkerTarget::None(Some(why)),
             },
             _ => WorkerTarget::None(None),

@@ -207,18 +207,15 @@ fn session_and_user(row: &Row) -> Result<(User, Session), tokio_postgres::Error>
 /// failed (closed, reset, the server shut it): the query may run again on the pool.
 pub(crate) fn db_error(error: tokio_postgres::Error) -> Option<DbError> {
     use tokio_postgres::error::SqlState;
-    let code = error.code().cloned();
-    if error.is_closed() || code.as_ref().is_some_and(|c| c.code().starts_with("57P")) {
-        return None;
-    }
-    if code.is_none() {
-        // No answer from the server: an I/O error on the socket.
+    // No SQL state: no answer from the server (an I/O error on the socket).
+    let code = error.code()?.clone();
+    if error.is_closed() || code.code().starts_with("57P") {
         return None;
     }
     let backend = BackendError::message(error.to_string());
     Some(match code {
-        Some(SqlState::QUERY_CANCELED) => DbError::TimedOut(backend),
-        Some(SqlState::DISK_FULL) => DbError::StorageFull(backend),
+        SqlState::QUERY_CANCELED => DbError::TimedOut(backend),
+        SqlState::DISK_FULL => DbError::StorageFull(backend),
         _ => DbError::Query(backend),
     })
 }
@@ -281,6 +278,10 @@ pub(crate) async fn connect(target: &PgTarget) -> Result<PgConn, String> {
 /// connection is encrypted and the handshake's signatures are checked, the certificate chain
 /// is not (a URL that asks for that, `verify-ca` or `verify-full`, takes the pool's way).
 fn encrypting_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    // ring, as lettre's SMTP TLS uses (no second crypto library to build). rustls 0.23.48
+    // deprecates this constructor because ring has no post-quantum key exchange: the
+    // connection uses a classical one (X25519 or ECDHE), as libpq with OpenSSL 3.0 does.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(EncryptOnly(Arc::clone(&provider)));
     let config = rustls::ClientConfig::builder_with_provider(provider)
