@@ -16,7 +16,8 @@ use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::handle::{Db, Record};
 use crate::mail::TokenGrant;
-use crate::sessions::{lock_user, sync_mirror, Alive};
+use crate::session_query::Alive;
+use crate::sessions::{lock_user, sync_mirror};
 
 type Backend = <AnyConnection as Connection>::Backend;
 

@@ -17,6 +17,7 @@ mod password_writes;
 mod reset_tokens;
 mod secret_keys;
 mod session_check;
+mod session_query;
 mod sessions;
 #[cfg(test)]
 mod test_rows;
@@ -37,7 +38,7 @@ pub use mail::TokenGrant;
 pub use options::DbOptions;
 pub use outbox::{LimitCount, NewOutboxMail, OutboxMail};
 pub use passkeys::AddedPasskey;
-pub use sessions::Alive;
+pub use session_query::Alive;
 pub use two_factor::{CodeUse, PendingRefusal, Refusal};
 pub use user_model::MailLimit;
 pub use user_model::MAX_EMAIL_LEN;

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use user_model::schema::{sessions, users};
 use user_model::{Session, User};
 
 use crate::error::{BackendError, DbError};
 use crate::handle::Db;
-use crate::sessions::{session_lookup, Alive};
+use crate::session_query::{session_lookup, Alive};
 
 impl Db {
     /// [`Db::find_session`] from async code (needs a tokio runtime, as actix's): on this
@@ -131,45 +130,6 @@ impl Db {
     pub fn blocking_permits(&self) -> Arc<tokio::sync::Semaphore> {
         Arc::clone(&self.permits)
     }
-}
-
-/// The SQL of `query` as diesel renders it for PostgreSQL (`$1`, `$2`… for its binds).
-#[cfg(feature = "postgres")]
-fn postgres_sql(query: &impl diesel::query_builder::QueryFragment<diesel::pg::Pg>) -> String {
-    use diesel::query_builder::QueryBuilder;
-    let mut builder = diesel::pg::PgQueryBuilder::default();
-    match query.to_sql(&mut builder, &diesel::pg::Pg) {
-        Ok(()) => builder.finish(),
-        // Rendering a static query cannot fail; were it to, the prepare fails and checks
-        // take the pool's way.
-        Err(_) => String::new(),
-    }
-}
-
-/// The session check as `Db::find_session` runs it (`.first()`: `LIMIT 1`), for a thread's
-/// own connection to prepare. Binds: the token digest, `alive.now`, `alive.seen_after`, the
-/// limit.
-#[cfg(feature = "postgres")]
-pub(crate) fn lookup_sql() -> String {
-    let alive = Alive {
-        now: 0,
-        seen_after: 0,
-    };
-    postgres_sql(&session_lookup!("", alive).limit(1))
-}
-
-/// The record of use as `Db::touch_session` writes it. Binds: now, the session's id, the
-/// time the last use must be older than.
-#[cfg(feature = "postgres")]
-pub(crate) fn touch_sql() -> String {
-    postgres_sql(
-        &diesel::update(
-            sessions::table
-                .find(0)
-                .filter(sessions::last_seen_at.lt(0_i64)),
-        )
-        .set(sessions::last_seen_at.eq(0_i64)),
-    )
 }
 
 /// The thread's connection did not answer in time (a cut network): unavailable, 503.

@@ -18,38 +18,7 @@ use user_model::{NewSession, Session, User, UserChanges, UserId};
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::handle::{Db, Record};
-
-/// Which sessions are alive: those expiring after `now` and used after `seen_after`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Alive {
-    /// Unix seconds; a session expiring at or before this is dead.
-    pub now: i64,
-    /// Unix seconds; a session last seen at or before this is dead (idle). `i64::MIN` when
-    /// there is no idle timeout.
-    pub seen_after: i64,
-}
-
-/// The session of a token digest, alive, of an account not disabled, with its user: the query
-/// every request with a cookie runs (`Db::find_session`, and on a thread's own connection
-/// `Db::find_session_async`).
-///
-/// Written out on each backend's own connection, not through `AnyConnection`: diesel's
-/// MultiConnection wraps every query in a `SerializedQuery` whose `walk_ast` renders the whole
-/// SQL text again on each execution, even when the prepared statement is found in the cache
-/// (diesel_derives 2.3, multiconnection.rs). Called directly, a cached statement is found by
-/// its type and only the binds are collected.
-macro_rules! session_lookup {
-    ($token_digest:expr, $alive:expr) => {
-        sessions::table
-            .inner_join(users::table)
-            .filter(sessions::token_digest.eq($token_digest))
-            .filter(sessions::expires_at.gt($alive.now))
-            .filter(sessions::last_seen_at.gt($alive.seen_after))
-            .filter(users::disabled_at.is_null())
-            .select((User::as_select(), Session::as_select()))
-    };
-}
-pub(crate) use session_lookup;
+use crate::session_query::{session_lookup, Alive};
 
 /// Locks the user's row on PostgreSQL (a no-op write; SQLite holds the write lock already), so
 /// that session writes of one account run one after the other. `false` when there is no such

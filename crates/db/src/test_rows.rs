@@ -3,7 +3,7 @@
 use user_model::{NewUser, UserId};
 
 use crate::handle::Db;
-use crate::sessions::Alive;
+use crate::session_query::Alive;
 use crate::testing::TEST_HASH;
 
 /// At 1000, with no idle timeout: what the tests' sessions are read as.

@@ -16,7 +16,8 @@ use user_model::{MfaChallenge, NewSession, Sealed, TotpCredential, User, UserCha
 use crate::connection::AnyConnection;
 use crate::error::DbError;
 use crate::handle::{Db, Record};
-use crate::sessions::{end_others, insert_session, lock_user, sync_mirror, Alive};
+use crate::session_query::Alive;
+use crate::sessions::{end_others, insert_session, lock_user, sync_mirror};
 
 /// A second factor, as the write that uses it needs it.
 #[derive(Clone, PartialEq, Eq)]

@@ -50,6 +50,16 @@ fn signed_in(db: &Db, name: &str) -> User {
     user
 }
 
+/// A database with `worker_lookups`, and `n` users `u0`… each signed in; their names.
+fn with_users(test_db: &TestDatabase, worker_lookups: u32, n: usize) -> (Db, Vec<String>) {
+    let db = open(test_db, worker_lookups);
+    let names: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+    for name in &names {
+        signed_in(&db, name);
+    }
+    (db, names)
+}
+
 /// Every permit of the pool's way, so a check that answers meanwhile ran on the thread.
 async fn hold_the_pool(db: &Db) -> OwnedSemaphorePermit {
     let permits = db.blocking_permits();
@@ -123,11 +133,7 @@ fn with_no_worker_lookups_every_check_takes_the_pool() {
 #[test]
 fn checks_that_arrive_together_each_get_their_own_account() {
     each_backend(|test_db| {
-        let db = open(test_db, 64);
-        let names: Vec<String> = (0..64).map(|i| format!("u{i}")).collect();
-        for name in &names {
-            signed_in(&db, name);
-        }
+        let (db, names) = with_users(test_db, 64, 64);
         runtime().block_on(async {
             // The thread's connection is made by the first check (checks meanwhile take the
             // pool's way); then all 64 at once: pipelined on PostgreSQL, inline on SQLite.
@@ -144,11 +150,7 @@ fn checks_that_arrive_together_each_get_their_own_account() {
 #[test]
 fn checks_beyond_the_bound_take_the_pool_and_answer_the_same() {
     each_backend(|test_db| {
-        let db = open(test_db, 1);
-        let names: Vec<String> = (0..20).map(|i| format!("u{i}")).collect();
-        for name in &names {
-            signed_in(&db, name);
-        }
+        let (db, names) = with_users(test_db, 1, 20);
         runtime().block_on(async {
             let digests: Vec<String> = names.iter().map(|name| format!("digest-{name}")).collect();
             let found = join_all(

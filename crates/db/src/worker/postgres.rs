@@ -15,7 +15,7 @@ use user_model::{Session, User};
 
 use crate::connection::PgTarget;
 use crate::error::{BackendError, DbError};
-use crate::sessions::Alive;
+use crate::session_query::Alive;
 
 /// A failed attempt is not repeated on the same thread for this long: checks meanwhile take
 /// the pool's way (which answers 503 quickly when the database is down).
@@ -258,11 +258,11 @@ pub(crate) async fn connect(target: &PgTarget) -> Result<PgConn, String> {
             .map_err(|e| e.to_string())?;
     }
     let lookup = client
-        .prepare(&crate::session_check::lookup_sql())
+        .prepare(&crate::session_query::lookup_sql())
         .await
         .map_err(|e| e.to_string())?;
     let touch = client
-        .prepare(&crate::session_check::touch_sql())
+        .prepare(&crate::session_query::touch_sql())
         .await
         .map_err(|e| e.to_string())?;
     Ok(PgConn {
