@@ -222,7 +222,8 @@ fn readiness_fails_while_the_thread_cannot_connect_and_checks_use_the_pool() {
     let role = format!("authd_one_{}", std::process::id());
     test_db.execute(&format!(
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN CONNECTION LIMIT 1; \
-         GRANT CREATE ON DATABASE test TO {role}"
+         DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO {role}', \
+         current_database()); END $$"
     ));
     let server = std::env::var("TEST_DATABASE_URL").unwrap();
     let url = server.replacen("postgres@", &format!("{role}@"), 1);
@@ -244,8 +245,8 @@ fn readiness_fails_while_the_thread_cannot_connect_and_checks_use_the_pool() {
     });
     drop(db);
     test_db.execute(&format!(
-        "DROP SCHEMA \"{role}\" CASCADE; REVOKE CREATE ON DATABASE test FROM {role}; \
-         DROP ROLE {role}"
+        "DROP SCHEMA \"{role}\" CASCADE; DO $$ BEGIN EXECUTE format('REVOKE CREATE ON \
+         DATABASE %I FROM {role}', current_database()); END $$; DROP ROLE {role}"
     ));
 }
 
@@ -314,5 +315,34 @@ fn the_threads_check_reads_every_column_as_the_pools_does() {
             assert_eq!(on_thread.0.verify_token.as_deref(), Some("vt"));
             assert_eq!(on_thread.1.ip.as_deref(), Some("192.0.2.1"));
         });
+    });
+}
+
+#[test]
+fn a_check_the_database_does_not_answer_is_unavailable_after_the_connect_and_statement_timeouts() {
+    let Some(test_db) = TestDatabase::postgres() else {
+        return;
+    };
+    // No statement timeout on the server: only authd's own wait ends the check (1 s + 1 s).
+    let mut options = DbOptions::new(test_db.url());
+    options.statement_timeout = None;
+    options.connect_timeout = Duration::from_secs(1);
+    let db = Db::open(&options).unwrap();
+    signed_in(&db, "bob");
+    runtime().block_on(async {
+        assert_eq!(check(&db, "bob").await.as_deref(), Some("bob@x.io"));
+        let lock = test_db.hold("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE");
+        let started = std::time::Instant::now();
+        let refused = db
+            .find_session_async("digest-bob", ALIVE)
+            .await
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(refused.is_unavailable(), "{refused:?}");
+        assert!(waited >= Duration::from_secs(2), "{waited:?}");
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+        drop(lock);
+        // That connection is not used again: the next check opens another and answers.
+        assert_eq!(check(&db, "bob").await.as_deref(), Some("bob@x.io"));
     });
 }
