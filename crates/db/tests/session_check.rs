@@ -67,16 +67,20 @@ async fn hold_the_pool(db: &Db) -> OwnedSemaphorePermit {
     Arc::clone(&permits).acquire_many_owned(n).await.unwrap()
 }
 
-async fn check(db: &Db, name: &str) -> Option<String> {
+/// The session of `digest-name` and its user, found within 5 s.
+async fn check_row(db: &Db, name: &str) -> Option<(User, db::Session)> {
     let digest = format!("digest-{name}");
-    let found = tokio::time::timeout(
+    tokio::time::timeout(
         Duration::from_secs(5),
         db.find_session_async(&digest, ALIVE),
     )
     .await
     .expect("answered on the thread while the pool's way was held")
-    .unwrap();
-    found.map(|(user, _)| user.email)
+    .unwrap()
+}
+
+async fn check(db: &Db, name: &str) -> Option<String> {
+    check_row(db, name).await.map(|(user, _)| user.email)
 }
 
 #[test]
@@ -304,13 +308,7 @@ fn the_threads_check_reads_every_column_as_the_pools_does() {
         let on_pool = db.find_session("digest-bob", ALIVE).unwrap().unwrap();
         runtime().block_on(async {
             let _held = hold_the_pool(&db).await;
-            let digest = "digest-bob";
-            let on_thread =
-                tokio::time::timeout(Duration::from_secs(5), db.find_session_async(digest, ALIVE))
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .unwrap();
+            let on_thread = check_row(&db, "bob").await.unwrap();
             assert!(on_thread == on_pool, "the two reads differ");
             assert_eq!(on_thread.0.verify_token.as_deref(), Some("vt"));
             assert_eq!(on_thread.1.ip.as_deref(), Some("192.0.2.1"));
