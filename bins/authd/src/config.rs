@@ -7,24 +7,44 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 use web::TrustedProxies;
 
+mod file;
+mod layers;
 mod operator;
+mod preset;
 mod values;
 
-pub use operator::{AuditArgs, Command, ListArgs, UsersCommand};
+pub use file::settable;
+pub use layers::{load, LoadError, Loaded, Source};
+pub use operator::{AuditArgs, Command, ConfigCommand, ListArgs, UsersCommand};
+pub use preset::Preset;
 use values::parse_bind;
 pub use values::{LogFormat, PasswordPolicyName};
 
 /// authd serves user registration, login, sessions and password reset over HTTP.
 ///
-/// Every setting is a flag or an environment variable (flags win). Settings are checked before
-/// anything is opened: a bad one exits 2 and touches nothing. Boolean settings take
-/// true/false, yes/no, on/off or 1/0, in any case.
+/// Every setting is a flag, an environment variable or a key of the config file (--config):
+/// flags win over the environment, which wins over the file, which wins over --preset, which
+/// wins over the defaults. Settings are checked before anything is opened: a bad one exits 2
+/// and touches nothing. Boolean settings take true/false, yes/no, on/off or 1/0, in any case.
 #[derive(Debug, Parser)]
 #[command(name = "authd", version)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// A TOML file of settings, each key a flag's long name (`bcrypt-cost = 12`); flags and
+    /// environment variables win over it. `authd config example` prints one with every
+    /// setting; a bad key or value exits 2 naming the file, line and key.
+    #[arg(long, env = "AUTHD_CONFIG", global = true, help_heading = CONFIG)]
+    pub config: Option<PathBuf>,
+
+    /// Settings for a kind of deployment, each of which can still be set on its own:
+    /// `product` sets --max-sessions-per-user 10, --password-policy nist,
+    /// --reset-token-in-answer false, --require-verified-email with --smtp-url, and
+    /// --cookie-secure when --public-url is https. `classic` (or none): the defaults.
+    #[arg(long, env = "AUTHD_PRESET", value_enum, global = true, help_heading = CONFIG)]
+    pub preset: Option<Preset>,
 
     /// Address to listen on: IP:port or host:port (port 0 picks a free one). The default
     /// answers this machine only; `0.0.0.0:5000` answers every network (without --smtp-url,
@@ -55,6 +75,21 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_RESET_TTL", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TTL), global = true, help_heading = PASSWORDS)]
     pub reset_ttl: u64,
+
+    /// Without --smtp-url, POST /reset_password answers the reset token itself (true, the
+    /// classic contract). false: no API answer ever holds a reset token, and without mail
+    /// POST /reset_password answers 404 (a reset goes by mail only).
+    #[arg(
+        long,
+        env = "AUTHD_RESET_TOKEN_IN_ANSWER",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+        num_args = 0..=1,
+        require_equals = true,
+        default_value_t = true,
+        default_missing_value = "true",
+        global = true, help_heading = PASSWORDS)]
+    pub reset_token_in_answer: bool,
 
     /// Which new passwords (at sign-up, change and reset) are acceptable: `classic` (the
     /// default: any length from --min-password-length, nothing else refused) or `nist` (NIST
@@ -469,6 +504,7 @@ pub struct Cli {
 }
 
 // The headings of `--help`: every flag sits under one (a test checks).
+const CONFIG: &str = "Config file and preset";
 const LISTENING: &str = "Listening";
 const DATABASE: &str = "Database";
 const PASSWORDS: &str = "Passwords and sessions";

@@ -12,18 +12,33 @@ use std::time::Duration;
 
 use auth::AUDIT_PRUNE_EVERY;
 use auth::{Auth, AuthError, DbError, MailConfig, Outbox, SendError, SmtpMailer};
-use clap::Parser;
-use config::{Cli, Command, LogFormat};
+use config::{Command, ConfigCommand, LoadError, LogFormat};
 use operator::Failure;
 
 /// How long one SMTP step (connect, each command) may take before the try counts as failed.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => return bad_arguments(error),
+    let loaded = match config::load(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Arguments(error)) => return bad_arguments(error),
+        Err(LoadError::File(error)) => {
+            eprintln!("authd: {error}");
+            return ExitCode::from(2);
+        }
     };
+    if let Some(Command::Config(which)) = &loaded.cli.command {
+        // Opens nothing: the settings as parsed, each checked as its flag is.
+        print!(
+            "{}",
+            match which {
+                ConfigCommand::Example => operator::settings_file::example(),
+                ConfigCommand::Show => operator::settings_file::show(&loaded),
+            }
+        );
+        return ExitCode::SUCCESS;
+    }
+    let (cli, sources) = (loaded.cli, loaded.sources);
     // An operator's command logs errors only (unless RUST_LOG says more): its output, and the
     // one line that says why it failed, are what the operator reads.
     let quiet = operator::is_operator(cli.command.as_ref());
@@ -31,21 +46,21 @@ fn main() -> ExitCode {
     let mail = match cli.site().and_then(|_| cli.mail()) {
         Ok(mail) => mail,
         Err(error) => {
-            eprintln!("authd: {error}");
+            eprintln!("authd: {}", sources.explain(&error));
             return ExitCode::from(2);
         }
     };
     let admin = match cli.admin() {
         Ok(admin) => admin,
         Err(error) => {
-            eprintln!("authd: {error}");
+            eprintln!("authd: {}", sources.explain(&error));
             return ExitCode::from(2);
         }
     };
     let passkeys = match cli.passkeys() {
         Ok(passkeys) => passkeys,
         Err(error) => {
-            eprintln!("authd: {error}");
+            eprintln!("authd: {}", sources.explain(&error));
             return ExitCode::from(2);
         }
     };
@@ -66,7 +81,7 @@ fn main() -> ExitCode {
         let mailer = match mailer {
             Ok(mailer) => mailer,
             Err(error) => {
-                eprintln!("authd: {error}");
+                eprintln!("authd: {}", sources.explain(&error));
                 return ExitCode::from(2);
             }
         };
@@ -93,7 +108,7 @@ fn main() -> ExitCode {
     let keys = match cli.secret_keys(!matches!(cli.command, Some(Command::Check))) {
         Ok(keys) => keys,
         Err(error) => {
-            eprintln!("authd: {error}");
+            eprintln!("authd: {}", sources.explain(&error));
             return ExitCode::from(2);
         }
     };
@@ -133,6 +148,8 @@ fn main() -> ExitCode {
     }
 
     match cli.command.clone().unwrap_or(Command::Serve) {
+        // Printed above, before anything was opened.
+        Command::Config(_) => ExitCode::SUCCESS,
         Command::Migrate => {
             // Each migration applied, or "no migration was pending", is logged above.
             eprintln!("authd: the database schema is up to date");

@@ -305,6 +305,7 @@ impl Cli {
         auth.failed_login_window = secs(self.failed_login_window);
         auth.max_lockout = secs(self.max_lockout);
         auth.max_sessions_per_user = self.max_sessions_per_user;
+        auth.reset_token_in_answer = self.reset_token_in_answer;
         auth.session_idle_timeout = secs(self.session_idle_timeout);
         auth.verify_ttl = secs(self.verify_ttl);
         auth.totp_issuer = self.totp_issuer.clone();

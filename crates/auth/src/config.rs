@@ -43,6 +43,12 @@ pub struct AuthConfig {
     /// is the classic contract, where `get_reset_password_token` hands the token to the
     /// caller and nothing is mailed.
     pub mail: Option<MailConfig>,
+    /// Whether [`Auth::get_reset_password_token`](crate::Auth::get_reset_password_token)
+    /// hands the reset token to its caller: `true` (the default) is the classic contract,
+    /// where `POST /reset_password` answers it when no mail is configured. `false`: it fails
+    /// with [`AuthError::MailOff`](crate::AuthError::MailOff), so a reset token only ever
+    /// travels by mail ([`Auth::request_password_reset`](crate::Auth::request_password_reset)).
+    pub reset_token_in_answer: bool,
     /// New accounts must confirm their address (a mailed link) before they can log in;
     /// needs `mail`. Accounts registered while this was off count as confirmed.
     pub require_verified_email: bool,
@@ -95,6 +101,7 @@ impl Default for AuthConfig {
             max_sessions_per_user: 1,
             session_idle_timeout: Duration::ZERO,
             mail: None,
+            reset_token_in_answer: true,
             require_verified_email: false,
             verify_ttl: Duration::from_secs(24 * 3600),
             passkeys: None,

@@ -16,9 +16,16 @@ use crate::token::ResetToken;
 impl Auth {
     /// Issues a new reset token for `email`, replacing any earlier one.
     ///
-    /// Errors: `UnknownEmail` when no account has this (possibly malformed) address.
+    /// Errors: `MailOff` when [`AuthConfig::reset_token_in_answer`] is off (the token goes
+    /// by mail only), before anything is looked up; `UnknownEmail` when no account has this
+    /// (possibly malformed) address.
+    ///
+    /// [`AuthConfig::reset_token_in_answer`]: crate::AuthConfig::reset_token_in_answer
     #[instrument(skip_all, fields(user_id))]
     pub fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
+        if !self.config.reset_token_in_answer {
+            return Err(AuthError::MailOff);
+        }
         let user = self
             .find_user_by_email(email)?
             .ok_or(AuthError::UnknownEmail)?;

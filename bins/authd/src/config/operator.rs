@@ -36,6 +36,21 @@ pub enum Command {
     Users(UsersCommand),
     /// Read the audit log, newest first: a table, or one JSON object per line with --json.
     Audit(AuditArgs),
+    /// Print a config file: every setting with its help (`example`), or the settings in effect
+    /// and where each came from (`show`). Opens nothing.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `authd config …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigCommand {
+    /// A complete config file: every setting, commented out at its default, under its help
+    /// text and environment variable.
+    Example,
+    /// The settings in effect, as a config file, each with where it came from (flag,
+    /// environment, file, preset or default); passwords in URLs shown as `..`.
+    Show,
 }
 
 /// Longest address an argument may hold (RFC 5321's path limit); longer exits 2.

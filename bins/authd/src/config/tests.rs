@@ -19,9 +19,12 @@ const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
+/// The settings of `args` as `main` reads them: with the config file and the preset.
 fn parse(args: &[&str]) -> Cli {
-    Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied()))
-        .unwrap_or_else(|error| panic!("{args:?}: {error}"))
+    let args = std::iter::once("authd").chain(args.iter().copied());
+    load(args.map(Into::into).collect())
+        .unwrap_or_else(|error| panic!("{error:?}"))
+        .cli
 }
 
 #[test]
@@ -145,6 +148,17 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
             |c| c.settings().2.allowed_origins == ["https://a.example", "http://b.example:8"],
         ),
         ("pages", &["--pages=false"], |c| !c.settings().2.pages),
+        ("config", &["--config", "/dev/null"], |c| {
+            c.config.as_deref() == Some(std::path::Path::new("/dev/null"))
+        }),
+        ("preset", &["--preset", "product"], |c| {
+            c.settings().1.max_sessions_per_user == 10
+        }),
+        (
+            "reset-token-in-answer",
+            &["--reset-token-in-answer=false"],
+            |c| !c.settings().1.reset_token_in_answer,
+        ),
         ("no-pages", &["--no-pages"], |c| !c.settings().2.pages),
         ("metrics-bind", &["--metrics-bind", "127.0.0.1:9100"], |c| {
             c.metrics_bind.as_deref() == Some("127.0.0.1:9100")

@@ -7,6 +7,7 @@
 mod audit;
 pub mod dates;
 mod output;
+pub mod settings_file;
 mod terminal;
 mod users;
 

@@ -17,6 +17,26 @@ fn get_reset_password_token_for_an_unknown_email_is_an_error() {
 }
 
 #[test]
+fn with_reset_tokens_kept_out_of_answers_no_token_is_handed_out_and_nothing_changes() {
+    let config = AuthConfig {
+        reset_token_in_answer: false,
+        ..test_config()
+    };
+    on_each_backend_with(config, |env| {
+        env.auth.register_user("bob@x.io", "pw").unwrap();
+        assert!(matches!(
+            env.auth.get_reset_password_token("bob@x.io"),
+            Err(AuthError::MailOff)
+        ));
+        assert!(matches!(
+            env.auth.get_reset_password_token("nobody@x.io"),
+            Err(AuthError::MailOff)
+        ));
+        assert_eq!(env.row("bob@x.io").reset_token, None);
+    });
+}
+
+#[test]
 fn a_reset_token_is_a_uuid_stored_as_a_digest_and_replaces_the_previous_one() {
     on_each_backend(|env| {
         env.auth.register_user("bob@x.io", "pw").unwrap();

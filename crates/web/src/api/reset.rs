@@ -86,6 +86,9 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
             email", body = Message),
         (status = 403, description = "Without mail only: no account has this email",
             body = Message),
+        (status = 404, description = "Without mail, when reset tokens are kept out of answers \
+            (`--reset-token-in-answer=false`, `--preset product`): `mail is not configured`",
+            body = Message),
         (status = 429, description = "With mail only: too many mail requests from this \
             client address (`--mail-rate-per-ip`); `Retry-After` says when to try again",
             body = Message),
