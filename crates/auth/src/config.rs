@@ -431,6 +431,7 @@ mod passkey_config_tests {
 mod mail_config_tests {
     use super::*;
     use crate::mail::message::{Mail, MailTransport, SendError};
+    use crate::mail::options::OutboxOptions;
 
     struct Nowhere;
 
@@ -441,8 +442,10 @@ mod mail_config_tests {
     }
 
     fn config() -> MailConfig {
-        let mut options = crate::OutboxOptions::default();
-        options.senders = 0;
+        let options = OutboxOptions {
+            senders: 0,
+            ..OutboxOptions::default()
+        };
         MailConfig::new(Outbox::start(Nowhere, options), "https://authd.test/")
     }
 
