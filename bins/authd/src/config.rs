@@ -381,6 +381,17 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_SMTP_CA_FILE", global = true, help_heading = MAIL)]
     pub smtp_ca_file: Option<PathBuf>,
 
+    /// A file holding the SMTP password (a trailing newline is dropped) for the user of
+    /// --smtp-url (`smtp://user@host…`), kept out of the URL. A URL with a password or without a
+    /// user, or an empty or unreadable file exits 2. Needs --smtp-url.
+    #[arg(long, env = "AUTHD_SMTP_PASSWORD_FILE", global = true, help_heading = MAIL)]
+    pub smtp_password_file: Option<PathBuf>,
+
+    /// The name authd gives in the SMTP greeting (EHLO): a host name or an address literal
+    /// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`); default the domain of --mail-from. Needs --smtp-url.
+    #[arg(long, env = "AUTHD_SMTP_EHLO_NAME", global = true, help_heading = MAIL)]
+    pub smtp_ehlo_name: Option<String>,
+
     /// The sender of mail: `Name <address>` or an address. Required with --smtp-url.
     #[arg(long, env = "AUTHD_MAIL_FROM", global = true, help_heading = MAIL)]
     pub mail_from: Option<String>,
@@ -438,10 +449,11 @@ pub struct Cli {
     pub verify_ttl: u64,
 
     /// A folder whose files replace the built-in subjects and bodies of mail: KIND.subject,
-    /// KIND.txt and KIND.html for KIND password_reset, password_changed or
-    /// email_verification, with placeholders `{{email}}`, `{{public_url}}`, `{{link}}`,
-    /// `{{expires_in}}`, `{{expires_at}}` (links) and `{{changed_at}}` (password changed). Checked at
-    /// start: a bad template exits 2. Needs --smtp-url.
+    /// KIND.txt and KIND.html for KIND password_reset, password_changed or email_verification,
+    /// with `{{email}}`, `{{public_url}}`, `{{site_name}}`, `{{logo_url}}` (empty without a
+    /// logo), `{{logo}}` (the logo's `<img>` in the HTML, else nothing), `{{link}}`,
+    /// `{{expires_in}}`, `{{expires_at}}` (links), `{{changed_at}}` (password changed), escaped
+    /// in KIND.html. Checked at start: a bad template exits 2. Needs --smtp-url.
     #[arg(long, env = "AUTHD_MAIL_TEMPLATES", global = true, help_heading = MAIL)]
     pub mail_templates: Option<PathBuf>,
 

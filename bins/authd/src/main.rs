@@ -91,10 +91,21 @@ fn main() -> ExitCode {
             // `check` and `migrate` send nothing: waiting mail stays for `serve`.
             mail.outbox.senders = 0;
         }
-        auth_config.mail = Some(
+        let mail_config =
             MailConfig::new(Outbox::start(mailer.clone(), mail.outbox), &mail.public_url)
-                .with_templates(mail.templates),
-        );
+                .with_templates(mail.templates)
+                .with_site_name(&mail.site_name)
+                .and_then(|config| match &mail.logo_url {
+                    Some(url) => config.with_logo_url(url),
+                    None => Ok(config),
+                });
+        auth_config.mail = match mail_config {
+            Ok(config) => Some(config),
+            Err(error) => {
+                eprintln!("authd: {error}");
+                return ExitCode::from(2);
+            }
+        };
         auth_config.require_verified_email = cli.require_verified_email;
         smtp = Some(mailer);
     }

@@ -25,6 +25,10 @@ pub struct MailSettings {
     pub public_url: String,
     /// Subjects and bodies.
     pub templates: Templates,
+    /// The name mail is signed with (`{{site_name}}`).
+    pub site_name: String,
+    /// The logo's URL in the HTML part (`{{logo_url}}`, `{{logo}}`).
+    pub logo_url: Option<String>,
     /// The outbox's queue and retries.
     pub outbox: OutboxOptions,
 }
@@ -141,6 +145,8 @@ impl Cli {
                 (self.mail_templates.is_some(), "--mail-templates"),
                 (self.mail_from.is_some(), "--mail-from"),
                 (self.smtp_ca_file.is_some(), "--smtp-ca-file"),
+                (self.smtp_password_file.is_some(), "--smtp-password-file"),
+                (self.smtp_ehlo_name.is_some(), "--smtp-ehlo-name"),
             ] {
                 if set {
                     return Err(format!("{flag} needs --smtp-url"));
@@ -148,7 +154,12 @@ impl Cli {
             }
             return Ok(None);
         };
-        let smtp: SmtpSettings = url.parse().map_err(|e| format!("--smtp-url: {e}"))?;
+        let mut smtp = self.smtp_settings(url)?;
+        if let Some(name) = &self.smtp_ehlo_name {
+            smtp = smtp
+                .with_ehlo_name(name)
+                .map_err(|e| format!("--smtp-ehlo-name: {e}"))?;
+        }
         let from = self
             .mail_from
             .clone()
@@ -182,8 +193,35 @@ impl Cli {
             from,
             public_url,
             templates,
+            site_name: self.site_name(),
+            // logo: from the pages' --logo once it lands (the URL the web crate serves it at).
+            logo_url: None,
             outbox,
         }))
+    }
+
+    /// The name mail and pages are signed with.
+    pub fn site_name(&self) -> String {
+        // site name: from --site-name once it lands.
+        "authd".to_owned()
+    }
+
+    /// --smtp-url, with the password of --smtp-password-file when given. The errors name the
+    /// flag, never the password.
+    fn smtp_settings(&self, url: &str) -> Result<SmtpSettings, String> {
+        let Some(path) = &self.smtp_password_file else {
+            return url.parse().map_err(|e| format!("--smtp-url: {e}"));
+        };
+        let shown = path.display();
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--smtp-password-file {shown}: {e}"))?;
+        let password = String::from_utf8(bytes)
+            .map_err(|_| format!("--smtp-password-file {shown}: not UTF-8"))?;
+        if password.trim_matches(['\n', '\r']).is_empty() {
+            return Err(format!("--smtp-password-file {shown} is empty"));
+        }
+        SmtpSettings::with_password(url, &password)
+            .map_err(|e| format!("--smtp-url with --smtp-password-file: {e}"))
     }
 
     /// The admin API's address and lock, the token file read (`None` without --admin-bind).

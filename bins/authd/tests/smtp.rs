@@ -147,6 +147,117 @@ fn a_private_ca_is_trusted_through_smtp_ca_file_or_ssl_cert_file() {
     assert!(stderr.contains("--smtp-ca-file"), "{stderr}");
 }
 
+/// Issue 25: --smtp-password-file gives the password for the URL's user, which logs in over
+/// STARTTLS, and --smtp-ehlo-name is the name the relay is greeted with; the password shows
+/// nowhere in the output.
+#[test]
+fn check_logs_in_with_the_password_file_and_greets_with_the_ehlo_name() {
+    let (chain, key) = (cert("server.pem"), cert("server.key"));
+    let sink = SmtpSink::start_with(&["--starttls", &chain, &key, "--auth", "mailer:f1le-pw-93a"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtp-password");
+    std::fs::write(&file, "f1le-pw-93a\n").unwrap();
+    let mut args = mail_args(
+        &format!("smtp://mailer@localhost:{}", sink.port),
+        dir.path(),
+    );
+    let extra = [
+        "--smtp-ca-file",
+        &cert("ca.pem"),
+        "--smtp-ehlo-name",
+        "authd-7.example.net",
+    ];
+    args.extend(extra.map(str::to_owned));
+    args.push("check".into());
+    let file = file.display().to_string();
+    let output = run(
+        &args,
+        &[("AUTHD_SMTP_PASSWORD_FILE", &file), ("RUST_LOG", "debug")],
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert!(!said.contains("f1le-pw-93a"), "{said}");
+    assert_eq!(sink.stats()["auth_ok"], 1);
+    let greetings: Vec<String> = sink
+        .conversation()
+        .iter()
+        .map(|said| said["line"].as_str().unwrap().to_owned())
+        .filter(|line| line.starts_with("EHLO"))
+        .collect();
+    // Once in clear, once over TLS after STARTTLS.
+    assert_eq!(greetings, ["EHLO authd-7.example.net"; 2]);
+}
+
+/// Issue 25: a password file that cannot be used, or an EHLO name that is not one, exits 2
+/// with the flag named and the password not shown.
+#[test]
+fn a_password_file_or_an_ehlo_name_that_cannot_be_used_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(path("pw"), "s3cret-file-pw\n").unwrap();
+    std::fs::write(path("empty"), "\n").unwrap();
+    let (pw, empty, missing) = (path("pw"), path("empty"), path("missing"));
+    for (url, extra, words) in [
+        (
+            "smtp://u:url-pw@127.0.0.1:2525",
+            ["--smtp-password-file", &pw],
+            "has a password",
+        ),
+        (
+            "smtp://127.0.0.1:2525",
+            ["--smtp-password-file", &pw],
+            "names no user",
+        ),
+        (
+            "smtp://u@127.0.0.1:2525",
+            ["--smtp-password-file", &empty],
+            "is empty",
+        ),
+        (
+            "smtp://u@127.0.0.1:2525",
+            ["--smtp-password-file", &missing],
+            "missing",
+        ),
+        (
+            "smtp://u@127.0.0.1:2525?tls=none",
+            ["--smtp-password-file", &pw],
+            "without TLS",
+        ),
+        (
+            "smtp://u:p@127.0.0.1:2525",
+            ["--smtp-ehlo-name", "bad name"],
+            "--smtp-ehlo-name",
+        ),
+        (
+            "smtp://127.0.0.1:2525",
+            ["--smtp-ehlo-name", "[::1]"],
+            "neither a host name",
+        ),
+    ] {
+        let (code, stderr) = check(url, &extra, &[]);
+        assert_eq!(code, Some(2), "{url} {extra:?}: {stderr}");
+        assert!(stderr.contains(words), "{words}: {stderr}");
+        assert!(
+            !stderr.contains("s3cret-file-pw") && !stderr.contains("url-pw"),
+            "{stderr}"
+        );
+    }
+    for flag in ["--smtp-password-file", "--smtp-ehlo-name"] {
+        let args = [flag, "x", "check"].map(str::to_owned);
+        let output = run(&args, &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{flag} needs --smtp-url")),
+            "{stderr}"
+        );
+    }
+}
+
 /// `serve` with its log on a pipe; the lines so far, and its address once it listens.
 struct Served {
     child: Child,

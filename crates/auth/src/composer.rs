@@ -28,6 +28,8 @@ impl Auth {
             db: self.db.clone(),
             clock: self.config.clock.clone(),
             public_url: mail.public_url.clone(),
+            site_name: mail.site_name.clone(),
+            logo_url: mail.logo_url.clone().unwrap_or_default(),
             templates: mail.templates.clone(),
             reset_ttl: self.config.reset_ttl,
             verify_ttl: self.config.verify_ttl,
@@ -41,6 +43,9 @@ struct Composer {
     db: Db,
     clock: Arc<dyn Clock>,
     public_url: String,
+    site_name: String,
+    /// Empty without a logo.
+    logo_url: String,
     templates: Templates,
     reset_ttl: Duration,
     verify_ttl: Duration,
@@ -79,6 +84,8 @@ impl Composer {
         let values = [
             ("email", user.email.as_str()),
             ("public_url", self.public_url.as_str()),
+            ("site_name", self.site_name.as_str()),
+            ("logo_url", self.logo_url.as_str()),
             ("link", link),
             ("expires_in", expires_in.as_str()),
             ("expires_at", expires_at.as_str()),
@@ -105,6 +112,8 @@ impl Compose for Composer {
             let values = [
                 ("email", row.recipient.as_str()),
                 ("public_url", self.public_url.as_str()),
+                ("site_name", self.site_name.as_str()),
+                ("logo_url", self.logo_url.as_str()),
                 ("changed_at", changed_at.as_str()),
             ];
             let (subject, text, html) = self.templates.render(kind, &values);

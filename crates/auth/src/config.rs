@@ -215,15 +215,27 @@ pub struct MailConfig {
     pub public_url: String,
     /// Subjects and bodies.
     pub templates: Templates,
+    /// The name mail is signed with, in its subject and above its body (`{{site_name}}`).
+    /// Default `authd`.
+    pub site_name: String,
+    /// The logo shown above the site name in the HTML part (`{{logo_url}}`, `{{logo}}`): an
+    /// absolute `http(s)://` URL the mail client loads. Default none.
+    pub logo_url: Option<String>,
 }
 
+/// The longest site name, in characters.
+pub const MAX_SITE_NAME_CHARS: usize = 100;
+
 impl MailConfig {
-    /// `outbox` with the built-in templates; a trailing `/` of `public_url` is dropped.
+    /// `outbox` with the built-in templates, signed `authd`, without a logo; a trailing `/` of
+    /// `public_url` is dropped.
     pub fn new(outbox: Outbox, public_url: &str) -> Self {
         MailConfig {
             outbox,
             public_url: public_url.trim_end_matches('/').to_owned(),
             templates: Templates::default(),
+            site_name: "authd".to_owned(),
+            logo_url: None,
         }
     }
 
@@ -231,6 +243,49 @@ impl MailConfig {
     pub fn with_templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
         self
+    }
+
+    /// This mail config signed `name` (trimmed).
+    ///
+    /// Errors: a name that is empty, longer than [`MAX_SITE_NAME_CHARS`], or holds a control
+    /// character (it goes into the `Subject` header).
+    pub fn with_site_name(mut self, name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err("the site name is empty".into());
+        }
+        if name.chars().count() > MAX_SITE_NAME_CHARS {
+            return Err(format!(
+                "the site name is longer than {MAX_SITE_NAME_CHARS} characters"
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err("the site name holds a control character (a line break?)".into());
+        }
+        self.site_name = name.to_owned();
+        Ok(self)
+    }
+
+    /// This mail config with the logo at `url` in the HTML part.
+    ///
+    /// Errors: a URL that is not `http://` or `https://` with a host, or that holds white space,
+    /// quotes or angle brackets.
+    pub fn with_logo_url(mut self, url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or("the logo URL must start with https:// or http://")?;
+        if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() {
+            return Err("the logo URL names no host".into());
+        }
+        if url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>'))
+        {
+            return Err("the logo URL holds white space, quotes or angle brackets".into());
+        }
+        self.logo_url = Some(url.to_owned());
+        Ok(self)
     }
 }
 
@@ -369,5 +424,71 @@ mod passkey_config_tests {
             PasskeyConfig::new("ftp://x.io", None),
             Err(PasskeySettingsError::BadUrl)
         );
+    }
+}
+
+#[cfg(test)]
+mod mail_config_tests {
+    use super::*;
+    use crate::mail::message::{Mail, MailTransport, SendError};
+    use crate::mail::options::OutboxOptions;
+
+    struct Nowhere;
+
+    impl MailTransport for Nowhere {
+        fn send(&self, _: &Mail) -> Result<(), SendError> {
+            Ok(())
+        }
+    }
+
+    fn config() -> MailConfig {
+        let options = OutboxOptions {
+            senders: 0,
+            ..OutboxOptions::default()
+        };
+        MailConfig::new(Outbox::start(Nowhere, options), "https://authd.test/")
+    }
+
+    #[test]
+    fn mail_is_signed_authd_without_a_logo_unless_told_otherwise() {
+        let config = config();
+        assert_eq!(
+            (config.site_name.as_str(), config.logo_url.as_deref()),
+            ("authd", None)
+        );
+        let config = config
+            .with_site_name("  Example & Co  ")
+            .unwrap()
+            .with_logo_url("https://authd.test/logo.png")
+            .unwrap();
+        assert_eq!(config.site_name, "Example & Co");
+        assert_eq!(
+            config.logo_url.as_deref(),
+            Some("https://authd.test/logo.png")
+        );
+    }
+
+    #[test]
+    fn a_site_name_on_two_lines_or_too_long_and_a_logo_url_not_on_the_web_are_refused() {
+        let long = "x".repeat(MAX_SITE_NAME_CHARS + 1);
+        for name in ["", "  ", "a\r\nBcc: eve@x.io", "a\u{7}", long.as_str()] {
+            assert!(config().with_site_name(name).is_err(), "{name:?}");
+        }
+        assert!(config().with_site_name(&long[1..]).is_ok());
+        for url in [
+            "javascript:alert(1)",
+            "//authd.test/logo.png",
+            "https://",
+            "https:///logo.png",
+            "https://authd.test/a b.png",
+            "https://authd.test/\"onerror=\"x",
+            "https://authd.test/<x>",
+            "data:image/png;base64,AAAA",
+        ] {
+            assert!(config().with_logo_url(url).is_err(), "{url}");
+        }
+        assert!(config()
+            .with_logo_url("http://localhost:8080/logo.svg")
+            .is_ok());
     }
 }

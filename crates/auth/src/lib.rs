@@ -37,8 +37,8 @@ mod token;
 pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
 pub use audit::{AuditPruning, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
-pub use config::MAX_AUDIT_RETENTION_DAYS;
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
+pub use config::{MAX_AUDIT_RETENTION_DAYS, MAX_SITE_NAME_CHARS};
 pub use context::RequestContext;
 #[cfg(feature = "testing")]
 pub use db::testing;

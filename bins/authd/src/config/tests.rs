@@ -301,6 +301,44 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
             |c| c.smtp_ca_file.as_deref() == Some(std::path::Path::new("/nowhere/ca.pem")),
         ),
         (
+            "smtp-password-file",
+            &[
+                "--smtp-url",
+                "smtp://mailer@mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--smtp-password-file",
+                "/nowhere/smtp-password",
+            ],
+            |c| {
+                c.smtp_password_file.as_deref()
+                    == Some(std::path::Path::new("/nowhere/smtp-password"))
+                    && c.mail()
+                        .is_err_and(|e| e.contains("--smtp-password-file /nowhere"))
+            },
+        ),
+        (
+            "smtp-ehlo-name",
+            &[
+                "--smtp-url",
+                "smtp://mail.test",
+                "--mail-from",
+                "a@x.io",
+                "--public-url",
+                "https://a.test",
+                "--smtp-ehlo-name",
+                "relay-7.example.net",
+            ],
+            |c| {
+                c.mail()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| format!("{:?}", m.smtp).contains("relay-7.example.net"))
+            },
+        ),
+        (
             "mail-senders",
             &[
                 "--smtp-url",
@@ -426,6 +464,8 @@ fn mail_flags_without_smtp_url_are_refused_naming_the_flag() {
         ("--mail-from", "a@x.io"),
         ("--require-verified-email", "true"),
         ("--mail-templates", "/nowhere"),
+        ("--smtp-password-file", "/nowhere"),
+        ("--smtp-ehlo-name", "relay.example.net"),
     ] {
         let arg = format!("{flag}={value}");
         let error = parse(&[&arg]).mail().err();

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
@@ -28,7 +29,7 @@ use lettre::Message;
 
 use super::message::{Mail, MailTransport, SendError};
 use super::smtp_failure::{classify, Step};
-use super::smtp_settings::{SmtpSettings, SmtpTls};
+use super::smtp_settings::{EhloName, SmtpSettings, SmtpTls};
 
 /// A connection kept open for the next mail.
 struct Idle {
@@ -53,8 +54,9 @@ struct Inner {
     tls: SmtpTls,
     credentials: Option<Credentials>,
     from: Mailbox,
-    /// The domain of the sender, for `Message-ID` and the `EHLO` name.
+    /// The domain of the sender, for `Message-ID` (and the `EHLO` name unless one is set).
     domain: String,
+    /// The `EHLO` name: the settings' one, else the sender's domain.
     hello: ClientId,
     timeout: Duration,
     /// For STARTTLS and `smtps`: the trusted roots (the system's, read once here, or
@@ -151,7 +153,12 @@ impl SmtpMailer {
                 tls: settings.tls,
                 credentials,
                 from,
-                hello: ClientId::Domain(domain.clone()),
+                hello: match &settings.ehlo_name {
+                    None => ClientId::Domain(domain.clone()),
+                    Some(EhloName::Domain(name)) => ClientId::Domain(name.clone()),
+                    Some(EhloName::Ipv4(ip)) => ClientId::Ipv4(*ip),
+                    Some(EhloName::Ipv6(ip)) => ClientId::Ipv6(*ip),
+                },
                 domain,
                 timeout,
                 tls_parameters,
@@ -196,6 +203,12 @@ impl SmtpMailer {
             .to(to)
             .subject(mail.subject.clone())
             .date_now()
+            // RFC 3834: a machine wrote this mail, so vacation responders and other automatic
+            // replies leave it unanswered.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".to_owned(),
+            ))
             .message_id(Some(format!(
                 "<{}@{}>",
                 uuid::Uuid::new_v4(),

@@ -37,6 +37,59 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
     pub(super) user: Option<String>,
     pub(super) password: Option<String>,
+    /// The name given in `EHLO`; `None`: the sender's domain.
+    pub(super) ehlo_name: Option<EhloName>,
+}
+
+/// The name authd gives itself in `EHLO`: a host name, or an address literal
+/// (`[192.0.2.1]`, `[IPv6:2001:db8::1]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum EhloName {
+    Domain(String),
+    Ipv4(std::net::Ipv4Addr),
+    Ipv6(std::net::Ipv6Addr),
+}
+
+impl FromStr for EhloName {
+    type Err = String;
+
+    /// A host name (letters, digits and `-` in dot-separated labels of at most 63, at most
+    /// 253 in all, a trailing dot dropped), an address literal in brackets, or a bare IP
+    /// address (written as its literal).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let refused = || {
+            format!(
+                "the EHLO name {text:?} is neither a host name (mail.example.com) nor an address \
+                 literal ([192.0.2.1], [IPv6:2001:db8::1])"
+            )
+        };
+        if let Some(literal) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            return match literal.get(..5) {
+                Some(tag) if tag.eq_ignore_ascii_case("IPv6:") => literal[5..]
+                    .parse()
+                    .map(EhloName::Ipv6)
+                    .map_err(|_| refused()),
+                _ => literal.parse().map(EhloName::Ipv4).map_err(|_| refused()),
+            };
+        }
+        if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+            return Ok(match ip {
+                std::net::IpAddr::V4(ip) => EhloName::Ipv4(ip),
+                std::net::IpAddr::V6(ip) => EhloName::Ipv6(ip),
+            });
+        }
+        let name = text.strip_suffix('.').unwrap_or(text);
+        let label_ok = |label: &str| {
+            (1..=63).contains(&label.len())
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            return Err(refused());
+        }
+        Ok(EhloName::Domain(name.to_ascii_lowercase()))
+    }
 }
 
 impl fmt::Debug for SmtpSettings {
@@ -47,6 +100,7 @@ impl fmt::Debug for SmtpSettings {
             .field("tls", &self.tls)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| ".."))
+            .field("ehlo_name", &self.ehlo_name)
             .finish()
     }
 }
@@ -94,6 +148,35 @@ impl FromStr for SmtpSettings {
     /// port, an unknown query, a user without a password, or credentials with `tls=none` or
     /// `tls=opportunistic`.
     fn from_str(url: &str) -> Result<Self, String> {
+        SmtpSettings::parse(url, None)
+    }
+}
+
+impl SmtpSettings {
+    /// `url` with the password kept apart from it (read from a file: `--smtp-password-file`),
+    /// for the user the URL names: `smtp://user@host…`. Leading and trailing line ends of the
+    /// password are dropped.
+    ///
+    /// Errors: as [`str::parse`], and a URL that has a password too (`user:pass@`) or no
+    /// user, or a password that is empty. None repeats the password.
+    pub fn with_password(url: &str, password: &str) -> Result<Self, String> {
+        let password = password.trim_matches(['\n', '\r']);
+        if password.is_empty() {
+            return Err("the SMTP password is empty".into());
+        }
+        SmtpSettings::parse(url, Some(password))
+    }
+
+    /// This relay, greeted with `EHLO name` instead of the sender's domain (`name`: a host
+    /// name or an address literal, `[192.0.2.1]` or `[IPv6:2001:db8::1]`).
+    ///
+    /// Errors: anything else, in words safe to print.
+    pub fn with_ehlo_name(mut self, name: &str) -> Result<Self, String> {
+        self.ehlo_name = Some(name.parse()?);
+        Ok(self)
+    }
+
+    fn parse(url: &str, apart: Option<&str>) -> Result<Self, String> {
         let (implicit, rest) = if let Some(rest) = url.strip_prefix("smtps://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("smtp://") {
@@ -116,14 +199,30 @@ impl FromStr for SmtpSettings {
                 .map(|text| text.into_owned())
                 .map_err(|_| "the SMTP user and password must be UTF-8 when decoded".to_owned())
         };
-        let (user, password) = match userinfo {
-            None => (None, None),
-            Some(userinfo) => match userinfo.split_once(':') {
+        let (user, password) = match (userinfo, apart) {
+            (None, None) => (None, None),
+            (None, Some(_)) => {
+                return Err("an SMTP password is given but the URL names no user: \
+                     write smtp://user@host…"
+                    .into())
+            }
+            (Some(userinfo), None) => match userinfo.split_once(':') {
                 Some((user, password)) if !user.is_empty() => {
                     (Some(decode(user)?), Some(decode(password)?))
                 }
                 _ => return Err("SMTP credentials are written user:password@".into()),
             },
+            (Some(userinfo), Some(password)) => {
+                if userinfo.contains(':') {
+                    return Err("the SMTP URL has a password and one is given apart: keep \
+                         one (smtp://user@host… with the password file)"
+                        .into());
+                }
+                if userinfo.is_empty() {
+                    return Err("the SMTP URL names no user before the @".into());
+                }
+                (Some(decode(userinfo)?), Some(password.to_owned()))
+            }
         };
         let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
             let (host, after) = bracketed
@@ -181,6 +280,7 @@ impl FromStr for SmtpSettings {
             tls,
             user,
             password,
+            ehlo_name: None,
         })
     }
 }
@@ -253,5 +353,82 @@ mod tests {
         assert!(!error.contains("hunter2"));
         let error = parse("smtp://user:hunter2@host?tls=none").unwrap_err();
         assert!(!error.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_password_apart_goes_with_the_url_user_and_never_shows() {
+        let settings =
+            SmtpSettings::with_password("smtp://mailer@mail.example.com:587", "hunter2\n").unwrap();
+        assert_eq!(settings.user.as_deref(), Some("mailer"));
+        assert_eq!(settings.password.as_deref(), Some("hunter2"));
+        assert_eq!(settings.tls, SmtpTls::Required);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        assert_eq!(
+            settings.to_string(),
+            "smtp://mailer:..@mail.example.com:587?tls=required"
+        );
+        let crlf = SmtpSettings::with_password("smtps://a%40b@host", "pw\r\n").unwrap();
+        assert_eq!(
+            (crlf.user.as_deref(), crlf.password.as_deref()),
+            (Some("a@b"), Some("pw"))
+        );
+    }
+
+    #[test]
+    fn a_password_apart_needs_a_user_and_no_password_in_the_url() {
+        for (url, password, words) in [
+            ("smtp://u:other@host", "hunter2", "has a password"),
+            ("smtp://u:@host", "hunter2", "has a password"),
+            ("smtp://host", "hunter2", "names no user"),
+            ("smtp://@host", "hunter2", "names no user"),
+            ("smtp://u@host", "\n", "empty"),
+            ("smtp://u@host", "", "empty"),
+            ("smtp://u@host?tls=none", "hunter2", "without TLS"),
+        ] {
+            let error = SmtpSettings::with_password(url, password).unwrap_err();
+            assert!(error.contains(words), "{url}: {error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_ehlo_name_is_a_host_name_or_an_address_literal() {
+        let settings = parse("smtp://127.0.0.1:2525").unwrap();
+        for (given, expected) in [
+            (
+                "mail.Example.com.",
+                EhloName::Domain("mail.example.com".into()),
+            ),
+            ("relay-1", EhloName::Domain("relay-1".into())),
+            ("[192.0.2.1]", EhloName::Ipv4([192, 0, 2, 1].into())),
+            ("192.0.2.1", EhloName::Ipv4([192, 0, 2, 1].into())),
+            (
+                "[IPv6:2001:db8::1]",
+                EhloName::Ipv6("2001:db8::1".parse().unwrap()),
+            ),
+            ("::1", EhloName::Ipv6(std::net::Ipv6Addr::LOCALHOST)),
+        ] {
+            let named = settings.clone().with_ehlo_name(given).unwrap();
+            assert_eq!(named.ehlo_name, Some(expected), "{given}");
+        }
+        let too_long = format!("{}.com", "a".repeat(64));
+        for bad in [
+            "",
+            ".",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a b",
+            "a_b.com",
+            "[300.1.1.1]",
+            "[::1]",
+            "[IPv6:nope]",
+            "bücher.de",
+            "a\r\nMAIL FROM:<x>",
+            &too_long,
+        ] {
+            let error = settings.clone().with_ehlo_name(bad).unwrap_err();
+            assert!(error.contains("neither a host name"), "{bad:?}: {error}");
+        }
     }
 }

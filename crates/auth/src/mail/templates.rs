@@ -6,13 +6,24 @@
 //! `KIND.subject` (one line), `KIND.txt` (the plain-text part), `KIND.html` (the HTML part).
 //!
 //! Placeholders, written `{{name}}`:
-//! - every kind: `{{email}}` (the recipient), `{{public_url}}`;
+//! - every kind: `{{email}}` (the recipient), `{{public_url}}`, `{{site_name}}` (`authd`
+//!   unless set), `{{logo_url}}` (the logo's absolute URL, empty without a logo) and `{{logo}}`
+//!   (in the `.html` part, the logo's whole `<img>` tag, or nothing without a logo; empty in
+//!   the subject and the `.txt` part): templates have no conditionals, so the one piece that
+//!   is there or not is written here;
 //! - `password_reset` and `email_verification`: `{{link}}` (required in the `.txt` and `.html`
 //!   files), `{{expires_in}}` (`1 hour`), `{{expires_at}}` (`2026-11-28 14:05 UTC`);
 //! - `password_changed`: `{{changed_at}}` (`2026-11-28 13:05 UTC`).
 //!
-//! Values are HTML-escaped in the `.html` part. Any other placeholder, any other file name (but
-//! hidden files), a subject of more than one line or a file that is not UTF-8 is an error.
+//! Values are HTML-escaped in the `.html` part (`{{logo}}` is made of escaped values). Any other
+//! placeholder, any other file name (but hidden files), a subject of more than one line or a
+//! file that is not UTF-8 is an error.
+//!
+//! The built-in HTML is written for mail clients, not browsers: inline styles only (clients
+//! drop `<style>` blocks and style sheets), a table layout centred at most 560 pixels wide, one
+//! button (a styled link, which every client shows) with the link in full below it, and light
+//! colours with dark text that stay readable when a client darkens the mail. The `.txt` part
+//! says the same things in the same order.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -58,11 +69,38 @@ enum Piece {
 /// The placeholders a kind's templates may use.
 fn placeholders(kind: MailKind) -> &'static [&'static str] {
     match kind {
-        MailKind::PasswordReset | MailKind::EmailVerification => {
-            &["email", "public_url", "link", "expires_in", "expires_at"]
-        }
-        MailKind::PasswordChanged => &["email", "public_url", "changed_at"],
+        MailKind::PasswordReset | MailKind::EmailVerification => &[
+            "email",
+            "public_url",
+            "site_name",
+            "logo_url",
+            "logo",
+            "link",
+            "expires_in",
+            "expires_at",
+        ],
+        MailKind::PasswordChanged => &[
+            "email",
+            "public_url",
+            "site_name",
+            "logo_url",
+            "logo",
+            "changed_at",
+        ],
     }
+}
+
+/// The `{{logo}}` of the HTML part: the logo above the site name, or nothing.
+fn logo_tag(logo_url: &str, site_name: &str) -> String {
+    if logo_url.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<img src=\"{}\" alt=\"{}\" height=\"48\" style=\"display:block;margin:0 auto 12px \
+         auto;height:48px;width:auto;max-width:200px;border:0;outline:none;\">",
+        escape_html(logo_url),
+        escape_html(site_name)
+    )
 }
 
 fn parse(
@@ -196,22 +234,33 @@ impl Templates {
     }
 
     /// `(subject, text, html)` of `kind` with `values` in place (HTML-escaped in the HTML).
-    /// A placeholder without a value renders empty.
+    /// A placeholder without a value renders empty; `{{logo}}` is made here from the
+    /// `logo_url` and `site_name` values (see the module docs).
     pub(crate) fn render(
         &self,
         kind: MailKind,
         values: &[(&str, &str)],
     ) -> (String, String, String) {
+        let value = |name: &str| {
+            values
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map_or("", |(_, value)| value)
+        };
+        let logo = logo_tag(value("logo_url"), value("site_name"));
         let fill = |part: Part, escape: bool| {
             let mut out = String::new();
             for piece in self.0.get(&(kind, part)).into_iter().flatten() {
                 match piece {
                     Piece::Text(text) => out.push_str(text),
+                    // Already escaped, and only in the HTML part.
+                    Piece::Value("logo") => {
+                        if escape {
+                            out.push_str(&logo);
+                        }
+                    }
                     Piece::Value(name) => {
-                        let value = values
-                            .iter()
-                            .find(|(known, _)| known == name)
-                            .map_or("", |(_, value)| value);
+                        let value = value(name);
                         if escape {
                             out.push_str(&escape_html(value));
                         } else {
@@ -262,17 +311,19 @@ pub(crate) fn duration_words(secs: u64) -> String {
 
 fn builtin(kind: MailKind, part: Part) -> &'static str {
     match (kind, part) {
-        (MailKind::PasswordReset, Part::Subject) => "Reset your password",
+        (MailKind::PasswordReset, Part::Subject) => "Reset your password for {{site_name}}",
         (MailKind::PasswordReset, Part::Text) => include_str!("templates/password_reset.txt"),
         (MailKind::PasswordReset, Part::Html) => include_str!("templates/password_reset.html"),
-        (MailKind::PasswordChanged, Part::Subject) => "Your password was changed",
+        (MailKind::PasswordChanged, Part::Subject) => "Your password for {{site_name}} was changed",
         (MailKind::PasswordChanged, Part::Text) => {
             include_str!("templates/password_changed.txt")
         }
         (MailKind::PasswordChanged, Part::Html) => {
             include_str!("templates/password_changed.html")
         }
-        (MailKind::EmailVerification, Part::Subject) => "Confirm your email address",
+        (MailKind::EmailVerification, Part::Subject) => {
+            "Confirm your email address for {{site_name}}"
+        }
         (MailKind::EmailVerification, Part::Text) => {
             include_str!("templates/email_verification.txt")
         }
@@ -294,7 +345,17 @@ mod tests {
             ("expires_in", "1 hour"),
             ("expires_at", "2026-11-28 14:05 UTC"),
             ("changed_at", "2026-11-28 13:05 UTC"),
+            ("site_name", "authd"),
+            ("logo_url", ""),
         ]
+    }
+
+    /// `values()` with `name` set to `value`.
+    fn with(name: &'static str, value: &'static str) -> Vec<(&'static str, &'static str)> {
+        let mut values = values();
+        values.retain(|(known, _)| *known != name);
+        values.push((name, value));
+        values
     }
 
     #[test]
@@ -308,12 +369,52 @@ mod tests {
             }
         }
         let (subject, text, html) = Templates::default().render(MailKind::PasswordReset, &values());
-        assert_eq!(subject, "Reset your password");
+        assert_eq!(subject, "Reset your password for authd");
         assert!(text.contains("https://authd.test/reset?token=T&x=<1>"));
         assert!(text.contains("1 hour") && text.contains("2026-11-28 14:05 UTC"));
         assert!(text.contains("did not ask"));
         assert!(html.contains("https://authd.test/reset?token=T&amp;x=&lt;1&gt;"));
         assert!(!html.contains("<1>"));
+    }
+
+    #[test]
+    fn the_site_name_and_the_logo_are_escaped_and_the_logo_shows_only_when_set() {
+        let hostile = with("site_name", "Ops <script>alert('x')</script> & \"co\"");
+        for kind in MailKind::ALL {
+            let (subject, text, html) = Templates::default().render(kind, &hostile);
+            // The subject is a header, not HTML: as given.
+            assert!(
+                subject.contains(r#" for Ops <script>alert('x')</script> & "co""#),
+                "{subject}"
+            );
+            assert!(
+                text.starts_with("Ops <script>alert('x')</script> & \"co\"\n"),
+                "{text}"
+            );
+            assert!(
+                !html.contains("<script>") && !html.contains("<img"),
+                "{html}"
+            );
+            assert!(html.contains(
+                "Ops &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;"
+            ));
+        }
+        let mut logo = with("logo_url", "https://authd.test/logo.png?a=1&b=\"x\"");
+        logo.retain(|(known, _)| *known != "site_name");
+        logo.push(("site_name", "A&B"));
+        let (_, text, html) = Templates::default().render(MailKind::PasswordChanged, &logo);
+        assert!(html.contains(
+            r#"<img src="https://authd.test/logo.png?a=1&amp;b=&quot;x&quot;" alt="A&amp;B" height="48""#
+        ), "{html}");
+        assert!(!text.contains("logo") && !text.contains("<img"), "{text}");
+    }
+
+    #[test]
+    fn a_value_that_looks_like_a_placeholder_stays_as_it_is() {
+        let tricky = with("email", "{{link}}&'x@x.io");
+        let (_, text, html) = Templates::default().render(MailKind::PasswordReset, &tricky);
+        assert!(text.contains("{{link}}&'x@x.io"), "{text}");
+        assert!(html.contains("{{link}}&amp;&#39;x@x.io"), "{html}");
     }
 
     #[test]

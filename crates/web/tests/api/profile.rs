@@ -201,7 +201,10 @@ async fn changing_the_password_mails_a_notice(backend: Backend) {
         .await;
     assert_eq!(res.status(), 200);
     let mails = sink.wait_for(1).await;
-    assert_eq!(mails[0]["headers"]["subject"], "Your password was changed");
+    assert_eq!(
+        mails[0]["headers"]["subject"],
+        "Your password for authd was changed"
+    );
     assert_eq!(mails[0]["rcpt_tos"], json!(["bob@x.io"]));
     assert!(mail_text(&mails[0]).contains("bob@x.io"));
 }

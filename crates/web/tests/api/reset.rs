@@ -122,7 +122,7 @@ async fn a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_
     for header in ["date", "message-id", "from", "to", "subject"] {
         assert!(headers[header].is_string(), "{header} missing: {headers}");
     }
-    assert_eq!(headers["subject"], "Reset your password");
+    assert_eq!(headers["subject"], "Reset your password for authd");
     assert!(headers["message-id"]
         .as_str()
         .unwrap()
@@ -148,7 +148,10 @@ async fn a_reset_for_a_registered_address_mails_one_link_whose_token_resets_the_
 
     // The notice that the password changed follows.
     let mails = sink.wait_for(2).await;
-    assert_eq!(mails[1]["headers"]["subject"], "Your password was changed");
+    assert_eq!(
+        mails[1]["headers"]["subject"],
+        "Your password for authd was changed"
+    );
     assert_eq!(mails[1]["rcpt_tos"], json!(["bob@x.io"]));
     idle(&app);
     // Delivered: the token is nowhere in the database (it holds only a digest).

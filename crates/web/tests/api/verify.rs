@@ -22,7 +22,10 @@ async fn an_unverified_account_cannot_log_in_until_its_link_is_redeemed(backend:
     .await;
     assert_eq!(app.post_sessions("bob@x.io", "wrong").await.status(), 401);
     let mails = sink.wait_for(1).await;
-    assert_eq!(mails[0]["headers"]["subject"], "Confirm your email address");
+    assert_eq!(
+        mails[0]["headers"]["subject"],
+        "Confirm your email address for authd"
+    );
     assert!(mail_text(&mails[0]).contains("24 hours"));
     let token = link_token(mail_text(&mails[0]), "verify");
 

@@ -1,8 +1,10 @@
 //! Mail delivery against a real SMTP server on loopback (aiosmtpd, see `SmtpSink`): the outbox
 //! (`outbox`), the relay's TLS, credentials and failures (`relay`), and the bounds on what one
-//! client address may have mailed (`per_address`). What each resource mails is tested with the
+//! client address may have mailed (`per_address`), and what every mail looks like: both parts,
+//! one link, the site name, escaping (`content`). What each resource mails is tested with the
 //! resource (`reset`, `verify`, `profile`).
 
+mod content;
 mod outbox;
 mod per_address;
 mod relay;

@@ -227,3 +227,36 @@ async fn a_relay_that_never_answers_times_out_and_the_mail_waits() {
     assert!(stats.retried >= 2, "{stats:?}");
     assert_eq!((stats.sent, stats.failed, stats.waiting), (0, 0, 1));
 }
+
+/// Issue 25: the relay is greeted with the sender's domain, or with the EHLO name set (a host
+/// name or an address literal), as the relay hears it.
+#[tokio::test]
+async fn the_ehlo_name_is_the_senders_domain_unless_one_is_set() {
+    let sink = SmtpSink::start();
+    let url = format!("smtp://127.0.0.1:{}", sink.port);
+    mailer(&url, false, Duration::from_secs(5)).check().unwrap();
+    for name in ["Authd-1.Example.net", "[192.0.2.7]", "[IPv6:2001:db8::7]"] {
+        let settings: auth::SmtpSettings = url.parse().unwrap();
+        let settings = settings.with_ehlo_name(name).unwrap();
+        let from = "authd <no-reply@authd.test>";
+        auth::SmtpMailer::new(&settings, from, Duration::from_secs(5))
+            .unwrap()
+            .check()
+            .unwrap();
+    }
+    let greetings: Vec<String> = sink
+        .conversation()
+        .iter()
+        .map(|said| said["line"].as_str().unwrap().to_owned())
+        .filter(|line| line.starts_with("EHLO"))
+        .collect();
+    assert_eq!(
+        greetings,
+        [
+            "EHLO authd.test",
+            "EHLO authd-1.example.net",
+            "EHLO [192.0.2.7]",
+            "EHLO [IPv6:2001:db8::7]"
+        ]
+    );
+}
