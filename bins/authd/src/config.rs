@@ -7,9 +7,11 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser};
 use web::TrustedProxies;
 
+mod look;
 mod operator;
 mod values;
 
+pub use look::LookArgs;
 pub use operator::{AuditArgs, Command, ListArgs, UsersCommand};
 use values::parse_bind;
 pub use values::{LogFormat, PasswordPolicyName};
@@ -454,8 +456,9 @@ pub struct Cli {
     pub old_secret_key_file: Option<PathBuf>,
 
     /// The name authenticator apps show beside the account (the otpauth URL's issuer).
-    #[arg(long, env = "AUTHD_TOTP_ISSUER", default_value = "authd", global = true, help_heading = TWO_FACTOR)]
-    pub totp_issuer: String,
+    /// Default: --site-name.
+    #[arg(long, env = "AUTHD_TOTP_ISSUER", global = true, help_heading = TWO_FACTOR)]
+    pub totp_issuer: Option<String>,
 
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, help_heading = LOGS)]
@@ -466,6 +469,10 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_AUDIT_RETENTION_DAYS", default_value_t = 365,
           value_parser = clap::value_parser!(u64).range(1..=auth::MAX_AUDIT_RETENTION_DAYS), global = true, help_heading = LOGS)]
     pub audit_retention_days: u64,
+
+    /// The pages' look: --site-name, --logo, --accent-color, --custom-css.
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 // The headings of `--help`: every flag sits under one (a test checks).
