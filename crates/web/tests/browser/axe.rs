@@ -176,6 +176,14 @@ async fn walk(
         ("/logout", "method-not-allowed"),
     ] {
         browser.goto(&visit(path)).await.unwrap();
+        if state == "reset-dead-link" {
+            // A page-level error takes the focus, as a field's error focuses its input.
+            let focused = browser
+                .execute("return document.activeElement.id;", vec![])
+                .await
+                .unwrap();
+            assert_eq!(focused, json!("problem"));
+        }
         check(browser, device, axe, shots, state, found).await;
     }
 }
