@@ -277,6 +277,17 @@ async fn a_branded_site_shows_its_name_logo_and_accent_and_passes_axe() {
             browser.goto(&app.url("/nowhere")).await.unwrap();
             wait_for_heading(&browser, "Page not found").await;
             check(&browser, &device, &axe, &mut shots, "not-found", &mut found).await;
+            // The check sees a violation when there is one: an image without a text.
+            browser
+                .execute(
+                    "const i = document.createElement('img'); i.src = '/favicon.ico'; \
+                     document.querySelector('main').appendChild(i);",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let seen = violations(&browser, &axe).await;
+            assert!(seen.iter().any(|v| v.starts_with("image-alt")), "{seen:?}");
         })
         .await;
     }
