@@ -2378,3 +2378,41 @@ async fn audit_events_past_the_retention_are_deleted_at_start_and_newer_ones_kep
     let log = server.stop();
     assert!(!log.contains("could not delete old audit events"), "{log}");
 }
+
+#[test]
+fn a_bad_logo_accent_or_css_exits_2_naming_it_before_the_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let gif = dir.path().join("logo.gif");
+    std::fs::write(&gif, b"GIF89a not a PNG or SVG").unwrap();
+    let big = dir.path().join("big.svg");
+    std::fs::write(&big, format!("<svg>{}</svg>", " ".repeat(600 * 1024))).unwrap();
+    let latin1 = dir.path().join("site.css");
+    std::fs::write(&latin1, b"h1 { content: \"\xe9\"; }").unwrap();
+    let (gif, big, latin1) = (
+        gif.to_str().unwrap(),
+        big.to_str().unwrap(),
+        latin1.to_str().unwrap(),
+    );
+    for (flag, value, said) in [
+        ("--logo", gif, gif),
+        ("--logo", big, big),
+        ("--logo", "/nowhere/logo.png", "/nowhere/logo.png"),
+        ("--custom-css", latin1, latin1),
+        ("--accent-color", "rebeccapurple", "--accent-color"),
+        ("--site-name", "", "--site-name"),
+    ] {
+        let args = [flag, value, "--database-url", &db, "check"];
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(said),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !std::path::Path::new(&db).exists(),
+            "{args:?}: nothing created"
+        );
+    }
+}
