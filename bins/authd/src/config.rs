@@ -9,12 +9,14 @@ use web::TrustedProxies;
 
 mod file;
 mod layers;
+mod look;
 mod operator;
 mod preset;
 mod values;
 
 pub use file::settable;
 pub use layers::{load, LoadError, Loaded, Source};
+pub use look::LookArgs;
 pub use operator::{AuditArgs, Command, ConfigCommand, ListArgs, UsersCommand};
 pub use preset::Preset;
 use values::parse_bind;
@@ -501,8 +503,9 @@ pub struct Cli {
     pub old_secret_key_file: Option<PathBuf>,
 
     /// The name authenticator apps show beside the account (the otpauth URL's issuer).
-    #[arg(long, env = "AUTHD_TOTP_ISSUER", default_value = "authd", global = true, help_heading = TWO_FACTOR)]
-    pub totp_issuer: String,
+    /// Default: --site-name.
+    #[arg(long, env = "AUTHD_TOTP_ISSUER", global = true, help_heading = TWO_FACTOR)]
+    pub totp_issuer: Option<String>,
 
     /// Log format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "AUTHD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true, help_heading = LOGS)]
@@ -513,6 +516,10 @@ pub struct Cli {
     #[arg(long, env = "AUTHD_AUDIT_RETENTION_DAYS", default_value_t = 365,
           value_parser = clap::value_parser!(u64).range(1..=auth::MAX_AUDIT_RETENTION_DAYS), global = true, help_heading = LOGS)]
     pub audit_retention_days: u64,
+
+    /// The pages' look: --site-name, --logo, --accent-color, --custom-css.
+    #[command(flatten)]
+    pub look: LookArgs,
 }
 
 // The headings of `--help`: every flag sits under one (a test checks).

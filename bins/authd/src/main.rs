@@ -57,6 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(error) = cli.branding() {
+        eprintln!("authd: {error}");
+        return ExitCode::from(2);
+    }
     let passkeys = match cli.passkeys() {
         Ok(passkeys) => passkeys,
         Err(error) => {

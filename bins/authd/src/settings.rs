@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
 use auth::{PasswordPolicy, SecretKey, SmtpSettings, Templates};
-use web::{AdminAccess, Site, WebOptions};
+use web::{AdminAccess, Branding, Site, WebOptions};
 
 use crate::config::{Cli, Command, PasswordPolicyName};
 
@@ -187,6 +187,7 @@ impl Cli {
         outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
         outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
         outbox.senders = usize::try_from(self.mail_senders).unwrap_or(1);
+        let logo_url = self.mail_logo_url(&public_url)?;
         Ok(Some(MailSettings {
             smtp,
             ca,
@@ -194,16 +195,24 @@ impl Cli {
             public_url,
             templates,
             site_name: self.site_name(),
-            // logo: from the pages' --logo once it lands (the URL the web crate serves it at).
-            logo_url: None,
+            logo_url,
             outbox,
         }))
     }
 
     /// The name mail and pages are signed with.
     pub fn site_name(&self) -> String {
-        // site name: from --site-name once it lands.
-        "authd".to_owned()
+        self.look.site_name.clone()
+    }
+
+    /// The logo's address for mail: where the pages serve --logo under `public_url`; `None`
+    /// without a logo or without the pages (nothing would serve it).
+    fn mail_logo_url(&self, public_url: &str) -> Result<Option<String>, String> {
+        if self.look.logo.is_none() || !self.pages || self.no_pages {
+            return Ok(None);
+        }
+        let path = self.branding()?.logo_path();
+        Ok(path.map(|path| format!("{public_url}{path}")))
     }
 
     /// --smtp-url, with the password of --smtp-password-file when given. The errors name the
@@ -265,6 +274,40 @@ impl Cli {
         }
     }
 
+    /// The pages' look from --site-name, --accent-color, and the files of --logo and
+    /// --custom-css (each read here, bounded).
+    ///
+    /// Errors (exit 2) name the flag and the file: unreadable, too large, not a PNG or SVG,
+    /// CSS that is not UTF-8.
+    pub fn branding(&self) -> Result<Branding, String> {
+        let look = &self.look;
+        let mut branding =
+            Branding::new(&look.site_name).map_err(|e| format!("--site-name: {e}"))?;
+        if let Some(colour) = &look.accent_color {
+            branding = branding
+                .with_accent_color(colour)
+                .map_err(|e| format!("--accent-color: {e}"))?;
+        }
+        if let Some(path) = &look.logo {
+            let flag = format!("--logo {}", path.display());
+            let bytes =
+                read_bounded(path, web::MAX_LOGO_BYTES).map_err(|e| format!("{flag}: {e}"))?;
+            branding = branding
+                .with_logo(bytes)
+                .map_err(|e| format!("{flag}: {e}"))?;
+        }
+        if let Some(path) = &look.custom_css {
+            let flag = format!("--custom-css {}", path.display());
+            let bytes = read_bounded(path, web::MAX_CUSTOM_CSS_BYTES)
+                .map_err(|e| format!("{flag}: {e}"))?;
+            let css = String::from_utf8(bytes).map_err(|_| format!("{flag}: not UTF-8 text"))?;
+            branding = branding
+                .with_custom_css(css)
+                .map_err(|e| format!("{flag}: {e}"))?;
+        }
+        Ok(branding)
+    }
+
     /// The password policy: the named one, with --min-password-length and
     /// --refuse-common-passwords winning over its values when given; under `nist`, the names of
     /// --public-url's host are the site's names too.
@@ -272,7 +315,14 @@ impl Cli {
         let mut policy = match self.password_policy {
             PasswordPolicyName::Classic => PasswordPolicy::classic(),
             PasswordPolicyName::Nist => {
-                let nist = PasswordPolicy::nist();
+                let mut nist = PasswordPolicy::nist();
+                // The site's name, word by word, is a name of the site too.
+                let words = self.look.site_name.to_lowercase();
+                for word in words.split(|c: char| !c.is_alphanumeric()) {
+                    if !word.is_empty() && !nist.site_names.iter().any(|name| name == word) {
+                        nist.site_names.push(word.to_owned());
+                    }
+                }
                 match self.public_url.as_deref().map(parse_public_url) {
                     Some(Ok(url)) => nist.with_site_url(&url),
                     // A bad URL is refused by `site()`, with its flag named.
@@ -346,7 +396,10 @@ impl Cli {
         auth.reset_token_in_answer = self.reset_token_in_answer;
         auth.session_idle_timeout = secs(self.session_idle_timeout);
         auth.verify_ttl = secs(self.verify_ttl);
-        auth.totp_issuer = self.totp_issuer.clone();
+        auth.totp_issuer = self
+            .totp_issuer
+            .clone()
+            .unwrap_or_else(|| self.look.site_name.clone());
         auth.audit_retention = secs(self.audit_retention_days * 24 * 3600);
         // `mail` and `require_verified_email` come with the outbox, and the secret keys from
         // their files, in `main`.
@@ -371,6 +424,22 @@ impl Cli {
         // A bad public URL or cookie domain is refused by `site()`, with its flag named.
         web.site = self.site().ok().flatten();
         web.forward_auth_rules = self.forward_auth_rule.clone();
+        // Bad files are refused by `branding()` in `main`, with the flag and file named.
+        web.branding = self.branding().unwrap_or_default();
         (db, auth, web)
     }
+}
+
+/// The file at `path`, when it holds at most `limit` bytes.
+fn read_bounded(path: &std::path::Path, limit: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > limit {
+        return Err(format!("larger than {limit} bytes"));
+    }
+    Ok(bytes)
 }

@@ -1206,6 +1206,54 @@ async fn every_auth_event_is_one_line_with_request_id_client_and_user_but_no_add
 }
 
 #[tokio::test]
+async fn the_site_name_and_logo_of_the_flags_reach_the_mail_and_the_logo_address_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let logo = dir.path().join("logo.svg");
+    std::fs::write(
+        &logo,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"/>",
+    )
+    .unwrap();
+    let sink = SmtpSink::start();
+    let smtp = format!("smtp://127.0.0.1:{}?tls=none", sink.port);
+    let server = Server::start(
+        &db,
+        &[
+            "--smtp-url",
+            &smtp,
+            "--mail-from",
+            "no-reply@authd.test",
+            "--public-url",
+            "https://authd.test",
+            "--site-name",
+            "Example Cloud",
+            "--logo",
+            logo.to_str().unwrap(),
+        ],
+    );
+    let form = [("email", "bob@x.io"), ("password", "pw")];
+    assert_eq!(post(server.url("/users"), &form).await.unwrap(), 200);
+    let form = [("email", "bob@x.io")];
+    assert_eq!(
+        post(server.url("/reset_password"), &form).await.unwrap(),
+        200
+    );
+    let mails = sink.wait_for(1).await;
+    let subject = mails[0]["headers"]["subject"].as_str().unwrap();
+    assert!(subject.contains("Example Cloud"), "{subject}");
+    assert!(mails[0]["text"].as_str().unwrap().contains("Example Cloud"));
+    let html = mails[0]["html"].as_str().unwrap();
+    let start = html.find("https://authd.test/assets/logo-").expect(html);
+    let end = start + html[start..].find('"').unwrap();
+    let path = &html[start + "https://authd.test".len()..end];
+    assert!(path.ends_with(".svg"), "{path}");
+    let logo = client().get(server.url(path)).send().await.unwrap();
+    assert_eq!(logo.status(), 200);
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+}
+
+#[tokio::test]
 async fn a_mailed_reset_token_is_in_no_answer_no_log_line_and_not_in_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_file(dir.path());
@@ -2377,4 +2425,42 @@ async fn audit_events_past_the_retention_are_deleted_at_start_and_newer_ones_kep
     assert_ne!(events[0].user_id, Some(old.id));
     let log = server.stop();
     assert!(!log.contains("could not delete old audit events"), "{log}");
+}
+
+#[test]
+fn a_bad_logo_accent_or_css_exits_2_naming_it_before_the_database_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_file(dir.path());
+    let gif = dir.path().join("logo.gif");
+    std::fs::write(&gif, b"GIF89a not a PNG or SVG").unwrap();
+    let big = dir.path().join("big.svg");
+    std::fs::write(&big, format!("<svg>{}</svg>", " ".repeat(600 * 1024))).unwrap();
+    let latin1 = dir.path().join("site.css");
+    std::fs::write(&latin1, b"h1 { content: \"\xe9\"; }").unwrap();
+    let (gif, big, latin1) = (
+        gif.to_str().unwrap(),
+        big.to_str().unwrap(),
+        latin1.to_str().unwrap(),
+    );
+    for (flag, value, said) in [
+        ("--logo", gif, gif),
+        ("--logo", big, big),
+        ("--logo", "/nowhere/logo.png", "/nowhere/logo.png"),
+        ("--custom-css", latin1, latin1),
+        ("--accent-color", "rebeccapurple", "--accent-color"),
+        ("--site-name", "", "--site-name"),
+    ] {
+        let args = [flag, value, "--database-url", &db, "check"];
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains(said),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !std::path::Path::new(&db).exists(),
+            "{args:?}: nothing created"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod branding;
 mod client_ip;
 mod connections;
 mod current_user;
@@ -25,6 +26,8 @@ mod state;
 pub use admin::{admin_app, admin_routes, serve_admin, AdminAccess, InvalidAdminToken};
 pub use admin::{ADMIN_FAILURES_PER_MINUTE, MIN_ADMIN_TOKEN_CHARS};
 pub use api::{metrics_routes, routes, routes_without_metrics};
+pub use branding::MAX_SITE_NAME_CHARS;
+pub use branding::{Branding, InvalidBranding, MAX_CUSTOM_CSS_BYTES, MAX_LOGO_BYTES};
 pub use client_ip::{InvalidProxyList, TrustedProxies};
 pub use current_user::CurrentUser;
 pub use error::{ApiError, MAX_BODY_BYTES};

@@ -3,6 +3,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use crate::branding::Branding;
 use crate::client_ip::{TrustedProxies, DEFAULT_IPV6_CLIENT_PREFIX};
 use crate::site::{ForwardAuthRule, Site};
 
@@ -88,6 +89,8 @@ pub struct WebOptions {
     /// Who may reach which host through forward-auth; a host without a rule lets any
     /// signed-in account through. Default: none.
     pub forward_auth_rules: Vec<ForwardAuthRule>,
+    /// How the pages look: the site's name, logo, accent colour and CSS. Default: authd's own.
+    pub branding: Branding,
 }
 
 /// The status [`crate::CurrentUser`] (and so every route that needs a session) answers
@@ -148,6 +151,7 @@ impl Default for WebOptions {
             pages: true,
             site: None,
             forward_auth_rules: Vec::new(),
+            branding: Branding::default(),
         }
         .with_hashing_threads(threads)
     }

@@ -408,6 +408,21 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         ("totp-issuer", &["--totp-issuer", "Example"], |c| {
             c.settings().1.totp_issuer == "Example"
         }),
+        ("site-name", &["--site-name", "Acme"], |c| {
+            let (_, auth, web) = c.settings();
+            web.branding.site_name() == "Acme" && auth.totp_issuer == "Acme"
+        }),
+        ("accent-color", &["--accent-color", "#7b2cbf"], |c| {
+            c.look.accent_color.as_deref() == Some("#7b2cbf")
+        }),
+        ("logo", &["--logo", "/nowhere/logo.svg"], |c| {
+            c.branding()
+                .is_err_and(|e| e.starts_with("--logo /nowhere/logo.svg: "))
+        }),
+        ("custom-css", &["--custom-css", "/nowhere/site.css"], |c| {
+            c.branding()
+                .is_err_and(|e| e.starts_with("--custom-css /nowhere/site.css: "))
+        }),
         // The token file is read in `main` too; without --admin-bind it is refused.
         ("admin-bind", &["--admin-bind", "127.0.0.1:5998"], |c| {
             c.admin_bind.as_deref() == Some("127.0.0.1:5998")
@@ -637,6 +652,7 @@ fn help_groups_the_flags_under_headings() {
         "Two-factor sign-in:",
         "Admin API:",
         "Logs:",
+        "Look:",
     ] {
         assert!(help.contains(heading), "no {heading:?} in\n{help}");
     }
@@ -1073,4 +1089,54 @@ fn the_admin_api_needs_both_flags_and_a_readable_token_of_16_characters() {
         error.starts_with(&format!("--admin-token-file {missing}: ")),
         "{error}"
     );
+}
+
+#[test]
+fn the_look_flags_are_checked_and_their_files_read() {
+    use clap::Parser;
+    let parse =
+        |args: &[&str]| Cli::try_parse_from(std::iter::once("authd").chain(args.iter().copied()));
+    for bad in [
+        &["--accent-color", "blue"][..],
+        &["--accent-color", "#12"],
+        &["--site-name", " "],
+    ] {
+        let error = parse(bad).unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{bad:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let gif = dir.path().join("logo.gif");
+    std::fs::write(&gif, b"GIF89a....").unwrap();
+    let cli = parse(&["--logo", gif.to_str().unwrap()]).unwrap();
+    let error = cli.branding().unwrap_err();
+    assert!(
+        error.starts_with(&format!("--logo {}: ", gif.display())),
+        "{error}"
+    );
+    let svg = dir.path().join("logo.svg");
+    std::fs::write(
+        &svg,
+        br#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>"#,
+    )
+    .unwrap();
+    let css = dir.path().join("site.css");
+    std::fs::write(&css, "h1 { letter-spacing: .05em; }").unwrap();
+    let cli = parse(&[
+        "--logo",
+        svg.to_str().unwrap(),
+        "--custom-css",
+        css.to_str().unwrap(),
+        "--site-name",
+        "Acme Cloud",
+        "--password-policy",
+        "nist",
+    ])
+    .unwrap();
+    let branding = cli.branding().unwrap();
+    assert!(branding.logo_path().unwrap().ends_with(".svg"));
+    let (_, auth, web) = cli.settings();
+    assert_eq!(web.branding.logo_path(), branding.logo_path());
+    assert_eq!(auth.totp_issuer, "Acme Cloud");
+    assert!(auth.password_policy.site_names.iter().any(|n| n == "acme"));
+    assert!(auth.password_policy.site_names.iter().any(|n| n == "cloud"));
 }

@@ -6,7 +6,8 @@ use actix_web::http::header::HeaderValue;
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders};
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::{guard, FromRequest, Handler, HttpResponse, Responder, ResponseError, Route};
+use actix_web::Route;
+use actix_web::{guard, FromRequest, Handler, HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 use utoipa::openapi::path::{HttpMethod, Operation};
 
@@ -150,8 +151,12 @@ pub(crate) fn ok(body: &impl Serialize) -> HttpResponse {
     json(StatusCode::OK, body)
 }
 
-pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// 404: JSON for programs; a page for a browser where the pages are mounted beside.
+pub(crate) async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    match crate::pages::not_found_for_browser(&request) {
+        Some(page) => Ok(page),
+        None => Err(ApiError::NotFound),
+    }
 }
 
 /// 405, with the `Allow` header RFC 9110 requires.

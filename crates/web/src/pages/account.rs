@@ -1,6 +1,7 @@
-//! `/account`: the signed-in person's email and devices (sessions), signing devices out,
-//! changing the password, deleting the account, the recent activity (`activity.rs`); the
-//! two-factor section's forms are in `two_factor.rs`.
+//! `/account`, in sections: profile (the email, signing out), devices (sessions, signing
+//! them out) and their recent activity (`activity.rs`), security (the password, two-factor
+//! sign-in, passkeys), danger zone (deleting the account); the two-factor forms' handlers are
+//! in `two_factor.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -11,9 +12,10 @@ use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, QUERY_VALUE, REVOKE, REVOKE_OTHERS};
 use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME, RECOVERY_CODES, TWO_FACTOR, TWO_FACTOR_OFF};
-use super::view::{device_name, utc_minute, Account, Device, Form, Problem};
+use super::view::{device_name, Account, Device, Form, Problem};
 use super::view::{PasskeyItem, Passkeys};
 use super::visit::{query_param, Early, Visit};
+use super::when::When;
 use super::words::{about, notice, passwords_differ, retry_after, sentence, About};
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;
@@ -88,8 +90,9 @@ async fn render(
         Ok(status) => status,
         Err(error) => return visit.failure(&error),
     };
+    let now = visit.authd.auth().config().clock.now();
     let activity = match visit.authd.run_lookup(move |a| a.activity(id)).await {
-        Ok(rows) => items(&rows),
+        Ok(rows) => items(&rows, now),
         Err(error) => return visit.failure(&error),
     };
     let csrf = visit.visitor.token();
@@ -100,30 +103,31 @@ async fn render(
             .map(|passkey| PasskeyItem {
                 id: passkey.id,
                 name: passkey.name,
-                added: utc_minute(passkey.created_at),
-                last_used: passkey
-                    .last_used_at
-                    .map_or_else(|| "never".to_owned(), utc_minute),
+                added: When::at(passkey.created_at, now),
+                last_used: passkey.last_used_at.map(|at| When::at(at, now)),
             })
             .collect(),
         rename_action: format!("{base}{PASSKEY_RENAME}"),
         remove_action: format!("{base}{PASSKEY_REMOVE}"),
     });
-    let devices = sessions
+    let mut devices = sessions
         .iter()
         .map(|session| Device {
             id: session.id.clone(),
             name: device_name(session.user_agent.as_deref()),
             ip: session.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
-            signed_in: utc_minute(session.created_at),
-            last_seen: utc_minute(session.last_seen_at),
+            signed_in: When::at(session.created_at, now),
+            last_seen: When::at(session.last_seen_at, now),
             current: session.id == user.session_id(),
         })
         .collect::<Vec<_>>();
     // This device first, then the others newest first (as listed).
-    let mut devices = devices;
     devices.sort_by_key(|device| !device.current);
-    let others = devices.iter().any(|device| !device.current);
+    let others = devices.iter().any(|device| !device.current).then(|| {
+        Form::new(base, REVOKE_OTHERS, &csrf, "Sign out all other devices")
+            .intro("Lost a device, or signed in somewhere you no longer trust?")
+            .quiet()
+    });
     let problem_of = |which: Which| match &problem {
         Some((w, p)) if *w == which => Some(p),
         _ => None,
@@ -132,66 +136,49 @@ async fn render(
     // No account has a second factor in this release.
     let new_password = Field::new_password("new-password", "new_password", policy, false);
     let again = Field::password_again(&new_password, "new-password-again", "new_password_again");
-    let mut page = visit.page("Your account");
-    page.notice = notice;
-    page.account = Some(Account {
-        email: user.email().to_owned(),
-        sessions: devices,
-        csrf: csrf.clone(),
-        revoke_action: format!("{base}{REVOKE}"),
-        logout_action: format!("{base}{LOGOUT}"),
-        passkeys,
-    });
-    if others {
-        page = page.form(
-            Form::new(base, REVOKE_OTHERS, &csrf, "Sign out all other devices")
-                .intro("Lost a device, or signed in somewhere you no longer trust?")
-                .quiet(),
-        );
-    }
-    page = page.form(
-        Form::new(base, PASSWORD, &csrf, "Change password")
-            .heading("Change password")
-            .intro("Your other devices will be signed out.")
-            .field(Field::password(
-                "current-password",
-                "password",
-                "Current password",
-                "current-password",
-            ))
-            .field(new_password)
-            .field(again)
-            .with_problem(problem_of(Which::ChangePassword)),
-    );
+    let mut security = vec![Form::new(base, PASSWORD, &csrf, "Change password")
+        .heading("Change password")
+        .within_section()
+        .intro("Your other devices will be signed out.")
+        .field(Field::password(
+            "current-password",
+            "password",
+            "Current password",
+            "current-password",
+        ))
+        .field(new_password)
+        .field(again)
+        .with_problem(problem_of(Which::ChangePassword))];
     let password = |id| Field::password(id, "password", "Password", "current-password");
     if two_factor.enabled {
         let left = two_factor.recovery_codes_left;
         let codes = if left == 1 { "code" } else { "codes" };
-        page = page
-            .form(
-                Form::new(base, RECOVERY_CODES, &csrf, "Make new recovery codes")
-                    .heading("Two-factor authentication")
-                    .intro(format!(
-                        "On: signing in asks for a code from your app. {left} recovery {codes} \
-                         left; new codes replace them all."
-                    ))
-                    .field(password("renew-password"))
-                    .field(Field::app_code("renew-code"))
-                    .with_problem(problem_of(Which::RenewCodes))
-                    .quiet(),
-            )
-            .form(
-                Form::new(base, TWO_FACTOR_OFF, &csrf, "Turn off two-factor")
-                    .intro("Turning it off makes your password alone enough to sign in.")
-                    .field(password("off-password"))
-                    .field(Field::app_code("off-code"))
-                    .with_problem(problem_of(Which::TwoFactorOff))
-                    .danger(),
-            );
+        security.push(
+            Form::new(base, RECOVERY_CODES, &csrf, "Make new recovery codes")
+                .heading("Two-factor authentication")
+                .within_section()
+                .intro(format!(
+                    "On: signing in asks for a code from your app. {left} recovery {codes} \
+                     left; new codes replace them all."
+                ))
+                .field(password("renew-password"))
+                .field(Field::app_code("renew-code"))
+                .with_problem(problem_of(Which::RenewCodes))
+                .quiet(),
+        );
+        security.push(
+            Form::new(base, TWO_FACTOR_OFF, &csrf, "Turn off two-factor")
+                .intro("Turning it off makes your password alone enough to sign in.")
+                .field(password("off-password"))
+                .field(Field::app_code("off-code"))
+                .with_problem(problem_of(Which::TwoFactorOff))
+                .danger(),
+        );
     } else if visit.authd.auth().two_factor_configured() {
-        page = page.form(
+        security.push(
             Form::new(base, TWO_FACTOR, &csrf, "Set up two-factor")
                 .heading("Two-factor authentication")
+                .within_section()
                 .intro(
                     "Off. Turn it on to be asked, after your password, for a code from an \
                      authenticator app on your phone.",
@@ -202,18 +189,25 @@ async fn render(
     }
     let mut delete = Form::new(base, DELETE, &csrf, "Delete my account")
         .heading("Delete account")
+        .within_section()
         .intro("This deletes your account and signs out every device. It cannot be undone.")
         .field(password("delete-password"));
     if two_factor.enabled {
         delete = delete.field(Field::app_code("delete-code"));
     }
-    page = page
-        .form(delete.with_problem(problem_of(Which::Delete)).danger())
-        .form(
-            Form::new(base, LOGOUT, &csrf, "Sign out")
-                .heading("Sign out")
-                .quiet(),
-        );
+    let mut page = visit.page("Your account");
+    page.notice = notice;
+    page.account = Some(Account {
+        email: user.email().to_owned(),
+        sessions: devices,
+        csrf: csrf.clone(),
+        revoke_action: format!("{base}{REVOKE}"),
+        logout_action: format!("{base}{LOGOUT}"),
+        others,
+        security,
+        passkeys,
+        danger: vec![delete.with_problem(problem_of(Which::Delete)).danger()],
+    });
     page.activity = Some(activity);
     page.error = problem.map(|(_, p)| p);
     visit.answer(&page, status)

@@ -5,14 +5,13 @@
 use auth::{AuditEvent, AuditRow};
 use serde_json::Value;
 
-use auth::utc_minute;
-
 use super::device::device_name;
+use super::when::When;
 
 /// An event as the account page shows it.
 pub(crate) struct ActivityItem {
-    /// "2026-01-05 10:32 UTC".
-    pub(crate) at: String,
+    /// "3 minutes ago", with the exact time.
+    pub(crate) at: When,
     /// "Signed in with a passkey".
     pub(crate) what: String,
     /// "Firefox on Linux", as the devices are named.
@@ -21,11 +20,11 @@ pub(crate) struct ActivityItem {
     pub(crate) ip: String,
 }
 
-/// The section's rows, newest first (as `rows` come).
-pub(super) fn items(rows: &[AuditRow]) -> Vec<ActivityItem> {
+/// The section's rows, newest first (as `rows` come), their times as seen at `now`.
+pub(super) fn items(rows: &[AuditRow], now: i64) -> Vec<ActivityItem> {
     rows.iter()
         .map(|row| ActivityItem {
-            at: utc_minute(row.at),
+            at: When::at(row.at, now),
             what: what(row),
             device: device_name(row.user_agent.as_deref()),
             ip: row.ip.clone().unwrap_or_else(|| "unknown".to_owned()),
@@ -169,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn the_section_takes_under_0_3_kb_and_each_event_under_0_75_kb_whatever_it_shows() {
+    fn the_section_takes_under_0_3_kb_and_each_event_under_0_8_kb_whatever_it_shows() {
         use askama::Template;
         let size = |activity: Option<Vec<ActivityItem>>| {
             let mut page = super::super::view::Page::new("", "Your account");
@@ -179,7 +178,7 @@ mod tests {
         // The longest of each part, in the characters askama writes as 5 bytes (`&#60;`): a
         // passkey's name (64 characters), a device's name (40 and "…"), an IPv6 address.
         let worst = || ActivityItem {
-            at: utc_minute(253_402_300_740),
+            at: When::at(253_402_300_740, 0),
             what: named("Passkey", &"<".repeat(64), "added"),
             device: device_name(Some(&"<".repeat(256))),
             ip: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".to_owned(),
@@ -188,14 +187,15 @@ mod tests {
         assert!(size(Some(Vec::new())) - without < 300);
         for rows in [1, 50] {
             let grown = size(Some((0..rows).map(|_| worst()).collect())) - without;
-            assert!(grown < 300 + 750 * rows, "{rows} rows: {grown} bytes");
+            assert!(grown < 300 + 800 * rows, "{rows} rows: {grown} bytes");
         }
     }
 
     #[test]
     fn a_row_shows_its_time_device_and_address() {
-        let shown = items(&[row("logged_out", "{}")]);
-        assert_eq!(shown[0].at, "2023-11-14 22:13 UTC");
+        let shown = items(&[row("logged_out", "{}")], 1_700_000_000 + 180);
+        assert_eq!(shown[0].at.exact, "2023-11-14 22:13 UTC");
+        assert_eq!(shown[0].at.relative, "3 minutes ago");
         assert_eq!(shown[0].what, "Signed out");
         assert_eq!(shown[0].device, "Firefox on Linux");
         assert_eq!(shown[0].ip, "unknown");

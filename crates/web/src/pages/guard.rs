@@ -8,8 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse};
 
-use super::paths::{base_of, ACCOUNT, RESET, VERIFY};
-use super::view::Page;
+use super::paths::{ACCOUNT, RESET, VERIFY};
+use super::visit::page_for;
 use crate::middleware::origins::page_post_refused;
 
 /// The strict policy: scripts only authd's own files (the passkey script; no inline script),
@@ -44,9 +44,8 @@ pub(super) async fn page_guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let mut response = if page_post_refused(&request) {
-        let base = base_of(request.request());
-        let refused = Page::new(&base, "Request refused")
-            .text("This form was sent from another site, so authd refused it. Nothing changed.")
+        let refused = page_for(request.request(), "Request refused")
+            .text("This form was sent from another site, so it was refused. Nothing changed.")
             .text("If you meant to do this, open the page on this site and try again.")
             .link(ACCOUNT, "Go to your account")
             .answer(StatusCode::FORBIDDEN);
@@ -77,7 +76,7 @@ pub(super) async fn page_guard(
 
 /// 405, as a page, with the `Allow` header RFC 9110 requires.
 pub(super) fn method_not_allowed(request: &HttpRequest, allow: &'static str) -> HttpResponse {
-    let mut response = Page::new(&base_of(request), "Not here")
+    let mut response = page_for(request, "Not here")
         .text("This page cannot do that.")
         .link(ACCOUNT, "Go to your account")
         .answer(StatusCode::METHOD_NOT_ALLOWED);

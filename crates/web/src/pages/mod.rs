@@ -21,8 +21,9 @@
 //! remove among them), `activity.rs` (its "Recent activity"), `two_factor.rs` (the account's two-factor forms and its recovery
 //! codes), `recovery.rs` (forgot, reset, verify); what they share: `visit.rs` (a page
 //! request), `form.rs`, `field.rs` and `csrf.rs` (forms, their fields and tokens), `words.rs`
-//! (what pages say), `view.rs` (the templates), `paths.rs`, `guard.rs`, and `welcome.rs`
-//! (`GET /` of the API for a browser).
+//! (what pages say), `view.rs` (the templates), `assets.rs` (the files pages link to: the
+//! stylesheets, the script, the logo and icons), `paths.rs`, `guard.rs`, `welcome.rs`
+//! (`GET /` of the API for a browser) and `not_found.rs` (404 for a browser).
 
 /// The value of an `Early` (`visit.rs`), or the handler returns its answer.
 macro_rules! or_answer {
@@ -36,11 +37,13 @@ macro_rules! or_answer {
 
 mod account;
 mod activity;
+mod assets;
 mod csrf;
 mod device;
 mod field;
 mod form;
 mod guard;
+mod not_found;
 mod paths;
 mod recovery;
 mod sign;
@@ -48,20 +51,22 @@ mod two_factor;
 mod view;
 mod visit;
 mod welcome;
+mod when;
 mod words;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::HttpRequest;
 
+use assets::{favicon, favicon_ico, passkeys_script, site_asset, stylesheet};
 use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
+use paths::{FAVICON_ICO, SITE_ASSET, TWO_FACTOR_OFF, VERIFY};
 use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACTOR_CONFIRM};
 use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP};
-use paths::{TWO_FACTOR_OFF, VERIFY};
-use view::{favicon, passkeys_script, stylesheet};
 use welcome::Mounted;
 
+pub(crate) use not_found::not_found_for_browser;
 #[cfg(feature = "fuzzing")]
 pub(crate) use paths::local_path;
 pub(crate) use paths::return_url;
@@ -69,7 +74,7 @@ pub(crate) use welcome::account_for_browser;
 
 /// Mounts the pages (`/signup`, `/login`, `/login/code`, `/logout`, `/account…`, `/forgot`,
 /// `/reset`, `/verify`, `/verify/resend`, `/static/authd.css`, `/static/favicon.svg`,
-/// `/static/passkeys.js`) on an `App` or a scope; links and redirects follow the scope's path.
+/// `/static/passkeys.js`, `/favicon.ico`, `/assets/…`: the site's logo and stylesheet) on an `App` or a scope; links and redirects follow the scope's path.
 /// The app must have [`crate::Authd::data`] registered. Mount [`crate::routes`] beside it in
 /// the same scope: the passkey buttons (the pages' only script) call its `/passkeys` routes;
 /// every other page needs none of them.
@@ -175,6 +180,11 @@ pub fn pages(cfg: &mut ServiceConfig) {
             "GET",
         ),
         (web::resource(FAVICON).route(get().to(favicon)), "GET"),
+        (
+            web::resource(FAVICON_ICO).route(get().to(favicon_ico)),
+            "GET",
+        ),
+        (web::resource(SITE_ASSET).route(get().to(site_asset)), "GET"),
     ];
     for (resource, allow) in resources {
         cfg.service(

@@ -29,8 +29,10 @@ pub(super) const RESEND: &str = "/verify/resend";
 pub(super) const CSS: &str = "/static/authd.css";
 pub(super) const FAVICON: &str = "/static/favicon.svg";
 pub(super) const PASSKEYS_JS: &str = "/static/passkeys.js";
+pub(super) const SITE_ASSET: &str = "/assets/{file}";
+pub(super) const FAVICON_ICO: &str = "/favicon.ico";
 
-pub(super) const PATHS: [&str; 23] = [
+pub(super) const PATHS: [&str; 25] = [
     SIGNUP,
     LOGIN,
     LOGIN_CODE,
@@ -54,6 +56,8 @@ pub(super) const PATHS: [&str; 23] = [
     PASSKEY_RENAME,
     PASSKEY_REMOVE,
     PASSKEYS_JS,
+    SITE_ASSET,
+    FAVICON_ICO,
 ];
 
 /// The path the pages are mounted under: the matched pattern without the page's own path

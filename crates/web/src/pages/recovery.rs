@@ -98,7 +98,7 @@ fn forgot_form(visit: &Visit, email: &str, problem: Option<Problem>) -> Page {
     let page = match reset_mail(&visit.authd) {
         None => page.text(
             "This server sends no mail, so this page cannot send you a reset link. Resets \
-             here go through authd's API, which hands the reset token to the program that \
+             here go through this service's API, which hands the reset token to the program that \
              asks for it: ask the people who run this service to reset your password.",
         ),
         Some(_) => page

@@ -264,10 +264,11 @@ fn code_page(
              works once.",
         )
     } else {
+        let issuer = &visit.authd.auth().config().totp_issuer;
         let mut field = Field::code(
             "code",
             "Code",
-            "The 6 digits your authenticator app shows for authd.",
+            &format!("The 6 digits your authenticator app shows for {issuer}."),
         );
         field.inputmode = Some("numeric");
         field

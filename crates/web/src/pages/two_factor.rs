@@ -23,8 +23,21 @@ use super::words::sentence;
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;
 
-/// The file name the recovery codes are saved as.
-const CODES_FILE: &str = "authd-recovery-codes.txt";
+/// The file name the recovery codes are saved as: `<site>-recovery-codes.txt`, the site's
+/// name in lower-case letters, digits and dashes ("authd" when nothing is left of it).
+fn codes_file(site_name: &str) -> String {
+    let mut slug = String::new();
+    for c in site_name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() { "authd" } else { slug };
+    format!("{slug}-recovery-codes.txt")
+}
 
 /// `POST /account/two-factor` (`password`): as `POST /profile/totp`; the enrolment page (QR
 /// code, key, and the form for the first code).
@@ -47,7 +60,8 @@ pub(super) async fn begin(
     };
     match attempt.await {
         Ok(enrolment) => {
-            let shown = Enrolment::new(enrolment.otpauth_url(), enrolment.secret_base32());
+            let issuer = &visit.authd.auth().config().totp_issuer;
+            let shown = Enrolment::new(enrolment.otpauth_url(), enrolment.secret_base32(), issuer);
             confirm_page(&visit, Some(shown), None, StatusCode::OK)
         }
         Err(error) => refuse(&visit, &user, Which::TwoFactorOn, &error).await,
@@ -231,8 +245,9 @@ pub(super) async fn download(user: Result<CurrentUser, ApiError>, form: CsrfForm
             .link(ACCOUNT, "Go to your account");
         return visit.answer(&page, StatusCode::BAD_REQUEST);
     }
+    let site = visit.authd.options().branding.site_name();
     let mut text = format!(
-        "Recovery codes of {} for authd\n\nEach code signs in once in place of a code from \
+        "Recovery codes of {} for {site}\n\nEach code signs in once in place of a code from \
          the authenticator app. Keep this file somewhere safe.\n\n",
         user.email()
     );
@@ -244,7 +259,7 @@ pub(super) async fn download(user: Result<CurrentUser, ApiError>, form: CsrfForm
         .content_type("text/plain; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{CODES_FILE}\""),
+            format!("attachment; filename=\"{}\"", codes_file(site)),
         ))
         .body(text)
 }
@@ -252,6 +267,14 @@ pub(super) async fn download(user: Result<CurrentUser, ApiError>, form: CsrfForm
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_codes_file_is_named_after_the_site() {
+        assert_eq!(codes_file("authd"), "authd-recovery-codes.txt");
+        assert_eq!(codes_file("Acme Cloud!"), "acme-cloud-recovery-codes.txt");
+        assert_eq!(codes_file("Ünï"), "n-recovery-codes.txt");
+        assert_eq!(codes_file("…"), "authd-recovery-codes.txt");
+    }
 
     #[test]
     fn only_text_shaped_like_recovery_codes_is_saved() {

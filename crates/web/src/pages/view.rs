@@ -2,60 +2,15 @@
 //! has the same head, headers, error summary and form markup. askama checks the template at
 //! compile time and escapes every value written into it.
 
-use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 
 use super::activity::ActivityItem;
+use super::assets::{CSS_VERSION, PASSKEYS_JS_VERSION};
 use super::field::Field;
-
-/// The stylesheet, embedded in the binary.
-pub(crate) const CSS: &str = include_str!("static/authd.css");
-
-/// The passkey buttons' script, embedded in the binary: the only script of the pages.
-pub(crate) const PASSKEYS_JS: &str = include_str!("static/passkeys.js");
-
-/// A short hash of [`CSS`], in its URL: a new stylesheet is a new URL, so the old one can be
-/// cached for a year without ever going stale.
-pub(crate) const CSS_VERSION: &str = CSS_HASH.as_str();
-const CSS_HASH: Version = Version::of(CSS);
-
-/// The same for [`PASSKEYS_JS`].
-pub(crate) const PASSKEYS_JS_VERSION: &str = JS_HASH.as_str();
-const JS_HASH: Version = Version::of(PASSKEYS_JS);
-
-/// 8 hex digits of the FNV-1a hash of a file, computed at compile time; plenty to tell
-/// versions apart.
-struct Version([u8; 8]);
-
-impl Version {
-    const fn of(text: &str) -> Self {
-        let bytes = text.as_bytes();
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-            i += 1;
-        }
-        let digits = b"0123456789abcdef";
-        let mut out = [0u8; 8];
-        let mut i = 0;
-        while i < 8 {
-            out[i] = digits[((hash >> (60 - 4 * i)) & 0xf) as usize];
-            i += 1;
-        }
-        Version(out)
-    }
-
-    const fn as_str(&self) -> &str {
-        match std::str::from_utf8(&self.0) {
-            Ok(text) => text,
-            Err(_) => "0",
-        }
-    }
-}
+use super::when::When;
+use crate::branding::Branding;
 
 /// A whole page.
 #[derive(Template)]
@@ -63,6 +18,8 @@ impl Version {
 pub(crate) struct Page {
     /// The path the pages are mounted under ("" at the root).
     pub(crate) base: String,
+    /// The site's name, logo, icon and stylesheet.
+    pub(crate) brand: Brand,
     /// The `<h1>`, and the title after the error.
     pub(crate) title: &'static str,
     /// What went wrong, shown at the top and first in the `<title>`; the field it is about,
@@ -92,6 +49,7 @@ impl Page {
     pub(crate) fn new(base: &str, title: &'static str) -> Self {
         Page {
             base: base.to_owned(),
+            brand: Brand::of(&Branding::default(), base),
             title,
             error: None,
             notice: None,
@@ -104,6 +62,12 @@ impl Page {
             passkey_login: None,
             links: Vec::new(),
         }
+    }
+
+    /// This page in the site's look.
+    pub(crate) fn branded(mut self, branding: &Branding) -> Self {
+        self.brand = Brand::of(branding, &self.base);
+        self
     }
 
     pub(crate) fn text(mut self, text: impl Into<String>) -> Self {
@@ -127,8 +91,11 @@ impl Page {
     /// The `<title>`: the error first, so a screen reader announces it on arrival.
     pub(crate) fn head_title(&self) -> String {
         match &self.error {
-            Some(problem) => format!("Error: {} – {} – authd", problem.text, self.title),
-            None => format!("{} – authd", self.title),
+            Some(problem) => format!(
+                "Error: {} – {} – {}",
+                problem.text, self.title, self.brand.name
+            ),
+            None => format!("{} – {}", self.title, self.brand.name),
         }
     }
 
@@ -162,6 +129,32 @@ impl Page {
     }
 }
 
+/// The site as a page shows it: its name, and the URLs of its logo, icon and stylesheet.
+pub(crate) struct Brand {
+    pub(crate) name: String,
+    pub(crate) logo: Option<String>,
+    pub(crate) icon: String,
+    pub(crate) icon_type: &'static str,
+    /// The accent's and the custom CSS, after authd's.
+    pub(crate) site_css: Option<String>,
+}
+
+impl Brand {
+    fn of(branding: &Branding, base: &str) -> Self {
+        let logo = branding.logo();
+        Brand {
+            name: branding.site_name().to_owned(),
+            logo: logo.map(|logo| format!("{base}{}", logo.path)),
+            icon: match logo {
+                Some(logo) => format!("{base}{}", logo.path),
+                None => format!("{base}/static/favicon.svg"),
+            },
+            icon_type: logo.map_or("image/svg+xml", |logo| logo.content_type),
+            site_css: branding.site_css().map(|css| format!("{base}{}", css.path)),
+        }
+    }
+}
+
 /// An error message, the id of the input it is about, and where to go instead.
 pub(crate) struct Problem {
     pub(crate) text: String,
@@ -190,6 +183,8 @@ pub(crate) struct Link {
 /// A form that posts to one of the pages' own routes, with the visitor's CSRF token.
 pub(crate) struct Form {
     pub(crate) heading: Option<&'static str>,
+    /// The heading's level: 2, or 3 within a section of the account page.
+    pub(crate) level: u8,
     pub(crate) intro: Option<String>,
     pub(crate) action: String,
     pub(crate) csrf: String,
@@ -206,6 +201,7 @@ impl Form {
     pub(crate) fn new(base: &str, path: &str, csrf: &str, submit: &'static str) -> Self {
         Form {
             heading: None,
+            level: 2,
             intro: None,
             action: format!("{base}{path}"),
             csrf: csrf.to_owned(),
@@ -219,6 +215,12 @@ impl Form {
 
     pub(crate) fn heading(mut self, heading: &'static str) -> Self {
         self.heading = Some(heading);
+        self
+    }
+
+    /// A part of a section: its heading one level down.
+    pub(crate) fn within_section(mut self) -> Self {
+        self.level = 3;
         self
     }
 
@@ -273,17 +275,24 @@ impl Form {
     }
 }
 
-/// The account part of `/account`: the email and the sessions.
+/// `/account`, in the sections a person scans: profile (the email and the one sign-out),
+/// devices (the sessions), security (password, two-factor, passkeys), danger zone.
 pub(crate) struct Account {
     pub(crate) email: String,
     pub(crate) sessions: Vec<Device>,
-    /// The token of the one form around the devices: each device's button posts its id to
-    /// `revoke_action`, this device's button posts to `logout_action` (its `formaction`).
+    /// The token of the forms of the devices, the sign-out and the passkeys: each other
+    /// device's button posts its id to `revoke_action`; the sign-out posts to `logout_action`.
     pub(crate) csrf: String,
     pub(crate) revoke_action: String,
     pub(crate) logout_action: String,
+    /// "Sign out all other devices", when there are others.
+    pub(crate) others: Option<Form>,
+    /// The password's and two-factor's forms.
+    pub(crate) security: Vec<Form>,
     /// The account's passkeys, when passkeys are on.
     pub(crate) passkeys: Option<Passkeys>,
+    /// Deleting the account.
+    pub(crate) danger: Vec<Form>,
 }
 
 /// The passkeys part of `/account`: the list, each with its rename and remove forms (which
@@ -298,9 +307,9 @@ pub(crate) struct Passkeys {
 pub(crate) struct PasskeyItem {
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) added: String,
-    /// "never" before its first sign-in.
-    pub(crate) last_used: String,
+    pub(crate) added: When,
+    /// `None` before its first sign-in.
+    pub(crate) last_used: Option<When>,
 }
 
 /// The "Sign in with a passkey" button of `/login`: where to go once signed in.
@@ -315,10 +324,12 @@ pub(crate) struct Enrolment {
     pub(crate) qr_svg: String,
     /// The base32 secret in blocks of four ("ABCD EFGH …").
     pub(crate) secret_blocks: String,
+    /// The name the app will show (the TOTP issuer).
+    pub(crate) issuer: String,
 }
 
 impl Enrolment {
-    pub(crate) fn new(otpauth_url: &str, secret: &str) -> Self {
+    pub(crate) fn new(otpauth_url: &str, secret: &str, issuer: &str) -> Self {
         let svg = crate::totp_qr_svg(otpauth_url);
         // Inline in HTML: the XML declaration goes.
         let qr_svg = match svg.find("<svg") {
@@ -328,6 +339,7 @@ impl Enrolment {
         Enrolment {
             qr_svg,
             secret_blocks: blocks_of_four(secret),
+            issuer: issuer.to_owned(),
         }
     }
 }
@@ -363,53 +375,16 @@ pub(crate) struct Device {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) ip: String,
-    pub(crate) signed_in: String,
-    pub(crate) last_seen: String,
+    pub(crate) signed_in: When,
+    pub(crate) last_seen: When,
     pub(crate) current: bool,
 }
 
 pub(crate) use super::device::device_name;
-pub(crate) use auth::utc_minute;
-
-/// The icon, embedded in the binary.
-pub(crate) const FAVICON: &str = include_str!("static/favicon.svg");
-
-/// `GET /static/authd.css`: the embedded stylesheet. Its URL carries the hash of its content
-/// (`?v=`), so it may be cached for a year.
-pub(super) async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(CSS)
-}
-
-/// `GET /static/passkeys.js`: the embedded passkey script. Its URL carries the hash of its
-/// content (`?v=`), so it may be cached for a year.
-pub(super) async fn passkeys_script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(PASSKEYS_JS)
-}
-
-/// `GET /static/favicon.svg`: the embedded icon.
-pub(super) async fn favicon() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(FAVICON)
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_written_in_utc_to_the_minute() {
-        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc_minute(1_700_000_000), "2023-11-14 22:13 UTC");
-        assert_eq!(utc_minute(951_782_400), "2000-02-29 00:00 UTC");
-    }
 
     #[test]
     fn devices_are_named_by_browser_and_system() {
@@ -426,12 +401,6 @@ mod tests {
             device_name(Some(&"x".repeat(50))),
             format!("{}…", "x".repeat(40))
         );
-    }
-
-    #[test]
-    fn the_css_version_is_eight_hex_digits() {
-        assert_eq!(CSS_VERSION.len(), 8);
-        assert!(CSS_VERSION.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::Actor;
 
+use super::assets::branding_of;
 use super::csrf::Visitor;
 use super::paths::{base_of, ACCOUNT};
 use super::view::{Page, Problem};
@@ -21,6 +22,12 @@ pub(super) fn query_param(request: &HttpRequest, name: &'static str) -> Option<S
         .ok()?
         .required(name)
         .ok()
+}
+
+/// A page titled `title` for `request`: its base, in the site's look (for the answers that
+/// come before a [`Visit`]: refusals, 404, 405).
+pub(super) fn page_for(request: &HttpRequest, title: &'static str) -> Page {
+    Page::new(&base_of(request), title).branded(&branding_of(request))
 }
 
 /// What a page request needs: where the pages are, and who the visitor is.
@@ -46,7 +53,7 @@ impl Visit {
     }
 
     pub(super) fn page(&self, title: &'static str) -> Page {
-        Page::new(&self.base, title)
+        Page::new(&self.base, title).branded(&self.authd.options().branding)
     }
 
     /// `page` with `status`, setting the visitor cookie when it is new.

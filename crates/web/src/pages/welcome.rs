@@ -16,18 +16,24 @@ pub(super) struct Mounted;
 /// pages are mounted beside; `None` for programs, which keep the JSON.
 pub(crate) fn account_for_browser(request: &HttpRequest) -> Option<HttpResponse> {
     request.app_data::<Data<Mounted>>()?;
-    let headers = request.headers();
-    let navigate = headers
-        .get("sec-fetch-mode")
-        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"navigate"));
-    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
-    if !navigate && !accept.is_some_and(prefers_html) {
+    if !opened_by_browser(request) {
         return None;
     }
     // The pages share the scope of `/`: "/" at the root, "/auth/" under `/auth`.
     let pattern = request.match_pattern().unwrap_or_default();
     let base = pattern.strip_suffix('/').unwrap_or("");
     Some(see_other(&format!("{base}{ACCOUNT}")))
+}
+
+/// Whether a browser opened this address: it says `Sec-Fetch-Mode: navigate`, or its
+/// `Accept` prefers `text/html` to JSON.
+pub(super) fn opened_by_browser(request: &HttpRequest) -> bool {
+    let headers = request.headers();
+    let navigate = headers
+        .get("sec-fetch-mode")
+        .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"navigate"));
+    let accept = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok());
+    navigate || accept.is_some_and(prefers_html)
 }
 
 /// Whether an `Accept` header rates `text/html` (named as such) above every range that

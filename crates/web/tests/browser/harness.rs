@@ -135,16 +135,23 @@ pub struct App {
 
 impl App {
     pub async fn spawn(config: AuthConfig) -> App {
-        Self::spawn_listening(config, false).await
+        Self::spawn_listening(config, false, WebOptions::default()).await
     }
 
     /// As `spawn`, with passkeys for pages at `http://localhost:PORT` (WebAuthn refuses IP
     /// origins): open its pages at [`App::url`], which names `localhost`.
     pub async fn spawn_with_passkeys(config: AuthConfig) -> App {
-        Self::spawn_listening(config, true).await
+        Self::spawn_listening(config, true, WebOptions::default()).await
     }
 
-    async fn spawn_listening(config: AuthConfig, passkeys: bool) -> App {
+    /// As `spawn_with_passkeys`, the pages in the look of `branding`.
+    pub async fn spawn_branded(config: AuthConfig, branding: web::Branding) -> App {
+        let mut options = WebOptions::default();
+        options.branding = branding;
+        Self::spawn_listening(config, true, options).await
+    }
+
+    async fn spawn_listening(config: AuthConfig, passkeys: bool, options: WebOptions) -> App {
         let db = TestDatabase::sqlite();
         let mut config = config;
         config.bcrypt_cost = 4;
@@ -158,7 +165,7 @@ impl App {
             format!("http://{}", listener.local_addr().unwrap())
         };
         let auth = Auth::open(db.url(), config).unwrap();
-        let server = web::serve(listener, Authd::new(auth.clone(), WebOptions::default())).unwrap();
+        let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
         tokio::spawn(server);
         App {
             address,
@@ -201,6 +208,34 @@ impl Shots {
     pub async fn take_part(&mut self, browser: &Client, css: &str, what: &str) {
         let element = browser.find(Locator::Css(css)).await.unwrap();
         let png = element.screenshot().await.unwrap();
+        self.save(png, what);
+    }
+
+    /// A screenshot of the whole page, however tall: the viewport stretched to the document's
+    /// height for the shot (`width` wide, as a phone when `mobile`), then set back to
+    /// `width`×`height`.
+    pub async fn take_whole(
+        &mut self,
+        browser: &Client,
+        (width, height, mobile): (u32, u32, bool),
+        what: &str,
+    ) {
+        let tall = browser
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(u64::from(height))
+            .max(u64::from(height));
+        let metrics = |h: u64| json!({ "width": width, "height": h, "deviceScaleFactor": 1, "mobile": mobile });
+        cdp(browser, "Emulation.setDeviceMetricsOverride", metrics(tall)).await;
+        let png = browser.screenshot().await.unwrap();
+        cdp(
+            browser,
+            "Emulation.setDeviceMetricsOverride",
+            metrics(u64::from(height)),
+        )
+        .await;
         self.save(png, what);
     }
 
@@ -344,4 +379,50 @@ pub async fn wait_for_text_in(browser: &Client, css: &str, text: &str) -> String
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one Chrome DevTools Protocol command
+/// (`cmd` with `params`), which fantoccini does not name.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Runs the DevTools command `cmd` in `browser`.
+pub async fn cdp(browser: &Client, cmd: &'static str, params: serde_json::Value) {
+    browser
+        .issue_cmd(Cdp { cmd, params })
+        .await
+        .unwrap_or_else(|e| panic!("chromedriver runs {cmd}: {e}"));
+}
+
+/// Makes `browser`'s pages see `prefers-color-scheme: dark` (or light), as a reader's system
+/// setting would; it holds across navigations.
+pub async fn prefer_dark(browser: &Client, dark: bool) {
+    let scheme = if dark { "dark" } else { "light" };
+    cdp(
+        browser,
+        "Emulation.setEmulatedMedia",
+        json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+    )
+    .await;
 }

@@ -253,7 +253,8 @@ async fn the_account_page_shows_recent_activity_and_the_pages_record_who_acted(b
         .collect();
     let item = |what: &str, device: &str| {
         format!(
-            "<strong>{what}</strong>\n<span class=\"meta\"><span>2023-11-14 22:13 UTC</span> · \
+            "<strong>{what}</strong>\n<span class=\"meta\"><time datetime=\"2023-11-14T22:13:20Z\" \
+             title=\"2023-11-14 22:13 UTC\">just now</time> · \
              <span class=\"agent\">{device}</span> · <span>IP 127.0.0.1</span></span>"
         )
     };

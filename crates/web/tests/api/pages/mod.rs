@@ -7,6 +7,7 @@
 
 mod account;
 mod csrf;
+mod look;
 mod passkeys;
 mod policy;
 mod recovery;
@@ -83,7 +84,7 @@ impl Answer {
             // 1 KB more for its passkey section, and 1.2 KB for each passkey it lists (its rename
             // and remove forms); 1 KB more with the form that sets two-factor up and 2 KB more
             // with the two forms once it is on; the QR code of a two-factor setup (inline SVG)
-            // comes on top; and its Recent activity 0.3 KB, plus under 0.75 KB for each event it
+            // comes on top; and its Recent activity 0.3 KB, plus under 0.8 KB for each event it
             // lists.
             let devices = self
                 .body
@@ -100,13 +101,13 @@ impl Answer {
             } else {
                 0
             };
-            let section = if self.body.contains("<h2>Passkeys</h2>") {
+            let section = if self.body.contains("<h3>Passkeys</h3>") {
                 1024
             } else {
                 0
             };
             let activity = if self.body.contains(r#"<section id="activity">"#) {
-                300 + 750 * self.body.matches(r#"<li class="event">"#).count()
+                300 + 800 * self.body.matches(r#"<li class="event">"#).count()
             } else {
                 0
             };

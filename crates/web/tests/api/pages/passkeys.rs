@@ -55,7 +55,7 @@ async fn the_account_page_lists_passkeys_and_renames_and_removes_them_without_sc
     visitor.sign_up("ada@example.com", "pw").await;
     let account = visitor.get("/account").await;
     account.assert_page_headers();
-    assert!(account.body.contains("<h2>Passkeys</h2>"));
+    assert!(account.body.contains("<h3>Passkeys</h3>"));
     assert!(account.body.contains("No passkeys yet."));
     // The add button needs the script: hidden until it runs.
     assert!(account

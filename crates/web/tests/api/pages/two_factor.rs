@@ -73,7 +73,7 @@ async fn two_factor_is_set_up_on_the_account_page_and_asked_for_at_sign_in(backe
     let mut visitor = Visitor::new(&app);
     visitor.sign_up("ada@example.com", "pw").await;
     let account = visitor.get("/account").await;
-    assert!(account.body.contains("<h2>Two-factor authentication</h2>"));
+    assert!(account.body.contains("<h3>Two-factor authentication</h3>"));
     assert!(account.body.contains("Set up two-factor"));
     assert!(!account.body.contains("delete-code"));
 
