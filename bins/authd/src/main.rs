@@ -110,7 +110,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        auth_config.require_verified_email = cli.require_verified_email;
+        auth_config.require_verified_email = cli.mail.require_verified_email;
         smtp = Some(mailer);
     }
     // What an operator's command reads from its input, before anything is opened or made.

@@ -139,14 +139,17 @@ impl Cli {
     /// The mail settings, checked (`None` without --smtp-url). The errors name the flag and
     /// never repeat the SMTP password.
     pub fn mail(&self) -> Result<Option<MailSettings>, String> {
-        let Some(url) = &self.smtp_url else {
+        let Some(url) = &self.mail.smtp_url else {
             for (set, flag) in [
-                (self.require_verified_email, "--require-verified-email"),
-                (self.mail_templates.is_some(), "--mail-templates"),
-                (self.mail_from.is_some(), "--mail-from"),
-                (self.smtp_ca_file.is_some(), "--smtp-ca-file"),
-                (self.smtp_password_file.is_some(), "--smtp-password-file"),
-                (self.smtp_ehlo_name.is_some(), "--smtp-ehlo-name"),
+                (self.mail.require_verified_email, "--require-verified-email"),
+                (self.mail.mail_templates.is_some(), "--mail-templates"),
+                (self.mail.mail_from.is_some(), "--mail-from"),
+                (self.mail.smtp_ca_file.is_some(), "--smtp-ca-file"),
+                (
+                    self.mail.smtp_password_file.is_some(),
+                    "--smtp-password-file",
+                ),
+                (self.mail.smtp_ehlo_name.is_some(), "--smtp-ehlo-name"),
             ] {
                 if set {
                     return Err(format!("{flag} needs --smtp-url"));
@@ -155,12 +158,13 @@ impl Cli {
             return Ok(None);
         };
         let mut smtp = self.smtp_settings(url)?;
-        if let Some(name) = &self.smtp_ehlo_name {
+        if let Some(name) = &self.mail.smtp_ehlo_name {
             smtp = smtp
                 .with_ehlo_name(name)
                 .map_err(|e| format!("--smtp-ehlo-name: {e}"))?;
         }
         let from = self
+            .mail
             .mail_from
             .clone()
             .ok_or("--smtp-url needs --mail-from (the sender of mail)")?;
@@ -170,13 +174,13 @@ impl Cli {
             .as_deref()
             .ok_or("--smtp-url needs --public-url (the address in the links of mail)")?;
         let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
-        let templates = match &self.mail_templates {
+        let templates = match &self.mail.mail_templates {
             Some(folder) => {
                 Templates::load(folder).map_err(|e| format!("--mail-templates: {e}"))?
             }
             None => Templates::default(),
         };
-        let ca = match &self.smtp_ca_file {
+        let ca = match &self.mail.smtp_ca_file {
             Some(path) => Some(
                 std::fs::read(path)
                     .map_err(|e| format!("--smtp-ca-file {}: {e}", path.display()))?,
@@ -184,9 +188,9 @@ impl Cli {
             None => None,
         };
         let mut outbox = OutboxOptions::default();
-        outbox.capacity = usize::try_from(self.mail_queue_size).unwrap_or(usize::MAX);
-        outbox.give_up_after = Duration::from_secs(self.mail_give_up_after);
-        outbox.senders = usize::try_from(self.mail_senders).unwrap_or(1);
+        outbox.capacity = usize::try_from(self.mail.mail_queue_size).unwrap_or(usize::MAX);
+        outbox.give_up_after = Duration::from_secs(self.mail.mail_give_up_after);
+        outbox.senders = usize::try_from(self.mail.mail_senders).unwrap_or(1);
         let logo_url = self.mail_logo_url(&public_url)?;
         Ok(Some(MailSettings {
             smtp,
@@ -218,7 +222,7 @@ impl Cli {
     /// --smtp-url, with the password of --smtp-password-file when given. The errors name the
     /// flag, never the password.
     fn smtp_settings(&self, url: &str) -> Result<SmtpSettings, String> {
-        let Some(path) = &self.smtp_password_file else {
+        let Some(path) = &self.mail.smtp_password_file else {
             return url.parse().map_err(|e| format!("--smtp-url: {e}"));
         };
         let shown = path.display();
@@ -395,7 +399,7 @@ impl Cli {
         auth.max_sessions_per_user = self.max_sessions_per_user;
         auth.reset_token_in_answer = self.reset_token_in_answer;
         auth.session_idle_timeout = secs(self.session_idle_timeout);
-        auth.verify_ttl = secs(self.verify_ttl);
+        auth.verify_ttl = secs(self.mail.verify_ttl);
         auth.totp_issuer = self
             .totp_issuer
             .clone()
@@ -411,7 +415,7 @@ impl Cli {
         web.cookie_secure = self.cookie_secure;
         web.shutdown_grace = secs(self.shutdown_grace);
         web.login_rate_per_ip = self.login_rate_per_ip;
-        web.mail_rate_per_ip = NonZeroU32::new(self.mail_rate_per_ip);
+        web.mail_rate_per_ip = NonZeroU32::new(self.mail.mail_rate_per_ip);
         web.passkey_rate_per_ip = NonZeroU32::new(self.passkey_rate_per_ip);
         web.request_timeout = secs(self.request_timeout);
         web.max_connections = usize::try_from(self.max_connections).unwrap_or(usize::MAX);

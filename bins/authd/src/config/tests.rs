@@ -240,13 +240,13 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
         (
             "require-verified-email",
             &["--require-verified-email"],
-            |c| c.require_verified_email,
+            |c| c.mail.require_verified_email,
         ),
         ("verify-ttl", &["--verify-ttl", "111"], |c| {
             c.settings().1.verify_ttl == secs(111)
         }),
         ("mail-templates", &["--mail-templates", "/nowhere"], |c| {
-            c.mail_templates.as_deref() == Some(std::path::Path::new("/nowhere"))
+            c.mail.mail_templates.as_deref() == Some(std::path::Path::new("/nowhere"))
         }),
         (
             "mail-queue-size",
@@ -298,7 +298,7 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
                 "--smtp-ca-file",
                 "/nowhere/ca.pem",
             ],
-            |c| c.smtp_ca_file.as_deref() == Some(std::path::Path::new("/nowhere/ca.pem")),
+            |c| c.mail.smtp_ca_file.as_deref() == Some(std::path::Path::new("/nowhere/ca.pem")),
         ),
         (
             "smtp-password-file",
@@ -313,7 +313,7 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
                 "/nowhere/smtp-password",
             ],
             |c| {
-                c.smtp_password_file.as_deref()
+                c.mail.smtp_password_file.as_deref()
                     == Some(std::path::Path::new("/nowhere/smtp-password"))
                     && c.mail()
                         .is_err_and(|e| e.contains("--smtp-password-file /nowhere"))
