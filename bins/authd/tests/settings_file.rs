@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// `authd ARGS` with `env`, and no setting of the caller's environment.
-fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `authd`, without any setting of the caller's environment.
+fn bare_authd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
     for (name, _) in std::env::vars() {
         if name.starts_with("AUTHD_") || name == "DATABASE_URL" {
@@ -15,6 +15,11 @@ fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
         }
     }
     command
+}
+
+/// `authd ARGS` with `env` (and no other setting of the caller's environment).
+fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
+    bare_authd()
         .args(args)
         .envs(env.iter().copied())
         .output()
@@ -307,12 +312,7 @@ impl Drop for Running {
 
 /// Starts `authd ARGS` and waits until it listens.
 fn serve(args: &[&str]) -> Running {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AUTHD_") || name == "DATABASE_URL" {
-            command.env_remove(name);
-        }
-    }
+    let mut command = bare_authd();
     command
         .args(args)
         .stdout(Stdio::null())
