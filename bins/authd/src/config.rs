@@ -10,7 +10,7 @@ use web::TrustedProxies;
 mod operator;
 mod values;
 
-pub use operator::{AuditArgs, Command, ListArgs, UsersCommand};
+pub use operator::{AuditArgs, BackupArgs, Command, ListArgs, RestoreArgs, UsersCommand};
 use values::parse_bind;
 pub use values::{LogFormat, PasswordPolicyName};
 

@@ -36,6 +36,36 @@ pub enum Command {
     Users(UsersCommand),
     /// Read the audit log, newest first: a table, or one JSON object per line with --json.
     Audit(AuditArgs),
+    /// Write a consistent copy of the SQLite database of --database-url to PATH, while
+    /// servers on it go on serving (SQLite's `VACUUM INTO`, written to PATH.tmp, synced, then
+    /// renamed). Refuses an existing PATH unless --force. Exit 0 when done, 1 when the copy
+    /// could not be made, 2 for bad usage (a postgres:// URL: use pg_dump).
+    Backup(BackupArgs),
+    /// Replace the SQLite database of --database-url with the backup at PATH, once it passes
+    /// SQLite's integrity check and authd's migrations. Refuses while a server runs on that
+    /// database, and an existing database unless --force. Exit 0 when done, 1 when refused or
+    /// failed, 2 for bad usage (a postgres:// URL: use pg_restore).
+    Restore(RestoreArgs),
+}
+
+/// `authd backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where the copy goes.
+    pub path: std::path::PathBuf,
+    /// Replace PATH if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `authd restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (a file `authd backup` wrote).
+    pub path: std::path::PathBuf,
+    /// Replace the database of --database-url if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Longest address an argument may hold (RFC 5321's path limit); longer exits 2.
