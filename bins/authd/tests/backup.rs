@@ -168,12 +168,17 @@ async fn a_backup_taken_under_load_restores_every_account_committed_before_it() 
     let again = authd(&database, &["backup", &backup]);
     assert_eq!(again.status.code(), Some(1), "{again:?}");
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let forced = authd(&database, &["backup", "--force", &backup]);
+    assert!(forced.status.success(), "{forced:?}");
 
     let fresh = tempfile::tempdir().unwrap();
     let restored = sqlite_file(fresh.path(), "restored.db");
     let output = authd(&restored, &["restore", &backup]);
     assert!(output.status.success(), "{output:?}");
     auth::check_sqlite_copy(Path::new(&restored)).unwrap();
+    // The key came along: the restored database opens with the key it was written with.
+    let key = std::fs::read(format!("{database}.key")).unwrap();
+    assert_eq!(std::fs::read(format!("{restored}.key")).unwrap(), key);
     drop(server);
 
     let server = Server::start(&restored);

@@ -104,13 +104,24 @@ pub fn restore(args: &RestoreArgs, options: &DbOptions) -> Result<(), Failure> {
 
 /// For `serve`: a shared lock on `<database>.lock`, held as long as the answer lives, so that
 /// `authd restore` refuses to replace the database under it. `None` for PostgreSQL and
-/// `:memory:`. Errors: a restore holds the lock, or the lock file cannot be opened.
+/// `:memory:`, and when the lock file cannot be made (no folder, a read-only one): opening
+/// the database then says what is wrong, and a restore could not make it either. Errors: a
+/// restore holds the lock.
 pub fn hold_while_serving(options: &DbOptions) -> Result<Option<File>, String> {
     let Some(database) = options.sqlite_path() else {
         return Ok(None);
     };
     let path = with_suffix(&database, ".lock");
-    let file = open_lock(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = match open_lock(&path) {
+        Ok(file) => file,
+        Err(error) => {
+            if error.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), %error, "cannot make the lock file that \
+                    keeps authd restore off this database");
+            }
+            return Ok(None);
+        }
+    };
     match file.try_lock_shared() {
         Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => Err(format!(
