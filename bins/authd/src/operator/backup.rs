@@ -32,14 +32,31 @@ pub fn backup(args: &BackupArgs, options: &DbOptions) -> Result<(), Failure> {
     }
     let target = &args.path;
     refuse_existing(target, args.force, "--force")?;
+    let (key, key_copy) = (key_of(&source), with_suffix(target, ".key"));
+    if key.is_file() {
+        refuse_existing(&key_copy, args.force, "--force")?;
+    }
     let temporary = with_suffix(target, ".tmp");
     // A leftover of a backup that stopped half-way: `VACUUM INTO` writes only a new file.
     remove_if_present(&temporary).map_err(|e| failed(&temporary, &e))?;
-    if let Err(error) = auth::backup_sqlite(options, &temporary) {
-        let _ = fs::remove_file(&temporary);
-        return Err(Failure::Auth(error));
-    }
-    let key = copy_key(&key_of(&source), &with_suffix(target, ".key"), args.force)?;
+    let copied = auth::backup_sqlite(options, &temporary)
+        .map_err(|error| match error {
+            // The database could not be opened: as for any command.
+            auth::AuthError::Storage(auth::DbError::Unavailable(_)) => Failure::Auth(error),
+            _ => Failure::Failed(format!(
+                "cannot write {}: {}",
+                temporary.display(),
+                one_line(&error)
+            )),
+        })
+        .and_then(|()| copy_key(&key, &key_copy, args.force));
+    let key = match copied {
+        Ok(key) => key,
+        Err(failure) => {
+            let _ = fs::remove_file(&temporary);
+            return Err(failure);
+        }
+    };
     place(&temporary, target, args.force)?;
     eprintln!(
         "authd: backed up {} to {}{}",
@@ -77,7 +94,15 @@ pub fn restore(args: &RestoreArgs, options: &DbOptions) -> Result<(), Failure> {
             one_line(&error)
         )));
     }
-    // The check's connections are closed: SQLite has moved its log into the file.
+    // The check's connections are closed: SQLite has moved its log into the file and removed
+    // it. A log still there holds pages the file lacks: the copy is not used.
+    let log = with_suffix(&temporary, "-wal");
+    if fs::metadata(&log).is_ok_and(|m| m.len() > 0) {
+        return Err(Failure::Failed(format!(
+            "{} was left with a write-ahead log after the check: nothing restored",
+            temporary.display()
+        )));
+    }
     for leftover in ["-wal", "-shm"] {
         remove_if_present(&with_suffix(&temporary, leftover))
             .map_err(|e| failed(&temporary, &e))?;
