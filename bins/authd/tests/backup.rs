@@ -23,8 +23,14 @@ impl Server {
     /// Starts `authd` on 127.0.0.1:0 over `database` at bcrypt cost 4 and waits until it
     /// listens.
     fn start(database: &str) -> Server {
+        Self::start_with(database, &[])
+    }
+
+    /// As `start`, with more flags.
+    fn start_with(database: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_authd"))
             .args(["--bind", "127.0.0.1:0", "--database-url", database])
+            .args(extra)
             .env("AUTHD_BCRYPT_COST", "4")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -276,7 +282,16 @@ async fn pg_dump_and_pg_restore_as_the_readme_shows_keep_every_account() {
     if require("pg_dump, pg_restore and psql", tools).is_none() {
         return;
     }
-    // Databases of this test's own, beside `test` on the same server.
+    // Once as the README's lines are, once with `--schema` (AUTHD_DB_SCHEMA), beside a
+    // table of the same name as one of authd's that the dump must leave out.
+    for schema in [None, Some("authd_own")] {
+        dump_and_restore(&server_url, schema).await;
+    }
+}
+
+/// Runs the README's `pg_dump` and `pg_restore` lines on two databases of its own (with
+/// `--schema=SCHEMA` added to `pg_dump` when authd runs in `schema`), and logs in on the copy.
+async fn dump_and_restore(server_url: &str, schema: Option<&str>) {
     let unique = format!(
         "{}_{}",
         std::process::id(),
@@ -286,19 +301,25 @@ async fn pg_dump_and_pg_restore_as_the_readme_shows_keep_every_account() {
         format!("authd_src_{unique}"),
         format!("authd_copy_{unique}"),
     );
-    let base = server_url
-        .split_once('?')
-        .map_or(server_url.as_str(), |(b, _)| b);
+    let base = server_url.split_once('?').map_or(server_url, |(b, _)| b);
     let (root, _) = base.rsplit_once('/').unwrap();
     let url_of = |name: &str| format!("{root}/{name}?sslmode=disable");
     let admin = url_of("test");
     for name in [&source, &copy] {
         run("psql", &[&admin, "-qc", &format!("CREATE DATABASE {name}")]);
     }
+    let extra: Vec<&str> = schema.map(|s| vec!["--db-schema", s]).unwrap_or_default();
+    if schema.is_some() {
+        // Someone else's `users`, in the same database.
+        run(
+            "psql",
+            &[&url_of(&source), "-qc", "CREATE TABLE public.users (x int)"],
+        );
+    }
     let dump = tempfile::tempdir().unwrap();
     let file = dump.path().join("authd.dump").display().to_string();
 
-    let made = Server::start(&url_of(&source));
+    let made = Server::start_with(&url_of(&source), &extra);
     assert_eq!(register(&made, "bob@x.io", "pw").await, 200);
     // The README's lines, on this test's databases and file.
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
@@ -310,7 +331,7 @@ async fn pg_dump_and_pg_restore_as_the_readme_shows_keep_every_account() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     for line in lines {
         // Through markers: each URL holds the other's start.
-        let line = line
+        let mut line = line
             .replace(
                 "postgres://postgres@127.0.0.1:5432/authd_restored",
                 "{COPY}",
@@ -319,10 +340,25 @@ async fn pg_dump_and_pg_restore_as_the_readme_shows_keep_every_account() {
             .replace("authd.dump", &format!("'{file}'"))
             .replace("{COPY}", &format!("'{}'", url_of(&copy)))
             .replace("{SOURCE}", &format!("'{}'", url_of(&source)));
+        if let (Some(schema), true) = (schema, line.starts_with("pg_dump ")) {
+            line.push_str(&format!(" --schema={schema}"));
+        }
         run("sh", &["-c", &line]);
     }
     drop(made);
-    let restored = Server::start(&url_of(&copy));
+    if schema.is_some() {
+        // Only authd's schema came along.
+        let tables = Command::new("psql")
+            .args([
+                &url_of(&copy),
+                "-Atc",
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&tables.stdout).trim(), "0");
+    }
+    let restored = Server::start_with(&url_of(&copy), &extra);
     assert_eq!(login(&restored, "bob@x.io", "pw").await, 200);
     drop(restored);
     for name in [&source, &copy] {
