@@ -19,7 +19,9 @@ pub use file::settable;
 pub use layers::{load, LoadError, Loaded, Source};
 pub use look::LookArgs;
 pub use mail::MailArgs;
-pub use operator::{AuditArgs, Command, ConfigCommand, ListArgs, UsersCommand};
+pub use operator::{
+    AuditArgs, BackupArgs, Command, ConfigCommand, ListArgs, RestoreArgs, UsersCommand,
+};
 pub use preset::Preset;
 use values::parse_bind;
 pub use values::{LogFormat, PasswordPolicyName};

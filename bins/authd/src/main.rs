@@ -73,6 +73,13 @@ fn main() -> ExitCode {
         tracing::info!("{off}");
     }
     auth_config.passkeys = passkeys.0;
+    // `backup` and `restore` work on the database's file: no key is made, nothing migrated.
+    match operator::run_on_file(cli.command.as_ref(), &db_options) {
+        Some(Ok(())) => return ExitCode::SUCCESS,
+        Some(Err(Failure::Auth(error))) => return fail(&error),
+        Some(Err(failure)) => return failure.exit(),
+        None => {}
+    }
     let serving = matches!(cli.command, None | Some(Command::Serve));
     let mut smtp = None;
     if let Some(mut mail) = mail {
@@ -129,6 +136,18 @@ fn main() -> ExitCode {
     };
     auth_config.secret_key = keys.current.clone();
     auth_config.old_secret_key = keys.old.clone();
+    // A server holds `<database>.lock` shared for its whole life: `authd restore` refuses
+    // to replace the file under it.
+    let _restore_lock = match serving
+        .then(|| operator::backup::hold_while_serving(&db_options))
+        .transpose()
+    {
+        Ok(lock) => lock,
+        Err(error) => {
+            eprintln!("authd: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let auth = match Auth::connect(&db_options, auth_config) {
         Ok(auth) => auth,
         Err(error) => {
@@ -204,6 +223,8 @@ fn main() -> ExitCode {
             }
             Err(error) => fail(&error),
         },
+        // Done above, before anything was opened.
+        Command::Backup(_) | Command::Restore(_) => ExitCode::SUCCESS,
         command @ (Command::Users(_) | Command::Audit(_)) => {
             match operator::run(&auth, command, input) {
                 Ok(()) => ExitCode::SUCCESS,

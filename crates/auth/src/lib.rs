@@ -2,6 +2,7 @@
 
 // The handle and how it opens.
 mod audit;
+mod backup;
 mod config;
 mod connect;
 mod context;
@@ -36,6 +37,7 @@ mod token;
 
 pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
 pub use audit::{AuditPruning, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
+pub use backup::{backup_sqlite, check_sqlite_copy};
 pub use clock::{utc_minute, Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, MailConfig, PasskeyConfig, PasskeySettingsError};
 pub use config::{MAX_AUDIT_RETENTION_DAYS, MAX_SITE_NAME_CHARS};

@@ -4,6 +4,7 @@ mod admin;
 mod attempts;
 mod audit;
 mod audit_row;
+mod backup;
 mod connection;
 mod error;
 mod filter;

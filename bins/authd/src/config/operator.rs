@@ -40,6 +40,16 @@ pub enum Command {
     /// and where each came from (`show`). Opens nothing.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write a consistent copy of the SQLite database of --database-url to PATH, while
+    /// servers on it go on serving (SQLite's `VACUUM INTO`, written to PATH.tmp, synced, then
+    /// renamed). Refuses an existing PATH unless --force. Exit 0 when done, 1 when the copy
+    /// could not be made, 2 for bad usage (a postgres:// URL: use pg_dump).
+    Backup(BackupArgs),
+    /// Replace the SQLite database of --database-url with the backup at PATH, once it passes
+    /// SQLite's integrity check and authd's migrations. Refuses while a server runs on that
+    /// database, and an existing database unless --force. Exit 0 when done, 1 when refused or
+    /// failed, 2 for bad usage (a postgres:// URL: use pg_restore).
+    Restore(RestoreArgs),
 }
 
 /// `authd config …`.
@@ -51,6 +61,26 @@ pub enum ConfigCommand {
     /// The settings in effect, as a config file, each with where it came from (flag,
     /// environment, file, preset or default); passwords in URLs shown as `..`.
     Show,
+}
+
+/// `authd backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where the copy goes.
+    pub path: std::path::PathBuf,
+    /// Replace PATH if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `authd restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore (a file `authd backup` wrote).
+    pub path: std::path::PathBuf,
+    /// Replace the database of --database-url if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Longest address an argument may hold (RFC 5321's path limit); longer exits 2.

@@ -1,10 +1,12 @@
-//! The operator's commands, `authd users …` and `authd audit`: the admin operations of `auth`
+//! The operator's commands, `authd users …` and `authd audit` (and `backup`/`restore`, in
+//! `backup.rs`, on the database's file): the admin operations of `auth`
 //! on the configured database, through a handle acting as `cli` (every change is in the audit
 //! log with that actor). Results go to standard output, one line each; a failure is one line
 //! on standard error and its exit code: 1 when no account has the address (or the change
 //! could not be made), 2 for bad usage.
 
 mod audit;
+pub mod backup;
 pub mod dates;
 mod output;
 pub mod settings_file;
@@ -14,7 +16,7 @@ mod users;
 use std::io;
 use std::process::ExitCode;
 
-use auth::{Actor, Auth, AuthError, RequestContext};
+use auth::{Actor, Auth, AuthError, DbOptions, RequestContext};
 
 use crate::config::{Command, UsersCommand};
 
@@ -67,7 +69,10 @@ pub struct Input {
 /// Whether `command` is one of the operator's (its log is quieter: errors only, unless
 /// `RUST_LOG` says otherwise).
 pub fn is_operator(command: Option<&Command>) -> bool {
-    matches!(command, Some(Command::Users(_) | Command::Audit(_)))
+    matches!(
+        command,
+        Some(Command::Users(_) | Command::Audit(_) | Command::Backup(_) | Command::Restore(_))
+    )
 }
 
 /// Reads what `command` needs from standard input, and refuses usage that cannot work:
@@ -111,6 +116,16 @@ pub fn read_input(command: Option<&Command>) -> Result<Input, Failure> {
             ))
         }
         _ => Ok(Input::default()),
+    }
+}
+
+/// Runs `authd backup` or `authd restore`, which work on the database's file without `Auth`;
+/// `None` for the other commands.
+pub fn run_on_file(command: Option<&Command>, options: &DbOptions) -> Option<Result<(), Failure>> {
+    match command {
+        Some(Command::Backup(args)) => Some(backup::backup(args, options)),
+        Some(Command::Restore(args)) => Some(backup::restore(args, options)),
+        _ => None,
     }
 }
 
