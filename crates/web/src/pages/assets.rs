@@ -7,7 +7,6 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::not_found::not_found;
 use crate::branding::{Asset, Branding};
 use crate::state::Authd;
 
@@ -103,19 +102,16 @@ pub(super) fn branding_of(request: &HttpRequest) -> Branding {
 }
 
 /// `GET /assets/{file}`: the logo or the site's stylesheet, when `file` names the current one
-/// (hash included); 404 otherwise.
-pub(super) async fn site_asset(request: HttpRequest) -> HttpResponse {
-    let branding = branding_of(&request);
+/// (hash included); `None` otherwise (the caller answers 404).
+pub(super) fn site_asset(request: &HttpRequest) -> Option<HttpResponse> {
+    let branding = branding_of(request);
     let file = request.match_info().get("file").unwrap_or_default();
     let wanted = format!("/assets/{file}");
     let found = [branding.logo(), branding.site_css()]
         .into_iter()
         .flatten()
         .find(|asset| asset.path == wanted);
-    match found {
-        Some(asset) => served(asset, IMMUTABLE),
-        None => not_found(&request),
-    }
+    found.map(|asset| served(asset, IMMUTABLE))
 }
 
 /// `GET /favicon.ico`: the logo when there is one (browsers read a PNG or SVG whatever the

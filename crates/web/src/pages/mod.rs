@@ -56,7 +56,7 @@ mod words;
 
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 use assets::{favicon, favicon_ico, passkeys_script, site_asset, stylesheet};
 use guard::{method_not_allowed, page_guard};
@@ -66,6 +66,7 @@ use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACT
 use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP};
 use welcome::Mounted;
 
+use not_found::not_found;
 pub(crate) use not_found::not_found_for_browser;
 #[cfg(feature = "fuzzing")]
 pub(crate) use paths::local_path;
@@ -184,7 +185,10 @@ pub fn pages(cfg: &mut ServiceConfig) {
             web::resource(FAVICON_ICO).route(get().to(favicon_ico)),
             "GET",
         ),
-        (web::resource(SITE_ASSET).route(get().to(site_asset)), "GET"),
+        (
+            web::resource(SITE_ASSET).route(get().to(site_asset_or_not_found)),
+            "GET",
+        ),
     ];
     for (resource, allow) in resources {
         cfg.service(
@@ -195,4 +199,10 @@ pub fn pages(cfg: &mut ServiceConfig) {
                 .wrap(from_fn(page_guard)),
         );
     }
+}
+
+/// `GET /assets/{file}`: the current logo or site stylesheet; else the 404 of a page or of
+/// the API, as the client is a browser or a program.
+async fn site_asset_or_not_found(request: HttpRequest) -> HttpResponse {
+    site_asset(&request).unwrap_or_else(|| not_found(&request))
 }
