@@ -1,7 +1,8 @@
 //! The accessibility check: axe-core (`scripts/axe-deps` installs it with npm into
 //! `target/axe`, or `$AXE_CORE_JS` names `axe.min.js`) run in every page state a person
 //! reaches — sign-up, sign-in, their errors, forgot, dead links, the account's sections, the
-//! two-factor pages, 404 and 405 — on a desktop and a 360-pixel phone, in the light and the
+//! two-factor pages, 404 and 405; with mail, the unconfirmed sign-in, confirming, forgot, a
+//! live reset link and its error, and a throttled sign-in — on a desktop and a 360-pixel phone, in the light and the
 //! dark scheme, for WCAG 2.2 A and AA and axe's best practices. Each state is also saved as a
 //! whole-page screenshot (`target/screenshots/axe-…`, `branded-…`).
 
@@ -12,7 +13,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 use super::harness::{fill, prefer_dark, press, wait_for_heading, App, Driver, Shots};
-use super::{app_code, closing, sign_up};
+use super::{app_code, closing, helpers, sign_up};
 
 /// axe-core's script: `$AXE_CORE_JS`, else `<target>/axe/node_modules/axe-core/axe.min.js`.
 fn axe_source() -> Result<String, String> {
@@ -177,12 +178,7 @@ async fn walk(
     ] {
         browser.goto(&visit(path)).await.unwrap();
         if state == "reset-dead-link" {
-            // A page-level error takes the focus, as a field's error focuses its input.
-            let focused = browser
-                .execute("return document.activeElement.id;", vec![])
-                .await
-                .unwrap();
-            assert_eq!(focused, json!("problem"));
+            assert_problem_has_focus(browser).await;
         }
         check(browser, device, axe, shots, state, found).await;
     }
@@ -205,6 +201,143 @@ async fn every_page_state_passes_axe_on_a_desktop_and_a_phone_in_light_and_dark(
         closing(
             &[&browser],
             walk(&browser, &app, &device, &axe, &mut shots, &mut found),
+        )
+        .await;
+    }
+    assert!(
+        found.is_empty(),
+        "axe found {} violations:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+/// The link of the newest mail to `email` whose link opens `page` (`reset`, `verify`).
+async fn mailed_token(sink: &helpers::SmtpSink, mails: usize, email: &str, page: &str) -> String {
+    let mails = sink.wait_for(mails).await;
+    let link = format!("/{page}?token=");
+    let text = mails
+        .iter()
+        .rev()
+        .filter(|mail| mail["headers"]["to"].as_str().unwrap_or("").contains(email))
+        .filter_map(|mail| mail["text"].as_str())
+        .find(|text| text.contains(&link))
+        .unwrap_or_else(|| panic!("no {page} mail to {email}"));
+    helpers::link_token(text, page)
+}
+
+/// The states that need mail, for one person on one device: a sign-up waiting for its
+/// address, the unconfirmed sign-in, the confirmation, forgot with mail, a live reset link
+/// and its error, and a throttled sign-in. Each device's person gets two mails.
+async fn walk_with_mail(
+    browser: &Client,
+    app: &App,
+    sink: &helpers::SmtpSink,
+    mails_before: usize,
+    (device, axe): (&Device, &str),
+    shots: &mut Shots,
+    found: &mut Vec<String>,
+) {
+    let email = format!("{}-mail@example.com", device.name);
+    let visit = |path: &str| app.url(path);
+
+    browser.goto(&visit("/signup")).await.unwrap();
+    wait_for_heading(browser, "Create an account").await;
+    fill(browser, "email", &email).await;
+    fill(browser, "password", "correct horse").await;
+    fill(browser, "password-again", "correct horse").await;
+    press(browser, "Create account").await;
+    wait_for_heading(browser, "Sign in").await;
+    check(browser, device, axe, shots, "sign-up-check-mail", found).await;
+    fill(browser, "email", &email).await;
+    fill(browser, "password", "correct horse").await;
+    press(browser, "Sign in").await;
+    wait_for_heading(browser, "Sign in").await;
+    assert_problem_has_focus(browser).await;
+    check(browser, device, axe, shots, "sign-in-unconfirmed", found).await;
+
+    let token = mailed_token(sink, mails_before + 1, &email, "verify").await;
+    browser
+        .goto(&visit(&format!("/verify?token={token}")))
+        .await
+        .unwrap();
+    wait_for_heading(browser, "Confirm your address").await;
+    check(browser, device, axe, shots, "verify-form", found).await;
+    press(browser, "Confirm my address").await;
+    wait_for_heading(browser, "Sign in").await;
+    check(browser, device, axe, shots, "verified", found).await;
+
+    browser.goto(&visit("/forgot")).await.unwrap();
+    wait_for_heading(browser, "Forgot your password?").await;
+    check(browser, device, axe, shots, "forgot-with-mail", found).await;
+    fill(browser, "email", &email).await;
+    press(browser, "Send the link").await;
+    wait_for_heading(browser, "Forgot your password?").await;
+    check(browser, device, axe, shots, "forgot-sent", found).await;
+    let token = mailed_token(sink, mails_before + 2, &email, "reset").await;
+    browser
+        .goto(&visit(&format!("/reset?token={token}")))
+        .await
+        .unwrap();
+    wait_for_heading(browser, "Set a new password").await;
+    check(browser, device, axe, shots, "reset-form", found).await;
+    fill(browser, "new-password", "a new horse").await;
+    fill(browser, "new-password-again", "another new horse").await;
+    press(browser, "Set password").await;
+    wait_for_heading(browser, "Set a new password").await;
+    check(browser, device, axe, shots, "reset-error", found).await;
+
+    // Two wrong passwords lock the address (the app allows two); the third attempt is
+    // refused for the lock.
+    browser.goto(&visit("/login")).await.unwrap();
+    wait_for_heading(browser, "Sign in").await;
+    for _ in 0..3 {
+        fill(browser, "email", &email).await;
+        fill(browser, "password", "wrong horse").await;
+        press(browser, "Sign in").await;
+        wait_for_heading(browser, "Sign in").await;
+    }
+    assert_problem_has_focus(browser).await;
+    check(browser, device, axe, shots, "sign-in-throttled", found).await;
+}
+
+/// A page-level error (throttled, unconfirmed address) has the focus, as a field's error
+/// focuses its input.
+async fn assert_problem_has_focus(browser: &Client) {
+    let focused = browser
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(focused, json!("problem"));
+}
+
+#[tokio::test]
+async fn the_pages_of_mail_and_throttling_pass_axe_on_a_desktop_and_a_phone_in_light_and_dark() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let Some(axe) = auth::testing::require("the accessibility check", axe_source()) else {
+        return;
+    };
+    let sink = helpers::SmtpSink::start();
+    let mut config = helpers::mail_config(sink.port, true);
+    config.max_failed_logins = 2;
+    let app = App::spawn(config).await;
+    let mut found = Vec::new();
+    let mut shots = Shots::new("axe-mail");
+    for (n, device) in [DESKTOP, PHONE].iter().enumerate() {
+        let browser = browser_for(&driver, device).await;
+        closing(
+            &[&browser],
+            walk_with_mail(
+                &browser,
+                &app,
+                &sink,
+                2 * n,
+                (device, &axe),
+                &mut shots,
+                &mut found,
+            ),
         )
         .await;
     }
