@@ -203,6 +203,20 @@ fn a_bad_file_exits_2_naming_the_file_the_line_and_the_key_before_anything_is_op
 }
 
 #[test]
+fn config_show_and_example_open_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("authd.db");
+    let url = database.to_str().unwrap();
+    for command in [&["config", "show"][..], &["config", "example"]] {
+        let mut args = vec!["--database-url", url];
+        args.extend_from_slice(command);
+        stdout(&authd(&args, &[]));
+        assert!(!database.exists(), "{command:?} made the database");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn show_never_prints_a_password_of_a_url() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
