@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::Templates;
+use crate::oidc::OidcConfig;
 use crate::password::policy::PasswordPolicy;
 use crate::secret_key::SecretKey;
 
@@ -57,6 +58,9 @@ pub struct AuthConfig {
     /// Passkeys (WebAuthn): who the relying party is. `None` (the default): passkeys are off
     /// and their operations fail with `PasskeysOff`.
     pub passkeys: Option<PasskeyConfig>,
+    /// Sign-in through outside OpenID Connect providers. `None` (the default): none, and the
+    /// providers' operations fail with `UnknownOidcProvider`.
+    pub oidc: Option<OidcConfig>,
     /// The master key two-factor secrets are encrypted under (see the crate docs, "Two-factor
     /// sign-in"); `None` (the default): two-factor sign-in is off, and [`Auth::connect`]
     /// refuses a database that holds two-factor data.
@@ -105,6 +109,7 @@ impl Default for AuthConfig {
             require_verified_email: false,
             verify_ttl: Duration::from_secs(24 * 3600),
             passkeys: None,
+            oidc: None,
             secret_key: None,
             old_secret_key: None,
             totp_issuer: "authd".to_owned(),
@@ -160,6 +165,12 @@ impl AuthConfig {
         self
     }
 
+    /// This config with sign-in through `oidc`'s providers (`None`: none).
+    pub fn with_oidc(mut self, oidc: Option<OidcConfig>) -> Self {
+        self.oidc = oidc;
+        self
+    }
+
     /// This config with two-factor secrets encrypted under `key` (`None`: two-factor off).
     pub fn with_secret_key(mut self, key: Option<SecretKey>) -> Self {
         self.secret_key = key;
@@ -195,6 +206,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("require_verified_email", &self.require_verified_email)
             .field("verify_ttl", &self.verify_ttl)
             .field("passkeys", &self.passkeys)
+            .field("oidc", &self.oidc)
             .field("secret_key", &self.secret_key)
             .field("old_secret_key", &self.old_secret_key)
             .field("totp_issuer", &self.totp_issuer)

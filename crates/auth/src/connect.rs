@@ -73,6 +73,10 @@ impl Auth {
             Some(passkeys) => Some(Arc::new(passkey::relying_party(passkeys)?)),
             None => None,
         };
+        let oidc = match &config.oidc {
+            Some(oidc) => Some(Arc::new(crate::oidc::Providers::new(oidc)?)),
+            None => None,
+        };
         let (dummy_hash, took) = password::dummy_hash(config.bcrypt_cost)?;
         let db = Db::open(options)?;
         // After opening: a configuration that fails says only why.
@@ -84,6 +88,7 @@ impl Auth {
             attempts_counted: Arc::new(AtomicU64::new(0)),
             mails_counted: Arc::new(AtomicU64::new(0)),
             webauthn,
+            oidc,
             keys: None,
             context: Arc::new(RequestContext::default()),
         };

@@ -141,6 +141,40 @@ pub enum AuthError {
     /// client's.
     #[error("a stored two-factor secret does not decrypt under the configured keys")]
     SecretUnreadable,
+    /// No OpenID Connect provider of this id is configured.
+    #[error("no such sign-in provider")]
+    UnknownOidcProvider,
+    /// The provider cannot be reached now (its discovery document, keys or token endpoint):
+    /// retry shortly.
+    #[error("the sign-in provider cannot be reached now, retry shortly")]
+    OidcUnavailable,
+    /// The callback's `state` is unknown, used, expired, of another provider, or was begun in
+    /// another browser.
+    #[error("this sign-in is unknown, used or expired: start again")]
+    UnknownOidcState,
+    /// The provider's answer was refused: an error it sent back, or an ID token that fails a
+    /// check (signature, issuer, audience, expiry, nonce). The reason is logged.
+    #[error("the sign-in provider's answer was not accepted")]
+    OidcRefused(&'static str),
+    /// An account has the address the provider gave, and the provider is not trusted to
+    /// connect it: sign in to that account, then connect the provider from the account.
+    #[error("an account with this address exists: sign in to it, then connect the provider from your account")]
+    OidcEmailTaken,
+    /// The provider confirmed no address (`email_verified`), so no account is made.
+    #[error("the sign-in provider did not confirm an email address")]
+    OidcNoVerifiedEmail,
+    /// The person at the provider is connected to another account here.
+    #[error("this account at the sign-in provider is connected to another account")]
+    OidcOtherAccount,
+    /// The account is connected to another person at this provider.
+    #[error("your account is connected to another account at this provider: disconnect it first")]
+    OidcProviderInUse,
+    /// The account is not connected to this provider.
+    #[error("no such connected provider")]
+    UnknownIdentity,
+    /// The provider is the account's only way in (no password, passkey or other provider).
+    #[error("this is the account's only way in: set a password or add a passkey first")]
+    LastWayIn,
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -270,7 +270,15 @@ impl Auth {
         normalised: &str,
         detail: serde_json::Value,
     ) -> Result<Verified, AuthError> {
-        match verify(password, normalised, &user.hashed_password) {
+        // An account without a password (made through a provider) costs the same bcrypt as a
+        // wrong password, so the answer's timing does not tell it apart; nothing matches.
+        let matched = if user.hashed_password == db::NO_PASSWORD {
+            let _ = verify(password, normalised, &self.dummy_hash);
+            Match::No
+        } else {
+            verify(password, normalised, &user.hashed_password)
+        };
+        match matched {
             Match::No => {
                 tracing::info!(
                     event = "login_failed",

@@ -25,6 +25,8 @@ pub struct Auth {
     pub(crate) mails_counted: Arc<AtomicU64>,
     /// The passkeys' relying party, when passkeys are configured.
     pub(crate) webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The OpenID Connect providers, when any is configured.
+    pub(crate) oidc: Option<Arc<crate::oidc::Providers>>,
     /// The keys two-factor secrets are encrypted under; `None`: two-factor is off.
     pub(crate) keys: Option<Arc<Keyring>>,
     /// Who acts through this handle and from where, for the audit log (see [`Auth::acting`]).

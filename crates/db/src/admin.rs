@@ -253,6 +253,7 @@ impl Db {
                 diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
                     .execute(conn)?;
                 crate::passkeys::delete_all_of(conn, user_id)?;
+                crate::oidc::delete_all_of(conn, user_id)?;
                 delete_two_factor(conn, user_id)?;
                 Ok(Some(user))
             },

@@ -71,6 +71,7 @@ impl Db {
             .get_result(conn)?;
             diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
             crate::passkeys::delete_all_of(conn, user_id)?;
+            crate::oidc::delete_all_of(conn, user_id)?;
             Ok(user)
         });
         match deleted {

@@ -96,6 +96,13 @@ audit_events! {
     PasskeyRemoved => "passkey_removed",
     /// A passkey signed in.
     PasskeyUsed => "passkey_used",
+    /// An account was connected to an OpenID Connect provider (`detail.provider`).
+    OidcConnected => "oidc_connected",
+    /// The owner disconnected a provider (`detail.provider`).
+    OidcDisconnected => "oidc_disconnected",
+    /// A provider's sign-in named this account's address and was not linked to it: nothing
+    /// was created or connected (`detail.provider`).
+    OidcSignInRefused => "oidc_sign_in_refused",
     /// The account was deleted by its owner.
     AccountDeleted => "account_deleted",
     /// An operator made an account.

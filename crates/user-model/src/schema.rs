@@ -117,6 +117,44 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Accounts connected to outside OpenID Connect providers.
+    oidc_identities (provider, subject) {
+        /// The provider's configured id (`google`, `keycloak`, ...).
+        provider -> Text,
+        /// The provider's subject (`sub`) for the person: stable per provider.
+        subject -> Text,
+        /// The account.
+        user_id -> Integer,
+        /// The address the provider gave when it was connected.
+        email -> Nullable<Text>,
+        /// Unix seconds when it was connected.
+        created_at -> BigInt,
+        /// Unix seconds of the latest sign-in through it.
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Sign-ins and connections through a provider, begun and not yet back.
+    oidc_logins (state_digest) {
+        /// SHA-256 hex digest of the `state` sent to the provider.
+        state_digest -> Text,
+        /// The provider's configured id.
+        provider -> Text,
+        /// SHA-256 hex digest of the visitor cookie that began it.
+        visitor_digest -> Text,
+        /// The account connecting a provider (connections only).
+        user_id -> Nullable<Integer>,
+        /// Public id of the session that asked (connections only).
+        session_id -> Nullable<Text>,
+        /// Where the person goes afterwards.
+        return_to -> Nullable<Text>,
+        /// Unix seconds after which it is void.
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     /// Passkey sign-in and registration ceremonies begun and not yet finished.
     passkey_ceremonies (challenge_id) {
         /// Random id (32 hex characters) the client sends back with the answer.
@@ -259,6 +297,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(oidc_logins -> users (user_id));
 diesel::joinable!(passkey_ceremonies -> users (user_id));
 diesel::joinable!(passkey_users -> users (user_id));
 diesel::joinable!(passkeys -> users (user_id));
@@ -272,6 +312,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     mail_limits,
     mail_outbox,
+    oidc_identities,
+    oidc_logins,
     passkey_ceremonies,
     passkey_users,
     passkeys,

@@ -1,0 +1,574 @@
+//! Outside OpenID Connect providers: what the operator configures ([`OidcProvider`],
+//! [`OidcConfig`]), and what authd learns of each at run time (its discovery document and
+//! keys), fetched when `Auth` opens and retried in the background for a provider that did not
+//! answer, without holding up the others. The sign-in itself is in `oidc_login.rs`.
+//!
+//! Every exchange with a provider goes through `openidconnect` (discovery, the authorization
+//! URL with PKCE, the code exchange, the ID token's signature, `iss`, `aud`, `exp` and `nonce`),
+//! over one reqwest client on rustls with the system's root certificates, following no
+//! redirect.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse as _,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse as _,
+};
+
+use crate::error::AuthError;
+use crate::service::Auth;
+
+/// How long a sign-in through a provider may take, from the redirect to the callback.
+pub const OIDC_LOGIN_SECS: i64 = 600;
+/// Most providers one server offers.
+pub const MAX_OIDC_PROVIDERS: usize = 16;
+/// Longest provider id (`[a-z0-9_-]`, used in URLs).
+pub const MAX_OIDC_ID_CHARS: usize = 32;
+/// Longest provider name (on the button: "Continue with NAME").
+pub const MAX_OIDC_NAME_CHARS: usize = 40;
+/// How long one request to a provider may take.
+const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A provider not discovered yet is tried again at most this often (a sign-in that finds it
+/// missing tries at once when the last try is older).
+pub const OIDC_RETRY_SECS: u64 = 5;
+/// The provider's keys are fetched again, when an ID token names a key they lack, at most
+/// this often.
+const REFRESH_KEYS_EVERY: Duration = Duration::from_secs(60);
+
+/// One OpenID Connect provider people may sign in through. Build with [`OidcProvider::new`],
+/// which checks each value.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct OidcProvider {
+    /// Short id, in the URLs (`/oidc/{id}/start`): 1 to 32 of `a-z`, `0-9`, `-`, `_`.
+    pub id: String,
+    /// What people see: "Continue with NAME".
+    pub name: String,
+    /// The issuer URL; its discovery document is `{issuer}/.well-known/openid-configuration`.
+    /// `https://`, or `http://` on a loopback host only (`localhost`, `127.0.0.1`, `[::1]`).
+    pub issuer: String,
+    /// The client id the provider gave authd.
+    pub client_id: String,
+    /// The client secret the provider gave authd; `None` for a public client (PKCE only).
+    pub client_secret: Option<String>,
+    /// Whether an unknown person whose address (confirmed by this provider) has an account
+    /// here is connected to that account and signed in. Off by default: a provider that lets
+    /// people claim any address would hand over accounts. Turn it on only for a provider that
+    /// verifies addresses it asserts (your own Keycloak, Google for gmail.com).
+    pub trust_email: bool,
+}
+
+impl std::fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProvider")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| ".."))
+            .field("trust_email", &self.trust_email)
+            .finish()
+    }
+}
+
+/// A provider setting that cannot be used; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OidcSettingsError(pub String);
+
+fn refuse(why: impl Into<String>) -> OidcSettingsError {
+    OidcSettingsError(why.into())
+}
+
+fn printable(value: &str) -> bool {
+    !value.chars().any(char::is_control)
+}
+
+impl OidcProvider {
+    /// A provider, each value checked (see the fields). `trust_email` starts off.
+    ///
+    /// Errors: which value is wrong, and why.
+    pub fn new(
+        id: &str,
+        name: &str,
+        issuer: &str,
+        client_id: &str,
+        client_secret: Option<String>,
+    ) -> Result<Self, OidcSettingsError> {
+        let id_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if id.is_empty() || id.len() > MAX_OIDC_ID_CHARS || !id.chars().all(id_ok) {
+            return Err(refuse(format!(
+                "id must be 1 to {MAX_OIDC_ID_CHARS} of a-z, 0-9, - and _ (got {id:?})"
+            )));
+        }
+        let name_chars = name.chars().count();
+        if name.trim().is_empty() || name_chars > MAX_OIDC_NAME_CHARS || !printable(name) {
+            return Err(refuse(format!(
+                "name must be 1 to {MAX_OIDC_NAME_CHARS} printable characters"
+            )));
+        }
+        check_issuer(issuer)?;
+        if client_id.is_empty() || client_id.len() > 256 || !printable(client_id) {
+            return Err(refuse("client_id must be 1 to 256 printable characters"));
+        }
+        if let Some(secret) = &client_secret {
+            if secret.is_empty() || secret.len() > 1024 || !printable(secret) {
+                return Err(refuse(
+                    "the client secret must be 1 to 1024 printable characters",
+                ));
+            }
+        }
+        Ok(OidcProvider {
+            id: id.to_owned(),
+            name: name.trim().to_owned(),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret,
+            trust_email: false,
+        })
+    }
+
+    /// With [`OidcProvider::trust_email`] set.
+    pub fn with_trust_email(mut self, trust: bool) -> Self {
+        self.trust_email = trust;
+        self
+    }
+}
+
+/// `https://`, or `http://` to a loopback host; no query, fragment or credentials.
+fn check_issuer(issuer: &str) -> Result<(), OidcSettingsError> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| refuse(format!("issuer is not a URL ({e}): {issuer:?}")))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(refuse(format!(
+                "issuer must be an https:// URL (http:// only on localhost): {issuer:?}"
+            )))
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(refuse(format!(
+            "issuer must have no query, fragment or user: {issuer:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Sign-in through outside OpenID Connect providers: which providers, and the public URL their
+/// callbacks come back to (`{public_url}/oidc/{id}/callback`, the redirect URI to register at
+/// each provider).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OidcConfig {
+    /// The site's public URL, without a trailing `/`.
+    pub public_url: String,
+    /// The providers, in the order their buttons appear.
+    pub providers: Vec<OidcProvider>,
+}
+
+impl OidcConfig {
+    /// Providers behind `public_url`.
+    ///
+    /// Errors: a public URL that is not `http(s)://` or ends with `/`; no provider, more than
+    /// [`MAX_OIDC_PROVIDERS`], or two with one id.
+    pub fn new(public_url: &str, providers: Vec<OidcProvider>) -> Result<Self, OidcSettingsError> {
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url.ends_with('/')
+            || url::Url::parse(public_url).is_err()
+        {
+            return Err(refuse(
+                "the public URL must start with http:// or https:// and not end with /",
+            ));
+        }
+        if providers.is_empty() || providers.len() > MAX_OIDC_PROVIDERS {
+            return Err(refuse(format!(
+                "between 1 and {MAX_OIDC_PROVIDERS} providers"
+            )));
+        }
+        for (i, provider) in providers.iter().enumerate() {
+            if providers[..i].iter().any(|p| p.id == provider.id) {
+                return Err(refuse(format!(
+                    "two providers have the id {:?}",
+                    provider.id
+                )));
+            }
+        }
+        Ok(OidcConfig {
+            public_url: public_url.to_owned(),
+            providers,
+        })
+    }
+
+    /// The redirect URI of provider `id`: `{public_url}/oidc/{id}/callback`.
+    pub fn redirect_uri(&self, id: &str) -> String {
+        format!("{}/oidc/{id}/callback", self.public_url)
+    }
+}
+
+/// A provider as `authd check` and the pages see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OidcProviderStatus {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether its discovery document and keys are in hand (sign-ins can begin).
+    pub ready: bool,
+    /// Why not, after the latest try.
+    pub error: Option<String>,
+}
+
+/// What a provider's ID token says of the person, once verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OidcClaims {
+    /// `sub`: the person at the provider, stable.
+    pub subject: String,
+    /// `email`, when given.
+    pub email: Option<String>,
+    /// `email_verified`: whether the provider says it confirmed the address.
+    pub email_verified: bool,
+    /// `amr`: how the provider says the person authenticated (recorded, not relied on).
+    pub amr: Vec<String>,
+}
+
+pub(crate) type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// A provider's discovery document and keys, as fetched at `fetched`.
+pub(crate) struct Discovered {
+    client: Client,
+    fetched: Instant,
+}
+
+struct Entry {
+    config: OidcProvider,
+    redirect: RedirectUrl,
+    discovered: RwLock<Option<Arc<Discovered>>>,
+    last_error: Mutex<Option<String>>,
+    last_try: Mutex<Option<Instant>>,
+}
+
+/// The configured providers and what is known of each.
+pub(crate) struct Providers {
+    http: reqwest::Client,
+    entries: Vec<Entry>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Providers {
+    pub(crate) fn new(config: &OidcConfig) -> Result<Self, AuthError> {
+        let http = reqwest::Client::builder()
+            // Following redirects would open the client up to SSRF.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(PROVIDER_TIMEOUT)
+            .connect_timeout(PROVIDER_TIMEOUT)
+            .build()
+            .map_err(|e| AuthError::Config(format!("the providers' HTTP client: {e}")))?;
+        let entries = config
+            .providers
+            .iter()
+            .map(|provider| {
+                let redirect = RedirectUrl::new(config.redirect_uri(&provider.id))
+                    .map_err(|e| AuthError::Config(format!("redirect URI: {e}")))?;
+                Ok(Entry {
+                    config: provider.clone(),
+                    redirect,
+                    discovered: RwLock::new(None),
+                    last_error: Mutex::new(None),
+                    last_try: Mutex::new(None),
+                })
+            })
+            .collect::<Result<Vec<_>, AuthError>>()?;
+        Ok(Providers { http, entries })
+    }
+
+    fn entry(&self, id: &str) -> Result<&Entry, AuthError> {
+        self.entries
+            .iter()
+            .find(|e| e.config.id == id)
+            .ok_or(AuthError::UnknownOidcProvider)
+    }
+
+    pub(crate) fn config(&self, id: &str) -> Result<&OidcProvider, AuthError> {
+        Ok(&self.entry(id)?.config)
+    }
+
+    fn discovered(entry: &Entry) -> Option<Arc<Discovered>> {
+        entry
+            .discovered
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn status(&self) -> Vec<OidcProviderStatus> {
+        self.entries
+            .iter()
+            .map(|e| OidcProviderStatus {
+                id: e.config.id.clone(),
+                name: e.config.name.clone(),
+                ready: Self::discovered(e).is_some(),
+                error: lock(&e.last_error).clone(),
+            })
+            .collect()
+    }
+
+    /// Fetches the discovery document and keys of `entry`, and keeps them.
+    async fn discover(&self, entry: &Entry) -> Result<Arc<Discovered>, AuthError> {
+        *lock(&entry.last_try) = Some(Instant::now());
+        let fetched = async {
+            let issuer = IssuerUrl::new(entry.config.issuer.clone()).map_err(|e| e.to_string())?;
+            let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+                .await
+                .map_err(|e| describe(&e))?;
+            if metadata.token_endpoint().is_none() {
+                return Err("its discovery document names no token endpoint".to_owned());
+            }
+            let client = CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(entry.config.client_id.clone()),
+                entry.config.client_secret.clone().map(ClientSecret::new),
+            )
+            .set_redirect_uri(entry.redirect.clone());
+            Ok::<_, String>(client)
+        }
+        .await;
+        match fetched {
+            Ok(client) => {
+                let discovered = Arc::new(Discovered {
+                    client,
+                    fetched: Instant::now(),
+                });
+                *entry
+                    .discovered
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(discovered.clone());
+                *lock(&entry.last_error) = None;
+                tracing::info!(event = "oidc_provider_ready", provider = %entry.config.id, "provider discovered");
+                Ok(discovered)
+            }
+            Err(why) => {
+                tracing::warn!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed; retrying in the background");
+                *lock(&entry.last_error) = Some(why);
+                Err(AuthError::OidcUnavailable)
+            }
+        }
+    }
+
+    /// The provider's client: the one in hand, or, when there is none and the last try is
+    /// older than [`OIDC_RETRY_SECS`], a new try now.
+    pub(crate) async fn ready(&self, id: &str) -> Result<Arc<Discovered>, AuthError> {
+        let entry = self.entry(id)?;
+        if let Some(discovered) = Self::discovered(entry) {
+            return Ok(discovered);
+        }
+        let recent = lock(&entry.last_try)
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(OIDC_RETRY_SECS));
+        if recent {
+            return Err(AuthError::OidcUnavailable);
+        }
+        self.discover(entry).await
+    }
+
+    /// The client in hand, without fetching.
+    pub(crate) fn in_hand(&self, id: &str) -> Result<Arc<Discovered>, AuthError> {
+        Self::discovered(self.entry(id)?).ok_or(AuthError::OidcUnavailable)
+    }
+
+    /// Tries every provider not in hand; answers every provider's status.
+    pub(crate) async fn discover_missing(&self) -> Vec<OidcProviderStatus> {
+        for entry in &self.entries {
+            if Self::discovered(entry).is_none() {
+                let _ = self.discover(entry).await;
+            }
+        }
+        self.status()
+    }
+
+    /// The provider's authorization URL for a sign-in with `state`, `nonce` and the PKCE
+    /// challenge of `verifier`, asking for `openid email profile`.
+    pub(crate) fn authorize_url(
+        &self,
+        id: &str,
+        state: &str,
+        nonce: &str,
+        verifier: &str,
+    ) -> Result<String, AuthError> {
+        let discovered = self.in_hand(id)?;
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.into()));
+        let (state, nonce) = (state.to_owned(), nonce.to_owned());
+        let (url, _, _) = discovered
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .add_scope(Scope::new("email".into()))
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(url.to_string())
+    }
+
+    /// Exchanges `code` (with the PKCE `verifier`) at the provider's token endpoint and
+    /// verifies the ID token it answers: its signature against the provider's keys (fetched
+    /// again, at most once a minute, when they lack the token's key), `iss`, `aud` (this
+    /// client), `exp`, and `nonce`. An algorithm of `none` is refused.
+    ///
+    /// Errors: `OidcUnavailable` when the provider cannot be reached; `OidcRefused(why)` for
+    /// an answer that is refused (an error from the provider, a bad or missing ID token).
+    pub(crate) async fn exchange(
+        &self,
+        id: &str,
+        code: &str,
+        verifier: &str,
+        nonce: &str,
+    ) -> Result<OidcClaims, AuthError> {
+        let entry = self.entry(id)?;
+        let discovered = self.in_hand(id)?;
+        let request = discovered
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|_| AuthError::OidcRefused("no token endpoint"))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+        let response = request.request_async(&self.http).await.map_err(|e| {
+            use openidconnect::RequestTokenError as E;
+            match e {
+                E::ServerResponse(answer) => {
+                    tracing::info!(event = "oidc_refused", provider = %id, reason = "token_error", error = %answer.error(), "the provider refused the code");
+                    AuthError::OidcRefused("token_error")
+                }
+                E::Request(e) => {
+                    tracing::warn!(event = "oidc_provider_unavailable", provider = %id, error = %describe(&e), "the provider's token endpoint did not answer");
+                    AuthError::OidcUnavailable
+                }
+                other => {
+                    tracing::info!(event = "oidc_refused", provider = %id, reason = "token_answer", error = %describe(&other), "the provider's token answer is not usable");
+                    AuthError::OidcRefused("token_answer")
+                }
+            }
+        })?;
+        // The access token is not used: authd needs only who the person is.
+        let _ = response.access_token();
+        let id_token = response
+            .id_token()
+            .ok_or(AuthError::OidcRefused("no_id_token"))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let verified = id_token
+            .claims(&discovered.client.id_token_verifier(), &nonce)
+            .map(claims_of);
+        let claims = match verified {
+            Ok(claims) => claims,
+            Err(ClaimsVerificationError::SignatureVerification(_))
+                if discovered.fetched.elapsed() > REFRESH_KEYS_EVERY =>
+            {
+                // A key the provider rotated in since: fetch its keys again, once.
+                let fresh = self.discover(entry).await?;
+                let verifier = fresh.client.id_token_verifier();
+                let claims = id_token
+                    .claims(&verifier, &nonce)
+                    .map(claims_of)
+                    .map_err(|e| refused(id, &e))?;
+                claims
+            }
+            Err(e) => return Err(refused(id, &e)),
+        };
+        Ok(claims)
+    }
+}
+
+fn claims_of(claims: &CoreIdTokenClaims) -> OidcClaims {
+    OidcClaims {
+        subject: claims.subject().as_str().to_owned(),
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        email_verified: claims.email_verified().unwrap_or(false),
+        amr: claims
+            .auth_method_refs()
+            .map(|refs| refs.iter().map(|r| r.as_str().to_owned()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The refusal of an ID token, logged with the check that failed (never the token).
+fn refused(provider: &str, error: &ClaimsVerificationError) -> AuthError {
+    let reason = match error {
+        ClaimsVerificationError::Expired(_) => "expired",
+        ClaimsVerificationError::InvalidAudience(_) => "audience",
+        ClaimsVerificationError::InvalidIssuer(_) => "issuer",
+        ClaimsVerificationError::InvalidNonce(_) => "nonce",
+        ClaimsVerificationError::InvalidSubject(_) => "subject",
+        ClaimsVerificationError::SignatureVerification(_) => "signature",
+        ClaimsVerificationError::Unsupported(_) => "unsupported",
+        _ => "claims",
+    };
+    tracing::info!(event = "oidc_refused", provider = %provider, reason, error = %error, "the provider's ID token was refused");
+    AuthError::OidcRefused(reason)
+}
+
+/// An error with its sources, on one line.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl Auth {
+    pub(crate) fn providers(&self) -> Result<&Providers, AuthError> {
+        self.oidc.as_deref().ok_or(AuthError::UnknownOidcProvider)
+    }
+
+    /// The configured providers, in order, with whether each is ready. Empty when no provider
+    /// is configured.
+    pub fn oidc_providers(&self) -> Vec<OidcProviderStatus> {
+        self.oidc
+            .as_deref()
+            .map(Providers::status)
+            .unwrap_or_default()
+    }
+
+    /// Fetches the discovery document and keys of every provider not yet in hand (each within
+    /// 10 seconds), and answers every provider's status. The server calls it at start and
+    /// then every few seconds while a provider is missing; `authd check` once.
+    pub async fn discover_oidc(&self) -> Vec<OidcProviderStatus> {
+        match self.oidc.as_deref() {
+            Some(providers) => providers.discover_missing().await,
+            None => Vec::new(),
+        }
+    }
+
+    /// Makes sure provider `id` is ready for a sign-in to begin: its document and keys in
+    /// hand, or fetched now when the last try is older than [`OIDC_RETRY_SECS`].
+    ///
+    /// Errors: `UnknownOidcProvider`; `OidcUnavailable`.
+    pub async fn prepare_oidc(&self, id: &str) -> Result<(), AuthError> {
+        self.providers()?.ready(id).await.map(|_| ())
+    }
+}
