@@ -120,6 +120,20 @@ pub struct IdentityInfo {
     pub last_used_at: Option<i64>,
 }
 
+/// Adds a key to a JSON object.
+trait With {
+    fn with(self, key: &str, value: impl Into<serde_json::Value>) -> Self;
+}
+
+impl With for serde_json::Value {
+    fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let Some(object) = self.as_object_mut() {
+            object.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+}
+
 fn derived(label: &str, visitor: &str, state: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(label.as_bytes());
@@ -278,7 +292,7 @@ impl Auth {
                 self.record(
                     AuditEvent::OidcSignInRefused,
                     Some(user.id),
-                    json!({"provider": id}),
+                    self.provider_detail(id),
                 )?;
                 tracing::info!(
                     event = "oidc_refused",
@@ -316,9 +330,9 @@ impl Auth {
             .audited(
                 AuditEvent::Registered,
                 None,
-                json!({"method": "oidc", "provider": id}),
+                self.provider_detail(id).with("method", "oidc"),
             )
-            .audited(self.audit_event(AuditEvent::OidcConnected, None, json!({"provider": id})));
+            .audited(self.audit_event(AuditEvent::OidcConnected, None, self.provider_detail(id)));
         let user = match db.add_oidc_user(&new, &identity, now) {
             Ok(user) => user,
             Err(DbError::DuplicateEmail) => {
@@ -377,7 +391,7 @@ impl Auth {
         let signed_in = self.audited(
             AuditEvent::LoginSucceeded,
             Some(user.id),
-            json!({"method": "oidc", "provider": id, "amr": claims.amr}),
+            self.provider_detail(id).with("method", "oidc").with("amr", claims.amr.clone()),
         );
         let (user, token) =
             self.start_session(&signed_in, &user, UserChanges::default(), None, client)?;
@@ -401,7 +415,7 @@ impl Auth {
         let connecting = self.audited(
             AuditEvent::OidcConnected,
             Some(user_id),
-            json!({"provider": id}),
+            self.provider_detail(id),
         );
         let connected = connecting.connect_oidc(&NewOidcIdentity {
             provider: id,
@@ -455,7 +469,7 @@ impl Auth {
         let db = self.audited(
             AuditEvent::OidcDisconnected,
             Some(user_id),
-            json!({"provider": provider}),
+            self.provider_detail(provider),
         );
         match db.disconnect_oidc(user_id, provider)? {
             Disconnected::Disconnected => {
@@ -464,6 +478,15 @@ impl Auth {
             }
             Disconnected::NotConnected => Err(AuthError::UnknownIdentity),
             Disconnected::LastWayIn => Err(AuthError::LastWayIn),
+        }
+    }
+
+    /// An event's detail naming provider `id`: its id and (while configured) its name.
+    fn provider_detail(&self, id: &str) -> serde_json::Value {
+        let name = self.providers().ok().and_then(|p| p.config(id).ok()).map(|p| p.name.clone());
+        match name {
+            Some(name) => json!({"provider": id, "name": name}),
+            None => json!({"provider": id}),
         }
     }
 

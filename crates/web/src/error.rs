@@ -157,6 +157,16 @@ impl ApiError {
                     StatusCode::NOT_FOUND
                 }
                 AuthError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AuthError::UnknownOidcProvider | AuthError::UnknownIdentity => {
+                    StatusCode::NOT_FOUND
+                }
+                AuthError::OidcUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                AuthError::UnknownOidcState | AuthError::OidcRefused(_) => StatusCode::BAD_REQUEST,
+                AuthError::OidcNoVerifiedEmail => StatusCode::FORBIDDEN,
+                AuthError::OidcEmailTaken
+                | AuthError::OidcOtherAccount
+                | AuthError::OidcProviderInUse
+                | AuthError::LastWayIn => StatusCode::CONFLICT,
                 e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
                 // Config, Hashing, Storage, and whatever a newer auth adds.
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -251,7 +261,17 @@ impl ApiError {
                 | AuthError::TwoFactorNotEnabled
                 | AuthError::NoPendingEnrolment
                 | AuthError::AccountDisabled
-                | AuthError::OutboxFull => e.to_string().into(),
+                | AuthError::OutboxFull
+                | AuthError::UnknownOidcProvider
+                | AuthError::OidcUnavailable
+                | AuthError::UnknownOidcState
+                | AuthError::OidcRefused(_)
+                | AuthError::OidcEmailTaken
+                | AuthError::OidcNoVerifiedEmail
+                | AuthError::OidcOtherAccount
+                | AuthError::OidcProviderInUse
+                | AuthError::UnknownIdentity
+                | AuthError::LastWayIn => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 _ => "internal error".into(),
             },
@@ -268,6 +288,7 @@ impl ApiError {
             ApiError::Busy | ApiError::ClientBusy => Some(1),
             ApiError::Auth(e) if e.is_unavailable() => Some(5),
             ApiError::Auth(AuthError::OutboxFull) => Some(30),
+            ApiError::Auth(AuthError::OidcUnavailable) => Some(auth::OIDC_RETRY_SECS),
             _ => None,
         }
     }

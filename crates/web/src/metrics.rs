@@ -53,6 +53,38 @@ impl LoginOutcome {
     }
 }
 
+/// How a sign-in through a provider ended, for `authd_oidc_sign_ins_total`: a closed set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OidcOutcomeLabel {
+    /// A session started for a known account.
+    Ok,
+    /// A new account was made, and signed in.
+    Created,
+    /// The provider was connected to the account that asked.
+    Connected,
+    /// The account's second factor is asked for.
+    SecondFactor,
+    /// An unknown, used, expired or foreign state.
+    State,
+    /// The provider's answer was refused (an error it sent, a bad ID token).
+    Refused,
+    /// An account has the address, and it was not connected.
+    EmailTaken,
+    /// The provider confirmed no address.
+    NoVerifiedEmail,
+    /// The provider could not be reached.
+    Unavailable,
+    /// Anything else (a disabled account, the database).
+    Failed,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OidcLabels {
+    /// A configured provider's id (at most 16 of them).
+    provider: String,
+    outcome: &'static str,
+}
+
 /// Why the admin API refused a request before looking at it, for
 /// `authd_admin_refused_total`: a closed set.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -84,6 +116,7 @@ pub(crate) struct Metrics {
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     logins: Family<LoginLabels, Counter>,
     passkey_sign_ins: Family<LoginLabels, Counter>,
+    oidc_sign_ins: Family<OidcLabels, Counter>,
     hashing: Histogram,
     admin_refused: Family<AdminRefusedLabels, Counter>,
 }
@@ -210,6 +243,7 @@ impl Metrics {
         );
         let logins = Family::<LoginLabels, Counter>::default();
         let passkey_sign_ins = Family::<LoginLabels, Counter>::default();
+        let oidc_sign_ins = Family::<OidcLabels, Counter>::default();
         let hashing = latency_histogram();
         let admin_refused = Family::<AdminRefusedLabels, Counter>::default();
         registry.register(
@@ -239,6 +273,13 @@ impl Metrics {
             "Passkey sign-in attempts by outcome (ok, failed, throttled)",
             passkey_sign_ins.clone(),
         );
+        registry.register(
+            "oidc_sign_ins",
+            "Sign-ins through OpenID Connect providers that came back, by provider and outcome \
+             (ok, created, connected, second_factor, state, refused, email_taken, \
+             no_verified_email, unavailable, failed)",
+            oidc_sign_ins.clone(),
+        );
         // Named for what is timed: a job on the hashing threads. Not every job reaches bcrypt
         // (a throttled login or a duplicate registration ends before it), and only `auth` knows
         // whether one did; the old name `bcrypt_job_duration_seconds` claimed more than this.
@@ -254,6 +295,7 @@ impl Metrics {
             latency,
             logins,
             passkey_sign_ins,
+            oidc_sign_ins,
             hashing,
             admin_refused,
         }
@@ -285,6 +327,28 @@ impl Metrics {
 
     pub(crate) fn observe_passkey_sign_in(&self, outcome: LoginOutcome) {
         self.passkey_sign_ins.get_or_create(&outcome.labels()).inc();
+    }
+
+    /// `provider` must be a configured provider's id (the label's values stay bounded).
+    pub(crate) fn observe_oidc(&self, provider: &str, outcome: OidcOutcomeLabel) {
+        use OidcOutcomeLabel as O;
+        let outcome = match outcome {
+            O::Ok => "ok",
+            O::Created => "created",
+            O::Connected => "connected",
+            O::SecondFactor => "second_factor",
+            O::State => "state",
+            O::Refused => "refused",
+            O::EmailTaken => "email_taken",
+            O::NoVerifiedEmail => "no_verified_email",
+            O::Unavailable => "unavailable",
+            O::Failed => "failed",
+        };
+        let labels = OidcLabels {
+            provider: provider.to_owned(),
+            outcome,
+        };
+        self.oidc_sign_ins.get_or_create(&labels).inc();
     }
 
     pub(crate) fn observe_admin_refusal(&self, refusal: AdminRefusal) {

@@ -103,6 +103,9 @@ pub fn serve_with_metrics(
         socket2::SockRef::from(listener).listen(ACCEPT_BACKLOG)?;
     }
     let connections = Arc::clone(authd.connections());
+    if !authd.auth().oidc_providers().is_empty() {
+        tokio::spawn(discover_providers(authd.auth().clone()));
+    }
     let server = HttpServer::new(move || {
         let app = app(&authd)
             .wrap_fn(move |request, service| {
@@ -154,6 +157,19 @@ pub fn serve_with_metrics(
     let server = server.run();
     tokio::spawn(signals.stop(server.handle()));
     Ok(server)
+}
+
+/// Fetches the sign-in providers' discovery documents and keys at start, then again every
+/// [`auth::OIDC_RETRY_SECS`] seconds while one is missing (one that does not answer holds up
+/// none of the others, and no request waits for it); stops once all are in hand.
+async fn discover_providers(auth: auth::Auth) {
+    loop {
+        let status = auth.discover_oidc().await;
+        if status.iter().all(|provider| provider.ready) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(auth::OIDC_RETRY_SECS)).await;
+    }
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, listened for.

@@ -6,6 +6,7 @@
 //! - `sessions`: `/sessions…`, logging in (with a second factor too) and out, and the
 //!   caller's sessions.
 //! - `profile`: `/profile…`, the logged-in user, its password and its deletion.
+//! - `identities`: `/profile/identities…`, the caller's connections to sign-in providers.
 //! - `activity`: `/profile/activity`, the caller's own events from the audit log.
 //! - `totp`: `/profile/totp` and `/profile/recovery_codes`, two-factor sign-in.
 //! - `reset`: `/reset_password`, a password reset.
@@ -20,6 +21,7 @@
 pub(crate) mod activity;
 pub(crate) mod endpoint;
 mod forward;
+mod identities;
 mod passkeys;
 mod probes;
 mod profile;
@@ -44,7 +46,7 @@ struct Resource {
 }
 
 /// Every resource, in mount order.
-const RESOURCES: [Resource; 10] = [
+const RESOURCES: [Resource; 11] = [
     Resource {
         endpoints: users::endpoints,
         schemas: users::Schemas::openapi,
@@ -60,6 +62,10 @@ const RESOURCES: [Resource; 10] = [
     Resource {
         endpoints: profile::endpoints,
         schemas: profile::Schemas::openapi,
+    },
+    Resource {
+        endpoints: identities::endpoints,
+        schemas: identities::Schemas::openapi,
     },
     Resource {
         endpoints: activity::endpoints,

@@ -1,6 +1,6 @@
 //! `/account`, in sections: profile (the email, signing out), devices (sessions, signing
 //! them out) and their recent activity (`activity.rs`), security (the password, two-factor
-//! sign-in, passkeys), danger zone (deleting the account); the two-factor forms' handlers are
+//! sign-in, passkeys, sign-in providers (`providers.rs`)), danger zone (deleting the account); the two-factor forms' handlers are
 //! in `two_factor.rs`.
 
 use actix_web::http::StatusCode;
@@ -93,6 +93,10 @@ async fn render(
     let now = visit.authd.auth().config().clock.now();
     let activity = match visit.authd.run_lookup(move |a| a.activity(id)).await {
         Ok(rows) => items(&rows, now),
+        Err(error) => return visit.failure(&error),
+    };
+    let providers = match super::providers::section(visit, user).await {
+        Ok(providers) => providers,
         Err(error) => return visit.failure(&error),
     };
     let csrf = visit.visitor.token();
@@ -206,6 +210,7 @@ async fn render(
         others,
         security,
         passkeys,
+        providers,
         danger: vec![delete.with_problem(problem_of(Which::Delete)).danger()],
     });
     page.activity = Some(activity);

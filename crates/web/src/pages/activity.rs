@@ -49,6 +49,7 @@ fn what(row: &AuditRow) -> String {
             "totp" => "Signed in with the password and an app code",
             "recovery_code" => "Signed in with the password and a recovery code",
             "passkey" => "Signed in with a passkey",
+            "oidc" => return format!("Signed in with {}", provider(&detail)),
             _ => "Signed in",
         },
         AuditEvent::LoginFailed => match (text("method"), confirming) {
@@ -83,6 +84,14 @@ fn what(row: &AuditRow) -> String {
         AuditEvent::PasskeyAdded => return named("Passkey", text("name"), "added"),
         AuditEvent::PasskeyRemoved => "Passkey removed",
         AuditEvent::PasskeyUsed => return named("Passkey", text("name"), "used"),
+        AuditEvent::OidcConnected => return format!("{} connected", provider(&detail)),
+        AuditEvent::OidcDisconnected => return format!("{} disconnected", provider(&detail)),
+        AuditEvent::OidcSignInRefused => {
+            return format!(
+                "Sign-in with {} refused: not connected to this account",
+                provider(&detail)
+            )
+        }
         AuditEvent::AccountDeleted => "Account deleted",
         AuditEvent::AdminUserCreated => "Account created by an administrator",
         AuditEvent::AdminUserDisabled => "Account disabled by an administrator",
@@ -95,6 +104,16 @@ fn what(row: &AuditRow) -> String {
         AuditEvent::AdminResetLinkIssued => "Password reset link made by an administrator",
     };
     words.to_owned()
+}
+
+/// A sign-in provider's name, as the event recorded it (else its id).
+fn provider(detail: &Value) -> String {
+    let text = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("");
+    match (text("name"), text("provider")) {
+        ("", "") => "a sign-in provider".to_owned(),
+        ("", id) => id.to_owned(),
+        (name, _) => name.to_owned(),
+    }
 }
 
 /// "Passkey “Laptop” added", or "Passkey added" without a name.

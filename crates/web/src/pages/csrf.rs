@@ -79,6 +79,17 @@ impl Visitor {
         }
     }
 
+    /// The visitor cookie's value: a secret only this browser holds (`HttpOnly`), which a
+    /// sign-in through a provider is bound to. A new visitor's is set with the answer.
+    pub(crate) fn secret(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the request came without a (well-formed) visitor cookie.
+    pub(crate) fn is_new(&self) -> bool {
+        self.fresh
+    }
+
     /// The token the visitor's forms carry.
     pub(crate) fn token(&self) -> String {
         token(&self.id, self.session.as_deref())

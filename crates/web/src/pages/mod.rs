@@ -45,6 +45,7 @@ mod form;
 mod guard;
 mod not_found;
 mod paths;
+mod providers;
 mod recovery;
 mod sign;
 mod two_factor;
@@ -62,6 +63,7 @@ use assets::{favicon, favicon_ico, passkeys_script, site_asset, stylesheet};
 use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
 use paths::{FAVICON_ICO, SITE_ASSET, TWO_FACTOR_OFF, VERIFY};
+use paths::{OIDC_CALLBACK, OIDC_START, PROVIDER_CONNECT, PROVIDER_DISCONNECT};
 use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACTOR_CONFIRM};
 use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP};
 use welcome::Mounted;
@@ -103,6 +105,22 @@ pub fn pages(cfg: &mut ServiceConfig) {
         ),
         (
             web::resource(LOGOUT).route(post().to(sign::log_out)),
+            "POST",
+        ),
+        (
+            web::resource(OIDC_START).route(get().to(providers::start)),
+            "GET",
+        ),
+        (
+            web::resource(OIDC_CALLBACK).route(get().to(providers::callback)),
+            "GET",
+        ),
+        (
+            web::resource(PROVIDER_CONNECT).route(post().to(providers::connect)),
+            "POST",
+        ),
+        (
+            web::resource(PROVIDER_DISCONNECT).route(post().to(providers::disconnect)),
             "POST",
         ),
         (

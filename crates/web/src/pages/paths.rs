@@ -31,8 +31,12 @@ pub(super) const FAVICON: &str = "/static/favicon.svg";
 pub(super) const PASSKEYS_JS: &str = "/static/passkeys.js";
 pub(super) const SITE_ASSET: &str = "/assets/{file}";
 pub(super) const FAVICON_ICO: &str = "/favicon.ico";
+pub(super) const OIDC_START: &str = "/oidc/{id}/start";
+pub(super) const OIDC_CALLBACK: &str = "/oidc/{id}/callback";
+pub(super) const PROVIDER_CONNECT: &str = "/account/providers/connect";
+pub(super) const PROVIDER_DISCONNECT: &str = "/account/providers/disconnect";
 
-pub(super) const PATHS: [&str; 25] = [
+pub(super) const PATHS: [&str; 29] = [
     SIGNUP,
     LOGIN,
     LOGIN_CODE,
@@ -58,6 +62,10 @@ pub(super) const PATHS: [&str; 25] = [
     PASSKEYS_JS,
     SITE_ASSET,
     FAVICON_ICO,
+    OIDC_START,
+    OIDC_CALLBACK,
+    PROVIDER_CONNECT,
+    PROVIDER_DISCONNECT,
 ];
 
 /// The path the pages are mounted under: the matched pattern without the page's own path

@@ -1,5 +1,6 @@
 //! `/signup`, `/login`, `/login/code`, `/logout`: creating an account, signing in (with the
-//! code of an account with two-factor sign-in on a second page) and out.
+//! code of an account with two-factor sign-in on a second page) and out. The "Continue with
+//! NAME" buttons of sign-in providers are `providers.rs`'s.
 //!
 //! The second page carries no password: after the right one, `POST /login` answers the code
 //! page with the sign-in's single-use token (5 minutes, as `POST /sessions` hands it out) in a
@@ -58,6 +59,7 @@ fn signup(visit: &Visit, email: &str, rd: Option<&str>, problem: Option<Problem>
         .page("Create an account")
         .form(form)
         .link(LOGIN, "Already have an account? Sign in");
+    page.providers = super::providers::buttons(visit, None, return_to(visit, rd).as_deref());
     page.error = problem;
     page
 }
@@ -174,6 +176,7 @@ fn login(
         .form(form)
         .link(FORGOT, "Forgot your password?")
         .link(SIGNUP, "No account yet? Create one");
+    page.providers = super::providers::buttons(visit, next, return_to(visit, rd).as_deref());
     if passkeys {
         let target = next.and_then(local_path).map(str::to_owned);
         page.passkey_login = Some(PasskeyLogin {
@@ -245,7 +248,7 @@ fn signed_in_to(
 /// The second page of a sign-in with two-factor: the code (the app's, or with `recovery`
 /// the label of a recovery code: the field takes either), the sign-in's token and `next`
 /// hidden (and `rd` when it is one to return to), and the switch between the two labels.
-fn code_page(
+pub(super) fn code_page(
     visit: &Visit,
     mfa_token: &str,
     next: Option<&str>,

@@ -40,6 +40,8 @@ pub(crate) struct Page {
     pub(crate) activity: Option<Vec<ActivityItem>>,
     /// The passkey button of `/login` (after the forms), when passkeys are on.
     pub(crate) passkey_login: Option<PasskeyLogin>,
+    /// "Continue with NAME" of `/login` and `/signup`, one per sign-in provider.
+    pub(crate) providers: Vec<ProviderButton>,
     /// Links after the forms ("Forgot your password?").
     pub(crate) links: Vec<Link>,
 }
@@ -60,6 +62,7 @@ impl Page {
             forms: Vec::new(),
             activity: None,
             passkey_login: None,
+            providers: Vec::new(),
             links: Vec::new(),
         }
     }
@@ -291,6 +294,8 @@ pub(crate) struct Account {
     pub(crate) security: Vec<Form>,
     /// The account's passkeys, when passkeys are on.
     pub(crate) passkeys: Option<Passkeys>,
+    /// The sign-in providers, connected or not, when any is configured or connected.
+    pub(crate) providers: Option<Providers>,
     /// Deleting the account.
     pub(crate) danger: Vec<Form>,
 }
@@ -414,4 +419,30 @@ mod tests {
         assert!(!html.contains("<b>x</b>"), "{html}");
         assert!(html.contains("&#60;script&#62;alert(1)"), "{html}");
     }
+}
+
+/// A "Continue with NAME" link to a provider's `/oidc/{id}/start`.
+pub(crate) struct ProviderButton {
+    pub(crate) href: String,
+    pub(crate) text: String,
+}
+
+/// The "Sign-in providers" part of `/account`.
+pub(crate) struct Providers {
+    pub(crate) list: Vec<ProviderItem>,
+    pub(crate) connect_action: String,
+    pub(crate) disconnect_action: String,
+    /// Whether the account has a password (else the section says how to set one).
+    pub(crate) has_password: bool,
+}
+
+/// One provider on `/account`.
+pub(crate) struct ProviderItem {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) connected: bool,
+    /// The address it gave when connected.
+    pub(crate) email: Option<String>,
+    /// When it was connected.
+    pub(crate) since: Option<When>,
 }

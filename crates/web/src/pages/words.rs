@@ -48,6 +48,9 @@ pub(super) fn about(error: &ApiError) -> About {
 /// An error in words for a person: the API's message as a sentence, and a wait in minutes
 /// or hours rather than seconds.
 pub(super) fn sentence(error: &ApiError) -> String {
+    if let Some(text) = provider_sentence(error) {
+        return text.to_owned();
+    }
     match error {
         ApiError::Auth(AuthError::EmailNotVerified) => {
             return "Your email address is not confirmed yet. Open the link in the mail we \
@@ -113,6 +116,54 @@ pub(super) fn sentence(error: &ApiError) -> String {
     text
 }
 
+/// What a page says for a sign-in through a provider that did not complete.
+fn provider_sentence(error: &ApiError) -> Option<&'static str> {
+    let ApiError::Auth(error) = error else {
+        return None;
+    };
+    Some(match error {
+        AuthError::UnknownOidcProvider => "There is no such way to sign in here.",
+        AuthError::OidcUnavailable => {
+            "The sign-in provider cannot be reached just now, so you are not signed in. Try \
+             again in a moment, or sign in another way."
+        }
+        AuthError::UnknownOidcState => {
+            "This sign-in was started in another browser, more than 10 minutes ago, or was used \
+             already, so nothing was changed. Start again."
+        }
+        AuthError::OidcRefused("access_denied") => {
+            "You did not allow the sign-in at the provider, so nothing was changed."
+        }
+        AuthError::OidcRefused(_) => {
+            "The sign-in provider's answer could not be checked, so you are not signed in and \
+             nothing was changed. Start again, or sign in another way."
+        }
+        AuthError::OidcEmailTaken => {
+            "An account with this email address exists already, so the provider was not \
+             connected to it. Sign in to that account with its password or passkey, then \
+             connect the provider on your account page."
+        }
+        AuthError::OidcNoVerifiedEmail => {
+            "The sign-in provider did not confirm an email address for you, so no account was \
+             made. Confirm your address there, or create an account here with a password."
+        }
+        AuthError::OidcOtherAccount => {
+            "That account at the provider is connected to another account here, so it was not \
+             connected to yours."
+        }
+        AuthError::OidcProviderInUse => {
+            "Your account is connected to another account at this provider. Disconnect that \
+             one first."
+        }
+        AuthError::UnknownIdentity => "That provider is not connected to your account.",
+        AuthError::LastWayIn => {
+            "This provider is the only way into your account, so it stays connected. Set a \
+             password or add a passkey first."
+        }
+        _ => return None,
+    })
+}
+
 pub(super) fn throttle_wait(error: &ApiError) -> Option<u64> {
     match error {
         ApiError::Auth(AuthError::Throttled { retry_after_secs })
@@ -125,6 +176,7 @@ pub(super) fn retry_after(error: &ApiError) -> Option<u64> {
     match error {
         ApiError::Busy | ApiError::ClientBusy => Some(1),
         ApiError::MailRateExceeded { retry_after_secs } => Some(*retry_after_secs),
+        ApiError::Auth(AuthError::OidcUnavailable) => Some(auth::OIDC_RETRY_SECS),
         error => throttle_wait(error),
     }
 }
@@ -157,6 +209,13 @@ pub(super) fn notice(code: Option<&str>) -> Option<&'static str> {
         "session-gone" => "That device was already signed out.",
         "others-revoked" => "All your other devices are signed out.",
         "account-deleted" => "Your account is deleted.",
+        "provider-connected" => "The provider is connected: you can sign in with it now.",
+        "provider-disconnected" => "The provider is disconnected from your account.",
+        "provider-gone" => "That provider was already disconnected.",
+        "provider-last" => {
+            "That provider is the only way into your account, so it stays connected. Set a \
+             password or add a passkey first."
+        }
         "passkey-added" => "Your passkey is added: you can sign in with it now.",
         "passkey-renamed" => "Your passkey is renamed.",
         "passkey-removed" => "That passkey is removed. Your password keeps working.",
