@@ -396,13 +396,15 @@ impl Providers {
         Self::discovered(self.entry(id)?).ok_or(AuthError::OidcUnavailable)
     }
 
-    /// Tries every provider not in hand; answers every provider's status.
+    /// Tries every provider not in hand, all at once (a slow one holds up no other); answers
+    /// every provider's status.
     pub(crate) async fn discover_missing(&self) -> Vec<OidcProviderStatus> {
-        for entry in &self.entries {
-            if Self::discovered(entry).is_none() {
-                let _ = self.discover(entry).await;
-            }
-        }
+        let missing = self
+            .entries
+            .iter()
+            .filter(|entry| Self::discovered(entry).is_none())
+            .map(|entry| self.discover(entry));
+        futures_util::future::join_all(missing).await;
         self.status()
     }
 
