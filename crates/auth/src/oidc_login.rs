@@ -490,6 +490,14 @@ impl Auth {
         }
     }
 
+    /// How many sign-ins through a provider are begun and not back (live, or expired and
+    /// not yet cleared).
+    ///
+    /// Errors: `Storage`.
+    pub fn count_oidc_logins(&self) -> Result<i64, AuthError> {
+        Ok(self.db.count_oidc_logins()?)
+    }
+
     /// Whether the account has a password (an account made through a provider has none until
     /// a reset sets one).
     pub fn has_password(&self, user: &User) -> bool {

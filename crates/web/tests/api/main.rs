@@ -10,6 +10,7 @@
 
 mod authenticator;
 mod helpers;
+mod oidc_mock;
 
 mod admin;
 mod forward;

@@ -10,6 +10,7 @@ mod csrf;
 mod look;
 mod passkeys;
 mod policy;
+mod providers;
 mod recovery;
 mod sign;
 mod site;
