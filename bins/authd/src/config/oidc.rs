@@ -26,7 +26,8 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 #[derive(Debug, Args)]
 pub struct OidcArgs {
     /// An OpenID Connect provider people may sign in through ("Continue with NAME" on the
-    /// sign-in page); repeatable, one provider each. SPEC is comma-separated key=value:
+    /// sign-in page); repeatable, one provider each. SPEC is comma-separated key=value (so no
+    /// value holds a comma):
     /// `id=ID,name=NAME,issuer=URL,client_id=CLIENT` and, for a confidential client,
     /// `client_secret_file=PATH`, a file holding the client secret (read at start; whitespace at
     /// its end is not part of it); without it, a public client (PKCE only). The secret itself
