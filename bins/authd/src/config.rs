@@ -11,6 +11,7 @@ mod file;
 mod layers;
 mod look;
 mod mail;
+mod oidc;
 mod operator;
 mod preset;
 mod values;
@@ -19,6 +20,7 @@ pub use file::settable;
 pub use layers::{load, LoadError, Loaded, Source};
 pub use look::LookArgs;
 pub use mail::MailArgs;
+pub use oidc::OidcArgs;
 pub use operator::{
     AuditArgs, BackupArgs, Command, ConfigCommand, ListArgs, RestoreArgs, UsersCommand,
 };
@@ -439,6 +441,10 @@ pub struct Cli {
     /// The pages' look: --site-name, --logo, --accent-color, --custom-css.
     #[command(flatten)]
     pub look: LookArgs,
+
+    /// Sign-in through outside OpenID Connect providers: --oidc, --oidc-trust-email.
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 // The headings of `--help`: every flag sits under one (a test checks).

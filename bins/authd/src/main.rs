@@ -68,10 +68,25 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (db_options, mut auth_config, web_options) = cli.settings();
+    // Each provider's secret is read here; its discovery document is fetched by `check`, and
+    // by the server in the background (a provider that is down does not hold up the start).
+    let oidc = match cli.oidc() {
+        Ok(oidc) => oidc,
+        Err(error) => {
+            eprintln!("authd: {}", sources.explain(&error));
+            return ExitCode::from(2);
+        }
+    };
+    let issuers: Vec<(String, String)> = oidc
+        .iter()
+        .flat_map(|config| &config.providers)
+        .map(|provider| (provider.id.clone(), provider.issuer.clone()))
+        .collect();
+    let (db_options, auth_config, web_options) = cli.settings();
     if let Some(off) = passkeys.1 {
         tracing::info!("{off}");
     }
+    let mut auth_config = auth_config.with_oidc(oidc);
     auth_config.passkeys = passkeys.0;
     // `backup` and `restore` work on the database's file: no key is made, nothing migrated.
     match operator::run_on_file(cli.command.as_ref(), &db_options) {
@@ -194,22 +209,27 @@ fn main() -> ExitCode {
                 "authd: configuration valid, database reachable (nothing changed: \
                  `authd migrate` applies any pending migrations)"
             );
-            match smtp.map(|mailer| mailer.check()) {
-                None => ExitCode::SUCCESS,
+            let relay = match smtp.map(|mailer| mailer.check()) {
+                None => true,
                 Some(Ok(())) => {
                     eprintln!(
                         "authd: SMTP server answers and would take mail from the sender \
                          (MAIL FROM and RCPT TO accepted, then reset: nothing was sent)"
                     );
-                    ExitCode::SUCCESS
+                    true
                 }
                 Some(Err(why)) => {
                     eprintln!(
                         "authd: SMTP server does not answer as it should: {}",
                         why.cause()
                     );
-                    ExitCode::FAILURE
+                    false
                 }
+            };
+            let providers = check_providers(&auth, &issuers);
+            match relay && providers {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
             }
         }
         Command::RotateSecretKey => match auth.rotate_secret_key() {
@@ -297,6 +317,42 @@ fn check_relay_in_background(mailer: SmtpMailer) {
     if let Err(error) = checked {
         tracing::warn!(%error, "could not start the SMTP relay check");
     }
+}
+
+/// Fetches the discovery document and keys of every sign-in provider, as `authd check` does,
+/// and says for each whether that worked (`issuers`: each provider's id and issuer). Whether
+/// every one did.
+fn check_providers(auth: &Auth, issuers: &[(String, String)]) -> bool {
+    if issuers.is_empty() {
+        return true;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let statuses = match runtime {
+        Ok(runtime) => runtime.block_on(auth.discover_oidc()),
+        Err(error) => {
+            eprintln!("authd: cannot try the sign-in providers: {error}");
+            return false;
+        }
+    };
+    let mut all = true;
+    for status in statuses {
+        let (id, name) = (&status.id, &status.name);
+        if status.ready {
+            let issuer = issuers.iter().find(|(of, _)| of == id).map(|(_, url)| url);
+            eprintln!(
+                "authd: sign-in provider {id} ({name}): discovery document and keys fetched \
+                 from {}",
+                issuer.map_or("its issuer", String::as_str)
+            );
+        } else {
+            let why = status.error.as_deref().unwrap_or("no answer");
+            eprintln!("authd: sign-in provider {id} ({name}) cannot be reached: {why}");
+            all = false;
+        }
+    }
+    all
 }
 
 /// `--help` and `--version` as clap prints them; a bad flag or value exits 2 with one line on

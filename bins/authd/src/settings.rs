@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use auth::{AuthConfig, DbOptions, OutboxOptions, PasskeyConfig, PasskeySettingsError};
+use auth::PasskeySettingsError;
+use auth::{AuthConfig, DbOptions, OidcConfig, OutboxOptions, PasskeyConfig};
 use auth::{PasswordPolicy, SecretKey, SmtpSettings, Templates};
 use web::{AdminAccess, Branding, Site, WebOptions};
 
@@ -372,6 +373,53 @@ impl Cli {
             ) => Err(format!("--rp-id: {e}")),
             Err(e) => Err(format!("--public-url: {e}")),
         }
+    }
+
+    /// Sign-in through the providers of --oidc (`None` without one), each provider's secret
+    /// read from its file, and --oidc-trust-email applied. Errors (exit 2) name the flag and
+    /// the provider, never a secret: a bad spec or secret file, two providers with one id, an
+    /// --oidc-trust-email id that is no provider's, --oidc without --public-url or the pages.
+    pub fn oidc(&self) -> Result<Option<OidcConfig>, String> {
+        let specs = self.oidc.specs()?;
+        let trusted = self.oidc.trusted();
+        if let Some(id) = trusted
+            .iter()
+            .find(|id| !specs.iter().any(|s| s.id == **id))
+        {
+            return Err(format!(
+                "--oidc-trust-email {id}: no --oidc provider has this id"
+            ));
+        }
+        if specs.is_empty() {
+            return Ok(None);
+        }
+        let public_url = self.public_url.as_deref().ok_or(
+            "--oidc needs --public-url: each provider's redirect URI is \
+             {public-url}/oidc/{id}/callback",
+        )?;
+        let public_url = parse_public_url(public_url).map_err(|e| format!("--public-url {e}"))?;
+        if !self.pages || self.no_pages {
+            return Err(
+                "--oidc needs the pages, where people sign in through a provider \
+                        (--no-pages or --pages=false turns them off)"
+                    .into(),
+            );
+        }
+        // Before any secret file is read.
+        let mut twice = specs.iter().enumerate();
+        if let Some((_, spec)) = twice.find(|(i, spec)| specs[..*i].iter().any(|s| s.id == spec.id))
+        {
+            return Err(format!("--oidc {}: two providers have this id", spec.id));
+        }
+        let providers = specs.iter().map(|spec| {
+            let trust = trusted.contains(&spec.id.as_str());
+            spec.provider()
+                .map(|provider| provider.with_trust_email(trust))
+        });
+        let providers = providers.collect::<Result<Vec<_>, _>>()?;
+        OidcConfig::new(&public_url, providers)
+            .map(Some)
+            .map_err(|e| format!("--oidc: {e}"))
     }
 
     /// The settings of each layer.

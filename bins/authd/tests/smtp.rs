@@ -104,7 +104,7 @@ fn help_documents_the_exit_codes_of_check() {
         .unwrap_or_else(|| panic!("no check in {help}"));
     for words in [
         "exit 0 if all is fine",
-        "1 if the database or the relay fails",
+        "1 if the database, the relay or a provider fails",
         "2 for",
     ] {
         assert!(line.contains(words), "{words}: {line}");
@@ -114,7 +114,7 @@ fn help_documents_the_exit_codes_of_check() {
     for words in [
         "Exit 0",
         "2 for a bad setting",
-        "1 for an unreachable database or a relay",
+        "1 for an unreachable database, a relay",
     ] {
         assert!(help.contains(words), "{words}: {help}");
     }

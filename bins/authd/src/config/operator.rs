@@ -14,15 +14,17 @@ pub enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
-    /// Check the settings, the database and the SMTP relay, changing nothing: exit 0 if all
-    /// is fine, 1 if the database or the relay fails, 2 for a bad setting.
+    /// Check the settings, the database, the SMTP relay and the sign-in providers, changing
+    /// nothing: exit 0 if all is fine, 1 if the database, the relay or a provider fails, 2 for
+    /// a bad setting.
     ///
     /// Validates every setting and connects to the database (no migrations); with
     /// --smtp-url, also tries the relay as sending would (TLS, authentication, MAIL FROM the
-    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent). Exit 0 when
-    /// all is fine, 2 for a bad setting, 1 for an unreachable database or a relay that fails
-    /// the check (the cause is printed: "connection refused", "certificate: unknown issuer",
-    /// "STARTTLS not offered", …).
+    /// sender and RCPT TO the sender's own address, then RSET: nothing is sent); with --oidc,
+    /// fetches each provider's discovery document and keys (a line for each). Exit 0 when all
+    /// is fine, 2 for a bad setting, 1 for an unreachable database, a relay that fails the
+    /// check (the cause is printed: "connection refused", "certificate: unknown issuer",
+    /// "STARTTLS not offered", …) or a provider that cannot be reached.
     Check,
     /// Encrypt every two-factor secret again under --secret-key-file (reading those written
     /// under --old-secret-key-file), then forget the old key: afterwards authd starts with the

@@ -440,8 +440,34 @@ fn flag_table() -> Vec<(&'static str, &'static [&'static str], fn(&Cli) -> bool)
             &["--audit-retention-days", "30"],
             |c| c.settings().1.audit_retention == secs(30 * 24 * 3600),
         ),
+        // The providers are put together in `main` (their secret files read there).
+        (
+            "oidc",
+            &["--public-url", "https://a.test", "--oidc", OIDC],
+            |c| {
+                let providers = c.oidc().ok().flatten().map(|oidc| oidc.providers);
+                providers.is_some_and(|p| p[0].id == "x" && !p[0].trust_email)
+            },
+        ),
+        (
+            "oidc-trust-email",
+            &[
+                "--public-url=https://a.test",
+                "--oidc",
+                OIDC,
+                "--oidc-trust-email",
+                "x",
+            ],
+            |c| {
+                let providers = c.oidc().ok().flatten().map(|oidc| oidc.providers);
+                providers.is_some_and(|p| p[0].trust_email)
+            },
+        ),
     ]
 }
+
+/// A provider for --oidc.
+const OIDC: &str = "id=x,name=X,issuer=https://x.test,client_id=c";
 
 #[test]
 fn every_flag_reaches_its_setting() {
@@ -653,6 +679,7 @@ fn help_groups_the_flags_under_headings() {
         "Admin API:",
         "Logs:",
         "Look:",
+        "Sign-in providers (OpenID Connect):",
     ] {
         assert!(help.contains(heading), "no {heading:?} in\n{help}");
     }
@@ -1139,4 +1166,87 @@ fn the_look_flags_are_checked_and_their_files_read() {
     assert_eq!(auth.totp_issuer, "Acme Cloud");
     assert!(auth.password_policy.site_names.iter().any(|n| n == "acme"));
     assert!(auth.password_policy.site_names.iter().any(|n| n == "cloud"));
+}
+
+#[test]
+fn sign_in_providers_need_the_public_url_the_pages_and_ids_of_their_own() {
+    let two = ["--oidc", OIDC, "--oidc", &OIDC.replace("id=x", "id=y")];
+    let with_url = |extra: &[&str]| {
+        let mut args = vec!["--public-url", "https://a.test/"];
+        args.extend_from_slice(&two);
+        args.extend_from_slice(extra);
+        parse(&args).oidc()
+    };
+    let oidc = with_url(&["--oidc-trust-email", "y"]).unwrap().unwrap();
+    let ids: Vec<_> = oidc
+        .providers
+        .iter()
+        .map(|p| (p.id.as_str(), p.trust_email))
+        .collect();
+    assert_eq!(ids, [("x", false), ("y", true)]);
+    assert_eq!(oidc.redirect_uri("y"), "https://a.test/oidc/y/callback");
+    for (args, expected) in [
+        (
+            &two[..],
+            "--oidc needs --public-url: each provider's redirect URI is",
+        ),
+        (
+            &["--oidc-trust-email", "x"][..],
+            "--oidc-trust-email x: no --oidc provider has this id",
+        ),
+        (
+            &[
+                "--public-url",
+                "https://a.test",
+                "--oidc",
+                OIDC,
+                "--no-pages",
+            ][..],
+            "--oidc needs the pages",
+        ),
+        (
+            &[
+                "--public-url",
+                "https://a.test",
+                "--oidc",
+                OIDC,
+                "--pages=false",
+            ][..],
+            "--oidc needs the pages",
+        ),
+        (
+            &[
+                "--public-url",
+                "https://a.test",
+                "--oidc",
+                OIDC,
+                "--oidc",
+                OIDC,
+            ][..],
+            "--oidc x: two providers have this id",
+        ),
+    ] {
+        let error = parse(args).oidc().unwrap_err();
+        assert!(error.starts_with(expected), "{args:?}: {error}");
+    }
+    let error = with_url(&["--oidc-trust-email", "x,z"]).unwrap_err();
+    assert_eq!(
+        error,
+        "--oidc-trust-email z: no --oidc provider has this id"
+    );
+    assert!(parse(&[]).oidc().unwrap().is_none());
+}
+
+#[test]
+fn a_bad_provider_is_refused_as_the_flag_is_parsed_without_repeating_it() {
+    for spec in [
+        "id=x,name=X,issuer=https://x.test",
+        "id=x,name=X,issuer=https://x.test,client_id=c,client_secret=hunter2",
+        "id=x,name=X,issuer=https://x.test,client_id=c,colour=hunter2",
+    ] {
+        let error = parse_error(&["--oidc", spec]).render().to_string();
+        let first = error.lines().next().unwrap();
+        assert!(first.starts_with("error: --oidc"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
 }
