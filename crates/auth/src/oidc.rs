@@ -262,6 +262,9 @@ struct Entry {
     discovered: RwLock<Option<Arc<Discovered>>>,
     last_error: Mutex<Option<String>>,
     last_try: Mutex<Option<Instant>>,
+    /// Held while a fetch runs: a sign-in that needs the provider waits for the fetch under
+    /// way (the one the server starts with, say) rather than failing beside it.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 /// The configured providers and what is known of each.
@@ -297,6 +300,7 @@ impl Providers {
                     discovered: RwLock::new(None),
                     last_error: Mutex::new(None),
                     last_try: Mutex::new(None),
+                    fetching: tokio::sync::Mutex::new(()),
                 })
             })
             .collect::<Result<Vec<_>, AuthError>>()?;
@@ -334,8 +338,13 @@ impl Providers {
             .collect()
     }
 
-    /// Fetches the discovery document and keys of `entry`, and keeps them.
-    async fn discover(&self, entry: &Entry) -> Result<Arc<Discovered>, AuthError> {
+    /// Fetches the discovery document and keys of `entry`, and keeps them; unless `again`,
+    /// answers those in hand when a fetch under way brought them.
+    async fn discover(&self, entry: &Entry, again: bool) -> Result<Arc<Discovered>, AuthError> {
+        let _fetching = entry.fetching.lock().await;
+        if let Some(discovered) = Self::discovered(entry).filter(|_| !again) {
+            return Ok(discovered);
+        }
         *lock(&entry.last_try) = Some(Instant::now());
         let fetched = async {
             let issuer = IssuerUrl::new(entry.config.issuer.clone()).map_err(|e| e.to_string())?;
@@ -385,10 +394,10 @@ impl Providers {
         }
         let recent = lock(&entry.last_try)
             .is_some_and(|at| at.elapsed() < Duration::from_secs(OIDC_RETRY_SECS));
-        if recent {
+        if recent && lock(&entry.last_error).is_some() {
             return Err(AuthError::OidcUnavailable);
         }
-        self.discover(entry).await
+        self.discover(entry, false).await
     }
 
     /// The client in hand, without fetching.
@@ -403,7 +412,7 @@ impl Providers {
             .entries
             .iter()
             .filter(|entry| Self::discovered(entry).is_none())
-            .map(|entry| self.discover(entry));
+            .map(|entry| self.discover(entry, false));
         futures_util::future::join_all(missing).await;
         self.status()
     }
@@ -488,7 +497,7 @@ impl Providers {
                 if discovered.fetched.elapsed() > REFRESH_KEYS_EVERY =>
             {
                 // A key the provider rotated in since: fetch its keys again, once.
-                let fresh = self.discover(entry).await?;
+                let fresh = self.discover(entry, true).await?;
                 let verifier = fresh.client.id_token_verifier();
                 let claims = id_token
                     .claims(&verifier, &nonce)

@@ -91,7 +91,7 @@ pub enum OidcOutcome {
     /// A session started for the account (made now when `created`).
     SignedIn {
         /// The account.
-        user: User,
+        user: Box<User>,
         /// Its new session.
         token: SessionToken,
         /// Whether the account was made by this sign-in.
@@ -391,7 +391,9 @@ impl Auth {
         let signed_in = self.audited(
             AuditEvent::LoginSucceeded,
             Some(user.id),
-            self.provider_detail(id).with("method", "oidc").with("amr", claims.amr.clone()),
+            self.provider_detail(id)
+                .with("method", "oidc")
+                .with("amr", claims.amr.clone()),
         );
         let (user, token) =
             self.start_session(&signed_in, &user, UserChanges::default(), None, client)?;
@@ -399,7 +401,7 @@ impl Auth {
             .touch_oidc_identity(id, &claims.subject, user.id, self.now())?;
         tracing::info!(event = "login_ok", method = "oidc", provider = %id, "logged in");
         Ok(OidcOutcome::SignedIn {
-            user,
+            user: Box::new(user),
             token,
             created,
         })
@@ -483,7 +485,11 @@ impl Auth {
 
     /// An event's detail naming provider `id`: its id and (while configured) its name.
     fn provider_detail(&self, id: &str) -> serde_json::Value {
-        let name = self.providers().ok().and_then(|p| p.config(id).ok()).map(|p| p.name.clone());
+        let name = self
+            .providers()
+            .ok()
+            .and_then(|p| p.config(id).ok())
+            .map(|p| p.name.clone());
         match name {
             Some(name) => json!({"provider": id, "name": name}),
             None => json!({"provider": id}),

@@ -77,7 +77,9 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
 )]
 async fn list_identities(authd: Data<Authd>, user: CurrentUser) -> Result<HttpResponse, ApiError> {
     let id = user.id();
-    let identities = authd.run_lookup(move |auth| auth.list_identities(id)).await?;
+    let identities = authd
+        .run_lookup(move |auth| auth.list_identities(id))
+        .await?;
     Ok(ok(&IdentityList {
         identities: identities.into_iter().map(IdentityView::from).collect(),
     }))

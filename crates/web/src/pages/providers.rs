@@ -109,7 +109,10 @@ pub(super) async fn start(request: HttpRequest) -> HttpResponse {
     let Some(provider) = provider_of(&visit, &request) else {
         return refused(&visit, &ApiError::Auth(AuthError::UnknownOidcProvider));
     };
-    if let Err(error) = visit.authd.check_login_rate(visit.authd.client_ip(&request)) {
+    if let Err(error) = visit
+        .authd
+        .check_login_rate(visit.authd.client_ip(&request))
+    {
         return refused(&visit, &error);
     }
     let next = query_param(&request, "next");
@@ -158,8 +161,35 @@ pub(super) async fn callback(
         return refused(&visit, &ApiError::Auth(AuthError::UnknownOidcProvider));
     };
     let id = provider.id.clone();
-    let (state, code) = (query_param(&request, "state"), query_param(&request, "code"));
+    let (state, code) = (
+        query_param(&request, "state"),
+        query_param(&request, "code"),
+    );
     let provider_error = query_param(&request, "error");
+    if let Some(error) = provider_error {
+        // The provider's error (a denied consent, say): the sign-in ends here, its row
+        // taken when the provider sent the state back (RFC 6749 asks it to).
+        if let (Some(state), false) = (state, visit.visitor.is_new()) {
+            let (taking, secret) = (id.clone(), visit.visitor.secret().to_owned());
+            let _ = visit
+                .authd
+                .run_lookup(move |auth| auth.take_oidc(&taking, &state, &secret))
+                .await;
+        }
+        let error: String = error
+            .chars()
+            .take(40)
+            .filter(char::is_ascii_graphic)
+            .collect();
+        tracing::info!(event = "oidc_refused", provider = %id, reason = "provider_error", error = %error, "the provider answered an error");
+        let why = if error == "access_denied" {
+            "access_denied"
+        } else {
+            "provider_error"
+        };
+        count(&visit, &id, Label::Refused);
+        return refused(&visit, &ApiError::Auth(AuthError::OidcRefused(why)));
+    }
     let outcome = async {
         let state = state.ok_or(AuthError::UnknownOidcState)?;
         if visit.visitor.is_new() {
@@ -172,12 +202,6 @@ pub(super) async fn callback(
             .authd
             .run_lookup(move |auth| auth.take_oidc(&taking, &state, &secret))
             .await?;
-        if let Some(error) = provider_error {
-            let error: String = error.chars().take(40).filter(char::is_ascii_graphic).collect();
-            tracing::info!(event = "oidc_refused", provider = %id, reason = "provider_error", error = %error, "the provider answered an error");
-            let why = if error == "access_denied" { "access_denied" } else { "provider_error" };
-            return Err(ApiError::Auth(AuthError::OidcRefused(why)));
-        }
         let code = code.ok_or(AuthError::OidcRefused("no_code"))?;
         if let Some((user_id, session)) = pending.connecting() {
             // A connection goes on only in the session that asked for it.
@@ -206,7 +230,11 @@ pub(super) async fn callback(
     };
     match outcome {
         Ok(OidcOutcome::SignedIn { token, created, .. }) => {
-            count(&visit, &id, if created { Label::Created } else { Label::Ok });
+            count(
+                &visit,
+                &id,
+                if created { Label::Created } else { Label::Ok },
+            );
             let mut response = match checked_return(&visit, return_to.as_deref()) {
                 Some(target) => see_other(&target),
                 None if created => visit.redirect(&format!("{ACCOUNT}?m=welcome")),
@@ -247,11 +275,19 @@ pub(super) async fn connect(
     let CsrfForm { visit, fields } = form;
     let user = or_answer!(super::account::signed_in(&visit, user));
     let id = fields.required("provider").unwrap_or_default();
-    let known = visit.authd.auth().oidc_providers().into_iter().any(|p| p.id == id);
+    let known = visit
+        .authd
+        .auth()
+        .oidc_providers()
+        .into_iter()
+        .any(|p| p.id == id);
     if !known {
         return refused(&visit, &ApiError::Auth(AuthError::UnknownOidcProvider));
     }
-    if let Err(error) = visit.authd.check_login_rate(visit.authd.client_ip(&request)) {
+    if let Err(error) = visit
+        .authd
+        .check_login_rate(visit.authd.client_ip(&request))
+    {
         return refused(&visit, &error);
     }
     if let Err(error) = visit.authd.auth().prepare_oidc(&id).await {
@@ -263,7 +299,14 @@ pub(super) async fn connect(
         .authd
         .run_lookup(move |auth| {
             let session_id = session.as_str();
-            auth.begin_oidc(&id, &secret, OidcIntent::Connect { user_id, session_id })
+            auth.begin_oidc(
+                &id,
+                &secret,
+                OidcIntent::Connect {
+                    user_id,
+                    session_id,
+                },
+            )
         })
         .await;
     match begun {
@@ -273,7 +316,10 @@ pub(super) async fn connect(
 }
 
 /// `POST /account/providers/disconnect` (`provider`): as `DELETE /profile/identities/{id}`.
-pub(super) async fn disconnect(user: Result<CurrentUser, ApiError>, form: CsrfForm) -> HttpResponse {
+pub(super) async fn disconnect(
+    user: Result<CurrentUser, ApiError>,
+    form: CsrfForm,
+) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let user = or_answer!(super::account::signed_in(&visit, user));
     let provider = fields.required("provider").unwrap_or_default();
@@ -297,10 +343,16 @@ pub(super) async fn disconnect(user: Result<CurrentUser, ApiError>, form: CsrfFo
 /// The "Sign-in providers" part of `/account`: every configured provider (connect or
 /// disconnect) and any connection to one no longer configured (disconnect). `None` when no
 /// provider is configured and the account has no connection.
-pub(super) async fn section(visit: &Visit, user: &CurrentUser) -> Result<Option<Providers>, ApiError> {
+pub(super) async fn section(
+    visit: &Visit,
+    user: &CurrentUser,
+) -> Result<Option<Providers>, ApiError> {
     let configured = visit.authd.auth().oidc_providers();
     let id = user.id();
-    let connected = visit.authd.run_lookup(move |auth| auth.list_identities(id)).await?;
+    let connected = visit
+        .authd
+        .run_lookup(move |auth| auth.list_identities(id))
+        .await?;
     if configured.is_empty() && connected.is_empty() {
         return Ok(None);
     }

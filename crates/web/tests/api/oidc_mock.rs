@@ -66,7 +66,10 @@ impl MockProvider {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "oidc-provider-mock did not start");
+            assert!(
+                Instant::now() < deadline,
+                "oidc-provider-mock did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         provider
@@ -86,8 +89,14 @@ impl MockProvider {
 
     /// This provider as authd's `id`, named "Mock", client `authd-test` with a secret.
     pub fn provider(&self, id: &str) -> auth::OidcProvider {
-        auth::OidcProvider::new(id, "Mock", &self.issuer, "authd-test", Some("s3cret".into()))
-            .unwrap()
+        auth::OidcProvider::new(
+            id,
+            "Mock",
+            &self.issuer,
+            "authd-test",
+            Some("s3cret".into()),
+        )
+        .unwrap()
     }
 }
 

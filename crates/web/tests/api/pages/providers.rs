@@ -24,7 +24,10 @@ use crate::totp::{code_at, two_factor_config};
 const PUBLIC_URL: &str = "http://authd.test";
 
 /// The test config with `providers` behind [`PUBLIC_URL`].
-fn with_providers(config: auth::AuthConfig, providers: Vec<auth::OidcProvider>) -> auth::AuthConfig {
+fn with_providers(
+    config: auth::AuthConfig,
+    providers: Vec<auth::OidcProvider>,
+) -> auth::AuthConfig {
     config.with_oidc(Some(OidcConfig::new(PUBLIC_URL, providers).unwrap()))
 }
 
@@ -45,7 +48,13 @@ impl Visitor<'_> {
     /// `GET /oidc/{id}/start`: the provider's authorization URL it redirects to.
     async fn start(&mut self, id: &str) -> String {
         let answer = self.get(&format!("/oidc/{id}/start")).await;
-        assert_eq!(answer.status, 302, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            302,
+            "{}\n{:?}",
+            answer.body,
+            self.app.auth.oidc_providers()
+        );
         let to = answer.location().to_owned();
         assert!(to.starts_with("http://localhost:"), "{to}");
         to
@@ -58,7 +67,14 @@ impl Visitor<'_> {
             Some(sub) => vec![("sub", sub)],
             None => vec![("action", "deny")],
         };
-        let response = self.app.client.post(authorize).form(&form).send().await.unwrap();
+        let response = self
+            .app
+            .client
+            .post(authorize)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 302, "the provider's form");
         let back = response.headers()["location"].to_str().unwrap().to_owned();
         back.strip_prefix(PUBLIC_URL)
@@ -88,21 +104,37 @@ each_backend!(a_new_person_gets_a_verified_account_and_comes_back_to_the_same_on
 async fn a_new_person_gets_a_verified_account_and_comes_back_to_the_same_one(backend: Backend) {
     let provider = MockProvider::start();
     provider
-        .set_user("alice-sub", json!({"email": "Alice@Example.com", "email_verified": true}))
+        .set_user(
+            "alice-sub",
+            json!({"email": "Alice@Example.com", "email_verified": true}),
+        )
         .await;
     let app = backend
         .spawn_app_with(config_for(&provider), WebOptions::default())
         .await;
     let mut browser = Visitor::new(&app);
     let login = browser.get("/login").await;
-    assert!(login.body.contains(r#"href="/oidc/mock/start">Continue with Mock</a>"#), "{}", login.body);
+    assert!(
+        login
+            .body
+            .contains(r#"href="/oidc/mock/start">Continue with Mock</a>"#),
+        "{}",
+        login.body
+    );
     let back = browser.continue_as("mock", "alice-sub").await;
     assert_eq!(back.status, 303, "{}", back.body);
     assert_eq!(back.location(), "/account?m=welcome");
     let session = browser.session().unwrap().to_owned();
     assert_eq!(email_of_session(&app, &session).await, "alice@example.com");
-    let user = app.auth.find_user_by_email("alice@example.com").unwrap().unwrap();
-    assert!(user.email_verified_at.is_some(), "the provider confirmed it");
+    let user = app
+        .auth
+        .find_user_by_email("alice@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(
+        user.email_verified_at.is_some(),
+        "the provider confirmed it"
+    );
     assert!(!app.auth.has_password(&user));
     // No password matches an account made through a provider.
     let refused = app.post_sessions("alice@example.com", "!").await;
@@ -159,7 +191,10 @@ async fn an_address_with_an_account_is_not_connected_unless_the_provider_is_trus
 ) {
     let provider = MockProvider::start();
     provider
-        .set_user("mallory", json!({"email": "bob@example.com", "email_verified": true}))
+        .set_user(
+            "mallory",
+            json!({"email": "bob@example.com", "email_verified": true}),
+        )
         .await;
     let app = backend
         .spawn_app_with(config_for(&provider), WebOptions::default())
@@ -168,8 +203,12 @@ async fn an_address_with_an_account_is_not_connected_unless_the_provider_is_trus
     let mut browser = Visitor::new(&app);
     let refused = browser.continue_as("mock", "mallory").await;
     assert_eq!(refused.status, 409, "{}", refused.body);
-    assert!(refused.title().starts_with("Error: An account with this email address exists"));
-    assert!(refused.body.contains("Sign in with your password or passkey"));
+    assert!(refused
+        .title()
+        .starts_with("Error: An account with this email address exists"));
+    assert!(refused
+        .body
+        .contains("Sign in with your password or passkey"));
     refused.assert_page_headers();
     assert_eq!(browser.session(), None, "nobody is signed in");
     assert!(app.auth.list_identities(bob.id).unwrap().is_empty());
@@ -201,7 +240,10 @@ async fn an_address_with_an_account_is_not_connected_unless_the_provider_is_trus
 async fn no_confirmed_address_makes_no_account() {
     let provider = MockProvider::start();
     provider
-        .set_user("unconfirmed", json!({"email": "carol@example.com", "email_verified": false}))
+        .set_user(
+            "unconfirmed",
+            json!({"email": "carol@example.com", "email_verified": false}),
+        )
         .await;
     provider.set_user("no-email", json!({})).await;
     let app = spawn_app_with(config_for(&provider), WebOptions::default()).await;
@@ -219,7 +261,10 @@ each_backend!(a_tampered_replayed_or_foreign_state_is_refused);
 async fn a_tampered_replayed_or_foreign_state_is_refused(backend: Backend) {
     let provider = MockProvider::start();
     provider
-        .set_user("dave", json!({"email": "dave@example.com", "email_verified": true}))
+        .set_user(
+            "dave",
+            json!({"email": "dave@example.com", "email_verified": true}),
+        )
         .await;
     let app = backend
         .spawn_app_with(config_for(&provider), WebOptions::default())
@@ -251,7 +296,13 @@ async fn a_tampered_replayed_or_foreign_state_is_refused(backend: Backend) {
         assert_eq!(stranger.session(), None);
     }
     // Another provider's callback with this state.
-    assert_eq!(browser.get(&back.replace("/oidc/mock/", "/oidc/nope/")).await.status, 404);
+    assert_eq!(
+        browser
+            .get(&back.replace("/oidc/mock/", "/oidc/nope/"))
+            .await
+            .status,
+        404
+    );
 
     // The browser that began it: signed in, once.
     let answer = browser.get(&back).await;
@@ -317,20 +368,43 @@ async fn a_denied_consent_creates_nothing() {
     let mut browser = Visitor::new(&app);
     let authorize = browser.start("mock").await;
     let back = browser.at_provider(&authorize, None).await;
-    assert_eq!(param(&format!("http://x{back}"), "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        param(&format!("http://x{back}"), "error").as_deref(),
+        Some("access_denied")
+    );
+    // (This provider sends no `state` back with an error.)
     let answer = browser.get(&back).await;
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("You did not allow the sign-in"), "{}", answer.body);
-    // The sign-in ended with the denial: its state works no more.
-    assert_eq!(app.auth.count_oidc_logins().unwrap(), 0);
+    assert!(
+        answer.body.contains("You did not allow the sign-in"),
+        "{}",
+        answer.body
+    );
     assert_eq!(users(&app).await, 0);
+    // A provider that does (as RFC 6749 asks): the sign-in ends with the denial.
+    assert_eq!(app.auth.count_oidc_logins().unwrap(), 1);
+    let state = param(&authorize, "state").unwrap();
+    let answer = browser
+        .get(&format!(
+            "/oidc/mock/callback?state={state}&error=access_denied"
+        ))
+        .await;
+    assert!(answer.body.contains("You did not allow the sign-in"));
+    assert_eq!(app.auth.count_oidc_logins().unwrap(), 0);
+    let replayed = browser
+        .get(&format!("/oidc/mock/callback?state={state}&code=x"))
+        .await;
+    assert!(replayed.body.contains("Start again"), "{}", replayed.body);
 }
 
 #[tokio::test]
 async fn a_provider_down_at_start_is_retried_in_the_background_and_holds_up_no_other() {
     let up = MockProvider::start();
-    up.set_user("fay", json!({"email": "fay@example.com", "email_verified": true}))
-        .await;
+    up.set_user(
+        "fay",
+        json!({"email": "fay@example.com", "email_verified": true}),
+    )
+    .await;
     let port = free_port();
     let down = auth::OidcProvider::new(
         "later",
@@ -356,11 +430,18 @@ async fn a_provider_down_at_start_is_retried_in_the_background_and_holds_up_no_o
     // The provider comes up: the server's retry finds it, with no request asking.
     let later = MockProvider::start_on(port);
     later
-        .set_user("fay", json!({"email": "fay@example.com", "email_verified": true}))
+        .set_user(
+            "fay",
+            json!({"email": "fay@example.com", "email_verified": true}),
+        )
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !app.auth.oidc_providers().iter().all(|p| p.ready) {
-        assert!(std::time::Instant::now() < deadline, "{:?}", app.auth.oidc_providers());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            app.auth.oidc_providers()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut browser = Visitor::new(&app);
@@ -373,7 +454,10 @@ each_backend!(a_sign_in_begun_on_one_instance_finishes_on_another);
 async fn a_sign_in_begun_on_one_instance_finishes_on_another(backend: Backend) {
     let provider = MockProvider::start();
     provider
-        .set_user("gus", json!({"email": "gus@example.com", "email_verified": true}))
+        .set_user(
+            "gus",
+            json!({"email": "gus@example.com", "email_verified": true}),
+        )
         .await;
     let (first, second) = backend
         .spawn_pair_with(config_for(&provider), WebOptions::default())
@@ -395,7 +479,10 @@ async fn a_sign_in_begun_on_one_instance_finishes_on_another(backend: Backend) {
 async fn an_account_with_two_factor_is_asked_for_its_code() {
     let provider = MockProvider::start();
     provider
-        .set_user("hal", json!({"email": "hal@example.com", "email_verified": true}))
+        .set_user(
+            "hal",
+            json!({"email": "hal@example.com", "email_verified": true}),
+        )
         .await;
     let trusted = with_providers(
         two_factor_config(),
@@ -406,7 +493,11 @@ async fn an_account_with_two_factor_is_asked_for_its_code() {
     let mut browser = Visitor::new(&app);
     let asked = browser.continue_as("mock", "hal").await;
     assert_eq!(asked.status, 200, "{}", asked.body);
-    assert!(asked.title().starts_with("Enter your code"), "{}", asked.title());
+    assert!(
+        asked.title().starts_with("Enter your code"),
+        "{}",
+        asked.title()
+    );
     assert_eq!(browser.session(), None, "no session before the code");
     let token_at = asked.body.find(r#"name="mfa_token" value=""#).unwrap();
     let rest = &asked.body[token_at + r#"name="mfa_token" value=""#.len()..];
@@ -417,7 +508,11 @@ async fn an_account_with_two_factor_is_asked_for_its_code() {
     let signed_in = browser
         .post(
             "/login/code",
-            &[("mfa_token", &mfa_token), ("code", &code), ("csrf_token", &csrf)],
+            &[
+                ("mfa_token", &mfa_token),
+                ("code", &code),
+                ("csrf_token", &csrf),
+            ],
         )
         .await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
@@ -429,24 +524,43 @@ each_backend!(the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in
 async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(backend: Backend) {
     let provider = MockProvider::start();
     provider
-        .set_user("ivy-sub", json!({"email": "ivy@elsewhere.example", "email_verified": true}))
+        .set_user(
+            "ivy-sub",
+            json!({"email": "ivy@elsewhere.example", "email_verified": true}),
+        )
         .await;
     provider
-        .set_user("jo-sub", json!({"email": "jo@example.com", "email_verified": true}))
+        .set_user(
+            "jo-sub",
+            json!({"email": "jo@example.com", "email_verified": true}),
+        )
         .await;
-    let app = backend
-        .spawn_app_with(config_for(&provider), WebOptions::default())
-        .await;
+    // Several sessions per account: the provider's sign-in below must not end the first.
+    let config = with_providers(
+        test_config().with_max_sessions_per_user(0),
+        vec![provider.provider("mock")],
+    );
+    let app = backend.spawn_app_with(config, WebOptions::default()).await;
     let mut browser = Visitor::new(&app);
     assert_eq!(browser.sign_up("ivy@example.com", "pw").await.status, 303);
     let account = browser.get("/account").await;
-    assert!(account.body.contains(r#"<section id="providers">"#), "{}", account.body);
+    assert!(
+        account.body.contains(r#"<section id="providers">"#),
+        "{}",
+        account.body
+    );
     assert!(account.body.contains(">Connect</button>"));
     let connect = browser
-        .submit("/account", "/account/providers/connect", &[("provider", "mock")])
+        .submit(
+            "/account",
+            "/account/providers/connect",
+            &[("provider", "mock")],
+        )
         .await;
     assert_eq!(connect.status, 302, "{}", connect.body);
-    let back = browser.at_provider(connect.location(), Some("ivy-sub")).await;
+    let back = browser
+        .at_provider(connect.location(), Some("ivy-sub"))
+        .await;
     // Only in the session that asked.
     let elsewhere = Visitor {
         cookies: browser
@@ -461,9 +575,15 @@ async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(back
     assert_eq!(elsewhere.get(&back).await.status, 400);
     // (The refusal took the row: connect again.)
     let connect = browser
-        .submit("/account", "/account/providers/connect", &[("provider", "mock")])
+        .submit(
+            "/account",
+            "/account/providers/connect",
+            &[("provider", "mock")],
+        )
         .await;
-    let back = browser.at_provider(connect.location(), Some("ivy-sub")).await;
+    let back = browser
+        .at_provider(connect.location(), Some("ivy-sub"))
+        .await;
     let connected = browser.get(&back).await;
     assert_eq!(connected.status, 303, "{}", connected.body);
     assert_eq!(connected.location(), "/account?m=provider-connected");
@@ -478,10 +598,18 @@ async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(back
 
     // The account has a password: disconnecting leaves a way in.
     let gone = browser
-        .submit("/account", "/account/providers/disconnect", &[("provider", "mock")])
+        .submit(
+            "/account",
+            "/account/providers/disconnect",
+            &[("provider", "mock")],
+        )
         .await;
     assert_eq!(gone.location(), "/account?m=provider-disconnected");
-    let ivy = app.auth.find_user_by_email("ivy@example.com").unwrap().unwrap();
+    let ivy = app
+        .auth
+        .find_user_by_email("ivy@example.com")
+        .unwrap()
+        .unwrap();
     assert!(app.auth.list_identities(ivy.id).unwrap().is_empty());
 
     // An account made through the provider has no other way in: it stays connected.
@@ -504,7 +632,11 @@ async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(back
     let unknown = delete("/profile/identities/nope").await.unwrap();
     assert_error(unknown, 404, "no such connected provider").await;
     let page = jo
-        .submit("/account", "/account/providers/disconnect", &[("provider", "mock")])
+        .submit(
+            "/account",
+            "/account/providers/disconnect",
+            &[("provider", "mock")],
+        )
         .await;
     assert_eq!(page.location(), "/account?m=provider-last");
     let account = jo.get("/account").await;
@@ -520,7 +652,9 @@ async fn the_identities_need_a_session_and_an_unknown_provider_is_a_page() {
     let mut browser = Visitor::new(&app);
     let unknown = browser.get("/oidc/nope/start").await;
     assert_eq!(unknown.status, 404);
-    assert!(unknown.body.contains("There is no such way to sign in here."));
+    assert!(unknown
+        .body
+        .contains("There is no such way to sign in here."));
     // Without providers, the pages show no button and the list is empty.
     let plain = spawn_app().await;
     let login = Visitor::new(&plain).get("/login").await;
