@@ -10,7 +10,7 @@ use crate::helpers::*;
 
 /// Every (path, method) authd serves. The routes are mounted from the same attributes the
 /// document is generated from; this list is the contract both must keep.
-const SERVED: [(&str, &str); 38] = [
+const SERVED: [(&str, &str); 40] = [
     ("/", "get"),
     ("/", "head"),
     ("/users", "post"),
@@ -26,6 +26,8 @@ const SERVED: [(&str, &str); 38] = [
     ("/profile", "head"),
     ("/profile", "delete"),
     ("/profile/password", "put"),
+    ("/profile/identities", "get"),
+    ("/profile/identities/{id}", "delete"),
     ("/profile/activity", "get"),
     ("/profile/totp", "get"),
     ("/profile/totp", "post"),
