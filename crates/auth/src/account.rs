@@ -130,4 +130,39 @@ impl Auth {
         tracing::info!(event = "account_deleted", "account deleted");
         Ok(user)
     }
+
+    /// Deletes the account `user_id` that has no password (made through a sign-in provider),
+    /// confirmed by a recent sign-in instead: `signed_in_at` (Unix seconds) is when the
+    /// caller's session began, and it must be at most [`RECENT_SIGN_IN_SECS`] ago. The
+    /// deletion is conditional on the account still having no password.
+    ///
+    /// Errors: `SignInAgain` for an older session; `WrongPassword` for an account that has a
+    /// password (use [`Auth::delete_account`]); `PasswordChanged` when a password was set
+    /// meanwhile; `UnknownUser` when the account is gone.
+    #[instrument(skip_all, fields(user_id))]
+    pub fn delete_account_without_password(
+        &self,
+        user_id: UserId,
+        signed_in_at: i64,
+    ) -> Result<User, AuthError> {
+        tracing::Span::current().record("user_id", user_id);
+        let user = self
+            .find_user_by_id(user_id)?
+            .ok_or(AuthError::UnknownUser)?;
+        if self.has_password(&user) {
+            return Err(AuthError::WrongPassword);
+        }
+        if self.now().saturating_sub(signed_in_at) > RECENT_SIGN_IN_SECS {
+            return Err(AuthError::SignInAgain);
+        }
+        let deleting = self.audited(AuditEvent::AccountDeleted, Some(user_id), json!({}));
+        let user = deleting
+            .delete_user_if_password(user_id, db::NO_PASSWORD)
+            .map_err(lost_race)?;
+        tracing::info!(event = "account_deleted", "account deleted");
+        Ok(user)
+    }
 }
+
+/// How recent a sign-in must be to delete an account that has no password.
+pub const RECENT_SIGN_IN_SECS: i64 = 600;

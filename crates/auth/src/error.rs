@@ -175,6 +175,10 @@ pub enum AuthError {
     /// The provider is the account's only way in (no password, passkey or other provider).
     #[error("this is the account's only way in: set a password or add a passkey first")]
     LastWayIn,
+    /// Deleting an account without a password needs a recent sign-in (see
+    /// [`crate::RECENT_SIGN_IN_SECS`]): sign in again, then delete.
+    #[error("sign in again (within 10 minutes) to confirm: the account has no password")]
+    SignInAgain,
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -37,6 +37,7 @@ mod secret_key;
 mod throttle;
 mod token;
 
+pub use account::RECENT_SIGN_IN_SECS;
 pub use admin::{AdminUser, UserPage, DEFAULT_ADMIN_PAGE, MAX_ADMIN_PAGE};
 pub use audit::{AuditPruning, ACTIVITY_EVENTS, AUDIT_PRUNE_EVERY, PRUNE_BATCH};
 pub use backup::{backup_sqlite, check_sqlite_copy};

@@ -378,8 +378,14 @@ impl Providers {
                 Ok(discovered)
             }
             Err(why) => {
-                tracing::warn!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed; retrying in the background");
-                *lock(&entry.last_error) = Some(why);
+                let mut last = lock(&entry.last_error);
+                // Once per cause: a provider down for hours is not a line every 5 seconds.
+                if last.as_deref() == Some(why.as_str()) {
+                    tracing::debug!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed again");
+                } else {
+                    tracing::warn!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed");
+                }
+                *last = Some(why);
                 Err(AuthError::OidcUnavailable)
             }
         }

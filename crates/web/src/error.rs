@@ -162,6 +162,7 @@ impl ApiError {
                 }
                 AuthError::OidcUnavailable => StatusCode::SERVICE_UNAVAILABLE,
                 AuthError::UnknownOidcState | AuthError::OidcRefused(_) => StatusCode::BAD_REQUEST,
+                AuthError::SignInAgain => StatusCode::UNAUTHORIZED,
                 AuthError::OidcNoVerifiedEmail => StatusCode::FORBIDDEN,
                 AuthError::OidcEmailTaken
                 | AuthError::OidcOtherAccount
@@ -271,7 +272,8 @@ impl ApiError {
                 | AuthError::OidcOtherAccount
                 | AuthError::OidcProviderInUse
                 | AuthError::UnknownIdentity
-                | AuthError::LastWayIn => e.to_string().into(),
+                | AuthError::LastWayIn
+                | AuthError::SignInAgain => e.to_string().into(),
                 e if e.is_unavailable() => "database unavailable, retry shortly".into(),
                 _ => "internal error".into(),
             },

@@ -148,7 +148,9 @@ async fn change_password(
         (status = 400, description = "A bad body (see `BadBody`), or no `code` for an account \
             with two-factor sign-in (`code is required`)", body = Message),
         (status = 401, description = "Wrong password or `wrong code` (each counted toward the \
-            login throttle), or the password changed meanwhile", body = Message),
+            login throttle), or the password changed meanwhile; for an account without a \
+            password (made through a sign-in provider; it sends no `password`), a session \
+            older than 10 minutes (`sign in again…`)", body = Message),
         (status = 403, description = "No valid session", body = Message),
         (status = 429, description = "Too many failed logins or password checks for this \
             account, or attempts from this address", body = Message,
@@ -164,6 +166,14 @@ async fn delete_account(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let authd = authd.acting_for(&request, Actor::User);
+    if !authd.auth().has_password(user.user()) {
+        // Made through a sign-in provider: a recent sign-in confirms instead.
+        let (id, since) = (user.id(), user.session().created_at);
+        let deleted = authd
+            .run_lookup(move |auth| auth.delete_account_without_password(id, since))
+            .await?;
+        return deleted_answer(&authd, &deleted.email);
+    }
     let password = fields.required("password")?;
     let code = fields.optional("code")?;
     let client = authd.client_ip(&request);
@@ -174,9 +184,14 @@ async fn delete_account(
             auth.delete_account_with_code(id, &password, code.as_deref())
         })
         .await?;
+    deleted_answer(&authd, &user.email)
+}
+
+/// `{"email", "message": "account deleted"}`, removing the session cookie.
+fn deleted_answer(authd: &Authd, email: &str) -> Result<HttpResponse, ApiError> {
     let removal = authd.session_cookie_removal();
     let mut response = ok(&EmailMessage {
-        email: &user.email,
+        email,
         message: "account deleted",
     });
     response

@@ -136,11 +136,14 @@ async fn render(
         Some((w, p)) if *w == which => Some(p),
         _ => None,
     };
+    // An account made through a sign-in provider has no password to change or confirm with
+    // (its providers' section says how to set one).
+    let has_password = visit.authd.auth().has_password(user.user());
     let policy = &visit.authd.auth().config().password_policy;
     // No account has a second factor in this release.
     let new_password = Field::new_password("new-password", "new_password", policy, false);
     let again = Field::password_again(&new_password, "new-password-again", "new_password_again");
-    let mut security = vec![Form::new(base, PASSWORD, &csrf, "Change password")
+    let change = Form::new(base, PASSWORD, &csrf, "Change password")
         .heading("Change password")
         .within_section()
         .intro("Your other devices will be signed out.")
@@ -152,7 +155,12 @@ async fn render(
         ))
         .field(new_password)
         .field(again)
-        .with_problem(problem_of(Which::ChangePassword))];
+        .with_problem(problem_of(Which::ChangePassword));
+    let mut security = if has_password {
+        vec![change]
+    } else {
+        Vec::new()
+    };
     let password = |id| Field::password(id, "password", "Password", "current-password");
     if two_factor.enabled {
         let left = two_factor.recovery_codes_left;
@@ -178,7 +186,7 @@ async fn render(
                 .with_problem(problem_of(Which::TwoFactorOff))
                 .danger(),
         );
-    } else if visit.authd.auth().two_factor_configured() {
+    } else if has_password && visit.authd.auth().two_factor_configured() {
         security.push(
             Form::new(base, TWO_FACTOR, &csrf, "Set up two-factor")
                 .heading("Two-factor authentication")
@@ -194,8 +202,16 @@ async fn render(
     let mut delete = Form::new(base, DELETE, &csrf, "Delete my account")
         .heading("Delete account")
         .within_section()
-        .intro("This deletes your account and signs out every device. It cannot be undone.")
-        .field(password("delete-password"));
+        .intro(if has_password {
+            "This deletes your account and signs out every device. It cannot be undone."
+        } else {
+            "This deletes your account and signs out every device. It cannot be undone. Your \
+             account has no password: if you signed in more than 10 minutes ago, sign out and \
+             in again first."
+        });
+    if has_password {
+        delete = delete.field(password("delete-password"));
+    }
     if two_factor.enabled {
         delete = delete.field(Field::app_code("delete-code"));
     }
@@ -358,6 +374,14 @@ pub(super) async fn delete_account(
     let CsrfForm { visit, fields } = form;
     let user = or_answer!(signed_in(&visit, user));
     let attempt = async {
+        if !visit.authd.auth().has_password(user.user()) {
+            // Made through a sign-in provider: a recent sign-in confirms instead.
+            let (id, since) = (user.id(), user.session().created_at);
+            return visit
+                .authd
+                .run_lookup(move |auth| auth.delete_account_without_password(id, since))
+                .await;
+        }
         let password = fields.required("password")?;
         // Only an account with two-factor sign-in has the field (and needs it).
         let code = fields.required("code").ok();

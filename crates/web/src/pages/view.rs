@@ -387,6 +387,32 @@ pub(crate) struct Device {
 
 pub(crate) use super::device::device_name;
 
+/// A "Continue with NAME" link to a provider's `/oidc/{id}/start`.
+pub(crate) struct ProviderButton {
+    pub(crate) href: String,
+    pub(crate) text: String,
+}
+
+/// The "Sign-in providers" part of `/account`.
+pub(crate) struct Providers {
+    pub(crate) list: Vec<ProviderItem>,
+    pub(crate) connect_action: String,
+    pub(crate) disconnect_action: String,
+    /// Whether the account has a password (else the section says how to set one).
+    pub(crate) has_password: bool,
+}
+
+/// One provider on `/account`.
+pub(crate) struct ProviderItem {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) connected: bool,
+    /// The address it gave when connected.
+    pub(crate) email: Option<String>,
+    /// When it was connected.
+    pub(crate) since: Option<When>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,30 +445,4 @@ mod tests {
         assert!(!html.contains("<b>x</b>"), "{html}");
         assert!(html.contains("&#60;script&#62;alert(1)"), "{html}");
     }
-}
-
-/// A "Continue with NAME" link to a provider's `/oidc/{id}/start`.
-pub(crate) struct ProviderButton {
-    pub(crate) href: String,
-    pub(crate) text: String,
-}
-
-/// The "Sign-in providers" part of `/account`.
-pub(crate) struct Providers {
-    pub(crate) list: Vec<ProviderItem>,
-    pub(crate) connect_action: String,
-    pub(crate) disconnect_action: String,
-    /// Whether the account has a password (else the section says how to set one).
-    pub(crate) has_password: bool,
-}
-
-/// One provider on `/account`.
-pub(crate) struct ProviderItem {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) connected: bool,
-    /// The address it gave when connected.
-    pub(crate) email: Option<String>,
-    /// When it was connected.
-    pub(crate) since: Option<When>,
 }

@@ -40,7 +40,6 @@ pub fn free_port() -> u16 {
 /// A running provider; stopped when dropped.
 pub struct MockProvider {
     child: Child,
-    pub port: u16,
     /// `http://localhost:PORT`.
     pub issuer: String,
 }
@@ -61,7 +60,6 @@ impl MockProvider {
             .expect("start oidc-provider-mock");
         let provider = MockProvider {
             child,
-            port,
             issuer: format!("http://localhost:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -588,6 +588,7 @@ async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(back
     assert_eq!(connected.status, 303, "{}", connected.body);
     assert_eq!(connected.location(), "/account?m=provider-connected");
     let account = browser.get("/account").await;
+    account.assert_page_headers();
     assert!(account.body.contains("ivy@elsewhere.example"));
     assert!(account.body.contains(">Disconnect</button>"));
     // Now the provider signs in to this account (its own address differs).
@@ -668,4 +669,51 @@ async fn the_identities_need_a_session_and_an_unknown_provider_is_a_page() {
         .await
         .unwrap();
     assert_eq!(json_body(listed, 200).await, json!({"identities": []}));
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_is_deleted_after_a_recent_sign_in() {
+    let provider = MockProvider::start();
+    provider
+        .set_user(
+            "lee",
+            json!({"email": "lee@example.com", "email_verified": true}),
+        )
+        .await;
+    let app = spawn_app_with(config_for(&provider), WebOptions::default()).await;
+    let mut browser = Visitor::new(&app);
+    assert_eq!(browser.continue_as("mock", "lee").await.status, 303);
+    let account = browser.get("/account").await;
+    account.assert_page_headers();
+    // No password to change or confirm with: no such form, and the way to set one.
+    assert!(!account.body.contains(r#"id="current-password""#));
+    assert!(!account.body.contains(r#"id="delete-password""#));
+    assert!(account.body.contains("Your account has no password"));
+    let login = browser.get("/login").await;
+    login.assert_page_headers();
+
+    // A session older than 10 minutes does not confirm.
+    app.clock.advance(Duration::from_secs(601));
+    let stale = browser.submit("/account", "/account/delete", &[]).await;
+    assert_eq!(stale.status, 401, "{}", stale.body);
+    assert!(stale.body.contains("Sign in again (within 10 minutes)"));
+    let session = browser.session().unwrap().to_owned();
+    let api = app.delete_profile(Some(&session), "").await;
+    assert_error(
+        api,
+        401,
+        "sign in again (within 10 minutes) to confirm: the account has no password",
+    )
+    .await;
+    // Signed in again: deleted, with its connection.
+    let mut again = Visitor::new(&app);
+    assert_eq!(again.continue_as("mock", "lee").await.status, 303);
+    let deleted = again.submit("/account", "/account/delete", &[]).await;
+    assert_eq!(deleted.location(), "/login?m=account-deleted");
+    assert_eq!(users(&app).await, 0);
+    assert!(app
+        .auth
+        .find_user_by_email("lee@example.com")
+        .unwrap()
+        .is_none());
 }
