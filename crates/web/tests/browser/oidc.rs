@@ -32,10 +32,7 @@ async fn spawn(mock: &MockProvider) -> App {
 async fn continue_as(browser: &Client, sub: &str) {
     press_link(browser, "Continue with Mock").await;
     wait_for_heading(browser, "Authorize Client").await;
-    let input = browser
-        .find(Locator::Css("input[name=sub]"))
-        .await
-        .unwrap();
+    let input = browser.find(Locator::Css("input[name=sub]")).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys(sub).await.unwrap();
     press(browser, "Authorize").await;
@@ -52,12 +49,19 @@ async fn assert_fits(browser: &Client, what: &str) {
         .unwrap();
     let scroll = widths[0].as_u64().unwrap();
     let inner = widths[1].as_u64().unwrap();
-    assert!(scroll <= inner, "{what}: {scroll} px of content in {inner} px");
+    assert!(
+        scroll <= inner,
+        "{what}: {scroll} px of content in {inner} px"
+    );
 }
 
 /// How many accounts there are.
 fn accounts(app: &App) -> usize {
-    app.auth.admin_list_users(None, None, 100).unwrap().users.len()
+    app.auth
+        .admin_list_users(None, None, 100)
+        .unwrap()
+        .users
+        .len()
 }
 
 #[tokio::test]
