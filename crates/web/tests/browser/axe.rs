@@ -16,7 +16,7 @@ use super::harness::{fill, prefer_dark, press, wait_for_heading, App, Driver, Sh
 use super::{app_code, closing, helpers, sign_up};
 
 /// axe-core's script: `$AXE_CORE_JS`, else `<target>/axe/node_modules/axe-core/axe.min.js`.
-fn axe_source() -> Result<String, String> {
+pub(super) fn axe_source() -> Result<String, String> {
     let path = std::env::var_os("AXE_CORE_JS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -59,20 +59,20 @@ async fn violations(browser: &Client, axe: &str) -> Vec<String> {
 }
 
 /// One device the pages are checked on.
-struct Device {
+pub(super) struct Device {
     name: &'static str,
     width: u32,
     height: u32,
     mobile: bool,
 }
 
-const DESKTOP: Device = Device {
+pub(super) const DESKTOP: Device = Device {
     name: "desktop",
     width: 1280,
     height: 900,
     mobile: false,
 };
-const PHONE: Device = Device {
+pub(super) const PHONE: Device = Device {
     name: "phone-360",
     width: 360,
     height: 780,
@@ -81,7 +81,7 @@ const PHONE: Device = Device {
 
 /// Checks the page `browser` shows in both schemes, saving a screenshot of each; what axe
 /// finds goes into `found`, named by the state.
-async fn check(
+pub(super) async fn check(
     browser: &Client,
     device: &Device,
     axe: &str,
@@ -102,7 +102,7 @@ async fn check(
     prefer_dark(browser, false).await;
 }
 
-async fn browser_for(driver: &Driver, device: &Device) -> Client {
+pub(super) async fn browser_for(driver: &Driver, device: &Device) -> Client {
     if device.mobile {
         driver.phone(device.width, device.height).await
     } else {

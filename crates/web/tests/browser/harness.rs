@@ -135,35 +135,47 @@ pub struct App {
 
 impl App {
     pub async fn spawn(config: AuthConfig) -> App {
-        Self::spawn_listening(config, false, WebOptions::default()).await
+        Self::spawn_listening(|_| config, false, WebOptions::default()).await
+    }
+
+    /// As `spawn`, the configuration made by `config_for` from the address the server listens
+    /// on (`http://127.0.0.1:PORT`), for settings that name it: the public URL of sign-in
+    /// providers, whose redirect URI comes back to it.
+    pub async fn spawn_with(config_for: impl FnOnce(&str) -> AuthConfig) -> App {
+        Self::spawn_listening(config_for, false, WebOptions::default()).await
     }
 
     /// As `spawn`, with passkeys for pages at `http://localhost:PORT` (WebAuthn refuses IP
     /// origins): open its pages at [`App::url`], which names `localhost`.
     pub async fn spawn_with_passkeys(config: AuthConfig) -> App {
-        Self::spawn_listening(config, true, WebOptions::default()).await
+        Self::spawn_listening(|_| config, true, WebOptions::default()).await
     }
 
     /// As `spawn_with_passkeys`, the pages in the look of `branding`.
     pub async fn spawn_branded(config: AuthConfig, branding: web::Branding) -> App {
         let mut options = WebOptions::default();
         options.branding = branding;
-        Self::spawn_listening(config, true, options).await
+        Self::spawn_listening(|_| config, true, options).await
     }
 
-    async fn spawn_listening(config: AuthConfig, passkeys: bool, options: WebOptions) -> App {
+    async fn spawn_listening(
+        config_for: impl FnOnce(&str) -> AuthConfig,
+        passkeys: bool,
+        options: WebOptions,
+    ) -> App {
         let db = TestDatabase::sqlite();
-        let mut config = config;
-        config.bcrypt_cost = 4;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let address = if passkeys {
-            let origin = format!("http://localhost:{port}");
-            config.passkeys = Some(auth::PasskeyConfig::new(&origin, None).unwrap());
-            origin
+            format!("http://localhost:{port}")
         } else {
             format!("http://{}", listener.local_addr().unwrap())
         };
+        let mut config = config_for(&address);
+        config.bcrypt_cost = 4;
+        if passkeys {
+            config.passkeys = Some(auth::PasskeyConfig::new(&address, None).unwrap());
+        }
         let auth = Auth::open(db.url(), config).unwrap();
         let server = web::serve(listener, Authd::new(auth.clone(), options)).unwrap();
         tokio::spawn(server);

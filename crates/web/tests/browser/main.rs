@@ -10,6 +10,11 @@ mod harness;
 #[allow(dead_code, unused_imports, unused_macros)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod oidc;
+// The OpenID Connect provider of the HTTP tests (oidc-provider-mock on loopback).
+#[allow(dead_code)]
+#[path = "../api/oidc_mock.rs"]
+mod oidc_mock;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
