@@ -74,15 +74,15 @@ pub(super) fn buttons(visit: &Visit, next: Option<&str>, rd: Option<&str>) -> Ve
 /// back.
 fn refused(visit: &Visit, error: &ApiError) -> HttpResponse {
     let mut problem = Problem::new(sentence(error), None);
+    let mut page = visit.page("Sign-in did not complete");
     if matches!(error, ApiError::Auth(AuthError::OidcEmailTaken)) {
         problem.link = Some(Link {
             href: format!("{}{LOGIN}", visit.base),
-            text: "Sign in with your password or passkey",
+            text: "Sign in to that account",
         });
+    } else {
+        page = page.link(LOGIN, "Back to sign in");
     }
-    let mut page = visit
-        .page("Sign-in did not complete")
-        .link(LOGIN, "Back to sign in");
     page.error = Some(problem);
     visit.refuse(&page, error)
 }
@@ -357,6 +357,18 @@ pub(super) async fn section(
         return Ok(None);
     }
     let now = visit.authd.auth().config().clock.now();
+    let has_password = visit.authd.auth().has_password(user.user());
+    let passkeys = if visit.authd.auth().passkeys_enabled() {
+        visit
+            .authd
+            .run_lookup(move |auth| auth.list_passkeys(id))
+            .await?
+            .len()
+    } else {
+        0
+    };
+    // The one way in stays (the server refuses it too): no button that cannot work.
+    let only_way_in = !has_password && passkeys == 0 && connected.len() == 1;
     let mut list: Vec<ProviderItem> = configured
         .iter()
         .map(|p| {
@@ -365,6 +377,7 @@ pub(super) async fn section(
                 id: p.id.clone(),
                 name: p.name.clone(),
                 connected: identity.is_some(),
+                last: identity.is_some() && only_way_in,
                 email: identity.and_then(|i| i.email.clone()),
                 since: identity.map(|i| When::at(i.created_at, now)),
             }
@@ -378,6 +391,7 @@ pub(super) async fn section(
                 id: i.provider.clone(),
                 name: i.name.clone(),
                 connected: true,
+                last: only_way_in,
                 email: i.email.clone(),
                 since: Some(When::at(i.created_at, now)),
             }),
@@ -386,6 +400,7 @@ pub(super) async fn section(
         list,
         connect_action: format!("{}{PROVIDER_CONNECT}", visit.base),
         disconnect_action: format!("{}{PROVIDER_DISCONNECT}", visit.base),
-        has_password: visit.authd.auth().has_password(user.user()),
+        has_password,
+        mail: visit.authd.auth().config().mail.is_some(),
     }))
 }

@@ -398,8 +398,10 @@ pub(crate) struct Providers {
     pub(crate) list: Vec<ProviderItem>,
     pub(crate) connect_action: String,
     pub(crate) disconnect_action: String,
-    /// Whether the account has a password (else the section says how to set one).
+    /// Whether the account has a password (else the section says so).
     pub(crate) has_password: bool,
+    /// Whether mail is on (then "Forgot your password?" can set one).
+    pub(crate) mail: bool,
 }
 
 /// One provider on `/account`.
@@ -407,6 +409,8 @@ pub(crate) struct ProviderItem {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) connected: bool,
+    /// Connected, and the account's only way in: it cannot be disconnected.
+    pub(crate) last: bool,
     /// The address it gave when connected.
     pub(crate) email: Option<String>,
     /// When it was connected.

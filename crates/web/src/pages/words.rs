@@ -140,8 +140,8 @@ fn provider_sentence(error: &ApiError) -> Option<&'static str> {
         }
         AuthError::OidcEmailTaken => {
             "An account with this email address exists already, so the provider was not \
-             connected to it. Sign in to that account with its password or passkey, then \
-             connect the provider on your account page."
+             connected to it. Sign in to that account the way you usually do, then connect the \
+             provider on your account page."
         }
         AuthError::OidcNoVerifiedEmail => {
             "The sign-in provider did not confirm an email address for you, so no account was \

@@ -116,12 +116,24 @@ async fn continue_with_a_provider_signs_up_signs_in_again_and_refuses_an_existin
             .await
             .unwrap();
         assert!(badge.eq_ignore_ascii_case("connected"), "{badge}");
+        // Alice's only way in: it stays, and no button offers to disconnect it.
+        let section = browser
+            .find(Locator::Css("section#providers"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            section.contains("Your only way in, so it stays connected."),
+            "{section}"
+        );
         assert!(browser
             .find(Locator::XPath(
                 "//section[@id='providers']//button[normalize-space()='Disconnect']"
             ))
             .await
-            .is_ok());
+            .is_err());
         shots.take_whole(&browser, desktop, "account").await;
         shots
             .take_part(&browser, "section#providers", "account-providers")
@@ -184,10 +196,7 @@ async fn continue_with_a_provider_signs_up_signs_in_again_and_refuses_an_existin
         wait_for_heading(&browser, "Sign-in did not complete").await;
         let text = main_text(&browser).await;
         assert!(text.contains(EMAIL_TAKEN), "{text}");
-        assert!(
-            text.contains("Sign in with your password or passkey"),
-            "{text}"
-        );
+        assert!(text.contains("Sign in to that account"), "{text}");
         shots.take(&browser, "refused").await;
         // Nobody is signed in, and Bob's account has no provider.
         browser.goto(&app.url("/account")).await.unwrap();

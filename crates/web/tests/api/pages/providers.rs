@@ -206,9 +206,7 @@ async fn an_address_with_an_account_is_not_connected_unless_the_provider_is_trus
     assert!(refused
         .title()
         .starts_with("Error: An account with this email address exists"));
-    assert!(refused
-        .body
-        .contains("Sign in with your password or passkey"));
+    assert!(refused.body.contains("Sign in to that account"));
     refused.assert_page_headers();
     assert_eq!(browser.session(), None, "nobody is signed in");
     assert!(app.auth.list_identities(bob.id).unwrap().is_empty());
@@ -641,7 +639,11 @@ async fn the_account_connects_and_disconnects_a_provider_and_keeps_a_way_in(back
         .await;
     assert_eq!(page.location(), "/account?m=provider-last");
     let account = jo.get("/account").await;
-    assert!(account.body.contains("Your account has no password"));
+    assert!(account.body.contains("Your account has no password."));
+    assert!(account
+        .body
+        .contains("Your only way in, so it stays connected."));
+    assert!(!account.body.contains(">Disconnect</button>"));
 }
 
 #[tokio::test]
