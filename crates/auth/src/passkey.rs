@@ -325,10 +325,13 @@ impl Auth {
         Ok(row.into())
     }
 
-    /// Removes the account's passkey `id` (the last one too: the account keeps its password).
-    /// Ends no session; the removal is logged (`event = "passkey_removed"`).
+    /// Removes the account's passkey `id` (the last one too, while the account keeps its
+    /// password or a sign-in provider). Ends no session; the removal is logged (`event =
+    /// "passkey_removed"`).
     ///
-    /// Errors: `UnknownPasskey` when the account has no passkey of that id; `Storage`.
+    /// Errors: `UnknownPasskey` when the account has no passkey of that id; `LastWayIn` when
+    /// it is the account's only way in (an account made through a provider, disconnected from
+    /// it); `Storage`.
     #[instrument(skip_all, fields(user_id))]
     pub fn remove_passkey(&self, user_id: UserId, id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
@@ -337,8 +340,13 @@ impl Auth {
             Some(user_id),
             json!({"passkey": id}),
         );
-        if !is_public_id(id) || !removing.delete_passkey(user_id, id)? {
+        if !is_public_id(id) {
             return Err(AuthError::UnknownPasskey);
+        }
+        match removing.remove_own_passkey(user_id, id)? {
+            db::Disconnected::Disconnected => {}
+            db::Disconnected::NotConnected => return Err(AuthError::UnknownPasskey),
+            db::Disconnected::LastWayIn => return Err(AuthError::LastWayIn),
         }
         tracing::info!(event = "passkey_removed", passkey_id = %id, "passkey removed");
         Ok(())

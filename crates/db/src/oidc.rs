@@ -46,6 +46,41 @@ pub enum Disconnected {
     LastWayIn,
 }
 
+/// How an account signs in, as read inside a write's transaction (under the account's row
+/// lock): its password, passkeys and providers.
+pub(crate) struct WaysIn {
+    pub(crate) password: bool,
+    pub(crate) passkeys: i64,
+    pub(crate) providers: Vec<String>,
+}
+
+impl WaysIn {
+    pub(crate) fn of(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<WaysIn> {
+        let hash: String = users::table
+            .find(user_id)
+            .select(users::hashed_password)
+            .first(conn)?;
+        let passkeys = passkeys::table
+            .filter(passkeys::user_id.eq(user_id))
+            .count()
+            .get_result(conn)?;
+        let providers = oidc_identities::table
+            .filter(oidc_identities::user_id.eq(user_id))
+            .select(oidc_identities::provider)
+            .load(conn)?;
+        Ok(WaysIn {
+            password: hash != NO_PASSWORD,
+            passkeys,
+            providers,
+        })
+    }
+
+    /// How many there are.
+    pub(crate) fn count(&self) -> i64 {
+        i64::from(self.password) + self.passkeys + self.providers.len() as i64
+    }
+}
+
 /// Deletes everything OpenID Connect of the account, inside a transaction that deletes it
 /// (the foreign keys would too; this says so without relying on them).
 pub(crate) fn delete_all_of(conn: &mut AnyConnection, user_id: UserId) -> QueryResult<()> {
@@ -271,22 +306,11 @@ impl Db {
                 if !lock_user(conn, user_id)? {
                     return Ok(Disconnected::NotConnected);
                 }
-                let providers: Vec<String> = oidc_identities::table
-                    .filter(oidc_identities::user_id.eq(user_id))
-                    .select(oidc_identities::provider)
-                    .load(conn)?;
-                if !providers.iter().any(|p| p == provider) {
+                let ways = WaysIn::of(conn, user_id)?;
+                if !ways.providers.iter().any(|p| p == provider) {
                     return Ok(Disconnected::NotConnected);
                 }
-                let hash: String = users::table
-                    .find(user_id)
-                    .select(users::hashed_password)
-                    .first(conn)?;
-                let passkeys: i64 = passkeys::table
-                    .filter(passkeys::user_id.eq(user_id))
-                    .count()
-                    .get_result(conn)?;
-                if hash == NO_PASSWORD && passkeys == 0 && providers.len() < 2 {
+                if ways.count() < 2 {
                     return Ok(Disconnected::LastWayIn);
                 }
                 diesel::delete(

@@ -222,6 +222,39 @@ impl Db {
         })
     }
 
+    /// Deletes the owner's passkey `public_id`, under the account's row lock, unless it is the
+    /// account's only way in (no password, no other passkey, no sign-in provider: see
+    /// [`crate::Disconnected::LastWayIn`]).
+    pub fn remove_own_passkey(
+        &self,
+        user_id: UserId,
+        public_id: &str,
+    ) -> Result<crate::Disconnected, DbError> {
+        use crate::Disconnected;
+        self.write_for(
+            |conn| {
+                if !lock_user(conn, user_id)? {
+                    return Ok(Disconnected::NotConnected);
+                }
+                let mine = passkeys::table
+                    .filter(passkeys::user_id.eq(user_id))
+                    .filter(passkeys::public_id.eq(public_id));
+                if mine.count().get_result::<i64>(conn)? == 0 {
+                    return Ok(Disconnected::NotConnected);
+                }
+                if crate::oidc::WaysIn::of(conn, user_id)?.count() < 2 {
+                    return Ok(Disconnected::LastWayIn);
+                }
+                diesel::delete(mine).execute(conn)?;
+                Ok(Disconnected::Disconnected)
+            },
+            |removed| match removed {
+                Disconnected::Disconnected => Record::Event,
+                _ => Record::Nothing,
+            },
+        )
+    }
+
     /// Deletes the account's passkey `public_id`; whether it had one (another account's is
     /// never touched).
     pub fn delete_passkey(&self, user_id: UserId, public_id: &str) -> Result<bool, DbError> {

@@ -402,6 +402,8 @@ async fn rename_passkey(
         (status = 403, description = "No valid session", body = Message),
         (status = 404, description = "The caller has no passkey of this id, or passkeys are \
             not configured", body = Message),
+        (status = 409, description = "It is the account's only way in (an account made \
+            through a sign-in provider and disconnected from it)", body = Message),
         ServerErrors,
     ),
 )]

@@ -307,6 +307,9 @@ pub(super) async fn remove_passkey(
         Err(ApiError::Auth(AuthError::UnknownPasskey)) => {
             visit.redirect(&format!("{ACCOUNT}?m=passkey-gone#passkeys"))
         }
+        Err(ApiError::Auth(AuthError::LastWayIn)) => {
+            visit.redirect(&format!("{ACCOUNT}?m=passkey-last#passkeys"))
+        }
         Err(error) => visit.failure(&error),
     }
 }

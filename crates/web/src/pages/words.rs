@@ -219,6 +219,10 @@ pub(super) fn notice(code: Option<&str>) -> Option<&'static str> {
         "passkey-added" => "Your passkey is added: you can sign in with it now.",
         "passkey-renamed" => "Your passkey is renamed.",
         "passkey-removed" => "That passkey is removed. Your password keeps working.",
+        "passkey-last" => {
+            "That passkey is the only way into your account, so it stays. Connect a sign-in \
+             provider or set a password first."
+        }
         "passkey-gone" => "That passkey was already removed.",
         "passkey-name" => {
             "That name cannot be used: at most 64 characters, without control or invisible \

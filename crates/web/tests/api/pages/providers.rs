@@ -719,3 +719,49 @@ async fn an_account_without_a_password_is_deleted_after_a_recent_sign_in() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn an_account_without_a_password_sets_one_through_a_reset() {
+    let provider = MockProvider::start();
+    provider
+        .set_user(
+            "max",
+            json!({"email": "max@example.com", "email_verified": true}),
+        )
+        .await;
+    let app = spawn_app_with(config_for(&provider), WebOptions::default()).await;
+    assert_eq!(
+        Visitor::new(&app).continue_as("mock", "max").await.status,
+        303
+    );
+    let token = app.reset_token("max@example.com").await;
+    let set = app
+        .put_reset_password("max@example.com", &token, "a new password")
+        .await;
+    assert_eq!(set.status().as_u16(), 200);
+    let user = app
+        .auth
+        .find_user_by_email("max@example.com")
+        .unwrap()
+        .unwrap();
+    assert!(app.auth.has_password(&user));
+    // Both ways in work now: the password, and the provider.
+    app.log_in("max@example.com", "a new password").await;
+    assert_eq!(
+        Visitor::new(&app).continue_as("mock", "max").await.status,
+        303
+    );
+    // And the provider can go, since the password stays.
+    let session = app.log_in("max@example.com", "a new password").await;
+    let gone = app
+        .client
+        .delete(app.url("/profile/identities/mock"))
+        .header("cookie", format!("session_id={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_body(gone, 200).await["message"],
+        "provider disconnected"
+    );
+}
