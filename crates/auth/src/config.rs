@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::mail::outbox::Outbox;
 use crate::mail::templates::Templates;
-use crate::oidc::OidcConfig;
+use crate::oidc_settings::OidcConfig;
 use crate::password::policy::PasswordPolicy;
 use crate::secret_key::SecretKey;
 

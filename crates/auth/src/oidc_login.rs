@@ -20,15 +20,15 @@
 //!   connected and signs in;
 //! - unknown, and no confirmed address: nothing is created.
 
-use db::{AuditEvent, Connected, DbError, Disconnected, Email, NewOidcIdentity, NewUser};
-use db::{OidcIdentity, OidcLogin, User, UserChanges, UserId, NO_PASSWORD};
-use serde_json::json;
+use db::{AuditEvent, Connected, DbError, Email, NewOidcIdentity, NewUser};
+use db::{OidcLogin, User, UserChanges, UserId, NO_PASSWORD};
 use sha2::{Digest, Sha256};
 use tracing::instrument;
 
 use crate::error::AuthError;
 use crate::login::Verified;
-use crate::oidc::{OidcClaims, OIDC_LOGIN_SECS};
+use crate::oidc::OidcClaims;
+use crate::oidc_settings::OIDC_LOGIN_SECS;
 use crate::service::Auth;
 use crate::sessions::ClientInfo;
 use crate::token::{digest, SessionToken};
@@ -102,22 +102,6 @@ pub enum OidcOutcome {
         /// The account.
         user_id: UserId,
     },
-}
-
-/// One of an account's connections, as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct IdentityInfo {
-    /// The provider's id.
-    pub provider: String,
-    /// The provider's name (the id, when it is no longer configured).
-    pub name: String,
-    /// The address the provider gave when it was connected.
-    pub email: Option<String>,
-    /// Unix seconds when it was connected.
-    pub created_at: i64,
-    /// Unix seconds of the latest sign-in through it.
-    pub last_used_at: Option<i64>,
 }
 
 /// Adds a key to a JSON object.
@@ -436,77 +420,5 @@ impl Auth {
             Connected::ProviderInUse => Err(AuthError::OidcProviderInUse),
             Connected::NoSuchUser => Err(AuthError::UnknownUser),
         }
-    }
-
-    /// The account's connections to providers, oldest first.
-    ///
-    /// Errors: `Storage`.
-    pub fn list_identities(&self, user_id: UserId) -> Result<Vec<IdentityInfo>, AuthError> {
-        let rows: Vec<OidcIdentity> = self.db.list_oidc_identities(user_id)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let name = self
-                    .oidc
-                    .as_deref()
-                    .and_then(|p| p.config(&row.provider).ok())
-                    .map_or_else(|| row.provider.clone(), |p| p.name.clone());
-                IdentityInfo {
-                    provider: row.provider,
-                    name,
-                    email: row.email,
-                    created_at: row.created_at,
-                    last_used_at: row.last_used_at,
-                }
-            })
-            .collect())
-    }
-
-    /// Disconnects the account from `provider`, unless it is the account's only way in (no
-    /// password, no passkey, no other provider). Ends no session.
-    ///
-    /// Errors: `UnknownIdentity` when the account is not connected to it; `LastWayIn`;
-    /// `Storage`.
-    pub fn disconnect_identity(&self, user_id: UserId, provider: &str) -> Result<(), AuthError> {
-        let db = self.audited(
-            AuditEvent::OidcDisconnected,
-            Some(user_id),
-            self.provider_detail(provider),
-        );
-        match db.disconnect_oidc(user_id, provider)? {
-            Disconnected::Disconnected => {
-                tracing::info!(event = "oidc_disconnected", provider = %provider, user_id, "provider disconnected");
-                Ok(())
-            }
-            Disconnected::NotConnected => Err(AuthError::UnknownIdentity),
-            Disconnected::LastWayIn => Err(AuthError::LastWayIn),
-        }
-    }
-
-    /// An event's detail naming provider `id`: its id and (while configured) its name.
-    fn provider_detail(&self, id: &str) -> serde_json::Value {
-        let name = self
-            .providers()
-            .ok()
-            .and_then(|p| p.config(id).ok())
-            .map(|p| p.name.clone());
-        match name {
-            Some(name) => json!({"provider": id, "name": name}),
-            None => json!({"provider": id}),
-        }
-    }
-
-    /// How many sign-ins through a provider are begun and not back (live, or expired and
-    /// not yet cleared).
-    ///
-    /// Errors: `Storage`.
-    pub fn count_oidc_logins(&self) -> Result<i64, AuthError> {
-        Ok(self.db.count_oidc_logins()?)
-    }
-
-    /// Whether the account has a password (an account made through a provider has none until
-    /// a reset sets one).
-    pub fn has_password(&self, user: &User) -> bool {
-        user.hashed_password != NO_PASSWORD
     }
 }

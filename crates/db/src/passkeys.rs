@@ -9,6 +9,7 @@ use user_model::{NewPasskey, NewPasskeyCeremony, PasskeyRow, UserId};
 
 use crate::error::DbError;
 use crate::handle::{one_row, Db, Record};
+use crate::oidc::{Disconnected, WaysIn};
 use crate::sessions::lock_user;
 
 /// What [`Db::add_passkey`] did.
@@ -224,13 +225,12 @@ impl Db {
 
     /// Deletes the owner's passkey `public_id`, under the account's row lock, unless it is the
     /// account's only way in (no password, no other passkey, no sign-in provider: see
-    /// [`crate::Disconnected::LastWayIn`]).
+    /// [`Disconnected::LastWayIn`]).
     pub fn remove_own_passkey(
         &self,
         user_id: UserId,
         public_id: &str,
-    ) -> Result<crate::Disconnected, DbError> {
-        use crate::Disconnected;
+    ) -> Result<Disconnected, DbError> {
         self.write_for(
             |conn| {
                 if !lock_user(conn, user_id)? {
@@ -242,7 +242,7 @@ impl Db {
                 if mine.count().get_result::<i64>(conn)? == 0 {
                     return Ok(Disconnected::NotConnected);
                 }
-                if crate::oidc::WaysIn::of(conn, user_id)?.count() < 2 {
+                if WaysIn::of(conn, user_id)?.count() < 2 {
                     return Ok(Disconnected::LastWayIn);
                 }
                 diesel::delete(mine).execute(conn)?;

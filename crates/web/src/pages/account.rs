@@ -10,35 +10,15 @@ use auth::{AuthError, SessionInfo};
 use super::activity::items;
 use super::field::Field;
 use super::form::CsrfForm;
-use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, QUERY_VALUE, REVOKE, REVOKE_OTHERS};
+use super::paths::{ACCOUNT, DELETE, LOGIN, LOGOUT, PASSWORD, REVOKE, REVOKE_OTHERS};
 use super::paths::{PASSKEY_REMOVE, PASSKEY_RENAME, RECOVERY_CODES, TWO_FACTOR, TWO_FACTOR_OFF};
 use super::view::{device_name, Account, Device, Form, Problem};
 use super::view::{PasskeyItem, Passkeys};
-use super::visit::{query_param, Early, Visit};
+use super::visit::{query_param, signed_in, Visit};
 use super::when::When;
 use super::words::{about, notice, passwords_differ, retry_after, sentence, About};
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;
-
-/// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
-/// page when the lookup failed.
-pub(super) fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
-    match user {
-        Ok(user) => Ok(user),
-        Err(
-            ApiError::NotLoggedIn
-            | ApiError::LoginRequired
-            | ApiError::Auth(AuthError::UnknownUser),
-        ) => {
-            let next = format!("{}{ACCOUNT}", visit.base);
-            let next = percent_encoding::utf8_percent_encode(&next, QUERY_VALUE);
-            let mut response = visit.redirect(&format!("{LOGIN}?next={next}&m=sign-in"));
-            visit.set_visitor(&mut response);
-            Err(Box::new(response))
-        }
-        Err(error) => Err(Box::new(visit.failure(&error))),
-    }
-}
 
 /// `GET /account[?m=code]`.
 pub(super) async fn account_page(

@@ -14,11 +14,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, OidcIntent, OidcOutcome, OidcProviderStatus};
 
 use super::form::CsrfForm;
-use super::paths::{local_path, return_url, ACCOUNT, LOGIN, QUERY_VALUE};
+use super::paths::{local_path, return_url, ACCOUNT, LOGIN};
 use super::paths::{PROVIDER_CONNECT, PROVIDER_DISCONNECT};
 use super::sign::code_page;
-use super::view::{Link, Problem, ProviderButton, ProviderItem, Providers};
-use super::visit::{query_param, see_other, Visit};
+use super::view::{Link, Problem, ProviderItem, Providers};
+use super::visit::{query_param, see_other, signed_in, Visit};
 use super::when::When;
 use super::words::sentence;
 use crate::current_user::CurrentUser;
@@ -44,30 +44,6 @@ fn checked_return(visit: &Visit, stored: Option<&str>) -> Option<String> {
         return local_path(stored).map(str::to_owned);
     }
     return_url(stored, visit.authd.options().site.as_ref()?)
-}
-
-/// "Continue with NAME" for each provider, to `/oidc/{id}/start` with `next` and `rd`.
-pub(super) fn buttons(visit: &Visit, next: Option<&str>, rd: Option<&str>) -> Vec<ProviderButton> {
-    let mut query = String::new();
-    if let Some(next) = next.and_then(local_path) {
-        let next = percent_encoding::utf8_percent_encode(next, QUERY_VALUE);
-        query = format!("?next={next}");
-    }
-    if let Some(rd) = rd {
-        let rd = percent_encoding::utf8_percent_encode(rd, QUERY_VALUE);
-        query.push(if query.is_empty() { '?' } else { '&' });
-        query.push_str(&format!("rd={rd}"));
-    }
-    visit
-        .authd
-        .auth()
-        .oidc_providers()
-        .into_iter()
-        .map(|p| ProviderButton {
-            href: format!("{}/oidc/{}/start{query}", visit.base, p.id),
-            text: format!("Continue with {}", p.name),
-        })
-        .collect()
 }
 
 /// The page of a sign-in through a provider that did not complete, saying why, with the way
@@ -273,7 +249,7 @@ pub(super) async fn connect(
     form: CsrfForm,
 ) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
-    let user = or_answer!(super::account::signed_in(&visit, user));
+    let user = or_answer!(signed_in(&visit, user));
     let id = fields.required("provider").unwrap_or_default();
     let known = visit
         .authd
@@ -321,7 +297,7 @@ pub(super) async fn disconnect(
     form: CsrfForm,
 ) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
-    let user = or_answer!(super::account::signed_in(&visit, user));
+    let user = or_answer!(signed_in(&visit, user));
     let provider = fields.required("provider").unwrap_or_default();
     let id = user.id();
     let done = visit

@@ -1,6 +1,6 @@
 //! `/signup`, `/login`, `/login/code`, `/logout`: creating an account, signing in (with the
-//! code of an account with two-factor sign-in on a second page) and out. The "Continue with
-//! NAME" buttons of sign-in providers are `providers.rs`'s.
+//! code of an account with two-factor sign-in on a second page) and out, with a "Continue
+//! with NAME" button for each sign-in provider (whose routes are `providers.rs`'s).
 //!
 //! The second page carries no password: after the right one, `POST /login` answers the code
 //! page with the sign-in's single-use token (5 minutes, as `POST /sessions` hands it out) in a
@@ -14,7 +14,7 @@ use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{local_path, return_url, ACCOUNT, FORGOT, LOGIN, LOGIN_CODE, QUERY_VALUE};
 use super::paths::{RESEND, SIGNUP};
-use super::view::{Form, Link, Page, PasskeyLogin, Problem};
+use super::view::{Form, Link, Page, PasskeyLogin, Problem, ProviderButton};
 use super::visit::{query_param, see_other, sign_in, Visit};
 use super::words::{about, notice, passwords_differ, sentence, About};
 use crate::current_user::CurrentUser;
@@ -25,6 +25,30 @@ use crate::error::ApiError;
 fn return_to(visit: &Visit, rd: Option<&str>) -> Option<String> {
     let site = visit.authd.options().site.as_ref()?;
     return_url(rd?, site)
+}
+
+/// "Continue with NAME" for each provider, to `/oidc/{id}/start` with `next` and `rd`.
+fn provider_buttons(visit: &Visit, next: Option<&str>, rd: Option<&str>) -> Vec<ProviderButton> {
+    let mut query = String::new();
+    if let Some(next) = next.and_then(local_path) {
+        let next = percent_encoding::utf8_percent_encode(next, QUERY_VALUE);
+        query = format!("?next={next}");
+    }
+    if let Some(rd) = rd {
+        let rd = percent_encoding::utf8_percent_encode(rd, QUERY_VALUE);
+        query.push(if query.is_empty() { '?' } else { '&' });
+        query.push_str(&format!("rd={rd}"));
+    }
+    visit
+        .authd
+        .auth()
+        .oidc_providers()
+        .into_iter()
+        .map(|p| ProviderButton {
+            href: format!("{}/oidc/{}/start{query}", visit.base, p.id),
+            text: format!("Continue with {}", p.name),
+        })
+        .collect()
 }
 
 /// `GET /signup[?rd=URL]`.
@@ -59,7 +83,7 @@ fn signup(visit: &Visit, email: &str, rd: Option<&str>, problem: Option<Problem>
         .page("Create an account")
         .form(form)
         .link(LOGIN, "Already have an account? Sign in");
-    page.providers = super::providers::buttons(visit, None, return_to(visit, rd).as_deref());
+    page.providers = provider_buttons(visit, None, return_to(visit, rd).as_deref());
     page.error = problem;
     page
 }
@@ -176,7 +200,7 @@ fn login(
         .form(form)
         .link(FORGOT, "Forgot your password?")
         .link(SIGNUP, "No account yet? Create one");
-    page.providers = super::providers::buttons(visit, next, return_to(visit, rd).as_deref());
+    page.providers = provider_buttons(visit, next, return_to(visit, rd).as_deref());
     if passkeys {
         let target = next.and_then(local_path).map(str::to_owned);
         page.passkey_login = Some(PasskeyLogin {

@@ -13,12 +13,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use auth::{AuthError, RecoveryCodes, RECOVERY_CODES};
 
-use super::account::{refuse, signed_in, Which};
+use super::account::{refuse, Which};
 use super::field::Field;
 use super::form::CsrfForm;
 use super::paths::{ACCOUNT, RECOVERY_CODES_TXT, TWO_FACTOR_CONFIRM};
 use super::view::{CodesShown, Enrolment, Form, Problem};
-use super::visit::Visit;
+use super::visit::{signed_in, Visit};
 use super::words::sentence;
 use crate::current_user::CurrentUser;
 use crate::error::ApiError;

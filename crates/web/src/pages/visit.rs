@@ -5,13 +5,14 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
-use auth::Actor;
+use auth::{Actor, AuthError};
 
 use super::assets::branding_of;
 use super::csrf::Visitor;
-use super::paths::{base_of, ACCOUNT};
+use super::paths::{base_of, ACCOUNT, LOGIN, QUERY_VALUE};
 use super::view::{Page, Problem};
 use super::words::{retry_after, sentence};
+use crate::current_user::CurrentUser;
 use crate::error::ApiError;
 use crate::fields::Fields;
 use crate::state::Authd;
@@ -124,3 +125,23 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
 
 /// A value, or the answer a handler gives at once (boxed: an `HttpResponse` is large).
 pub(super) type Early<T> = Result<T, Box<HttpResponse>>;
+
+/// The visitor's user, or the answer: `/login?next=/account` without a session, the failure
+/// page when the lookup failed.
+pub(super) fn signed_in(visit: &Visit, user: Result<CurrentUser, ApiError>) -> Early<CurrentUser> {
+    match user {
+        Ok(user) => Ok(user),
+        Err(
+            ApiError::NotLoggedIn
+            | ApiError::LoginRequired
+            | ApiError::Auth(AuthError::UnknownUser),
+        ) => {
+            let next = format!("{}{ACCOUNT}", visit.base);
+            let next = percent_encoding::utf8_percent_encode(&next, QUERY_VALUE);
+            let mut response = visit.redirect(&format!("{LOGIN}?next={next}&m=sign-in"));
+            visit.set_visitor(&mut response);
+            Err(Box::new(response))
+        }
+        Err(error) => Err(Box::new(visit.failure(&error))),
+    }
+}
