@@ -50,7 +50,7 @@ impl Auth {
     }
 
     /// Makes sure provider `id` is ready for a sign-in to begin: its document and keys in
-    /// hand, or fetched now when the last try is older than [`OIDC_RETRY_SECS`].
+    /// hand, or fetched now when the last try is older than [`crate::OIDC_RETRY_SECS`].
     ///
     /// Errors: `UnknownOidcProvider`; `OidcUnavailable`.
     pub async fn prepare_oidc(&self, id: &str) -> Result<(), AuthError> {
