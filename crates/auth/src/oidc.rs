@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreProviderMetadata,
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
@@ -314,27 +314,31 @@ impl Providers {
             .id_token()
             .ok_or(AuthError::OidcRefused("no_id_token"))?;
         let nonce = Nonce::new(nonce.to_owned());
-        let verified = id_token
-            .claims(&discovered.client.id_token_verifier(), &nonce)
-            .map(claims_of);
-        let claims = match verified {
+        let claims = match verify(&discovered.client, id_token, &nonce) {
             Ok(claims) => claims,
             Err(ClaimsVerificationError::SignatureVerification(_))
                 if discovered.fetched.elapsed() > REFRESH_KEYS_EVERY =>
             {
                 // A key the provider rotated in since: fetch its keys again, once.
                 let fresh = self.discover(entry, true).await?;
-                let verifier = fresh.client.id_token_verifier();
-                let claims = id_token
-                    .claims(&verifier, &nonce)
-                    .map(claims_of)
-                    .map_err(|e| refused(id, &e))?;
-                claims
+                verify(&fresh.client, id_token, &nonce).map_err(|e| refused(id, &e))?
             }
             Err(e) => return Err(refused(id, &e)),
         };
         Ok(claims)
     }
+}
+
+/// `token`'s claims, once its signature (with the provider's keys; `alg: none` is refused
+/// whatever the provider lists), `iss`, `aud`, `exp` and `nonce` check out.
+fn verify(
+    client: &Client,
+    token: &CoreIdToken,
+    nonce: &Nonce,
+) -> Result<OidcClaims, ClaimsVerificationError> {
+    token
+        .claims(&client.id_token_verifier(), nonce)
+        .map(claims_of)
 }
 
 fn claims_of(claims: &CoreIdTokenClaims) -> OidcClaims {
@@ -375,4 +379,64 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    /// A client for a provider that lists `none` among its ID-token algorithms (as a careless
+    /// or hostile one may), with no keys.
+    fn client() -> Client {
+        let metadata: CoreProviderMetadata = serde_json::from_value(json!({
+            "issuer": "https://issuer.example",
+            "authorization_endpoint": "https://issuer.example/authorize",
+            "token_endpoint": "https://issuer.example/token",
+            "jwks_uri": "https://issuer.example/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "none"],
+        }))
+        .unwrap();
+        CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new("authd".into()),
+            Some(ClientSecret::new("s3cret".into())),
+        )
+        .set_redirect_uri(RedirectUrl::new("https://authd.example/oidc/x/callback".into()).unwrap())
+    }
+
+    fn part(value: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn an_unsigned_id_token_is_refused_even_when_the_provider_lists_none() {
+        let claims = part(&json!({
+            "iss": "https://issuer.example",
+            "aud": "authd",
+            "sub": "mallory",
+            "email": "victim@example.com",
+            "email_verified": true,
+            "iat": 1_700_000_000,
+            "exp": 4_000_000_000_i64,
+            "nonce": "n",
+        }));
+        let unsigned = format!("{}.{claims}.", part(&json!({"alg": "none"})));
+        let token: CoreIdToken = unsigned.parse().unwrap();
+        let refused = verify(&client(), &token, &Nonce::new("n".into())).unwrap_err();
+        assert!(
+            matches!(refused, ClaimsVerificationError::SignatureVerification(_)),
+            "{refused:?}"
+        );
+        // The same claims signed with the client secret (HS256, which a confidential client
+        // may be sent) but a wrong one: refused too.
+        let header = part(&json!({"alg": "HS256"}));
+        let forged = format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode([0u8; 32]));
+        let token: CoreIdToken = forged.parse().unwrap();
+        assert!(verify(&client(), &token, &Nonce::new("n".into())).is_err());
+    }
 }
