@@ -56,6 +56,8 @@ impl LoginOutcome {
 /// How a sign-in through a provider ended, for `authd_oidc_sign_ins_total`: a closed set.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum OidcOutcomeLabel {
+    /// A sign-in (or connection) begun: the browser sent to the provider.
+    Started,
     /// A session started for a known account.
     Ok,
     /// A new account was made, and signed in.
@@ -275,9 +277,9 @@ impl Metrics {
         );
         registry.register(
             "oidc_sign_ins",
-            "Sign-ins through OpenID Connect providers that came back, by provider and outcome \
-             (ok, created, connected, second_factor, state, refused, email_taken, \
-             no_verified_email, unavailable, failed)",
+            "Sign-ins through OpenID Connect providers, by provider and step: started (sent to \
+             the provider), then how the callback ended (ok, created, connected, second_factor, \
+             state, refused, email_taken, no_verified_email, unavailable, failed)",
             oidc_sign_ins.clone(),
         );
         // Named for what is timed: a job on the hashing threads. Not every job reaches bcrypt
@@ -333,6 +335,7 @@ impl Metrics {
     pub(crate) fn observe_oidc(&self, provider: &str, outcome: OidcOutcomeLabel) {
         use OidcOutcomeLabel as O;
         let outcome = match outcome {
+            O::Started => "started",
             O::Ok => "ok",
             O::Created => "created",
             O::Connected => "connected",

@@ -112,7 +112,10 @@ pub(super) async fn start(request: HttpRequest) -> HttpResponse {
         })
         .await;
     match begun {
-        Ok(url) => to_provider(&visit, &url),
+        Ok(url) => {
+            count(&visit, &provider.id, Label::Started);
+            to_provider(&visit, &url)
+        }
         Err(error) => refused(&visit, &error),
     }
 }

@@ -183,6 +183,7 @@ async fn a_new_person_gets_a_verified_account_and_comes_back_to_the_same_one(bac
         "{metrics}"
     );
     assert!(metrics.contains(r#"authd_oidc_sign_ins_total{provider="mock",outcome="ok"} 1"#));
+    assert!(metrics.contains(r#"authd_oidc_sign_ins_total{provider="mock",outcome="started"} 2"#));
 }
 
 each_backend!(an_address_with_an_account_is_not_connected_unless_the_provider_is_trusted);
