@@ -116,3 +116,80 @@ async fn every_answer_carries_a_request_id() {
     assert_eq!(id(&first).len(), 36);
     assert_ne!(id(&first), id(&second));
 }
+
+/// The README's promise for sign-in providers: the steps are logged by name
+/// (`oidc_started`, `oidc_refused` with the failing check, `login_ok method=oidc`), and never
+/// the code or the state.
+#[tokio::test]
+async fn a_provider_sign_in_logs_its_steps_and_never_the_code_or_state() {
+    use crate::oidc_mock::MockProvider;
+    captured_log();
+    let provider = MockProvider::start();
+    provider
+        .set_user(
+            "log-sub",
+            serde_json::json!({"email": "log@example.com", "email_verified": true}),
+        )
+        .await;
+    let oidc = auth::OidcConfig::new("http://authd.test", vec![provider.provider("mock")]).unwrap();
+    let app = spawn_app_with(
+        test_config().with_oidc(Some(oidc)),
+        web::WebOptions::default(),
+    )
+    .await;
+    let start = app
+        .client
+        .get(app.url("/oidc/mock/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status().as_u16(), 302);
+    let visitor = set_cookie(&start).unwrap();
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let back = app
+        .client
+        .post(&authorize)
+        .form(&[("sub", "log-sub")])
+        .send()
+        .await
+        .unwrap();
+    let back = back.headers()["location"].to_str().unwrap().to_owned();
+    let path = back.strip_prefix("http://authd.test").unwrap().to_owned();
+    let query: Vec<(String, String)> = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let tampered = path.replace("state=", "state=x");
+    let refused = app
+        .client
+        .get(app.url(&tampered))
+        .header("cookie", &visitor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let signed_in = app
+        .client
+        .get(app.url(&path))
+        .header("cookie", &visitor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let log = String::from_utf8_lossy(&captured_log().lock().unwrap()).into_owned();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let has = |event: &str, key: &str, value: &str| {
+        lines.iter().any(|l| l["event"] == event && l[key] == value)
+    };
+    assert!(has("oidc_started", "provider", "mock"), "{log}");
+    assert!(has("oidc_refused", "reason", "state"), "{log}");
+    assert!(has("login_ok", "method", "oidc"), "{log}");
+    for (name, value) in &query {
+        assert!(value.len() >= 16, "{name}");
+        assert!(!log.contains(value.as_str()), "the {name} is in the log");
+    }
+}
