@@ -75,10 +75,11 @@ async fn render(
         Ok(rows) => items(&rows, now),
         Err(error) => return visit.failure(&error),
     };
-    let providers = match super::providers::section(visit, user).await {
-        Ok(providers) => providers,
-        Err(error) => return visit.failure(&error),
-    };
+    let providers =
+        match super::providers::section(visit, user, passkeys.as_ref().map_or(0, Vec::len)).await {
+            Ok(providers) => providers,
+            Err(error) => return visit.failure(&error),
+        };
     let csrf = visit.visitor.token();
     let base = &visit.base;
     let passkeys = passkeys.map(|list| Passkeys {

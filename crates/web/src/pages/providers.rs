@@ -321,10 +321,12 @@ pub(super) async fn disconnect(
 
 /// The "Sign-in providers" part of `/account`: every configured provider (connect or
 /// disconnect) and any connection to one no longer configured (disconnect). `None` when no
-/// provider is configured and the account has no connection.
+/// provider is configured and the account has no connection. `passkeys`: how many the
+/// account holds (the page has them already).
 pub(super) async fn section(
     visit: &Visit,
     user: &CurrentUser,
+    passkeys: usize,
 ) -> Result<Option<Providers>, ApiError> {
     let configured = visit.authd.auth().oidc_providers();
     let id = user.id();
@@ -337,15 +339,6 @@ pub(super) async fn section(
     }
     let now = visit.authd.auth().config().clock.now();
     let has_password = visit.authd.auth().has_password(user.user());
-    let passkeys = if visit.authd.auth().passkeys_enabled() {
-        visit
-            .authd
-            .run_lookup(move |auth| auth.list_passkeys(id))
-            .await?
-            .len()
-    } else {
-        0
-    };
     // The one way in stays (the server refuses it too): no button that cannot work.
     let only_way_in = !has_password && passkeys == 0 && connected.len() == 1;
     let mut list: Vec<ProviderItem> = configured
