@@ -25,6 +25,7 @@ mod sessions;
 mod test_rows;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tls;
 mod two_factor;
 mod users;
 mod worker;

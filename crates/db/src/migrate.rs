@@ -37,10 +37,30 @@ pub(crate) fn run(conn: &mut AnyConnection, schema: Option<&str>) -> Result<(), 
             apply(conn, POSTGRES)
         }),
     };
+    #[cfg(feature = "postgres")]
+    let postgres = matches!(conn, AnyConnection::Postgresql(_));
+    #[cfg(not(feature = "postgres"))]
+    let postgres = false;
     outcome.map_err(|failed| match failed {
         Failed::Driver(e) => DbError::driver(e),
+        Failed::Db(DbError::Migration(text)) if postgres && schema.is_none() => {
+            DbError::Migration(with_schema_hint(text))
+        }
         Failed::Db(e) => e,
     })
+}
+
+/// A migration that fails because a table of authd's name is already there (a host's own
+/// `users` table in `public`, say) says what to do about it.
+fn with_schema_hint(text: String) -> String {
+    if text.contains("already exists") {
+        format!(
+            "{text} (the database already has a table of that name, not authd's: give authd a \
+             schema of its own with `DbOptions::with_schema` or authd's `--db-schema`)"
+        )
+    } else {
+        text
+    }
 }
 
 /// What a migration transaction can fail with: diesel's transactions want an error type that a
@@ -76,4 +96,17 @@ where
         tracing::info!(%version, "applied migration");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_schema_hint;
+
+    #[test]
+    fn a_table_already_there_hints_at_a_schema_of_authds_own() {
+        let hinted = with_schema_hint(r#"relation "users" already exists"#.into());
+        assert!(hinted.starts_with(r#"relation "users" already exists ("#), "{hinted}");
+        assert!(hinted.contains("DbOptions::with_schema"), "{hinted}");
+        assert_eq!(with_schema_hint("syntax error".into()), "syntax error");
+    }
 }
