@@ -51,3 +51,36 @@ fn the_default_build_has_both_backends_and_no_openssl() {
     assert!(holds(&tree, "pq-src"), "{tree}");
     assert!(!holds(&tree, "openssl-sys"), "{tree}");
 }
+
+/// A file of authd's repository, two levels up from this service.
+fn repository_file(path: &str) -> String {
+    let full = format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("read {full}: {e}"))
+}
+
+#[test]
+fn the_readmes_show_the_one_backend_recipe_on_both_lines_and_the_qpsg_snippet() {
+    // The flag of authd's own workspace, as the READMEs tell a service to repeat it.
+    let config = repository_file(".cargo/config.toml");
+    let flag = r#"LIBSQLITE3_FLAGS = "-DSQLITE_ENABLE_QPSG""#;
+    assert!(config.contains("[env]\n"), "{config}");
+    assert!(config.lines().any(|line| line == flag), "{config}");
+    for readme in ["README.md", "crates/auth/README.md", "crates/web/README.md"] {
+        let text = repository_file(readme);
+        // Trimmed: a recipe may sit in a list item, indented.
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let recipe = lines.windows(2).any(|pair| {
+            pair[0].starts_with(r#"authd = { package = "auth""#)
+                && pair[1].starts_with(r#"authd-web = { package = "web""#)
+                && pair.iter().all(|line| {
+                    line.contains("default-features = false")
+                        && line.contains(r#"features = ["postgres""#)
+                })
+        });
+        assert!(recipe, "{readme}: no one-backend recipe with both lines");
+        let snippet = lines
+            .windows(4)
+            .any(|four| four == ["```toml", "[env]", flag, "```"]);
+        assert!(snippet, "{readme}: no .cargo/config.toml snippet");
+    }
+}
