@@ -24,7 +24,10 @@ fn the_default_binary_links_no_openssl() {
     assert!(output.status.success(), "ldd {BINARY}: {output:?}");
     let libraries = String::from_utf8_lossy(&output.stdout);
     for openssl in ["libssl", "libcrypto"] {
-        assert!(!libraries.contains(openssl), "{BINARY} links {openssl}:\n{libraries}");
+        assert!(
+            !libraries.contains(openssl),
+            "{BINARY} links {openssl}:\n{libraries}"
+        );
     }
 }
 
@@ -33,7 +36,10 @@ fn a_url_asking_for_tls_exits_2_naming_the_postgres_tls_feature() {
     // Refused before connecting: nothing listens on port 1.
     for (url, sslmode) in [
         ("postgres://nobody@127.0.0.1:1/none?sslmode=require", None),
-        ("postgres://nobody@127.0.0.1:1/none?sslmode=verify-full", None),
+        (
+            "postgres://nobody@127.0.0.1:1/none?sslmode=verify-full",
+            None,
+        ),
         ("postgres://nobody@127.0.0.1:1/none", Some("verify-ca")),
     ] {
         let mut command = Command::new(BINARY);
@@ -48,7 +54,10 @@ fn a_url_asking_for_tls_exits_2_naming_the_postgres_tls_feature() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{url} {sslmode:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-        assert!(stderr.starts_with("authd: invalid database options: "), "{stderr}");
+        assert!(
+            stderr.starts_with("authd: invalid database options: "),
+            "{stderr}"
+        );
         assert!(stderr.contains("postgres-tls"), "{stderr}");
     }
 }

@@ -105,7 +105,10 @@ mod tests {
     #[test]
     fn a_table_already_there_hints_at_a_schema_of_authds_own() {
         let hinted = with_schema_hint(r#"relation "users" already exists"#.into());
-        assert!(hinted.starts_with(r#"relation "users" already exists ("#), "{hinted}");
+        assert!(
+            hinted.starts_with(r#"relation "users" already exists ("#),
+            "{hinted}"
+        );
         assert!(hinted.contains("DbOptions::with_schema"), "{hinted}");
         assert_eq!(with_schema_hint("syntax error".into()), "syntax error");
     }

@@ -62,14 +62,20 @@ mod tests {
             "postgresql://u@h/d?sslmode=verify-full",
         ] {
             let error = check_with(url, None, false).expect_err(url);
-            assert!(matches!(error, DbError::InvalidOptions(_)), "{url}: {error:?}");
+            assert!(
+                matches!(error, DbError::InvalidOptions(_)),
+                "{url}: {error:?}"
+            );
             let text = error.to_string();
             assert!(text.contains("postgres-tls"), "{text}");
             assert!(text.contains("sslmode"), "{text}");
             assert!(check_with(url, None, true).is_ok(), "{url}");
         }
         let error = check_with("postgres://u@h/d", Some("verify-full"), false).unwrap_err();
-        assert!(error.to_string().contains("PGSSLMODE is verify-full"), "{error}");
+        assert!(
+            error.to_string().contains("PGSSLMODE is verify-full"),
+            "{error}"
+        );
         // The URL wins over the environment, as in libpq.
         assert!(check_with("postgres://u@h/d?sslmode=disable", Some("require"), false).is_ok());
         for url in [
