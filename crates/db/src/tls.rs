@@ -33,7 +33,7 @@ fn check_with(url: &str, env: Option<&str>, libpq_tls: bool) -> Result<(), DbErr
         .filter_map(|pair| pair.split_once('='))
         .filter(|(key, _)| *key == "sslmode")
         .map(|(_, value)| value)
-        .last();
+        .next_back();
     let (mode, origin) = match (from_url, env) {
         (Some(mode), _) => (mode, "the database URL's sslmode"),
         (None, Some(mode)) => (mode, "PGSSLMODE"),
