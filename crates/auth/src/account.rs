@@ -67,7 +67,7 @@ impl Auth {
         let (user, ended) = changing
             .change_password_if(
                 user_id,
-                &verified.user.hashed_password,
+                verified.user.password_hash(),
                 &new_hash,
                 Some(current_session),
             )
@@ -124,7 +124,7 @@ impl Auth {
         // The event keeps the account's id after the row is gone.
         let deleting = self.audited(AuditEvent::AccountDeleted, Some(user_id), json!({}));
         let user = deleting
-            .delete_user_if_password(user_id, &verified.user.hashed_password)
+            .delete_user_if_password(user_id, verified.user.password_hash())
             .map_err(lost_race)?;
         self.clear_attempts(verified.counted)?;
         tracing::info!(event = "account_deleted", "account deleted");

@@ -10,6 +10,10 @@ use crate::oidc_settings::OidcConfig;
 use crate::password::policy::PasswordPolicy;
 use crate::secret_key::SecretKey;
 
+mod product;
+#[cfg(test)]
+mod tests;
+
 /// How `Auth` hashes, how long secrets live, when logins are throttled. Start from
 /// `AuthConfig::default()` and set fields (`config.bcrypt_cost = 4;`) or chain the `with_*`
 /// methods: fields may be added in a minor release.
@@ -381,126 +385,4 @@ impl PasskeyConfig {
 fn is_ip_address(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     bare.parse::<std::net::IpAddr>().is_ok()
-}
-
-#[cfg(test)]
-mod passkey_config_tests {
-    use super::*;
-
-    #[test]
-    fn the_rp_id_defaults_to_the_host_and_the_origin_drops_the_path() {
-        let config = PasskeyConfig::new("https://Auth.Example.com/base/", None).unwrap();
-        assert_eq!(config.origin, "https://auth.example.com");
-        assert_eq!(config.rp_id, "auth.example.com");
-        let local = PasskeyConfig::new("http://localhost:8080", None).unwrap();
-        assert_eq!(
-            (local.origin.as_str(), local.rp_id.as_str()),
-            ("http://localhost:8080", "localhost")
-        );
-    }
-
-    #[test]
-    fn a_parent_domain_is_a_valid_rp_id_and_another_domain_is_not() {
-        let config = PasskeyConfig::new("https://auth.example.com", Some("example.com")).unwrap();
-        assert_eq!(config.rp_id, "example.com");
-        for other in ["ample.com", "other.com", "auth.example.com.evil", ""] {
-            assert!(
-                matches!(
-                    PasskeyConfig::new("https://auth.example.com", Some(other)),
-                    Err(PasskeySettingsError::NotWithinRpId { .. })
-                ),
-                "{other}"
-            );
-        }
-    }
-
-    #[test]
-    fn ip_addresses_are_refused_as_origin_host_and_as_rp_id() {
-        for url in ["http://127.0.0.1:8080", "https://[::1]/"] {
-            assert_eq!(
-                PasskeyConfig::new(url, None),
-                Err(PasskeySettingsError::IpOrigin),
-                "{url}"
-            );
-        }
-        for rp in ["127.0.0.1", "[::1]", "::1"] {
-            assert!(
-                matches!(
-                    PasskeyConfig::new("https://auth.example.com", Some(rp)),
-                    Err(PasskeySettingsError::IpRpId(_))
-                ),
-                "{rp}"
-            );
-        }
-        assert_eq!(
-            PasskeyConfig::new("ftp://x.io", None),
-            Err(PasskeySettingsError::BadUrl)
-        );
-    }
-}
-
-#[cfg(test)]
-mod mail_config_tests {
-    use super::*;
-    use crate::mail::message::{Mail, MailTransport, SendError};
-    use crate::mail::options::OutboxOptions;
-
-    struct Nowhere;
-
-    impl MailTransport for Nowhere {
-        fn send(&self, _: &Mail) -> Result<(), SendError> {
-            Ok(())
-        }
-    }
-
-    fn config() -> MailConfig {
-        let options = OutboxOptions {
-            senders: 0,
-            ..OutboxOptions::default()
-        };
-        MailConfig::new(Outbox::start(Nowhere, options), "https://authd.test/")
-    }
-
-    #[test]
-    fn mail_is_signed_authd_without_a_logo_unless_told_otherwise() {
-        let config = config();
-        assert_eq!(
-            (config.site_name.as_str(), config.logo_url.as_deref()),
-            ("authd", None)
-        );
-        let config = config
-            .with_site_name("  Example & Co  ")
-            .unwrap()
-            .with_logo_url("https://authd.test/logo.png")
-            .unwrap();
-        assert_eq!(config.site_name, "Example & Co");
-        assert_eq!(
-            config.logo_url.as_deref(),
-            Some("https://authd.test/logo.png")
-        );
-    }
-
-    #[test]
-    fn a_site_name_on_two_lines_or_too_long_and_a_logo_url_not_on_the_web_are_refused() {
-        let long = "x".repeat(MAX_SITE_NAME_CHARS + 1);
-        for name in ["", "  ", "a\r\nBcc: eve@x.io", "a\u{7}", long.as_str()] {
-            assert!(config().with_site_name(name).is_err(), "{name:?}");
-        }
-        assert!(config().with_site_name(&long[1..]).is_ok());
-        for url in [
-            "javascript:alert(1)",
-            "//authd.test/logo.png",
-            "https://",
-            "https:///logo.png",
-            "https://authd.test/a b.png",
-            "https://authd.test/\"onerror=\"x",
-            "https://authd.test/<x>",
-            "data:image/png;base64,AAAA",
-        ] {
-            assert!(config().with_logo_url(url).is_err(), "{url}");
-        }
-        assert!(config()
-            .with_logo_url("http://localhost:8080/logo.svg")
-            .is_ok());
-    }
 }

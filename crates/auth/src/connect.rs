@@ -23,8 +23,8 @@ impl Auth {
 
     /// Checks `config`, opens the database and brings its schema up to date, and with mail
     /// configured starts the outbox's sender threads over it. Logs a warning
-    /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over 4
-    /// times what an optimised build takes (twice, to rule out a busy moment): an unoptimised
+    /// (`event = "slow_bcrypt"`) when the hash it makes at the configured cost takes over twice
+    /// what an optimised build takes (timed twice, to rule out a busy moment): an unoptimised
     /// bcrypt, see the crate docs.
     ///
     /// Blocks: one bcrypt hash, connecting, migrating.

@@ -126,6 +126,6 @@ impl Auth {
     /// Whether the account has a password (an account made through a provider has none until
     /// a reset sets one).
     pub fn has_password(&self, user: &User) -> bool {
-        user.hashed_password != NO_PASSWORD
+        user.password_hash() != NO_PASSWORD
     }
 }

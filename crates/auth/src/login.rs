@@ -147,7 +147,7 @@ impl Auth {
             return Err(self.ask_second_factor(verified)?);
         }
         let mut changes = UserChanges::default();
-        let weaker = cost_of(&user.hashed_password).is_none_or(|c| c < self.config.bcrypt_cost);
+        let weaker = cost_of(user.password_hash()).is_none_or(|c| c < self.config.bcrypt_cost);
         if verified.rehash || weaker {
             // The password the account has, remade: never refused by a policy made since.
             changes.hashed_password = Some(self.hash_normalised(&normalise(password)?)?);
@@ -171,7 +171,7 @@ impl Auth {
                 &signed_in,
                 user,
                 changes,
-                Some(&user.hashed_password),
+                Some(user.password_hash()),
                 client,
             )
             .map_err(|e| match e {
@@ -272,11 +272,11 @@ impl Auth {
     ) -> Result<Verified, AuthError> {
         // An account without a password (made through a provider) costs the same bcrypt as a
         // wrong password, so the answer's timing does not tell it apart; nothing matches.
-        let matched = if user.hashed_password == db::NO_PASSWORD {
+        let matched = if user.password_hash() == db::NO_PASSWORD {
             let _ = verify(password, normalised, &self.dummy_hash);
             Match::No
         } else {
-            verify(password, normalised, &user.hashed_password)
+            verify(password, normalised, user.password_hash())
         };
         match matched {
             Match::No => {

@@ -33,7 +33,7 @@ impl Auth {
             &MfaChallenge {
                 token_digest: token.digest(),
                 user_id: user.id,
-                password_digest: hash_digest(&user.hashed_password),
+                password_digest: hash_digest(user.password_hash()),
                 created_at: now,
                 expires_at: now.saturating_add(MFA_TOKEN_TTL_SECS),
             },
@@ -89,7 +89,7 @@ impl Auth {
         tracing::Span::current().record("user_id", challenge.user_id);
         let user = self
             .find_user_by_id(challenge.user_id)?
-            .filter(|user| hash_digest(&user.hashed_password) == challenge.password_digest)
+            .filter(|user| hash_digest(user.password_hash()) == challenge.password_digest)
             .ok_or(AuthError::UnknownMfaToken)?;
         self.refuse_disabled(&user, "code")?;
         let counted = self.count_code_attempt(&user)?;
@@ -142,7 +142,7 @@ impl Auth {
         let user = db
             .start_session_with_factor(
                 &new,
-                &user.hashed_password,
+                user.password_hash(),
                 &changes,
                 self.config.max_sessions_per_user,
                 alive,

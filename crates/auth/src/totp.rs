@@ -100,7 +100,7 @@ impl Auth {
         let sealed = keys.seal_totp(user_id, &secret)?;
         match self
             .db
-            .put_pending_totp(user_id, &user.hashed_password, &sealed, self.now())?
+            .put_pending_totp(user_id, user.password_hash(), &sealed, self.now())?
         {
             Ok(()) => {}
             Err(PendingRefusal::AlreadyEnabled) => {
@@ -206,7 +206,7 @@ impl Auth {
             let disabling = self.audited(AuditEvent::TwoFactorDisabled, Some(user_id), json!({}));
             let disabling = self.spending(disabling, user_id, &used, Some(0))?;
             disabling
-                .disable_totp(user_id, &user.hashed_password, &used)?
+                .disable_totp(user_id, user.password_hash(), &used)?
                 .map_err(refused)
         });
         self.noting_wrong_code(user_id, code, true, disabled)?;
@@ -246,13 +246,7 @@ impl Auth {
             let left = i64::try_from(RECOVERY_CODES).unwrap_or(i64::MAX);
             let replacing = self.spending(replacing, user_id, &used, Some(left))?;
             replacing
-                .replace_recovery_codes(
-                    user_id,
-                    &user.hashed_password,
-                    &used,
-                    &digests,
-                    self.now(),
-                )?
+                .replace_recovery_codes(user_id, user.password_hash(), &used, &digests, self.now())?
                 .map_err(refused)
         });
         self.noting_wrong_code(user_id, code, true, replaced)?;

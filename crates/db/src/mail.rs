@@ -249,7 +249,7 @@ mod tests {
             db.save_mail_limit(&limit("100", 1), None, Some(grant("a@x.io")))
                 .unwrap();
             let stored = db.find_user_by(&[crate::UserFilter::Id(user.id)]).unwrap();
-            assert_eq!(stored.reset_token.as_deref(), Some("digest"));
+            assert_eq!(stored.reset_digest(), Some("digest"));
             assert_eq!(stored.reset_expires_at, Some(500));
         });
     }
@@ -273,7 +273,7 @@ mod tests {
             let verified = db.verify_email("digest", 499).unwrap();
             assert_eq!(verified.id, user.id);
             assert_eq!(verified.email_verified_at, Some(499));
-            assert_eq!(verified.verify_token, None);
+            assert_eq!(verified.verify_digest(), None);
             assert!(matches!(
                 db.verify_email("digest", 499),
                 Err(DbError::NoResultFound)
@@ -335,7 +335,7 @@ mod tests {
                 .find_user_by(&[crate::UserFilter::Email("bob@x.io".into())])
                 .unwrap();
             assert!(bob.email_verified_at.is_some());
-            assert_eq!(bob.verify_token, None);
+            assert_eq!(bob.verify_digest(), None);
             // A plain insert after the upgrade (the contract's `add_user`) is unverified.
             let eve = db.add_user("eve@x.io", HASH).unwrap();
             assert_eq!(eve.email_verified_at, None);

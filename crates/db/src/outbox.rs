@@ -437,7 +437,7 @@ mod tests {
             db.claim_mail(&read[0], "one", 5000, Some(grant("a@x.io")))
                 .unwrap();
             let stored = db.find_user_by(&[UserFilter::Id(user.id)]).unwrap();
-            assert_eq!(stored.reset_token.as_deref(), Some("digest"));
+            assert_eq!(stored.reset_digest(), Some("digest"));
         });
     }
 }

@@ -477,7 +477,8 @@ mod tests {
             let hash = db
                 .find_user_by_name(&[("email", "a@x.io")])
                 .unwrap()
-                .hashed_password;
+                .password_hash()
+                .to_owned();
             db.delete_user_if_password(a, &hash).unwrap();
             assert!(db.find_passkey_by_credential("c1").unwrap().is_none());
             assert_eq!(db.find_passkey_user("h1").unwrap(), None);

@@ -119,7 +119,7 @@ mod tests {
             let (user, ended) = db
                 .change_password_if(bob.id, HASH, "new", Some("public-a"))
                 .unwrap();
-            assert_eq!((user.hashed_password.as_str(), ended), ("new", 1));
+            assert_eq!((user.password_hash(), ended), ("new", 1));
             assert_eq!(names(db, bob.id), ["a"]);
         });
     }

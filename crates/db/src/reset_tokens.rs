@@ -127,8 +127,8 @@ mod tests {
             let user = db
                 .redeem_reset_token("digest-a@x.io", Some("a@x.io"), "new-hash", 50)
                 .unwrap();
-            assert_eq!(user.hashed_password, "new-hash");
-            assert_eq!((user.reset_token, user.session_id), (None, None));
+            assert_eq!(user.password_hash(), "new-hash");
+            assert_eq!((user.reset_digest(), user.session_digest()), (None, None));
             assert!(matches!(
                 db.redeem_reset_token("digest-a@x.io", None, "other", 50),
                 Err(DbError::NoResultFound)
@@ -165,7 +165,7 @@ mod tests {
                 .redeem_mailed_reset_token("reset", Some("a@x.io"), "new-hash", 50)
                 .unwrap();
             assert_eq!(user.email_verified_at, Some(50));
-            assert_eq!((user.verify_token, user.verify_expires_at), (None, None));
+            assert_eq!((user.verify_digest(), user.verify_expires_at), (None, None));
             // An address confirmed before keeps its time.
             db.update_user(a.id, &token).unwrap();
             let user = db

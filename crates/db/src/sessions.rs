@@ -309,7 +309,7 @@ mod tests {
         on_each_backend(|db| {
             let bob = db.add_user("bob@x.io", HASH).unwrap();
             let user = start(db, bob.id, "a", 1000, 1);
-            assert_eq!(user.session_id.as_deref(), Some("digest-a"), "the mirror");
+            assert_eq!(user.session_digest(), Some("digest-a"), "the mirror");
             let (found, session) = db.find_session("digest-a", FOREVER).unwrap().unwrap();
             assert_eq!(found.id, bob.id);
             assert_eq!(session.public_id, "public-a");
@@ -405,7 +405,7 @@ mod tests {
             assert!(db.end_session(bob.id, "public-bob").unwrap());
             assert!(!db.end_session(bob.id, "public-bob").unwrap());
             let row = db.find_user_by(&[UserFilter::Id(bob.id)]).unwrap();
-            assert_eq!((row.session_id, row.session_expires_at), (None, None));
+            assert_eq!((row.session_digest(), row.session_expires_at), (None, None));
             assert_eq!(names(db, eve.id), ["eve"]);
         });
     }
@@ -421,7 +421,7 @@ mod tests {
             assert_eq!(names(db, bob.id), ["a"]);
             // The mirror named "c", which is gone.
             let row = db.find_user_by(&[UserFilter::Id(bob.id)]).unwrap();
-            assert_eq!(row.session_id, None);
+            assert_eq!(row.session_digest(), None);
             assert_eq!(db.end_sessions_except(bob.id, None).unwrap(), 1);
             assert!(matches!(
                 db.end_sessions_except(99, None),
@@ -482,7 +482,7 @@ mod tests {
                 .unwrap();
             assert!(db.list_sessions(eve.id, FOREVER, 100).unwrap().is_empty());
             // The old column stays, readable.
-            assert_eq!(bob.session_id.as_deref(), Some("digest-bob"));
+            assert_eq!(bob.session_digest(), Some("digest-bob"));
         });
     }
 }

@@ -88,7 +88,7 @@ impl Db {
                     users::table
                         .find(stale.id)
                         .filter(users::email.eq(&stale.email))
-                        .filter(users::hashed_password.eq(&stale.hashed_password))
+                        .filter(users::hashed_password.eq(stale.password_hash()))
                         .filter(users::email_verified_at.is_null())
                         .filter(users::created_at.eq(stale_created_at)),
                 )
@@ -219,8 +219,8 @@ mod tests {
             let second = db.add_user("b@x.io", HASH).unwrap();
             assert_eq!((first.id, second.id), (1, 2));
             assert_eq!(first.email, "a@x.io");
-            assert_eq!(first.hashed_password, HASH);
-            assert_eq!((first.session_id, first.reset_token), (None, None));
+            assert_eq!(first.password_hash(), HASH);
+            assert_eq!((first.session_digest(), first.reset_digest()), (None, None));
         });
     }
 
@@ -310,15 +310,15 @@ mod tests {
                 ..UserChanges::default()
             };
             let updated = db.update_user(a.id, &set).unwrap();
-            assert_eq!(updated.session_id.as_deref(), Some("s"));
-            assert_eq!(updated.reset_token.as_deref(), Some("r"));
+            assert_eq!(updated.session_digest(), Some("s"));
+            assert_eq!(updated.reset_digest(), Some("r"));
             let clear = UserChanges {
                 session_id: Some(None),
                 ..UserChanges::default()
             };
             let stored = db.update_user(a.id, &clear).unwrap();
-            assert_eq!(stored.session_id, None);
-            assert_eq!(stored.reset_token.as_deref(), Some("r"));
+            assert_eq!(stored.session_digest(), None);
+            assert_eq!(stored.reset_digest(), Some("r"));
             assert_eq!(db.find_user_by(&[UserFilter::Id(a.id)]).unwrap(), stored);
         });
     }
@@ -366,14 +366,11 @@ mod tests {
                     &[("reset_token", Some("r")), ("failed_logins", Some("3"))],
                 )
                 .unwrap();
-            assert_eq!(
-                (user.reset_token.as_deref(), user.failed_logins),
-                (Some("r"), 3)
-            );
+            assert_eq!((user.reset_digest(), user.failed_logins), (Some("r"), 3));
             let user = db
                 .update_user_by_name(a.id, &[("reset_token", None)])
                 .unwrap();
-            assert_eq!(user.reset_token, None);
+            assert_eq!(user.reset_digest(), None);
             assert!(matches!(
                 db.update_user_by_name(a.id, &[("email", None)]),
                 Err(DbError::InvalidRequest(_))

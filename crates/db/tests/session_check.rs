@@ -320,7 +320,7 @@ fn the_threads_check_reads_every_column_as_the_pools_does() {
             let _held = hold_the_pool(&db).await;
             let on_thread = check_row(&db, "bob").await.unwrap();
             assert!(on_thread == on_pool, "the two reads differ");
-            assert_eq!(on_thread.0.verify_token.as_deref(), Some("vt"));
+            assert_eq!(on_thread.0.verify_digest(), Some("vt"));
             assert_eq!(on_thread.1.ip.as_deref(), Some("192.0.2.1"));
         });
     });

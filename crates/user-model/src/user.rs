@@ -11,8 +11,11 @@ pub type UserId = i32;
 
 /// One row of `users`.
 ///
-/// `session_id` and `reset_token` hold SHA-256 digests of the secrets the client holds, never
-/// the secrets themselves.
+/// The password hash and the token digests are private: read them with
+/// [`password_hash`](Self::password_hash), [`session_digest`](Self::session_digest),
+/// [`reset_digest`](Self::reset_digest) and [`verify_digest`](Self::verify_digest). The digests
+/// are SHA-256 digests of the secrets the client holds, never the secrets themselves. `Debug`
+/// prints all four as `..`.
 #[derive(Queryable, Selectable, Identifiable, Clone, PartialEq, Eq)]
 #[diesel(table_name = users)]
 pub struct User {
@@ -20,12 +23,12 @@ pub struct User {
     pub id: UserId,
     /// Trimmed, lower-cased address.
     pub email: String,
-    /// A bcrypt hash.
-    pub hashed_password: String,
+    /// A bcrypt hash, or `db::NO_PASSWORD` for an account without a password.
+    hashed_password: String,
     /// Digest of the current session token, if any.
-    pub session_id: Option<String>,
+    session_id: Option<String>,
     /// Digest of the pending reset token, if any.
-    pub reset_token: Option<String>,
+    reset_token: Option<String>,
     /// Unix seconds after which the session is dead.
     pub session_expires_at: Option<i64>,
     /// Unix seconds after which the reset token is dead.
@@ -38,7 +41,7 @@ pub struct User {
     /// was not required, when the account was made); `None` while it is not.
     pub email_verified_at: Option<i64>,
     /// Digest of the pending email-verification token, if any.
-    pub verify_token: Option<String>,
+    verify_token: Option<String>,
     /// Unix seconds after which the verification token is dead.
     pub verify_expires_at: Option<i64>,
     /// Unix seconds of the registration; for accounts made before this column existed, the
@@ -47,6 +50,73 @@ pub struct User {
     /// Unix seconds when an operator disabled the account; `None` while it is enabled. A
     /// disabled account signs in by no means and is sent no mail.
     pub disabled_at: Option<i64>,
+}
+
+impl User {
+    /// A user with this id, address and password hash and every other column empty (`None`,
+    /// no failed logins): for a driver that reads a `users` row itself, and for tests. Set the
+    /// digests with the `with_…` methods and the other columns through their fields.
+    pub fn new(id: UserId, email: String, password_hash: String) -> Self {
+        Self {
+            id,
+            email,
+            hashed_password: password_hash,
+            session_id: None,
+            reset_token: None,
+            session_expires_at: None,
+            reset_expires_at: None,
+            failed_logins: 0,
+            failed_window_start: None,
+            email_verified_at: None,
+            verify_token: None,
+            verify_expires_at: None,
+            created_at: None,
+            disabled_at: None,
+        }
+    }
+
+    /// This user with `digest` as the session digest (`users.session_id`).
+    #[must_use]
+    pub fn with_session_digest(mut self, digest: Option<String>) -> Self {
+        self.session_id = digest;
+        self
+    }
+
+    /// This user with `digest` as the reset digest (`users.reset_token`).
+    #[must_use]
+    pub fn with_reset_digest(mut self, digest: Option<String>) -> Self {
+        self.reset_token = digest;
+        self
+    }
+
+    /// This user with `digest` as the verification digest (`users.verify_token`).
+    #[must_use]
+    pub fn with_verify_digest(mut self, digest: Option<String>) -> Self {
+        self.verify_token = digest;
+        self
+    }
+
+    /// The stored password: a bcrypt hash (`$2b$12$…`), or `db::NO_PASSWORD` (`!`) for an
+    /// account made through a sign-in provider that has set none. Never log it.
+    pub fn password_hash(&self) -> &str {
+        &self.hashed_password
+    }
+
+    /// The SHA-256 digest of the newest session token (`users.session_id`), if any.
+    pub fn session_digest(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The SHA-256 digest of the pending reset token (`users.reset_token`), if any.
+    pub fn reset_digest(&self) -> Option<&str> {
+        self.reset_token.as_deref()
+    }
+
+    /// The SHA-256 digest of the pending email-verification token (`users.verify_token`), if
+    /// any.
+    pub fn verify_digest(&self) -> Option<&str> {
+        self.verify_token.as_deref()
+    }
 }
 
 fn redacted(present: bool) -> &'static str {
@@ -168,23 +238,36 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        User {
-            id: 1,
-            email: "bob@x.io".into(),
-            hashed_password: "$2b$04$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01"
-                .into(),
-            session_id: Some("sessiondigest".into()),
-            reset_token: Some("resetdigest".into()),
-            session_expires_at: Some(10),
-            reset_expires_at: None,
-            failed_logins: 0,
-            failed_window_start: None,
-            email_verified_at: None,
-            verify_token: Some("verifydigest".into()),
-            verify_expires_at: None,
-            created_at: Some(1),
-            disabled_at: None,
-        }
+        let mut user = User::new(
+            1,
+            "bob@x.io".into(),
+            "$2b$04$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01".into(),
+        )
+        .with_session_digest(Some("sessiondigest".into()))
+        .with_reset_digest(Some("resetdigest".into()))
+        .with_verify_digest(Some("verifydigest".into()));
+        user.session_expires_at = Some(10);
+        user.created_at = Some(1);
+        user
+    }
+
+    #[test]
+    fn the_accessors_read_the_secret_columns() {
+        let user = user();
+        assert!(user.password_hash().starts_with("$2b$04$"));
+        assert_eq!(user.session_digest(), Some("sessiondigest"));
+        assert_eq!(user.reset_digest(), Some("resetdigest"));
+        assert_eq!(user.verify_digest(), Some("verifydigest"));
+        let bare = User::new(2, "ada@x.io".into(), "!".into());
+        assert_eq!(bare.password_hash(), "!");
+        assert_eq!(
+            (
+                bare.session_digest(),
+                bare.reset_digest(),
+                bare.verify_digest()
+            ),
+            (None, None, None)
+        );
     }
 
     #[test]

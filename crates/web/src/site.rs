@@ -310,22 +310,9 @@ mod tests {
     use super::*;
 
     fn user(email: &str, verified: bool) -> User {
-        User {
-            id: 1,
-            email: email.to_owned(),
-            hashed_password: String::new(),
-            session_id: None,
-            reset_token: None,
-            session_expires_at: None,
-            reset_expires_at: None,
-            failed_logins: 0,
-            failed_window_start: None,
-            email_verified_at: verified.then_some(1),
-            verify_token: None,
-            verify_expires_at: None,
-            created_at: None,
-            disabled_at: None,
-        }
+        let mut user = User::new(1, email.to_owned(), String::new());
+        user.email_verified_at = verified.then_some(1);
+        user
     }
 
     #[test]

@@ -57,3 +57,55 @@ pub fn settings(preset: Preset, matches: &ArgMatches) -> Vec<(&'static str, Stri
     }
     settings
 }
+
+#[cfg(test)]
+mod tests {
+    use auth::{AuthConfig, Mail, MailConfig, MailTransport, Outbox, OutboxOptions, SendError};
+
+    use super::super::{load, Cli};
+
+    /// The settings of `args` as `main` reads them: with the config file and the preset.
+    fn parse(args: &[&str]) -> Cli {
+        let args = std::iter::once("authd").chain(args.iter().copied());
+        load(args.map(Into::into).collect())
+            .unwrap_or_else(|error| panic!("{error:?}"))
+            .cli
+    }
+
+    struct Nowhere;
+
+    impl MailTransport for Nowhere {
+        fn send(&self, _: &Mail) -> Result<(), SendError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_product_preset_sets_what_auth_config_product_sets() {
+        let cli = parse(&["--preset", "product"]);
+        let server = cli.settings().1;
+        let library = AuthConfig::product();
+        // `Debug` shows every setting but `reset_token_in_answer` (and the clock).
+        assert_eq!(format!("{server:?}"), format!("{library:?}"));
+        assert_eq!(server.reset_token_in_answer, library.reset_token_in_answer);
+        assert!(!cli.mail.require_verified_email);
+        assert!(!library.require_verified_email);
+    }
+
+    #[test]
+    fn with_mail_the_product_preset_requires_confirmed_addresses_as_product_with_mail_does() {
+        let cli = parse(&["--preset", "product", "--smtp-url", "smtp://localhost:25"]);
+        assert!(cli.mail.require_verified_email);
+        let mut options = OutboxOptions::default();
+        options.senders = 0;
+        let mail = MailConfig::new(Outbox::start(Nowhere, options), "https://authd.test/");
+        let library = AuthConfig::product_with_mail(mail);
+        assert!(library.require_verified_email);
+        let server = cli.settings().1;
+        assert_eq!(
+            (server.max_sessions_per_user, &server.password_policy),
+            (library.max_sessions_per_user, &library.password_policy)
+        );
+        assert_eq!(server.reset_token_in_answer, library.reset_token_in_answer);
+    }
+}

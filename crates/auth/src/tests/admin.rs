@@ -189,7 +189,7 @@ fn disabling_ends_every_session_code_step_and_ceremony_and_enabling_lets_the_acc
             assert!(!is_live(env, &session));
             let row = env.row("bob@x.io");
             assert_eq!(row.disabled_at, Some(env.clock.now()));
-            assert_eq!((row.session_id, row.reset_token), (None, None));
+            assert_eq!((row.session_digest(), row.reset_digest()), (None, None));
             assert!(env
                 .db
                 .find_mfa_challenge(&token::digest(pending.expose()), env.clock.now())

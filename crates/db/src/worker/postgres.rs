@@ -173,22 +173,18 @@ impl Lease {
 /// A row of the session check: the user's columns, then the session's, in the order of
 /// `User::as_select()` and `Session::as_select()` (the order of their fields).
 fn session_and_user(row: &Row) -> Result<(User, Session), tokio_postgres::Error> {
-    let user = User {
-        id: row.try_get(0)?,
-        email: row.try_get(1)?,
-        hashed_password: row.try_get(2)?,
-        session_id: row.try_get(3)?,
-        reset_token: row.try_get(4)?,
-        session_expires_at: row.try_get(5)?,
-        reset_expires_at: row.try_get(6)?,
-        failed_logins: row.try_get(7)?,
-        failed_window_start: row.try_get(8)?,
-        email_verified_at: row.try_get(9)?,
-        verify_token: row.try_get(10)?,
-        verify_expires_at: row.try_get(11)?,
-        created_at: row.try_get(12)?,
-        disabled_at: row.try_get(13)?,
-    };
+    let mut user = User::new(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
+        .with_session_digest(row.try_get(3)?)
+        .with_reset_digest(row.try_get(4)?)
+        .with_verify_digest(row.try_get(10)?);
+    user.session_expires_at = row.try_get(5)?;
+    user.reset_expires_at = row.try_get(6)?;
+    user.failed_logins = row.try_get(7)?;
+    user.failed_window_start = row.try_get(8)?;
+    user.email_verified_at = row.try_get(9)?;
+    user.verify_expires_at = row.try_get(11)?;
+    user.created_at = row.try_get(12)?;
+    user.disabled_at = row.try_get(13)?;
     let session = Session {
         id: row.try_get(14)?,
         public_id: row.try_get(15)?,

@@ -55,7 +55,7 @@ async fn a_cross_site_login_form_is_refused_and_creates_no_session(backend: Back
         assert_error(res, 403, "cross-origin request refused").await;
     }
     let row = app.auth.find_user_by_email("bob@x.io").unwrap().unwrap();
-    assert_eq!(row.session_id, None);
+    assert_eq!(row.session_digest(), None);
 }
 
 #[tokio::test]

@@ -183,7 +183,8 @@ async fn two_factor_and_passkey_events_are_each_recorded_once_by_their_request(b
         .find_user_by_email(email)
         .unwrap()
         .unwrap()
-        .hashed_password;
+        .password_hash()
+        .to_owned();
     secrets.push(hash);
     let stored = audit_text(&app);
     for secret in &secrets {
