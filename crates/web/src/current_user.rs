@@ -19,6 +19,10 @@ use crate::state::Authd;
 ///
 /// Checking the session is one database query, run on the worker's own connection when the
 /// backend can (see [`Authd::authenticate`]).
+///
+/// For an HTML page, take [`crate::PageUser`] instead (a redirect to the sign-in page rather
+/// than JSON); wrap your state-changing routes in [`crate::require_same_origin`], as authd's
+/// own are, so another site's page cannot use the visitor's cookie on them.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     user: User,

@@ -91,6 +91,12 @@ pub struct WebOptions {
     pub forward_auth_rules: Vec<ForwardAuthRule>,
     /// How the pages look: the site's name, logo, accent colour and CSS. Default: authd's own.
     pub branding: Branding,
+    /// Where signing out sends the browser: a local path (`/`, `/goodbye`) or a URL. `None`
+    /// (the default) keeps the classic answers: `DELETE /sessions` redirects to `/`, and the
+    /// pages' sign-out to their sign-in page ("You are signed out."). `Some(to)` sends both
+    /// there. A value no `Location` header can carry (a control character) is ignored, with
+    /// an error in the log.
+    pub sign_out_to: Option<String>,
 }
 
 /// The status [`crate::CurrentUser`] (and so every route that needs a session) answers
@@ -152,12 +158,27 @@ impl Default for WebOptions {
             site: None,
             forward_auth_rules: Vec::new(),
             branding: Branding::default(),
+            sign_out_to: None,
         }
         .with_hashing_threads(threads)
     }
 }
 
 impl WebOptions {
+    /// The defaults for a new public product: the library twin of the server's
+    /// `--preset product`, for its one setting that lives here: `cookie_secure` is on (the
+    /// preset turns it on when `--public-url` is `https://`; a product is served over HTTPS,
+    /// and browsers accept `Secure` cookies from `http://localhost` too). Everything else is
+    /// [`WebOptions::default`]. The preset's other settings (10 sessions per account, the NIST
+    /// password policy, confirmed addresses when mail is on, no reset token in API answers)
+    /// are the auth layer's: `AuthConfig::product()` is this one's twin.
+    pub fn product() -> Self {
+        WebOptions {
+            cookie_secure: true,
+            ..WebOptions::default()
+        }
+    }
+
     /// [`WebOptions::request_timeout`] within its bounds (1 s to 5 minutes).
     pub(crate) fn bounded_request_timeout(&self) -> Duration {
         self.request_timeout

@@ -10,21 +10,23 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{guard, web, App, HttpMessage, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::api::{metrics_routes, routes, routes_without_metrics};
+use crate::api::{metrics_routes, routes, routes_with_metrics};
 use crate::connections::refuse_over_connection_cap;
 use crate::middleware::origins::{cors, refuse_preflight};
 use crate::middleware::request_id::add_request_id;
-use crate::middleware::telemetry::RequestSpan;
+use crate::middleware::telemetry::{mark_as_authds, RequestSpan};
 use crate::pages::pages;
 use crate::state::Authd;
 
 /// A new `App` with authd's state ([`Authd::data`]) and everything [`serve`] puts around the
 /// routes: for each request a tracing span with a request id (sent back as `x-request-id`),
 /// one log line when it is answered (status, latency; never bodies, cookies or query strings),
-/// the HTTP metrics of `GET /metrics` (`authd_http_requests_total`,
-/// `authd_http_request_duration_seconds`), CORS for [`crate::WebOptions::allowed_origins`]
-/// ([`crate::cors`]) and a JSON 403 for a preflight that is not granted. It covers every route
-/// of the app, yours too; add them as usual:
+/// CORS for [`crate::WebOptions::allowed_origins`] ([`crate::cors`]) and a JSON 403 for a
+/// preflight that is not granted: these cover every route of the app, yours too. The HTTP
+/// metrics of `GET /metrics` (`authd_http_requests_total`,
+/// `authd_http_request_duration_seconds`) count authd's own routes and pages only, never
+/// yours (in [`serve`], where the app is authd's alone, every request). Add your routes as
+/// usual:
 ///
 /// ```no_run
 /// # use actix_web::{web as aw, HttpServer};
@@ -114,6 +116,8 @@ pub fn serve_with_metrics(
                 if Some(request.app_config().local_addr()) == metrics_address {
                     request.extensions_mut().insert(OnMetricsListener);
                 }
+                // The whole app is authd's: every request counts in its HTTP metrics.
+                mark_as_authds(request.request());
                 service.call(request)
             })
             .wrap(from_fn(refuse_over_connection_cap));
@@ -125,7 +129,7 @@ pub fn serve_with_metrics(
         };
         // The pages after the metrics listener's scope, which must see its requests first.
         match metrics_address {
-            None => app.configure(routes).configure(maybe_pages),
+            None => app.configure(routes_with_metrics).configure(maybe_pages),
             Some(_) => app
                 .service(
                     web::scope("")
@@ -134,7 +138,7 @@ pub fn serve_with_metrics(
                         }))
                         .configure(metrics_routes),
                 )
-                .configure(routes_without_metrics)
+                .configure(routes)
                 .configure(maybe_pages),
         }
     })

@@ -350,6 +350,19 @@ impl Authd {
             .finish()
     }
 
+    /// Where signing out sends the browser: [`WebOptions::sign_out_to`] when it is set and a
+    /// `Location` header can carry it, else `classic`.
+    pub(crate) fn signed_out_location(&self, classic: &str) -> String {
+        match self.options.sign_out_to.as_deref() {
+            Some(to) if header::HeaderValue::from_str(to).is_ok() => to.to_owned(),
+            Some(_) => {
+                tracing::error!("sign_out_to cannot be a Location header: ignored");
+                classic.to_owned()
+            }
+            None => classic.to_owned(),
+        }
+    }
+
     /// The cookie that clears the session cookie (empty, `Max-Age=0`), as logout sends it.
     pub fn session_cookie_removal(&self) -> Cookie<'static> {
         self.cookie(String::new())

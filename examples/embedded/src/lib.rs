@@ -4,13 +4,14 @@ use actix_web::web::{self as aw, ServiceConfig};
 use actix_web::HttpResponse;
 use authd_web::CurrentUser;
 
-/// The app's routes: authd's API and pages under `/auth`, and `/dashboard`. The `App` must
+/// The app's routes: authd's API (with `/auth/metrics`, asked for) and pages under `/auth`,
+/// and `/dashboard`. The `App` must
 /// have [`authd_web::Authd::data`] registered, for `web::routes`, `web::pages` and
 /// `CurrentUser` alike.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
         aw::scope("/auth")
-            .configure(authd_web::routes)
+            .configure(authd_web::routes_with_metrics)
             .configure(authd_web::pages),
     )
     .route("/dashboard", aw::get().to(dashboard));

@@ -1250,3 +1250,22 @@ fn a_bad_provider_is_refused_as_the_flag_is_parsed_without_repeating_it() {
         assert!(!error.contains("hunter2"), "{error}");
     }
 }
+
+#[test]
+fn the_product_presets_web_settings_are_web_options_product() {
+    // `WebOptions::product()` is the library twin of `--preset product` for the settings that
+    // live in `WebOptions`: with an https public URL the two agree on each of them.
+    let preset = parse(&[
+        "--preset",
+        "product",
+        "--public-url",
+        "https://auth.example.com",
+    ]);
+    let preset = preset.settings().2;
+    let product = WebOptions::product();
+    assert!(preset.cookie_secure && product.cookie_secure);
+    let classic = parse(&["--public-url", "https://auth.example.com"])
+        .settings()
+        .2;
+    assert_eq!(classic.cookie_secure, WebOptions::default().cookie_secure);
+}

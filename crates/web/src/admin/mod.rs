@@ -18,7 +18,7 @@ mod users;
 use std::net::TcpListener;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -32,6 +32,7 @@ pub use access::{ADMIN_FAILURES_PER_MINUTE, MIN_ADMIN_TOKEN_CHARS};
 use crate::api::endpoint::{mount_endpoints, not_found, ok, Endpoint};
 use crate::error::{BadBody, ClientBusy, InternalError, Message, PayloadTooLarge};
 use crate::error::{RequestTimeout, Unavailable, UnsupportedMediaType};
+use crate::middleware::telemetry::mark_as_authds;
 use crate::server::app;
 use crate::state::Authd;
 
@@ -170,7 +171,14 @@ pub fn admin_app(
         InitError = (),
     >,
 > {
-    app(authd).app_data(access.data()).configure(admin_routes)
+    app(authd)
+        .app_data(access.data())
+        .configure(admin_routes)
+        // The whole app is authd's: every request counts in its HTTP metrics.
+        .wrap_fn(|request, service| {
+            mark_as_authds(request.request());
+            service.call(request)
+        })
 }
 
 /// Most connections the admin listener holds open at once.

@@ -13,6 +13,7 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 
 use crate::error::{json, ApiError};
 use crate::middleware::origins::refuse_cross_origin;
+use crate::middleware::telemetry::{counted_as_authds, mark_as_authds};
 use crate::openapi::ApiDocument;
 
 /// A handler with the path, methods and operation its `#[utoipa::path]` declares, so that
@@ -128,7 +129,8 @@ pub(crate) fn mount_endpoints(cfg: &mut ServiceConfig, endpoints: Vec<Endpoint>)
                 no_store,
                 DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")),
             ))
-            .wrap(from_fn(refuse_cross_origin));
+            .wrap(from_fn(refuse_cross_origin))
+            .wrap(from_fn(counted_as_authds));
         cfg.service(resource);
     }
 }
@@ -153,6 +155,8 @@ pub(crate) fn ok(body: &impl Serialize) -> HttpResponse {
 
 /// 404: JSON for programs; a page for a browser where the pages are mounted beside.
 pub(crate) async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // Under authd's scope: its own answer, counted as authd's.
+    mark_as_authds(&request);
     match crate::pages::not_found_for_browser(&request) {
         Some(page) => Ok(page),
         None => Err(ApiError::NotFound),

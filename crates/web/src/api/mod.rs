@@ -98,14 +98,23 @@ const RESOURCES: [Resource; 11] = [
 /// [`crate::Authd::data`] registered. A POST, PUT or DELETE whose `Origin` is neither the
 /// request's host nor in [`crate::WebOptions::allowed_origins`] gets 403 (login CSRF); CORS
 /// headers for the listed origins are [`crate::cors`], for the app to wrap.
+///
+/// `GET /metrics` is not among them (it is 404, and absent from `/openapi.json`): an app asks
+/// for it with [`routes_with_metrics`], or serves [`metrics_routes`] where it chooses.
 pub fn routes(cfg: &mut ServiceConfig) {
+    mount_those(cfg, |endpoint| !endpoint.is_for_metrics_listener());
+}
+
+/// [`routes`] and `GET /metrics` beside them (listed in `/openapi.json` too): what [`crate::serve`]
+/// mounts when the metrics have no listener of their own.
+pub fn routes_with_metrics(cfg: &mut ServiceConfig) {
     mount_those(cfg, |_| true);
 }
 
-/// [`routes`] without `GET /metrics` (and without it in `/openapi.json`), for a server that
-/// serves the metrics on another listener ([`metrics_routes`]).
+/// The same as [`routes`] (which no longer mounts `GET /metrics`), kept for the apps that
+/// name it: for a server that serves the metrics on another listener ([`metrics_routes`]).
 pub fn routes_without_metrics(cfg: &mut ServiceConfig) {
-    mount_those(cfg, |endpoint| !endpoint.is_for_metrics_listener());
+    routes(cfg);
 }
 
 /// Only `GET /metrics`, with JSON 404/405 answers for anything else: the routes of a listener

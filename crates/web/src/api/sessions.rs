@@ -227,7 +227,7 @@ async fn log_out(
         .await?;
     let removal = authd.session_cookie_removal();
     Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, "/"))
+        .insert_header((header::LOCATION, authd.signed_out_location("/")))
         .cookie(removal)
         .finish())
 }

@@ -1,14 +1,19 @@
 //! Request logging: one span per request (method, route pattern, request id, client address)
 //! and one line when it ends (status, latency), plus the `x-request-id` answer header. Bodies,
 //! cookies and query strings are never recorded.
+//!
+//! Every request of the `App` gets its span and line, an embedder's routes too; only authd's
+//! own (marked [`AuthdsOwn`] by its routes, its pages, or `serve` for its whole app) are
+//! counted in `authd_http_requests_total` and `authd_http_request_duration_seconds`.
 
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
+use actix_web::middleware::Next;
 use actix_web::web::Data;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpRequest};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 
@@ -16,6 +21,26 @@ use crate::state::Authd;
 
 #[derive(Clone, Copy)]
 struct Started(Instant);
+
+/// Marks a request that one of authd's routes or pages answers (or any request of an app that
+/// is authd's alone: `serve`, the admin app): only those count in authd's HTTP metrics, so an
+/// embedding app's own routes never appear under authd's name.
+#[derive(Clone, Copy)]
+pub(crate) struct AuthdsOwn;
+
+/// Marks `request` as [`AuthdsOwn`].
+pub(crate) fn mark_as_authds(request: &HttpRequest) {
+    request.extensions_mut().insert(AuthdsOwn);
+}
+
+/// Middleware on each of authd's resources: marks the request as [`AuthdsOwn`].
+pub(crate) async fn counted_as_authds(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    mark_as_authds(request.request());
+    next.call(request).await
+}
 
 /// The root span `TracingLogger` opens for each request.
 pub(crate) struct RequestSpan;
@@ -91,7 +116,8 @@ impl RootSpanBuilder for RequestSpan {
                 "request answered"
             );
         });
-        if let Some(authd) = request.app_data::<Data<Authd>>() {
+        let authds_own = request.extensions().contains::<AuthdsOwn>();
+        if let Some(authd) = request.app_data::<Data<Authd>>().filter(|_| authds_own) {
             let route = route_of(request);
             authd
                 .metrics()

@@ -8,9 +8,13 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse};
 
-use super::paths::{ACCOUNT, RESET, VERIFY};
+use super::assets::branding_of;
+use super::paths::{mounted_base, ACCOUNT, RESET, VERIFY};
+use super::view::Page;
 use super::visit::page_for;
+use super::welcome::opened_by_browser;
 use crate::middleware::origins::page_post_refused;
+use crate::middleware::telemetry::mark_as_authds;
 
 /// The strict policy: scripts only authd's own files (the passkey script; no inline script),
 /// which may call only authd; styles only from the stylesheet, forms only to authd, never in
@@ -43,12 +47,9 @@ pub(super) async fn page_guard(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    mark_as_authds(request.request());
     let mut response = if page_post_refused(&request) {
-        let refused = page_for(request.request(), "Request refused")
-            .text("This form was sent from another site, so it was refused. Nothing changed.")
-            .text("If you meant to do this, open the page on this site and try again.")
-            .link(ACCOUNT, "Go to your account")
-            .answer(StatusCode::FORBIDDEN);
+        let refused = refusal(page_for(request.request(), "Request refused"));
         request.into_response(refused).map_into_right_body()
     } else {
         next.call(request).await?.map_into_left_body()
@@ -72,6 +73,32 @@ pub(super) async fn page_guard(
         }
     }
     Ok(response)
+}
+
+/// The page refusing a cross-site form post: nothing changed.
+fn refusal(page: Page) -> HttpResponse {
+    page.text("This form was sent from another site, so it was refused. Nothing changed.")
+        .text("If you meant to do this, open the page on this site and try again.")
+        .link(ACCOUNT, "Go to your account")
+        .answer(StatusCode::FORBIDDEN)
+}
+
+/// For [`crate::require_same_origin`] on an embedder's route: the refusal page of the pages,
+/// with their links and headers, when a browser sent the form (`Sec-Fetch-Mode: navigate`, or
+/// an `Accept` preferring `text/html`) and the pages are mounted in the app; `None` for
+/// programs, which get the API's JSON.
+pub(crate) fn refused_page_for_host(request: &HttpRequest) -> Option<HttpResponse> {
+    if !opened_by_browser(request) {
+        return None;
+    }
+    let base = mounted_base(request).ok()?;
+    let page = Page::new(&base, "Request refused").branded(&branding_of(request));
+    let mut response = refusal(page);
+    let headers = response.headers_mut();
+    for (name, value) in page_headers() {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    Some(response)
 }
 
 /// 405, as a page, with the `Allow` header RFC 9110 requires.

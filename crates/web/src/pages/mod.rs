@@ -21,7 +21,8 @@
 //! remove among them), `activity.rs` (its "Recent activity"), `two_factor.rs` (the account's two-factor forms and its recovery
 //! codes), `recovery.rs` (forgot, reset, verify); what they share: `visit.rs` (a page
 //! request), `form.rs`, `field.rs` and `csrf.rs` (forms, their fields and tokens), `words.rs`
-//! (what pages say), `view.rs` (the templates), `assets.rs` (the files pages link to: the
+//! (what pages say), `page_user.rs` (`PageUser`: an embedder's page behind the sign-in),
+//! `view.rs` (the templates), `assets.rs` (the files pages link to: the
 //! stylesheets, the script, the logo and icons), `paths.rs`, `guard.rs`, `welcome.rs`
 //! (`GET /` of the API for a browser) and `not_found.rs` (404 for a browser).
 
@@ -44,6 +45,7 @@ mod field;
 mod form;
 mod guard;
 mod not_found;
+mod page_user;
 mod paths;
 mod providers;
 mod recovery;
@@ -64,12 +66,14 @@ use guard::{method_not_allowed, page_guard};
 use paths::{ACCOUNT, CSS, DELETE, FAVICON, FORGOT, LOGIN, LOGOUT, PASSWORD, RESEND, RESET};
 use paths::{FAVICON_ICO, SITE_ASSET, TWO_FACTOR_OFF, VERIFY};
 use paths::{LOGIN_CODE, RECOVERY_CODES, RECOVERY_CODES_TXT, TWO_FACTOR, TWO_FACTOR_CONFIRM};
-use paths::{OIDC_CALLBACK, OIDC_START, PROVIDER_CONNECT, PROVIDER_DISCONNECT};
+use paths::{LOGIN_NAME, OIDC_CALLBACK, OIDC_START, PROVIDER_CONNECT, PROVIDER_DISCONNECT};
 use paths::{PASSKEYS_JS, PASSKEY_REMOVE, PASSKEY_RENAME, REVOKE, REVOKE_OTHERS, SIGNUP};
 use welcome::Mounted;
 
+pub(crate) use guard::refused_page_for_host;
 use not_found::not_found;
 pub(crate) use not_found::not_found_for_browser;
+pub use page_user::PageUser;
 #[cfg(feature = "fuzzing")]
 pub(crate) use paths::local_path;
 pub(crate) use paths::return_url;
@@ -95,6 +99,7 @@ pub fn pages(cfg: &mut ServiceConfig) {
         ),
         (
             web::resource(LOGIN)
+                .name(LOGIN_NAME)
                 .route(get().to(sign::login_page))
                 .route(post().to(sign::log_in)),
             both,

@@ -1,6 +1,7 @@
 //! Where the pages are: their paths, the scope they are mounted under, and which `?next=`
 //! and `?rd=` targets a redirect may follow.
 
+use actix_web::error::UrlGenerationError;
 use actix_web::HttpRequest;
 use url::{Host, Url};
 
@@ -78,6 +79,21 @@ pub(super) fn base_of(request: &HttpRequest) -> String {
         .min_by_key(|base| base.len())
         .unwrap_or("")
         .to_owned()
+}
+
+/// The name `pages` gives its sign-in resource, so a route outside the pages' scope (an
+/// embedder's, through [`crate::PageUser`] or [`crate::require_same_origin`]) finds where
+/// they are mounted.
+pub(super) const LOGIN_NAME: &str = "authd-pages-login";
+
+/// The path the pages are mounted under, from any route of the app: "" at the root, "/auth"
+/// under `web::scope("/auth")`. Errors: `ResourceNotFound` when the app mounts no pages;
+/// another error when the request's host cannot be written in a URL (actix builds the whole
+/// URL to give its path).
+pub(super) fn mounted_base(request: &HttpRequest) -> Result<String, UrlGenerationError> {
+    let login = request.url_for_static(LOGIN_NAME)?;
+    let path = login.path();
+    Ok(path.strip_suffix(LOGIN).unwrap_or(path).to_owned())
 }
 
 /// What a query value must escape.

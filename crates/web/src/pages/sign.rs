@@ -27,6 +27,18 @@ fn return_to(visit: &Visit, rd: Option<&str>) -> Option<String> {
     return_url(rd?, site)
 }
 
+/// `path` with `next` added to its query, when `next` is a local path (see [`local_path`]).
+fn with_next(path: &str, next: Option<&str>) -> String {
+    match next.and_then(local_path) {
+        Some(next) => {
+            let next = percent_encoding::utf8_percent_encode(next, QUERY_VALUE);
+            let join = if path.contains('?') { '&' } else { '?' };
+            format!("{path}{join}next={next}")
+        }
+        None => path.to_owned(),
+    }
+}
+
 /// "Continue with NAME" for each provider, to `/oidc/{id}/start` with `next` and `rd`.
 fn provider_buttons(visit: &Visit, next: Option<&str>, rd: Option<&str>) -> Vec<ProviderButton> {
     let mut query = String::new();
@@ -51,15 +63,24 @@ fn provider_buttons(visit: &Visit, next: Option<&str>, rd: Option<&str>) -> Vec<
         .collect()
 }
 
-/// `GET /signup[?rd=URL]`.
+/// `GET /signup[?next=/path][&rd=URL]`.
 pub(super) async fn signup_page(request: HttpRequest) -> HttpResponse {
     let visit = or_answer!(Visit::of(&request));
+    let next = query_param(&request, "next");
     let rd = query_param(&request, "rd");
-    let page = signup(&visit, "", rd.as_deref(), None);
+    let page = signup(&visit, "", next.as_deref(), rd.as_deref(), None);
     visit.answer(&page, StatusCode::OK)
 }
 
-fn signup(visit: &Visit, email: &str, rd: Option<&str>, problem: Option<Problem>) -> Page {
+/// The sign-up page; `next` (a local path, as the sign-in page takes it) and `rd` ride along
+/// in the form, the sign-in link and the provider buttons.
+fn signup(
+    visit: &Visit,
+    email: &str,
+    next: Option<&str>,
+    rd: Option<&str>,
+    problem: Option<Problem>,
+) -> Page {
     let policy = &visit.authd.auth().config().password_policy;
     // A new account has no second factor.
     let mut password = Field::new_password("password", "password", policy, false);
@@ -76,14 +97,17 @@ fn signup(visit: &Visit, email: &str, rd: Option<&str>, problem: Option<Problem>
     .field(password)
     .field(again)
     .with_problem(problem.as_ref());
+    if let Some(next) = next.and_then(local_path) {
+        form = form.hidden("next", next);
+    }
     if let Some(rd) = return_to(visit, rd) {
         form = form.hidden("rd", &rd);
     }
     let mut page = visit
         .page("Create an account")
         .form(form)
-        .link(LOGIN, "Already have an account? Sign in");
-    page.providers = provider_buttons(visit, None, return_to(visit, rd).as_deref());
+        .link(&with_next(LOGIN, next), "Already have an account? Sign in");
+    page.providers = provider_buttons(visit, next, return_to(visit, rd).as_deref());
     page.error = problem;
     page
 }
@@ -98,11 +122,12 @@ fn problem_of(error: &ApiError) -> Problem {
     Problem::new(sentence(error), field)
 }
 
-/// `POST /signup`: registers, then signs in, then goes to `rd` (see [`return_url`]) or
-/// `/account?m=welcome`.
+/// `POST /signup`: registers, then signs in, then goes to `rd` (see [`return_url`]), `next`
+/// (a local path) or `/account?m=welcome`.
 pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpResponse {
     let CsrfForm { visit, fields } = form;
     let email = fields.required("email").unwrap_or_default();
+    let next = fields.required("next").ok();
     let rd = fields.required("rd").ok();
     let again = fields.required("password_again").unwrap_or_default();
     let registered = async {
@@ -123,7 +148,7 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
         Ok(Some(registered)) => registered,
         Ok(None) => {
             let problem = Some(passwords_differ("password-again"));
-            let page = signup(&visit, &email, rd.as_deref(), problem);
+            let page = signup(&visit, &email, next.as_deref(), rd.as_deref(), problem);
             return visit.answer(&page, StatusCode::BAD_REQUEST);
         }
         Err(error) => {
@@ -135,25 +160,31 @@ pub(super) async fn sign_up(request: HttpRequest, form: CsrfForm) -> HttpRespons
                 });
             }
             // A server error too keeps what was typed, so trying again is one press.
-            let page = signup(&visit, &email, rd.as_deref(), Some(problem));
+            let (next, rd) = (next.as_deref(), rd.as_deref());
+            let page = signup(&visit, &email, next, rd, Some(problem));
             return visit.refuse(&page, &error);
         }
     };
     if visit.authd.auth().requires_verified_email() {
         // The account cannot sign in before its address is confirmed; the mail is on its way.
-        return visit.redirect(&format!("{LOGIN}?m=check-mail"));
+        return visit.redirect(&with_next(
+            &format!("{LOGIN}?m=check-mail"),
+            next.as_deref(),
+        ));
     }
     match sign_in(&visit.authd, &request, typed, password).await {
         Ok((_, token)) => {
-            let mut response = match return_to(&visit, rd.as_deref()) {
-                Some(url) => see_other(&url),
-                None => visit.redirect(&format!("{ACCOUNT}?m=welcome")),
+            let next = next.as_deref().and_then(local_path);
+            let mut response = match (return_to(&visit, rd.as_deref()), next) {
+                (Some(url), _) => see_other(&url),
+                (None, Some(next)) => see_other(next),
+                (None, None) => visit.redirect(&format!("{ACCOUNT}?m=welcome")),
             };
             let _ = response.add_cookie(&visit.authd.session_cookie(&token));
             response
         }
         // The account exists; only the sign-in did not happen (busy, throttled…).
-        Err(_) => visit.redirect(&format!("{LOGIN}?m=created")),
+        Err(_) => visit.redirect(&with_next(&format!("{LOGIN}?m=created"), next.as_deref())),
     }
 }
 
@@ -199,7 +230,7 @@ fn login(
         .page("Sign in")
         .form(form)
         .link(FORGOT, "Forgot your password?")
-        .link(SIGNUP, "No account yet? Create one");
+        .link(&with_next(SIGNUP, next), "No account yet? Create one");
     page.providers = provider_buttons(visit, next, return_to(visit, rd).as_deref());
     if passkeys {
         let target = next.and_then(local_path).map(str::to_owned);
@@ -387,7 +418,7 @@ pub(super) async fn log_in_code(request: HttpRequest, form: CsrfForm) -> HttpRes
 }
 
 /// `POST /logout`: ends this session (the account's others stay), clears the cookie, and
-/// goes to `/login?m=signed-out`. Without a live session it only clears the cookie.
+/// goes to `/login?m=signed-out` (or [`crate::WebOptions::sign_out_to`]). Without a live session it only clears the cookie.
 pub(super) async fn log_out(user: Result<CurrentUser, ApiError>, form: CsrfForm) -> HttpResponse {
     let visit = form.visit;
     match user {
@@ -407,7 +438,8 @@ pub(super) async fn log_out(user: Result<CurrentUser, ApiError>, form: CsrfForm)
         Err(ApiError::NotLoggedIn | ApiError::LoginRequired) => {}
         Err(error) => return visit.failure(&error),
     }
-    let mut response = visit.redirect(&format!("{LOGIN}?m=signed-out"));
+    let signed_out = format!("{}{LOGIN}?m=signed-out", visit.base);
+    let mut response = see_other(&visit.authd.signed_out_location(&signed_out));
     let _ = response.add_cookie(&visit.authd.session_cookie_removal());
     response
 }

@@ -1,5 +1,6 @@
 //! HTTP tests: the real server on 127.0.0.1:0 over a fresh database, driven by a real client.
-//! By resource as the API is split (`admin` on its own listener, `users`, `sessions`, `profile`, `reset`, `verify`,
+//! By resource as the API is split (`admin` on its own listener, `host` (an embedding app's own
+//! routes, in process), `users`, `sessions`, `profile`, `reset`, `verify`,
 //! `passkeys`, `forward`, `probes`, `openapi`, and the `pages`), then what cuts across them:
 //! the classic `flow`, `input`, `origins`, `security`, `observability` (logs and metrics),
 //! `limits`, `fairness`, `races`, `mail` delivery, `operations`, `durability`, `outage`,
@@ -14,6 +15,7 @@ mod oidc_mock;
 
 mod admin;
 mod forward;
+mod host;
 mod openapi;
 mod pages;
 mod passkeys;
