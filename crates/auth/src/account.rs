@@ -16,7 +16,7 @@ use crate::service::Auth;
 fn lost_race(error: DbError) -> AuthError {
     match error {
         DbError::Conflict => {
-            tracing::info!(
+            tracing::info!(target: "authd::auth::account",
                 event = "account_change_lost_race",
                 "password changed meanwhile"
             );
@@ -38,7 +38,7 @@ impl Auth {
     /// `PasswordChanged` when the password changed while this one was being checked (nothing
     /// is written then); `UnknownUser` when the account is gone. With mail configured, the
     /// account is mailed a notice.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::account", skip_all, fields(user_id))]
     pub fn change_password(
         &self,
         user_id: UserId,
@@ -73,7 +73,7 @@ impl Auth {
             )
             .map_err(lost_race)?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "password_changed", ended, "password changed");
+        tracing::info!(target: "authd::auth::account", event = "password_changed", ended, "password changed");
         self.mail_password_changed(&user);
         Ok(user)
     }
@@ -97,7 +97,7 @@ impl Auth {
     ///
     /// Errors: as [`Auth::delete_account`]; `CodeRequired` without a code, `WrongCode` for a
     /// wrong or used one (nothing is deleted then).
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::account", skip_all, fields(user_id))]
     pub fn delete_account_with_code(
         &self,
         user_id: UserId,
@@ -127,7 +127,7 @@ impl Auth {
             .delete_user_if_password(user_id, verified.user.password_hash())
             .map_err(lost_race)?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "account_deleted", "account deleted");
+        tracing::info!(target: "authd::auth::account", event = "account_deleted", "account deleted");
         Ok(user)
     }
 
@@ -139,7 +139,7 @@ impl Auth {
     /// Errors: `SignInAgain` for an older session; `WrongPassword` for an account that has a
     /// password (use [`Auth::delete_account`]); `PasswordChanged` when a password was set
     /// meanwhile; `UnknownUser` when the account is gone.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::account", skip_all, fields(user_id))]
     pub fn delete_account_without_password(
         &self,
         user_id: UserId,
@@ -159,7 +159,7 @@ impl Auth {
         let user = deleting
             .delete_user_if_password(user_id, db::NO_PASSWORD)
             .map_err(lost_race)?;
-        tracing::info!(event = "account_deleted", "account deleted");
+        tracing::info!(target: "authd::auth::account", event = "account_deleted", "account deleted");
         Ok(user)
     }
 }

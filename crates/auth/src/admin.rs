@@ -170,7 +170,7 @@ impl Auth {
     ///
     /// Errors: `InvalidEmail`; `UserAlreadyExists` when an account has the address; the
     /// password rules of [`Auth::hash_password`] and `PasswordContainsEmail`; `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id))]
     pub fn admin_create_user(
         &self,
         email: &str,
@@ -213,7 +213,7 @@ impl Auth {
                 e => e.into(),
             })?;
         tracing::Span::current().record("user_id", user.id);
-        tracing::info!(event = "admin_user_created", "account made by an operator");
+        tracing::info!(target: "authd::auth::admin", event = "admin_user_created", "account made by an operator");
         Ok(AdminUser {
             id: user.id,
             email: user.email,
@@ -234,7 +234,7 @@ impl Auth {
     /// left as it is (nothing recorded).
     ///
     /// Errors: `UnknownUser`; `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_set_disabled(&self, id: UserId, disabled: bool) -> Result<AdminUser, AuthError> {
         let event = if disabled {
             AuditEvent::AdminUserDisabled
@@ -252,7 +252,7 @@ impl Auth {
                 self.now(),
             )?;
             if let Some(user) = written {
-                tracing::info!(event = event.as_str(), "account disabled or enabled");
+                tracing::info!(target: "authd::auth::admin", event = event.as_str(), "account disabled or enabled");
                 return self.overview(user);
             }
         }
@@ -263,7 +263,7 @@ impl Auth {
     /// `admin_user_verified` (`detail.verified`); an account already so is left as it is.
     ///
     /// Errors: `UnknownUser`; `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_set_verified(&self, id: UserId, verified: bool) -> Result<AdminUser, AuthError> {
         for _ in 0..MAX_RACES {
             let user = self.account(id)?;
@@ -278,7 +278,7 @@ impl Auth {
                 )
                 .set_verified_if(id, verified, self.now())?;
             if let Some(user) = written {
-                tracing::info!(event = "admin_user_verified", verified, "address marked");
+                tracing::info!(target: "authd::auth::admin", event = "admin_user_verified", verified, "address marked");
                 return self.overview(user);
             }
         }
@@ -289,12 +289,12 @@ impl Auth {
     /// go in one transaction, and the address is free again. Records `admin_user_deleted`.
     ///
     /// Errors: `UnknownUser`; `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_delete_user(&self, id: UserId) -> Result<(), AuthError> {
         self.audited(AuditEvent::AdminUserDeleted, Some(id), json!({}))
             .delete_user(id)?
             .ok_or(AuthError::UnknownUser)?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::admin",
             event = "admin_user_deleted",
             "account deleted by an operator"
         );
@@ -305,7 +305,7 @@ impl Auth {
     /// `admin_sessions_revoked` (`detail.revoked`) when it ended any.
     ///
     /// Errors: `UnknownUser`; `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_revoke_sessions(&self, id: UserId) -> Result<u64, AuthError> {
         for _ in 0..MAX_RACES {
             self.account(id)?;
@@ -321,7 +321,7 @@ impl Auth {
                 )
                 .end_live_sessions(id, live, alive)?;
             if let Some(ended) = ended {
-                tracing::info!(event = "admin_sessions_revoked", ended, "sessions ended");
+                tracing::info!(target: "authd::auth::admin", event = "admin_sessions_revoked", ended, "sessions ended");
                 return Ok(u64::try_from(ended).unwrap_or(0));
             }
         }
@@ -333,7 +333,7 @@ impl Auth {
     ///
     /// Errors: `UnknownUser`; `TwoFactorNotEnabled` when it has neither an authenticator
     /// (confirmed or pending) nor a recovery code (nothing is written); `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_reset_two_factor(&self, id: UserId) -> Result<(), AuthError> {
         self.account(id)?;
         let removed = self
@@ -342,7 +342,7 @@ impl Auth {
         if !removed {
             return Err(AuthError::TwoFactorNotEnabled);
         }
-        tracing::info!(event = "admin_two_factor_reset", "two-factor turned off");
+        tracing::info!(target: "authd::auth::admin", event = "admin_two_factor_reset", "two-factor turned off");
         Ok(())
     }
 
@@ -351,7 +351,7 @@ impl Auth {
     ///
     /// Errors: `UnknownUser`; `UnknownPasskey` when the account has no passkey of that id;
     /// `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_remove_passkey(&self, id: UserId, passkey_id: &str) -> Result<(), AuthError> {
         self.account(id)?;
         if !is_public_id(passkey_id) {
@@ -367,7 +367,7 @@ impl Auth {
         if !removed {
             return Err(AuthError::UnknownPasskey);
         }
-        tracing::info!(
+        tracing::info!(target: "authd::auth::admin",
             event = "admin_passkey_removed",
             passkey_id,
             "passkey removed"
@@ -389,7 +389,7 @@ impl Auth {
     /// Errors: `UnknownUser`; `AccountDisabled` (a disabled account's reset link would set no
     /// password); `MailOff` for `send` without mail; `OutboxFull` when the mail could not be
     /// queued; `Storage`.
-    #[instrument(skip_all, fields(user_id = id))]
+    #[instrument(target = "authd::auth::admin", skip_all, fields(user_id = id))]
     pub fn admin_reset_token(
         &self,
         id: UserId,
@@ -407,7 +407,7 @@ impl Auth {
                 .queue_mail(MailKind::PasswordReset, &user.email, Some(id), false)?;
             return match queued {
                 Sent::Queued(mail_id) => {
-                    tracing::info!(
+                    tracing::info!(target: "authd::auth::admin",
                         event = "admin_reset_link_issued",
                         mail_id,
                         "reset mail queued"
@@ -433,7 +433,7 @@ impl Auth {
                 lost_race()
             });
         }
-        tracing::info!(event = "admin_reset_link_issued", "reset token made");
+        tracing::info!(target: "authd::auth::admin", event = "admin_reset_link_issued", "reset token made");
         Ok(Some(token))
     }
 }

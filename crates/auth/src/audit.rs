@@ -140,13 +140,13 @@ impl Auth {
                     )
                 };
                 match auth.prune_in_batches(retention, between) {
-                    Ok(0) => tracing::debug!("no audit event past its retention"),
-                    Ok(pruned) => tracing::info!(
+                    Ok(0) => tracing::debug!(target: "authd::auth::audit", "no audit event past its retention"),
+                    Ok(pruned) => tracing::info!(target: "authd::auth::audit", 
                         event = "audit_pruned",
                         pruned,
                         "audit events past their retention deleted"
                     ),
-                    Err(error) => tracing::warn!(
+                    Err(error) => tracing::warn!(target: "authd::auth::audit", 
                         %error,
                         "could not delete old audit events: tried again at the next round"
                     ),
@@ -186,7 +186,7 @@ impl AuditPruning {
         drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             if thread.join().is_err() {
-                tracing::warn!("the audit pruning thread panicked");
+                tracing::warn!(target: "authd::auth::audit", "the audit pruning thread panicked");
             }
         }
     }

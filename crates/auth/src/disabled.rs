@@ -24,7 +24,7 @@ impl Auth {
         if user.disabled_at.is_none() {
             return Ok(());
         }
-        tracing::info!(
+        tracing::info!(target: "authd::auth::disabled",
             event = "login_disabled",
             user_id = user.id,
             method,
@@ -48,7 +48,7 @@ impl Auth {
         }
         match self.find_user_by_id(user_id) {
             Ok(Some(user)) if user.disabled_at.is_some() => {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::disabled",
                     event = "login_disabled",
                     user_id,
                     "sign-in refused: account disabled meanwhile"

@@ -94,7 +94,7 @@ impl Auth {
         );
         match db.disconnect_oidc(user_id, provider)? {
             Disconnected::Disconnected => {
-                tracing::info!(event = "oidc_disconnected", provider = %provider, user_id, "provider disconnected");
+                tracing::info!(target: "authd::auth::identities", event = "oidc_disconnected", provider = %provider, user_id, "provider disconnected");
                 Ok(())
             }
             Disconnected::NotConnected => Err(AuthError::UnknownIdentity),

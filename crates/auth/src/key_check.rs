@@ -85,7 +85,7 @@ impl Auth {
         let keys = self.keyring()?;
         self.db
             .add_secret_key_check(&keys.check_value()?, self.now())?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::key_check",
             key_id = keys.current_id(),
             "secret key recorded (its check value)"
         );
@@ -122,7 +122,7 @@ impl Auth {
             }
         }
         let forgotten_keys = self.db.forget_secret_key_checks_except(keys.current_id())?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::key_check",
             event = "secret_key_rotated",
             reencrypted,
             forgotten_keys,

@@ -115,7 +115,7 @@ impl Auth {
     /// `code` for an account without two-factor sign-in is ignored.
     ///
     /// Errors: as [`Auth::log_in_from`]; `WrongCode`; `SecretUnreadable` (the server's).
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::login", skip_all, fields(user_id))]
     pub fn log_in_with_code(
         &self,
         email: &str,
@@ -135,7 +135,7 @@ impl Auth {
             // The password was right: its failures are forgotten, but no session starts.
             let user_id = user.id;
             self.clear_attempts(verified.counted)?;
-            tracing::info!(
+            tracing::info!(target: "authd::auth::login",
                 event = "login_unverified",
                 user_id,
                 "login refused: email not verified"
@@ -151,7 +151,7 @@ impl Auth {
         if verified.rehash || weaker {
             // The password the account has, remade: never refused by a policy made since.
             changes.hashed_password = Some(self.hash_normalised(&normalise(password)?)?);
-            tracing::info!("password hash remade (normalised form or configured cost)");
+            tracing::info!(target: "authd::auth::login", "password hash remade (normalised form or configured cost)");
         }
         if let (Some(credential), Some(code)) = (second_factor, code) {
             return self.finish_with_code(verified, &credential, code, changes, client);
@@ -176,13 +176,13 @@ impl Auth {
             )
             .map_err(|e| match e {
                 AuthError::Storage(DbError::Conflict) => {
-                    tracing::info!(event = "login_lost_race", "password changed during login");
+                    tracing::info!(target: "authd::auth::login", event = "login_lost_race", "password changed during login");
                     AuthError::PasswordChanged
                 }
                 e => e,
             })?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "login_ok", "logged in");
+        tracing::info!(target: "authd::auth::login", event = "login_ok", "logged in");
         Ok((user, token))
     }
 
@@ -197,7 +197,7 @@ impl Auth {
         let counted = match self.count_attempt(&address, Owner::Address(typed.as_ref())) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::info!(event = "login_throttled", "login throttled");
+                tracing::info!(target: "authd::auth::login", event = "login_throttled", "login throttled");
                 return Err(throttled);
             }
             Err(e) => return Err(e),
@@ -209,7 +209,7 @@ impl Auth {
         let Some(user) = user else {
             // Same work as a wrong password, so the answer's timing reveals nothing.
             let _ = verify(password, &normalised, &self.dummy_hash);
-            tracing::info!(event = "login_failed", known = false, "login failed");
+            tracing::info!(target: "authd::auth::login", event = "login_failed", known = false, "login failed");
             // And the same writes as a known account's failure, which records its event.
             self.match_failure_writes(counted.as_ref())?;
             return Err(AuthError::InvalidCredentials);
@@ -242,7 +242,7 @@ impl Auth {
             match self.count_attempt(&stored_throttle_key(&user.email), Owner::Account(user.id)) {
                 Ok(counted) => counted,
                 Err(throttled @ AuthError::Throttled { .. }) => {
-                    tracing::info!(
+                    tracing::info!(target: "authd::auth::login",
                         event = "password_check_throttled",
                         "password check throttled"
                     );
@@ -280,7 +280,7 @@ impl Auth {
         };
         match matched {
             Match::No => {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::login",
                     event = "login_failed",
                     known = true,
                     user_id = user.id,

@@ -39,7 +39,7 @@ impl Auth {
             },
             now,
         )?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::mfa_login",
             event = "login_second_factor",
             "password right: code required"
         );
@@ -61,7 +61,7 @@ impl Auth {
             .and_then(|used| self.start_session_with(user, &used, None, changes, client));
         let (user, token) = self.noting_wrong_code(user.id, code, false, started)?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "login_ok", second_factor = true, "logged in");
+        tracing::info!(target: "authd::auth::mfa_login", event = "login_ok", second_factor = true, "logged in");
         Ok((user, token))
     }
 
@@ -74,7 +74,7 @@ impl Auth {
     /// password changed since; `Throttled` while the account's address is locked (each code
     /// tried counts as a login attempt; a success clears them); `WrongCode`;
     /// `AccountDisabled`; `SecretUnreadable` (the server's).
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::mfa_login", skip_all, fields(user_id))]
     pub fn log_in_second_factor(
         &self,
         mfa_token: &str,
@@ -107,7 +107,7 @@ impl Auth {
         });
         let (user, token) = self.noting_wrong_code(user.id, code, false, started)?;
         self.clear_attempts(counted)?;
-        tracing::info!(event = "login_ok", second_factor = true, "logged in");
+        tracing::info!(target: "authd::auth::mfa_login", event = "login_ok", second_factor = true, "logged in");
         Ok((user, token))
     }
 
@@ -152,7 +152,7 @@ impl Auth {
             .map_err(|e| self.session_refused(user.id, e.into()))?
             .map_err(|refusal| match refusal {
                 Refusal::CodeUsed => {
-                    tracing::info!(event = "code_replayed", "code refused: used meanwhile");
+                    tracing::info!(target: "authd::auth::mfa_login", event = "code_replayed", "code refused: used meanwhile");
                     AuthError::WrongCode
                 }
                 Refusal::PasswordChanged => AuthError::PasswordChanged,

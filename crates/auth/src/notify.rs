@@ -117,7 +117,7 @@ impl Auth {
         if let Err(error) =
             self.queue_mail(MailKind::PasswordChanged, &user.email, Some(user.id), false)
         {
-            tracing::warn!(%error, "could not queue the password-changed notice");
+            tracing::warn!(target: "authd::auth::notify", %error, "could not queue the password-changed notice");
         }
     }
 
@@ -211,8 +211,12 @@ impl Auth {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if count % SWEEP_EVERY == SWEEP_EVERY - 1 {
             match self.db.forget_mail_limits(now - HOUR) {
-                Ok(gone) => tracing::debug!(gone, "swept idle mail-limit rows"),
-                Err(error) => tracing::warn!(%error, "could not sweep mail-limit rows"),
+                Ok(gone) => {
+                    tracing::debug!(target: "authd::auth::notify", gone, "swept idle mail-limit rows")
+                }
+                Err(error) => {
+                    tracing::warn!(target: "authd::auth::notify", %error, "could not sweep mail-limit rows")
+                }
             }
         }
     }

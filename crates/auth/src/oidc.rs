@@ -194,16 +194,16 @@ impl Providers {
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(discovered.clone());
                 *lock(&entry.last_error) = None;
-                tracing::info!(event = "oidc_provider_ready", provider = %entry.config.id, "provider discovered");
+                tracing::info!(target: "authd::auth::oidc", event = "oidc_provider_ready", provider = %entry.config.id, "provider discovered");
                 Ok(discovered)
             }
             Err(why) => {
                 let mut last = lock(&entry.last_error);
                 // Once per cause: a provider down for hours is not a line every 5 seconds.
                 if last.as_deref() == Some(why.as_str()) {
-                    tracing::debug!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed again");
+                    tracing::debug!(target: "authd::auth::oidc", event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed again");
                 } else {
-                    tracing::warn!(event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed");
+                    tracing::warn!(target: "authd::auth::oidc", event = "oidc_provider_unavailable", provider = %entry.config.id, error = %why, "provider discovery failed");
                 }
                 *last = Some(why);
                 Err(AuthError::OidcUnavailable)
@@ -295,15 +295,15 @@ impl Providers {
             use openidconnect::RequestTokenError as E;
             match e {
                 E::ServerResponse(answer) => {
-                    tracing::info!(event = "oidc_refused", provider = %id, reason = "token_error", error = %answer.error(), "the provider refused the code");
+                    tracing::info!(target: "authd::auth::oidc", event = "oidc_refused", provider = %id, reason = "token_error", error = %answer.error(), "the provider refused the code");
                     AuthError::OidcRefused("token_error")
                 }
                 E::Request(e) => {
-                    tracing::warn!(event = "oidc_provider_unavailable", provider = %id, error = %describe(&e), "the provider's token endpoint did not answer");
+                    tracing::warn!(target: "authd::auth::oidc", event = "oidc_provider_unavailable", provider = %id, error = %describe(&e), "the provider's token endpoint did not answer");
                     AuthError::OidcUnavailable
                 }
                 other => {
-                    tracing::info!(event = "oidc_refused", provider = %id, reason = "token_answer", error = %describe(&other), "the provider's token answer is not usable");
+                    tracing::info!(target: "authd::auth::oidc", event = "oidc_refused", provider = %id, reason = "token_answer", error = %describe(&other), "the provider's token answer is not usable");
                     AuthError::OidcRefused("token_answer")
                 }
             }
@@ -365,7 +365,7 @@ fn refused(provider: &str, error: &ClaimsVerificationError) -> AuthError {
         ClaimsVerificationError::Unsupported(_) => "unsupported",
         _ => "claims",
     };
-    tracing::info!(event = "oidc_refused", provider = %provider, reason, error = %error, "the provider's ID token was refused");
+    tracing::info!(target: "authd::auth::oidc", event = "oidc_refused", provider = %provider, reason, error = %error, "the provider's ID token was refused");
     AuthError::OidcRefused(reason)
 }
 

@@ -186,7 +186,7 @@ impl Auth {
             },
             now,
         )?;
-        tracing::info!(event = "oidc_started", provider = %id, connect = user_id.is_some(), "sign-in through a provider begun");
+        tracing::info!(target: "authd::auth::oidc_login", event = "oidc_started", provider = %id, connect = user_id.is_some(), "sign-in through a provider begun");
         Ok(url)
     }
 
@@ -207,7 +207,7 @@ impl Auth {
             self.db
                 .take_oidc_login(&digest(state), id, &visitor_digest(visitor), self.now())?;
         let Some(login) = taken else {
-            tracing::info!(event = "oidc_refused", provider = %id, reason = "state", "unknown, used, expired or foreign state");
+            tracing::info!(target: "authd::auth::oidc_login", event = "oidc_refused", provider = %id, reason = "state", "unknown, used, expired or foreign state");
             return Err(AuthError::UnknownOidcState);
         };
         Ok(OidcPending {
@@ -244,7 +244,7 @@ impl Auth {
     /// sign-in goes on as a password's does); `OidcEmailTaken`; `OidcNoVerifiedEmail`;
     /// `InvalidEmail`; `OidcOtherAccount`, `OidcProviderInUse` (connections);
     /// `AccountDisabled`; `EmailNotVerified`; `Storage`.
-    #[instrument(skip_all, fields(provider = %pending.provider(), user_id))]
+    #[instrument(target = "authd::auth::oidc_login", skip_all, fields(provider = %pending.provider(), user_id))]
     pub fn finish_oidc(
         &self,
         pending: OidcPending,
@@ -264,7 +264,7 @@ impl Auth {
             return self.sign_in_through(user, id, &claims, false, client);
         }
         let Some(email) = email else {
-            tracing::info!(
+            tracing::info!(target: "authd::auth::oidc_login",
                 event = "oidc_refused",
                 reason = "no_verified_email",
                 "the provider confirmed no address"
@@ -278,7 +278,7 @@ impl Auth {
                     Some(user.id),
                     self.provider_detail(id),
                 )?;
-                tracing::info!(
+                tracing::info!(target: "authd::auth::oidc_login",
                     event = "oidc_refused",
                     reason = "email_taken",
                     user_id = user.id,
@@ -337,7 +337,7 @@ impl Auth {
             Err(e) => return Err(e.into()),
         };
         tracing::Span::current().record("user_id", user.id);
-        tracing::info!(
+        tracing::info!(target: "authd::auth::oidc_login",
             event = "registered",
             method = "oidc",
             "user registered through a provider"
@@ -358,7 +358,7 @@ impl Auth {
         tracing::Span::current().record("user_id", user.id);
         self.refuse_disabled(&user, "oidc")?;
         if self.config.require_verified_email && user.email_verified_at.is_none() {
-            tracing::info!(
+            tracing::info!(target: "authd::auth::oidc_login",
                 event = "login_unverified",
                 method = "oidc",
                 "login refused: email not verified"
@@ -383,7 +383,7 @@ impl Auth {
             self.start_session(&signed_in, &user, UserChanges::default(), None, client)?;
         self.db
             .touch_oidc_identity(id, &claims.subject, user.id, self.now())?;
-        tracing::info!(event = "login_ok", method = "oidc", provider = %id, "logged in");
+        tracing::info!(target: "authd::auth::oidc_login", event = "login_ok", method = "oidc", provider = %id, "logged in");
         Ok(OidcOutcome::SignedIn {
             user: Box::new(user),
             token,
@@ -413,7 +413,7 @@ impl Auth {
         })?;
         match connected {
             Connected::Connected | Connected::AlreadyConnected => {
-                tracing::info!(event = "oidc_connected", provider = %id, user_id, "provider connected");
+                tracing::info!(target: "authd::auth::oidc_login", event = "oidc_connected", provider = %id, user_id, "provider connected");
                 Ok(OidcOutcome::Connected { user_id })
             }
             Connected::OtherAccount => Err(AuthError::OidcOtherAccount),

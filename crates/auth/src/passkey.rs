@@ -143,7 +143,7 @@ impl Auth {
     ///
     /// Errors: `PasskeysOff`; `UnknownUser`; `TooManyPasskeys` at [`MAX_PASSKEYS_PER_USER`];
     /// `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::passkey", skip_all, fields(user_id))]
     pub fn start_passkey_registration(
         &self,
         user_id: UserId,
@@ -197,7 +197,7 @@ impl Auth {
             },
             now,
         )?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::passkey",
             event = "passkey_registration_started",
             "passkey registration started"
         );
@@ -218,7 +218,7 @@ impl Auth {
     /// `UnknownPasskeyChallenge` for an unknown, used, expired or another session's challenge;
     /// `PasskeyAlreadyRegistered` when the credential is already stored, on any account;
     /// `TooManyPasskeys`; `UnknownUser`; `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::passkey", skip_all, fields(user_id))]
     pub fn finish_passkey_registration(
         &self,
         user_id: UserId,
@@ -237,7 +237,7 @@ impl Auth {
             .db
             .take_passkey_ceremony(challenge_id, REGISTRATION, Some((user_id, session_id)), now)?
             .ok_or_else(|| {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::passkey",
                     event = "passkey_registration_failed",
                     reason = "challenge",
                     "passkey registration refused: unknown, used, expired or foreign challenge"
@@ -249,7 +249,7 @@ impl Auth {
         let passkey = webauthn
             .finish_passkey_registration(&credential, &state)
             .map_err(|e| {
-                tracing::info!(event = "passkey_registration_failed", reason = %reason(&e), "passkey registration refused");
+                tracing::info!(target: "authd::auth::passkey", event = "passkey_registration_failed", reason = %reason(&e), "passkey registration refused");
                 AuthError::PasskeyNotAccepted
             })?;
         let serialised = serde_json::to_string(&passkey).map_err(internal("passkey"))?;
@@ -273,11 +273,11 @@ impl Auth {
         )?;
         match added {
             AddedPasskey::Added(row) => {
-                tracing::info!(event = "passkey_added", passkey_id = %row.public_id, "passkey added");
+                tracing::info!(target: "authd::auth::passkey", event = "passkey_added", passkey_id = %row.public_id, "passkey added");
                 Ok(row.into())
             }
             AddedPasskey::AlreadyRegistered => {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::passkey",
                     event = "passkey_registration_failed",
                     reason = "already_registered",
                     "passkey registration refused"
@@ -305,7 +305,7 @@ impl Auth {
     ///
     /// Errors: `UnknownPasskey` when the account has no passkey of that id; `InvalidPasskeyName`;
     /// `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::passkey", skip_all, fields(user_id))]
     pub fn rename_passkey(
         &self,
         user_id: UserId,
@@ -321,7 +321,7 @@ impl Auth {
             .db
             .rename_passkey(user_id, id, &name)?
             .ok_or(AuthError::UnknownPasskey)?;
-        tracing::info!(event = "passkey_renamed", passkey_id = %row.public_id, "passkey renamed");
+        tracing::info!(target: "authd::auth::passkey", event = "passkey_renamed", passkey_id = %row.public_id, "passkey renamed");
         Ok(row.into())
     }
 
@@ -332,7 +332,7 @@ impl Auth {
     /// Errors: `UnknownPasskey` when the account has no passkey of that id; `LastWayIn` when
     /// it is the account's only way in (an account made through a provider, disconnected from
     /// it); `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::passkey", skip_all, fields(user_id))]
     pub fn remove_passkey(&self, user_id: UserId, id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let removing = self.audited(
@@ -348,7 +348,7 @@ impl Auth {
             db::Disconnected::NotConnected => return Err(AuthError::UnknownPasskey),
             db::Disconnected::LastWayIn => return Err(AuthError::LastWayIn),
         }
-        tracing::info!(event = "passkey_removed", passkey_id = %id, "passkey removed");
+        tracing::info!(target: "authd::auth::passkey", event = "passkey_removed", passkey_id = %id, "passkey removed");
         Ok(())
     }
 }

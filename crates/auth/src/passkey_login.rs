@@ -65,7 +65,7 @@ impl Auth {
     /// (unknown, removed, bad signature, no user verification, a sign counter that went
     /// back); `EmailNotVerified` for an account that must confirm its address first;
     /// `AccountDisabled` for a disabled account; `Storage`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::passkey_login", skip_all, fields(user_id))]
     pub fn finish_passkey_sign_in(
         &self,
         challenge_id: &str,
@@ -78,7 +78,7 @@ impl Auth {
         let counted = match self.count_attempt(&format!("\npasskey {client_key}"), Owner::Nobody) {
             Ok(counted) => counted,
             Err(throttled @ AuthError::Throttled { .. }) => {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::passkey_login",
                     event = "login_throttled",
                     method = "passkey",
                     "passkey sign-in throttled"
@@ -88,7 +88,7 @@ impl Auth {
             Err(e) => return Err(e),
         };
         let refuse = |why: &str| {
-            tracing::info!(
+            tracing::info!(target: "authd::auth::passkey_login",
                 event = "login_failed",
                 method = "passkey",
                 reason = why,
@@ -125,7 +125,7 @@ impl Auth {
             .map_err(|e| {
                 let why = reason(&e);
                 if matches!(e, WebauthnError::CredentialPossibleCompromise) {
-                    tracing::warn!(event = "passkey_counter_regressed", passkey_id = %row.public_id, "passkey sign counter went back: a cloned authenticator?");
+                    tracing::warn!(target: "authd::auth::passkey_login", event = "passkey_counter_regressed", passkey_id = %row.public_id, "passkey sign counter went back: a cloned authenticator?");
                 }
                 refuse(&why)
             })?;
@@ -151,7 +151,7 @@ impl Auth {
         }
         if self.config.require_verified_email && user.email_verified_at.is_none() {
             self.clear_attempts(counted)?;
-            tracing::info!(
+            tracing::info!(target: "authd::auth::passkey_login",
                 event = "login_unverified",
                 method = "passkey",
                 "login refused: email not verified"
@@ -168,7 +168,7 @@ impl Auth {
         let (user, token) =
             self.start_session(&signed_in, &user, UserChanges::default(), None, client)?;
         self.clear_attempts(counted)?;
-        tracing::info!(event = "login_ok", method = "passkey", passkey_id = %row.public_id, "logged in");
+        tracing::info!(target: "authd::auth::passkey_login", event = "login_ok", method = "passkey", passkey_id = %row.public_id, "logged in");
         Ok((user, token))
     }
 }

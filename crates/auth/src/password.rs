@@ -73,7 +73,7 @@ pub(crate) fn check_hashing_speed(cost: u32, first: std::time::Duration) {
     let started = std::time::Instant::now();
     let _ = bcrypt::hash(generate_uuid(), cost);
     if let Some(warning) = slow_hashing(cost, first.min(started.elapsed())) {
-        tracing::warn!(event = "slow_bcrypt", "{warning}");
+        tracing::warn!(target: "authd::auth::password", event = "slow_bcrypt", "{warning}");
     }
 }
 

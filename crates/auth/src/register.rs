@@ -25,7 +25,7 @@ impl Auth {
     /// `PasswordContainsEmail` (when the policy refuses it), and
     /// `UserAlreadyExists` (“User `<email>` already exists”) when the address is taken, also
     /// when a concurrent registration (or confirmation) came first.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::register", skip_all, fields(user_id))]
     pub fn register_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
         let typed = email;
         let email = Email::parse_new(email)?;
@@ -58,13 +58,13 @@ impl Auth {
         })?;
         tracing::Span::current().record("user_id", user.id);
         if let Some(stale) = &stale {
-            tracing::info!(
+            tracing::info!(target: "authd::auth::register",
                 event = "unverified_account_replaced",
                 replaced_user_id = stale.id,
                 "an account that never confirmed its address gave it up"
             );
         }
-        tracing::info!(event = "registered", "user registered");
+        tracing::info!(target: "authd::auth::register", event = "registered", "user registered");
         self.mail_new_account(&user)?;
         Ok(user)
     }

@@ -21,7 +21,7 @@ impl Auth {
     /// (possibly malformed) address.
     ///
     /// [`AuthConfig::reset_token_in_answer`]: crate::AuthConfig::reset_token_in_answer
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::reset", skip_all, fields(user_id))]
     pub fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
         if !self.config.reset_token_in_answer {
             return Err(AuthError::MailOff);
@@ -43,7 +43,7 @@ impl Auth {
             json!({"mailed": false}),
         )
         .update_user(user.id, &changes)?;
-        tracing::info!(event = "reset_requested", "reset token issued");
+        tracing::info!(target: "authd::auth::reset", event = "reset_requested", "reset token issued");
         Ok(token)
     }
 
@@ -57,7 +57,7 @@ impl Auth {
     /// mails it.
     ///
     /// Errors: `InvalidEmail` for a malformed address; `MailOff` without mail.
-    #[instrument(skip_all)]
+    #[instrument(target = "authd::auth::reset", skip_all)]
     pub fn request_password_reset(&self, email: &str) -> Result<Email, AuthError> {
         self.mail_config()?;
         let email = Email::parse(email)?;
@@ -65,7 +65,7 @@ impl Auth {
         let asking = self.audited(AuditEvent::ResetRequested, None, json!({"mailed": true}));
         let sent =
             self.queue_mail_on(&asking, MailKind::PasswordReset, email.as_str(), None, true)?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::reset",
             event = "reset_requested",
             outcome = sent.as_str(),
             mail_id = sent.mail_id(),
@@ -117,7 +117,7 @@ impl Auth {
         self.redeem(Some(&email), reset_token, password)
     }
 
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::reset", skip_all, fields(user_id))]
     fn redeem(
         &self,
         email: Option<&Email>,
@@ -143,7 +143,7 @@ impl Auth {
         tracing::Span::current().record("user_id", owner.id);
         if owner.disabled_at.is_some() {
             // A disabled account's link is a dead link (and the write below says so again).
-            tracing::info!(event = "reset_refused", "reset refused: account disabled");
+            tracing::info!(target: "authd::auth::reset", event = "reset_refused", "reset refused: account disabled");
             return Err(AuthError::UnknownResetToken);
         }
         let new_for = PasswordOwner {
@@ -168,7 +168,7 @@ impl Auth {
             resetting.redeem_reset_token(&token_digest, Some(&owner.email), &hash, now)
         };
         let user = redeemed.map_err(unknown)?;
-        tracing::info!(event = "reset_redeemed", "password reset");
+        tracing::info!(target: "authd::auth::reset", event = "reset_redeemed", "password reset");
         // The owner proved themselves: the address's failed logins start over.
         self.clear_lock_of(&user.email);
         self.mail_password_changed(&user);

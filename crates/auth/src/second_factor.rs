@@ -190,7 +190,7 @@ impl Auth {
         self.count_attempt(&stored_throttle_key(&user.email), Owner::Account(user.id))
             .inspect_err(|e| {
                 if matches!(e, AuthError::Throttled { .. }) {
-                    tracing::info!(event = "code_throttled", "code check throttled");
+                    tracing::info!(target: "authd::auth::second_factor", event = "code_throttled", "code check throttled");
                 }
             })
     }
@@ -218,7 +218,7 @@ impl Auth {
                 match matching_step(&totp, &digits, self.now()) {
                     Some(step) if step > credential.last_step => Ok(CodeUse::TotpStep(step)),
                     Some(_) => {
-                        tracing::info!(
+                        tracing::info!(target: "authd::auth::second_factor",
                             event = "code_replayed",
                             user_id = user.id,
                             "code refused: used already"
@@ -226,14 +226,14 @@ impl Auth {
                         Err(AuthError::WrongCode)
                     }
                     None => {
-                        tracing::info!(event = "code_wrong", user_id = user.id, "wrong code");
+                        tracing::info!(target: "authd::auth::second_factor", event = "code_wrong", user_id = user.id, "wrong code");
                         Err(AuthError::WrongCode)
                     }
                 }
             }
             Code::Recovery(normalised) => Ok(CodeUse::RecoveryCode(recovery_digest(&normalised))),
             Code::Malformed => {
-                tracing::info!(event = "code_wrong", user_id = user.id, "wrong code");
+                tracing::info!(target: "authd::auth::second_factor", event = "code_wrong", user_id = user.id, "wrong code");
                 Err(AuthError::WrongCode)
             }
         }
@@ -304,14 +304,14 @@ impl Auth {
             .seal_totp(user_id, secret)
             .and_then(|sealed| Ok(self.db.reseal_totp(user_id, credential.version, &sealed)?));
         match written {
-            Ok(true) => tracing::info!(
+            Ok(true) => tracing::info!(target: "authd::auth::second_factor",
                 event = "secret_reencrypted",
                 user_id,
                 "two-factor secret encrypted under the new key"
             ),
             Ok(false) => {}
             Err(error) => {
-                tracing::warn!(%error, user_id, "could not encrypt a two-factor secret under the new key")
+                tracing::warn!(target: "authd::auth::second_factor", %error, user_id, "could not encrypt a two-factor secret under the new key")
             }
         }
     }

@@ -110,7 +110,7 @@ impl Auth {
     /// Starts a new session for `email` and returns its token; `None` for an unknown (or
     /// malformed) email. With the default `max_sessions_per_user` of 1 it replaces any earlier
     /// session, as the classic contract says. Errors: `AccountDisabled` for a disabled account.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::sessions", skip_all, fields(user_id))]
     pub fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
         let Some(user) = self.find_user_by_email(email)? else {
             return Ok(None);
@@ -198,7 +198,7 @@ impl Auth {
         let every = last_seen_every(secs(self.config.session_idle_timeout));
         if session.last_seen_at < now.saturating_sub(every) {
             if let Err(error) = self.db.touch_session(session.id, now, every) {
-                tracing::warn!(%error, user_id = user.id, "could not record a session's use");
+                tracing::warn!(target: "authd::auth::sessions", %error, user_id = user.id, "could not record a session's use");
             }
         }
         Ok(Some(Authenticated {
@@ -230,7 +230,7 @@ impl Auth {
         let every = last_seen_every(secs(self.config.session_idle_timeout));
         if session.last_seen_at < now.saturating_sub(every) {
             if let Err(error) = self.db.touch_session_async(session.id, now, every).await {
-                tracing::warn!(%error, user_id = user.id, "could not record a session's use");
+                tracing::warn!(target: "authd::auth::sessions", %error, user_id = user.id, "could not record a session's use");
             }
         }
         Ok(Some(Authenticated {
@@ -247,7 +247,7 @@ impl Auth {
 
     /// Ends every session of the user (the contract's `destroy_session`: "the user has no
     /// session any more"). Errors: `UnknownUser` for an id nobody has.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::sessions", skip_all, fields(user_id))]
     pub fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let ending = self.audited(
@@ -257,7 +257,7 @@ impl Auth {
         );
         match ending.end_sessions_except(user_id, None) {
             Ok(ended) => {
-                tracing::info!(event = "logout", ended, "every session ended");
+                tracing::info!(target: "authd::auth::sessions", event = "logout", ended, "every session ended");
                 Ok(())
             }
             Err(DbError::NoResultFound) => Err(AuthError::UnknownUser),
@@ -278,7 +278,7 @@ impl Auth {
     ///
     /// Errors: `UnknownSession` when the user has no session of that id, including when the
     /// id is another user's: nothing of theirs is touched or revealed.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::sessions", skip_all, fields(user_id))]
     pub fn revoke_session(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let ending = self.audited(
@@ -293,7 +293,7 @@ impl Auth {
     /// came with; the account's other sessions stay. An audit line says `logout`.
     ///
     /// Errors: as [`Auth::revoke_session`].
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::sessions", skip_all, fields(user_id))]
     pub fn log_out(&self, user_id: UserId, session_id: &str) -> Result<(), AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let ending = self.audited(AuditEvent::LoggedOut, Some(user_id), json!({}));
@@ -312,13 +312,13 @@ impl Auth {
         if !is_public_id(session_id) || !db.end_session(user_id, session_id)? {
             return Err(AuthError::UnknownSession);
         }
-        tracing::info!(event, "session ended");
+        tracing::info!(target: "authd::auth::sessions", event, "session ended");
         Ok(())
     }
 
     /// Ends every session of the user except `current` (the caller's own). Returns how many
     /// ended. Errors: `UnknownUser` for an id nobody has.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::sessions", skip_all, fields(user_id))]
     pub fn revoke_other_sessions(
         &self,
         user_id: UserId,
@@ -333,7 +333,7 @@ impl Auth {
         );
         match ending.end_sessions_except(user_id, Some(current)) {
             Ok(ended) => {
-                tracing::info!(
+                tracing::info!(target: "authd::auth::sessions",
                     event = "other_sessions_revoked",
                     ended,
                     "other sessions ended"

@@ -245,7 +245,7 @@ impl Auth {
         }
         let digest = address_digest(&stored_throttle_key(email));
         if let Err(error) = self.db.clear_login_attempts(&digest) {
-            tracing::warn!(%error, "could not clear the failed logins after a reset");
+            tracing::warn!(target: "authd::auth::throttle", %error, "could not clear the failed logins after a reset");
         }
     }
 
@@ -258,8 +258,12 @@ impl Auth {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if count % SWEEP_EVERY == SWEEP_EVERY - 1 {
             match self.db.forget_login_attempts(now - policy.max_lockout) {
-                Ok(gone) => tracing::debug!(gone, "swept idle login-attempt rows"),
-                Err(error) => tracing::warn!(%error, "could not sweep login-attempt rows"),
+                Ok(gone) => {
+                    tracing::debug!(target: "authd::auth::throttle", gone, "swept idle login-attempt rows")
+                }
+                Err(error) => {
+                    tracing::warn!(target: "authd::auth::throttle", %error, "could not sweep login-attempt rows")
+                }
             }
         }
     }

@@ -54,7 +54,7 @@ pub(crate) fn refused(refusal: Refusal) -> AuthError {
     match refusal {
         Refusal::PasswordChanged => AuthError::PasswordChanged,
         Refusal::CodeUsed => {
-            tracing::info!(event = "code_replayed", "code refused: used meanwhile");
+            tracing::info!(target: "authd::auth::totp", event = "code_replayed", "code refused: used meanwhile");
             AuthError::WrongCode
         }
         Refusal::NotEnabled => AuthError::TwoFactorNotEnabled,
@@ -89,7 +89,7 @@ impl Auth {
     /// Errors: `TwoFactorOff` without a secret key; `WrongPassword`, `Throttled` (as
     /// [`Auth::change_password`]); `TwoFactorAlreadyEnabled`; `PasswordChanged`;
     /// `UnknownUser`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::totp", skip_all, fields(user_id))]
     pub fn begin_totp(&self, user_id: UserId, password: &str) -> Result<TotpEnrolment, AuthError> {
         tracing::Span::current().record("user_id", user_id);
         let keys = self.keyring()?;
@@ -110,7 +110,7 @@ impl Auth {
             Err(PendingRefusal::PasswordChanged) => return Err(AuthError::PasswordChanged),
         }
         self.clear_attempts(verified.counted)?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::totp",
             event = "totp_enrolment_started",
             "two-factor enrolment started"
         );
@@ -130,7 +130,7 @@ impl Auth {
     ///
     /// Errors: `TwoFactorOff`; `NoPendingEnrolment` (none, or replaced meanwhile);
     /// `TwoFactorAlreadyEnabled`; `WrongCode`; `Throttled`; `SecretUnreadable`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::totp", skip_all, fields(user_id))]
     pub fn confirm_totp(
         &self,
         user_id: UserId,
@@ -157,7 +157,7 @@ impl Auth {
             _ => None,
         };
         let Some(step) = step else {
-            tracing::info!(event = "code_wrong", "wrong code");
+            tracing::info!(target: "authd::auth::totp", event = "code_wrong", "wrong code");
             return self.noting_wrong_code(user_id, code, true, Err(AuthError::WrongCode));
         };
         let (codes, digests) = new_recovery_codes()?;
@@ -176,7 +176,7 @@ impl Auth {
                 other => refused(other),
             })?;
         self.clear_attempts(counted)?;
-        tracing::info!(event = "totp_enabled", ended, "two-factor sign-in enabled");
+        tracing::info!(target: "authd::auth::totp", event = "totp_enabled", ended, "two-factor sign-in enabled");
         Ok(codes)
     }
 
@@ -188,7 +188,7 @@ impl Auth {
     ///
     /// Errors: `WrongPassword`, `WrongCode`, `Throttled`; `TwoFactorNotEnabled`;
     /// `PasswordChanged`; `SecretUnreadable`; `UnknownUser`.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::totp", skip_all, fields(user_id))]
     pub fn disable_totp(
         &self,
         user_id: UserId,
@@ -211,7 +211,7 @@ impl Auth {
         });
         self.noting_wrong_code(user_id, code, true, disabled)?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "totp_disabled", "two-factor sign-in disabled");
+        tracing::info!(target: "authd::auth::totp", event = "totp_disabled", "two-factor sign-in disabled");
         Ok(())
     }
 
@@ -222,7 +222,7 @@ impl Auth {
     /// Blocks: bcrypt.
     ///
     /// Errors: as [`Auth::disable_totp`].
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::totp", skip_all, fields(user_id))]
     pub fn regenerate_recovery_codes(
         &self,
         user_id: UserId,
@@ -251,7 +251,7 @@ impl Auth {
         });
         self.noting_wrong_code(user_id, code, true, replaced)?;
         self.clear_attempts(verified.counted)?;
-        tracing::info!(event = "recovery_codes_replaced", "recovery codes replaced");
+        tracing::info!(target: "authd::auth::totp", event = "recovery_codes_replaced", "recovery codes replaced");
         Ok(codes)
     }
 }

@@ -13,7 +13,7 @@ impl Auth {
     ///
     /// Errors: `UnknownVerificationToken` for an empty, unknown, used or expired token;
     /// `VerificationOff` unless [`crate::AuthConfig::require_verified_email`] is set.
-    #[instrument(skip_all, fields(user_id))]
+    #[instrument(target = "authd::auth::verify", skip_all, fields(user_id))]
     pub fn verify_email(&self, token: &str) -> Result<User, AuthError> {
         if !self.config.require_verified_email {
             return Err(AuthError::VerificationOff);
@@ -30,7 +30,7 @@ impl Auth {
                 e => e.into(),
             })?;
         tracing::Span::current().record("user_id", user.id);
-        tracing::info!(event = "email_verified", "email verified");
+        tracing::info!(target: "authd::auth::verify", event = "email_verified", "email verified");
         Ok(user)
     }
 
@@ -59,14 +59,14 @@ impl Auth {
     ///
     /// Errors: `InvalidEmail` for a malformed address; `VerificationOff` unless
     /// [`crate::AuthConfig::require_verified_email`] is set.
-    #[instrument(skip_all)]
+    #[instrument(target = "authd::auth::verify", skip_all)]
     pub fn resend_verification(&self, email: &str) -> Result<Email, AuthError> {
         if !self.config.require_verified_email {
             return Err(AuthError::VerificationOff);
         }
         let email = Email::parse(email)?;
         let sent = self.queue_mail(MailKind::EmailVerification, email.as_str(), None, true)?;
-        tracing::info!(
+        tracing::info!(target: "authd::auth::verify",
             event = "verification_requested",
             outcome = sent.as_str(),
             mail_id = sent.mail_id(),

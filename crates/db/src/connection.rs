@@ -386,7 +386,7 @@ impl r2d2::HandleError<ConnectionError> for LogErrors {
     fn handle_error(&self, error: ConnectionError) {
         // libpq ends its messages with a newline.
         let error = error.to_string();
-        tracing::warn!(error = error.trim_end(), "database connection failed");
+        tracing::warn!(target: "authd::db::connection", error = error.trim_end(), "database connection failed");
     }
 }
 

@@ -90,10 +90,10 @@ where
         .run_pending_migrations(migrations)
         .map_err(|e| Failed::Db(DbError::Migration(e.to_string())))?;
     if applied.is_empty() {
-        tracing::info!("no migration was pending");
+        tracing::info!(target: "authd::db::migrate", "no migration was pending");
     }
     for version in applied {
-        tracing::info!(%version, "applied migration");
+        tracing::info!(target: "authd::db::migrate", %version, "applied migration");
     }
     Ok(())
 }

@@ -116,7 +116,7 @@ impl Db {
         match tokio::task::spawn_blocking(move || span.in_scope(op)).await {
             Ok(result) => result,
             Err(error) if error.is_panic() => {
-                tracing::error!("a database operation panicked");
+                tracing::error!(target: "authd::db::session_check", "a database operation panicked");
                 Err(DbError::Query(BackendError::message(
                     "the operation panicked".into(),
                 )))

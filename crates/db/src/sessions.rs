@@ -109,7 +109,7 @@ pub(crate) fn insert_session(
     };
     let evicted = make_room(conn, user_id, max_sessions, alive)?;
     if evicted > 0 {
-        tracing::info!(evicted, "least recently used sessions ended");
+        tracing::info!(target: "authd::db::sessions", evicted, "least recently used sessions ended");
     }
     diesel::insert_into(sessions::table)
         .values(new)

@@ -94,7 +94,7 @@ impl Worker {
         }
         if let WorkerTarget::None(Some(why)) = &self.target {
             if !self.told.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                tracing::info!(
+                tracing::info!(target: "authd::db::worker",
                     reason = why.as_str(),
                     "session checks go through the connection pool"
                 );

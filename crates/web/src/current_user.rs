@@ -68,7 +68,7 @@ impl FromRequest for CurrentUser {
         });
         Box::pin(async move {
             let Some(authd) = authd else {
-                tracing::error!("CurrentUser used without Data<Authd> in the app data");
+                tracing::error!(target: "authd::web::current_user", "CurrentUser used without Data<Authd> in the app data");
                 return Err(ApiError::Internal);
             };
             let refused = match authd.options().not_logged_in {

@@ -321,7 +321,7 @@ impl ResponseError for ApiError {
         // A full hashing queue is load, not a fault: the hashing threads count it and log it
         // at WARN at most once a second (an ERROR line per refusal flooded the log).
         if status.is_server_error() && !matches!(self, ApiError::Busy) {
-            tracing::error!(error = %error_chain(self), "request failed");
+            tracing::error!(target: "authd::web::error", error = %error_chain(self), "request failed");
         }
         let mut response = match self {
             // The one error answer that carries a secret: the sign-in's token for its second

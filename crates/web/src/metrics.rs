@@ -373,7 +373,7 @@ impl Metrics {
     pub(crate) fn encode(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
-            tracing::error!("could not encode metrics");
+            tracing::error!(target: "authd::web::metrics", "could not encode metrics");
         }
         text
     }

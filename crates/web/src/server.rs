@@ -217,14 +217,14 @@ impl StopSignals {
         let Some(signal) = self.next().await else {
             return;
         };
-        tracing::info!(
+        tracing::info!(target: "authd::web::server",
             signal,
             "stopping: no new connections, requests in flight get the shutdown grace"
         );
         // Sent now; the future returned only waits for the end.
         drop(server.stop(true));
         while let Some(signal) = self.next().await {
-            tracing::info!(signal, "already stopping, within the shutdown grace");
+            tracing::info!(target: "authd::web::server", signal, "already stopping, within the shutdown grace");
         }
     }
 }

@@ -356,7 +356,7 @@ impl Authd {
         match self.options.sign_out_to.as_deref() {
             Some(to) if header::HeaderValue::from_str(to).is_ok() => to.to_owned(),
             Some(_) => {
-                tracing::error!("sign_out_to cannot be a Location header: ignored");
+                tracing::error!(target: "authd::web::state", "sign_out_to cannot be a Location header: ignored");
                 classic.to_owned()
             }
             None => classic.to_owned(),

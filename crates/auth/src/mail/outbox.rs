@@ -152,7 +152,7 @@ impl Outbox {
     /// After `Auth` queued row `id` in the current span (a request's): remember the span for
     /// the send's log line, refresh the count and wake a sender.
     pub(crate) fn queued(&self, id: i64, kind: MailKind) {
-        tracing::debug!(
+        tracing::debug!(target: "authd::auth::mail::outbox",
             event = "mail_queued",
             kind = kind.as_str(),
             mail_id = id,
@@ -176,7 +176,7 @@ impl Outbox {
     /// After `Auth` found the outbox full: count and log the mail that was not queued.
     pub(crate) fn dropped(&self, kind: MailKind) {
         self.shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
+        tracing::warn!(target: "authd::auth::mail::outbox",
             event = "mail_dropped",
             kind = kind.as_str(),
             "mail queue full: mail dropped"
@@ -263,7 +263,7 @@ impl Outbox {
             unfinished,
             waiting,
         };
-        tracing::info!(
+        tracing::info!(target: "authd::auth::mail::outbox",
             event = "mail_outbox_stopped",
             finished = report.finished,
             handed_back = report.handed_back,

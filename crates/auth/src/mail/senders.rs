@@ -50,7 +50,7 @@ pub(super) fn run(shared: &Shared, compose: &dyn Compose, db: &Db, index: usize)
                 let now = Instant::now();
                 if failing_since.is_none_or(|since| now - since > Duration::from_secs(60)) {
                     failing_since = Some(now);
-                    tracing::warn!(%error, "mail outbox: cannot read the outbox");
+                    tracing::warn!(target: "authd::auth::mail::senders", %error, "mail outbox: cannot read the outbox");
                 }
             }
         }
@@ -129,7 +129,7 @@ fn claim_next(
                 }
                 Claim::Lost => continue,
                 Claim::Dropped(reason) => {
-                    tracing::debug!(
+                    tracing::debug!(target: "authd::auth::mail::senders",
                         event = "mail_not_sent",
                         kind = %row.kind,
                         mail_id = row.id,
@@ -161,7 +161,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
     let tries = u32::try_from(row.tries).unwrap_or(u32::MAX);
     // The address only at debug: at info, the request id, the mail's id and the kind say
     // enough.
-    tracing::debug!(kind, mail_id = row.id, to = %mail.to, tries, "mail try");
+    tracing::debug!(target: "authd::auth::mail::senders", kind, mail_id = row.id, to = %mail.to, tries, "mail try");
     let result = shared.transport.send(&mail);
     let counters = &shared.counters;
     let filed = match result {
@@ -171,7 +171,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                 .reported
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            tracing::info!(
+            tracing::info!(target: "authd::auth::mail::senders",
                 event = "mail_sent",
                 kind,
                 mail_id = row.id,
@@ -184,7 +184,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
         Err(SendError::Permanent(why)) => {
             counters.failed.fetch_add(1, Ordering::Relaxed);
             // The address was the client's choice: its refusal is not authd's fault.
-            tracing::warn!(
+            tracing::warn!(target: "authd::auth::mail::senders",
                 event = "mail_failed",
                 kind,
                 mail_id = row.id,
@@ -204,7 +204,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
                 if configuration {
                     // The cause had its ERROR line already.
-                    tracing::warn!(
+                    tracing::warn!(target: "authd::auth::mail::senders",
                         event = "mail_failed",
                         kind,
                         mail_id = row.id,
@@ -214,7 +214,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                         "mail given up: the mail transport is misconfigured"
                     );
                 } else {
-                    tracing::error!(
+                    tracing::error!(target: "authd::auth::mail::senders",
                         event = "mail_failed",
                         kind,
                         mail_id = row.id,
@@ -229,7 +229,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                 counters.retried.fetch_add(1, Ordering::Relaxed);
                 let retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
                 if configuration && first_report(shared, &why) {
-                    tracing::error!(
+                    tracing::error!(target: "authd::auth::mail::senders",
                         event = "mail_misconfigured",
                         kind,
                         mail_id = row.id,
@@ -241,7 +241,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                          setting named here (this is logged once per cause)"
                     );
                 } else if configuration {
-                    tracing::debug!(
+                    tracing::debug!(target: "authd::auth::mail::senders",
                         event = "mail_retry",
                         kind,
                         mail_id = row.id,
@@ -252,7 +252,7 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
                         "mail not sent (configuration), will retry"
                     );
                 } else {
-                    tracing::warn!(
+                    tracing::warn!(target: "authd::auth::mail::senders",
                         event = "mail_retry",
                         kind,
                         mail_id = row.id,
@@ -269,14 +269,14 @@ fn deliver(shared: &Shared, db: &Db, claimed: Claimed) {
     };
     match filed {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(
+        Ok(false) => tracing::warn!(target: "authd::auth::mail::senders",
             event = "mail_claim_lost",
             kind,
             mail_id = row.id,
             "the claim on this mail ran out while it was being sent: another instance may \
              send it again (raise claim_for above the longest send)"
         ),
-        Err(error) => tracing::warn!(
+        Err(error) => tracing::warn!(target: "authd::auth::mail::senders",
             event = "mail_claim_lost",
             kind,
             mail_id = row.id,

@@ -82,7 +82,7 @@ impl PgSlot {
             }
             Err(why) => {
                 if !matches!(self, PgSlot::Failed { .. }) {
-                    tracing::warn!(
+                    tracing::warn!(target: "authd::db::worker::postgres",
                         error = why.as_str(),
                         "the session check's own database connection failed; \
                          checks use the pool meanwhile"

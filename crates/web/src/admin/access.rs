@@ -201,7 +201,7 @@ fn check(request: &HttpRequest) -> Result<Operator, ApiError> {
         request.app_data::<Data<Authd>>(),
         request.app_data::<Data<AdminAccess>>(),
     ) else {
-        tracing::error!("the admin routes are mounted without Data<Authd> and Data<AdminAccess>");
+        tracing::error!(target: "authd::web::admin::access", "the admin routes are mounted without Data<Authd> and Data<AdminAccess>");
         return Err(ApiError::AdminTokenRequired);
     };
     let client = authd.client_key(authd.client_ip(request));
@@ -223,7 +223,7 @@ fn check(request: &HttpRequest) -> Result<Operator, ApiError> {
         if let Some(client) = client {
             access.0.failures.count(client);
         }
-        tracing::warn!(
+        tracing::warn!(target: "authd::web::admin::access",
             event = "admin_refused",
             reason = ?refusal,
             "admin API request without the admin token"

@@ -84,7 +84,7 @@ impl Hashing {
                 .name(format!("authd-hashing-{n}"))
                 .spawn(move || work(&shared));
             if let Err(error) = spawned {
-                tracing::error!(%error, "could not start a hashing thread");
+                tracing::error!(target: "authd::web::hashing", %error, "could not start a hashing thread");
             }
         }
         Hashing {
@@ -145,7 +145,7 @@ impl Hashing {
 fn work(shared: &Shared) {
     while let Some((client, job)) = shared.next_job() {
         if catch_unwind(AssertUnwindSafe(|| job(Turn::Run))).is_err() {
-            tracing::error!("a hashing job panicked");
+            tracing::error!(target: "authd::web::hashing", "a hashing job panicked");
         }
         shared.done(client);
     }

@@ -84,7 +84,7 @@ impl Shared {
     pub(super) fn overloaded(&self, counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
         if let Some(turned_away) = self.overload_log.note(Instant::now()) {
-            tracing::warn!(
+            tracing::warn!(target: "authd::web::hashing::queue",
                 turned_away,
                 queue = self.queue,
                 "hashing queue full: requests answered 503 (the heaviest clients' newest jobs \

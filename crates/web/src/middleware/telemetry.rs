@@ -86,7 +86,7 @@ impl RootSpanBuilder for RequestSpan {
             .and_then(|authd| authd.client_ip(request.request()))
             .map(|ip| ip.to_string())
             .unwrap_or_default();
-        tracing::info_span!(
+        tracing::info_span!(target: "authd::web::middleware::telemetry",
             "request",
             method = method_of(request.method()),
             route = %route_of(request.request()),
@@ -98,7 +98,7 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let Ok(response) = outcome else {
             // Handlers answer every error themselves; this is a middleware failure.
-            span.in_scope(|| tracing::error!("request failed without an answer"));
+            span.in_scope(|| tracing::error!(target: "authd::web::middleware::telemetry", "request failed without an answer"));
             return;
         };
         let request = response.request();
@@ -109,7 +109,7 @@ impl RootSpanBuilder for RequestSpan {
             .map(|started| started.0.elapsed())
             .unwrap_or_default();
         span.in_scope(|| {
-            tracing::info!(
+            tracing::info!(target: "authd::web::middleware::telemetry",
                 status,
                 // Whole microseconds, so the value reads `0.056`, not `0.056385000000000005`.
                 latency_ms = took.as_micros() as f64 / 1000.0,

@@ -67,7 +67,7 @@ fn sign_in_first(request: &HttpRequest) -> actix_web::Error {
     let base = match mounted_base(request) {
         Ok(base) => base,
         Err(UrlGenerationError::ResourceNotFound) => {
-            tracing::error!("PageUser used in an app that mounts no authd pages");
+            tracing::error!(target: "authd::web::pages::page_user", "PageUser used in an app that mounts no authd pages");
             return ApiError::Internal.into();
         }
         Err(_) => return ApiError::BadBody("the Host header names no host").into(),

@@ -160,7 +160,7 @@ pub(super) async fn callback(
             .take(40)
             .filter(char::is_ascii_graphic)
             .collect();
-        tracing::info!(event = "oidc_refused", provider = %id, reason = "provider_error", error = %error, "the provider answered an error");
+        tracing::info!(target: "authd::web::pages::providers", event = "oidc_refused", provider = %id, reason = "provider_error", error = %error, "the provider answered an error");
         let why = if error == "access_denied" {
             "access_denied"
         } else {

@@ -123,7 +123,7 @@ impl Page {
                 .content_type("text/html; charset=utf-8")
                 .body(html),
             Err(error) => {
-                tracing::error!(%error, "page failed to render");
+                tracing::error!(target: "authd::web::pages::view", %error, "page failed to render");
                 HttpResponse::InternalServerError()
                     .content_type("text/plain; charset=utf-8")
                     .body("internal error")

@@ -43,7 +43,7 @@ pub(super) struct Visit {
 impl Visit {
     pub(super) fn of(request: &HttpRequest) -> Early<Self> {
         let Some(authd) = request.app_data::<Data<Authd>>() else {
-            tracing::error!("pages mounted without Data<Authd> in the app data");
+            tracing::error!(target: "authd::web::pages::visit", "pages mounted without Data<Authd> in the app data");
             return Err(Box::new(HttpResponse::InternalServerError().finish()));
         };
         Ok(Visit {
@@ -67,7 +67,7 @@ impl Visit {
     pub(super) fn set_visitor(&self, response: &mut HttpResponse) {
         if let Some(cookie) = self.visitor.cookie(&self.authd) {
             if response.add_cookie(&cookie).is_err() {
-                tracing::error!("visitor cookie could not be set");
+                tracing::error!(target: "authd::web::pages::visit", "visitor cookie could not be set");
             }
         }
     }

@@ -34,6 +34,7 @@ mod fairness;
 mod flow;
 mod input;
 mod limits;
+mod log_targets;
 mod mail;
 mod observability;
 mod operations;
