@@ -1,5 +1,5 @@
 //! The pages for people, over HTTP, by page as `web`'s pages are split: signing up, in and out
-//! (`sign`), the account page (`account`), recovery: forgot, reset and verify (`recovery`); the
+//! (`sign`) and where sign-up and sign-out send people (`destinations`), the account page (`account`), recovery: forgot, reset and verify (`recovery`); the
 //! CSRF token and the cross-site refusal of every form (`csrf`); the password policy on the
 //! forms that set a password (`policy`); two-factor sign-in on the account page and the code
 //! page of sign-in (`two_factor`); what every page shares: the headers, the size, the
@@ -7,6 +7,7 @@
 
 mod account;
 mod csrf;
+mod destinations;
 mod look;
 mod passkeys;
 mod policy;
