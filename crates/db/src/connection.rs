@@ -210,7 +210,6 @@ impl Manager {
     pub(crate) fn new(options: &DbOptions) -> Result<Self, DbError> {
         let url = options.url.trim();
         let target = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            crate::tls::check(url)?;
             let schema = options.schema.as_deref().map(checked_schema).transpose()?;
             let mut setup = Vec::new();
             if let Some(t) = options.statement_timeout {

@@ -63,9 +63,12 @@ impl Db {
     ///
     /// Errors: `BadUrl` for a scheme authd does not speak (or a backend this build lacks),
     /// `InvalidOptions` for a schema name that is not a plain identifier or a schema with
-    /// SQLite, `Unavailable` when no connection can be made within `connect_timeout`,
+    /// SQLite, or a PostgreSQL URL asking for TLS (`sslmode=require`, `verify-ca`,
+    /// `verify-full`, or `PGSSLMODE` so) in a build whose bundled libpq has none (without the
+    /// `postgres-tls` feature), `Unavailable` when no connection can be made within `connect_timeout`,
     /// `Migration` when the schema cannot be brought up to date.
     pub fn open(options: &DbOptions) -> Result<Self, DbError> {
+        crate::tls::check(&options.url)?;
         let manager = Manager::new(options)?;
         let worker = Arc::new(Worker::new(options, &manager));
         worker.explain();

@@ -14,9 +14,13 @@ pub(crate) const LIBPQ_TLS: bool = !cfg!(all(
 /// The `sslmode` values with which libpq refuses to connect without TLS.
 const TLS_REQUIRED: &[&str] = &["require", "verify-ca", "verify-full"];
 
-/// `Ok` unless `url` (or `PGSSLMODE`, which libpq reads when the URL names no `sslmode`) asks
-/// for TLS and this build's libpq has none.
+/// `Ok` unless `url` is PostgreSQL's and it (or `PGSSLMODE`, which libpq reads when the URL
+/// names no `sslmode`) asks for TLS, and this build's libpq has none.
 pub(crate) fn check(url: &str) -> Result<(), DbError> {
+    let url = url.trim();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(());
+    }
     let env = std::env::var("PGSSLMODE").ok();
     check_with(url, env.as_deref(), LIBPQ_TLS)
 }
