@@ -113,7 +113,7 @@ fn a_reset_link_of_a_disabled_account_is_a_dead_link() {
                 Err(AuthError::UnknownResetToken)
             ));
         }
-        assert!(bcrypt::verify("pw", &env.row("bob@x.io").password_hash()).unwrap());
+        assert!(bcrypt::verify("pw", env.row("bob@x.io").password_hash()).unwrap());
     });
 }
 

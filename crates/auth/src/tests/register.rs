@@ -19,7 +19,7 @@ fn register_user_stores_a_normalised_email_and_a_hash_never_the_password() {
         let user = env.auth.register_user("  Bob@X.io ", "secret pw").unwrap();
         assert_eq!((user.id, user.email.as_str()), (1, "bob@x.io"));
         assert_ne!(user.password_hash(), "secret pw");
-        assert!(bcrypt::verify("secret pw", &env.row("bob@x.io").password_hash()).unwrap());
+        assert!(bcrypt::verify("secret pw", env.row("bob@x.io").password_hash()).unwrap());
     });
 }
 
