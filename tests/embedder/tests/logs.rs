@@ -57,7 +57,11 @@ async fn a_host_keeps_authds_lines_with_one_directive_on_authd() {
             .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
             .set_payload("email=logs@example.com&password=s3cret-pw")
             .to_request();
-        assert_eq!(test::call_service(&app, request).await.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            test::call_service(&app, request).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
     }
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

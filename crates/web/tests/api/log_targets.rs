@@ -37,8 +37,13 @@ fn every_event_and_span_of_the_crates_names_an_authd_target() {
         let line_of = |at: usize| text[..at].lines().count() + 1;
         for (at, _) in text.match_indices("tracing::") {
             let rest = &text[at + "tracing::".len()..];
-            let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            let is_macro = macros.iter().any(|m| name == *m || name == format!("{m}_span"));
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let is_macro = macros
+                .iter()
+                .any(|m| name == *m || name == format!("{m}_span"));
             let Some(args) = rest[name.len()..].strip_prefix("!(") else {
                 continue;
             };
@@ -54,5 +59,9 @@ fn every_event_and_span_of_the_crates_names_an_authd_target() {
             }
         }
     }
-    assert!(missing.is_empty(), "tracing calls without an authd:: target:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "tracing calls without an authd:: target:\n{}",
+        missing.join("\n")
+    );
 }
