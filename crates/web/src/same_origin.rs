@@ -8,8 +8,8 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::{Error, ResponseError};
 
-use super::origins::page_post_refused;
 use crate::error::ApiError;
+use crate::middleware::origins::page_post_refused;
 use crate::pages::refused_page_for_host;
 
 /// Middleware for an app's own scopes and resources: a POST, PUT, DELETE or PATCH (any method
