@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "sqlite")]
 use diesel::prelude::*;
 use user_model::{Session, User};
 
 use crate::error::{BackendError, DbError};
 use crate::handle::Db;
-use crate::session_query::{session_lookup, Alive};
+#[cfg(feature = "sqlite")]
+use crate::session_query::session_lookup;
+use crate::session_query::Alive;
 
 impl Db {
     /// [`Db::find_session`] from async code (needs a tokio runtime, as actix's): on this

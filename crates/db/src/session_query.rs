@@ -2,6 +2,7 @@
 //! typed query (`session_lookup!`), and, for a thread's own PostgreSQL connection to prepare,
 //! diesel's rendering of it and of the record of use.
 
+#[cfg(feature = "postgres")]
 use diesel::prelude::*;
 #[cfg(feature = "postgres")]
 use user_model::schema::sessions;
