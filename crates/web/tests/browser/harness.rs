@@ -24,6 +24,9 @@ fn chromedriver_path() -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// How many times `Driver::start` starts chromedriver when the port it picked was taken.
+const PORT_TRIES: usize = 10;
+
 /// A running chromedriver, stopped on drop.
 pub struct Driver {
     child: Child,
@@ -50,6 +53,23 @@ impl Driver {
                     .to_owned()
             }),
         )?;
+        // `--port=0`: chromedriver binds ::1 on a port the kernel picks, then 127.0.0.1 on the
+        // same port, and exits ("IPv4 port not available. Exiting...") when some other socket
+        // already holds that one: a race with every loopback socket on the machine, which CI
+        // lost once. Another try gets another port.
+        for _ in 0..PORT_TRIES {
+            match Self::spawn(&path).await {
+                Ok(driver) => return Some(driver),
+                Err(said) if said.contains("port not available") => continue,
+                Err(said) => panic!("chromedriver exited before listening, saying:\n{said}"),
+            }
+        }
+        panic!("chromedriver found its port taken {PORT_TRIES} times in a row")
+    }
+
+    /// One chromedriver on `--port=0`: the driver once it says its port, or everything it
+    /// said when it exits before that.
+    async fn spawn(path: &Path) -> Result<Driver, String> {
         let mut child = Command::new(path)
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -61,15 +81,27 @@ impl Driver {
         let (said, port) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             let mut said = Some(said);
+            let mut lines = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Once the port is said, the rest is only read so the pipe never fills.
+                let Some(sender) = said.take() else { continue };
                 let port = line
                     .strip_prefix("ChromeDriver was started successfully on port ")
                     .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
-                if let Some(port) = port {
-                    if let Some(said) = said.take() {
-                        let _ = said.send(port);
+                match port {
+                    Some(port) => {
+                        let _ = sender.send(Ok(port));
+                    }
+                    None => {
+                        lines.push_str(&line);
+                        lines.push('\n');
+                        said = Some(sender);
                     }
                 }
+            }
+            // Its stdout closed before the port line: it exited, and this is what it said.
+            if let Some(said) = said {
+                let _ = said.send(Err(lines));
             }
         });
         // Stopped on drop, whatever happens below.
@@ -80,9 +112,9 @@ impl Driver {
         let port = tokio::time::timeout(Duration::from_secs(20), port)
             .await
             .expect("chromedriver did not say its port within 20 s")
-            .expect("chromedriver exited before listening");
+            .expect("chromedriver's stdout reader stopped")?;
         driver.url = format!("http://127.0.0.1:{port}");
-        Some(driver)
+        Ok(driver)
     }
 
     /// A new headless Chromium with a `width`×`height` window.

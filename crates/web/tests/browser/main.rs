@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod axe;
+mod driver;
 mod harness;
 // The SMTP sink of the HTTP tests (a real SMTP server on loopback) and their mail settings.
 #[allow(dead_code, unused_imports, unused_macros)]
